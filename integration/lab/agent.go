@@ -1,0 +1,63 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// StartAgent runs the agent binary in node's namespace with the config file bound in the
+// topology (label ovn-bgp-agent.agent-config). Only what differs per lab instance is
+// overridden through the agent's own OVN_BGP_AGENT_* environment variables: the node's OVS
+// socket and its FRR pathspace.
+func (l *Lab) StartAgent(ctx context.Context, node string) error {
+	n := l.nodes[node]
+	if n == nil || n.Role != "compute" {
+		return fmt.Errorf("no compute node %q", node)
+	}
+	if p := l.agents[node]; p != nil && !p.Exited() {
+		return fmt.Errorf("agent on %s already running (pid %d)", node, p.Pid())
+	}
+	target := n.topo.Labels["ovn-bgp-agent.agent-config"]
+	cfg, ok := l.topo.Bind(node, target)
+	if !ok {
+		return fmt.Errorf("node %s: no bind for its agent config %q", node, target)
+	}
+	env := append([]string{
+		"OVN_BGP_AGENT_OVN_OVS_CONNECTION=unix:" + n.OVSSocket(),
+		"OVN_BGP_AGENT_FRR_PATHSPACE=" + n.FRR.Name,
+		"OVN_BGP_AGENT_FRR_CONFIG_FILE=" + n.FRR.ConfigFile(),
+		"OVN_BGP_AGENT_LOG_LEVEL=debug",
+	}, n.Env...)
+	p, err := StartProc("agent-"+node, n.Netns, n.Dir, env, l.opts.AgentBinary, "run", "--config", cfg)
+	if err != nil {
+		return err
+	}
+	l.agents[node] = p
+	l.logf("  %s: ovn-bgp-agent started (pid %d)", node, p.Pid())
+	return nil
+}
+
+// StopAgent sends SIGTERM to the node's agent and waits for it to exit.
+func (l *Lab) StopAgent(node string) error {
+	p := l.agents[node]
+	if p == nil {
+		return fmt.Errorf("no agent running on %s", node)
+	}
+	delete(l.agents, node)
+	if err := p.Stop(10 * time.Second); err != nil {
+		return err
+	}
+	if p.waitErr != nil {
+		return fmt.Errorf("agent on %s exited with %v: %s", node, p.waitErr, p.LogTail(20))
+	}
+	return nil
+}
+
+// AgentLog returns the tail of the node's agent log.
+func (l *Lab) AgentLog(node string, lines int) string {
+	if p := l.agents[node]; p != nil {
+		return p.LogTail(lines)
+	}
+	return tailFile(l.nodes[node].Dir+"/agent-"+node+".log", lines)
+}

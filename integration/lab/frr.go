@@ -1,0 +1,164 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	frrDaemonDir = "/usr/lib/frr"
+	frrConfRoot  = "/etc/frr"
+	frrRunRoot   = "/var/run/frr"
+)
+
+// FRR is one FRR instance (zebra, bgpd, bfdd) with its own pathspace, running in a netns.
+type FRR struct {
+	Name  string // pathspace (-N); also the directory name under /etc/frr and /var/run/frr
+	Netns string
+	procs []*Proc
+}
+
+// ConfDir is /etc/frr/<pathspace>, where frr.conf lives.
+func (f *FRR) ConfDir() string { return filepath.Join(frrConfRoot, f.Name) }
+
+// ConfigFile is the integrated config the instance loads with `vtysh -b`.
+func (f *FRR) ConfigFile() string { return filepath.Join(f.ConfDir(), "frr.conf") }
+
+// RunDir is /var/run/frr/<pathspace>, where the vty sockets live.
+func (f *FRR) RunDir() string { return filepath.Join(frrRunRoot, f.Name) }
+
+// StartFRR starts zebra, bgpd and bfdd for pathspace name inside netns, loads config (may be
+// empty) with `vtysh -b`, and waits until vtysh answers. logDir receives the daemon logs.
+func StartFRR(ctx context.Context, name, netns, logDir, config string) (*FRR, error) {
+	f := &FRR{Name: name, Netns: netns}
+	uid, gid, err := frrIDs()
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range []string{f.ConfDir(), f.RunDir()} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.Chown(d, uid, gid); err != nil {
+			return nil, err
+		}
+	}
+	if config == "" {
+		config = "frr defaults traditional\n!\n"
+	}
+	for file, text := range map[string]string{"vtysh.conf": "", "frr.conf": config} {
+		p := filepath.Join(f.ConfDir(), file)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			return nil, err
+		}
+		if err := os.Chown(p, uid, gid); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range []string{"zebra", "bgpd", "bfdd"} {
+		p, err := StartProc(name+"-"+d, netns, logDir, nil,
+			filepath.Join(frrDaemonDir, d), "-N", name, "-u", "frr", "-g", "frr", "-A", "127.0.0.1")
+		if err != nil {
+			f.Stop()
+			return nil, err
+		}
+		f.procs = append(f.procs, p)
+		// zebra must be listening before bgpd and bfdd connect to it.
+		sock := filepath.Join(f.RunDir(), d+".vty")
+		if err := waitForFile(ctx, sock, p); err != nil {
+			f.Stop()
+			return nil, fmt.Errorf("frr %s: %w", name, err)
+		}
+	}
+	if err := Poll(ctx, 10*time.Second, "vtysh on "+name, func() (bool, error) {
+		_, err := f.Vtysh(ctx, "show version")
+		return err == nil, err
+	}); err != nil {
+		f.Stop()
+		return nil, err
+	}
+	if out, err := Run(ctx, "", nil, "vtysh", "-N", name, "-b"); err != nil {
+		f.Stop()
+		return nil, fmt.Errorf("frr %s: load config: %w: %s", name, err, out)
+	}
+	return f, nil
+}
+
+// Vtysh runs one or more commands through vtysh against this instance.
+func (f *FRR) Vtysh(ctx context.Context, cmds ...string) (string, error) {
+	args := []string{"vtysh", "-N", f.Name}
+	for _, c := range cmds {
+		args = append(args, "-c", c)
+	}
+	return Run(ctx, "", nil, args...)
+}
+
+// Daemon returns the running process for one of zebra, bgpd, bfdd, or nil.
+func (f *FRR) Daemon(name string) *Proc {
+	for _, p := range f.procs {
+		if p.Name == f.Name+"-"+name {
+			return p
+		}
+	}
+	return nil
+}
+
+// Stop stops the daemons (bgpd and bfdd before zebra) and removes the instance's directories.
+func (f *FRR) Stop() error {
+	var errs []error
+	for i := len(f.procs) - 1; i >= 0; i-- {
+		if err := f.procs[i].Stop(5 * time.Second); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	f.procs = nil
+	for _, d := range []string{f.ConfDir(), f.RunDir()} {
+		if err := os.RemoveAll(d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func frrIDs() (int, int, error) {
+	u, err := user.Lookup("frr")
+	if err != nil {
+		return 0, 0, fmt.Errorf("user frr (is the frr package installed?): %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return uid, gid, nil
+}
+
+// HaveFRR reports the first missing FRR binary, or "" when all are installed.
+func HaveFRR() string {
+	for _, b := range []string{filepath.Join(frrDaemonDir, "zebra"), filepath.Join(frrDaemonDir, "bgpd"),
+		filepath.Join(frrDaemonDir, "bfdd"), "/usr/lib/frr/frr-reload.py"} {
+		if _, err := os.Stat(b); err != nil {
+			return b
+		}
+	}
+	if _, err := exec.LookPath("vtysh"); err != nil {
+		return "vtysh"
+	}
+	return ""
+}
+
+// sanitize turns a test name into something usable in netns and pathspace names.
+func sanitize(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,146 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+const (
+	nbSchema  = "/usr/share/ovn/ovn-nb.ovsschema"
+	sbSchema  = "/usr/share/ovn/ovn-sb.ovsschema"
+	ovsSchema = "/usr/share/openvswitch/vswitch.ovsschema"
+)
+
+// HaveOVN reports the first missing OVN/OVS program or schema, or "" when all are there.
+func HaveOVN() string {
+	for _, f := range []string{nbSchema, sbSchema, ovsSchema} {
+		if _, err := os.Stat(f); err != nil {
+			return f
+		}
+	}
+	for _, b := range []string{"ovsdb-server", "ovsdb-tool", "ovs-vswitchd", "ovs-vsctl", "ovn-northd", "ovn-controller", "ovn-nbctl", "ovn-sbctl"} {
+		if _, err := lookPath(b); err != nil {
+			return b
+		}
+	}
+	return ""
+}
+
+// startCentral runs the NB and SB ovsdb-servers and ovn-northd in the central node. The
+// databases listen on a unix socket in the node's directory (for the lab's own nbctl/sbctl)
+// and on TCP at the node's ovn-bgp-agent.listen address (for chassis and agents).
+func (l *Lab) startCentral(ctx context.Context, n *Node) error {
+	listen := n.topo.Labels["ovn-bgp-agent.listen"]
+	if listen == "" {
+		return fmt.Errorf("ovn-central node needs the label ovn-bgp-agent.listen")
+	}
+	// The listen address is configured by the exec lines, which run after the daemons:
+	// bind the TCP remote to any address of the namespace, which only has this one.
+	for _, db := range []struct{ name, schema, port string }{{"nb", nbSchema, "6641"}, {"sb", sbSchema, "6642"}} {
+		file := filepath.Join(n.Dir, db.name+".db")
+		if _, err := Run(ctx, "", nil, "ovsdb-tool", "create", file, db.schema); err != nil {
+			return err
+		}
+		p, err := l.start(n, "ovsdb-server-"+db.name, "ovsdb-server", "--no-chdir",
+			"--pidfile="+filepath.Join(n.Dir, db.name+".pid"), "--unixctl="+filepath.Join(n.Dir, db.name+".ctl"),
+			"--remote=punix:"+filepath.Join(n.Dir, db.name+".sock"), "--remote=ptcp:"+db.port,
+			"--log-file="+filepath.Join(n.Dir, "ovsdb-server-"+db.name+".file.log"), file)
+		if err != nil {
+			return err
+		}
+		if err := waitForFile(ctx, filepath.Join(n.Dir, db.name+".sock"), p); err != nil {
+			return err
+		}
+	}
+	if _, err := l.start(n, "ovn-northd", "ovn-northd", "--no-chdir",
+		"--pidfile="+filepath.Join(n.Dir, "northd.pid"), "--unixctl="+filepath.Join(n.Dir, "northd.ctl"),
+		"--ovnnb-db=unix:"+filepath.Join(n.Dir, "nb.sock"), "--ovnsb-db=unix:"+filepath.Join(n.Dir, "sb.sock")); err != nil {
+		return err
+	}
+	l.logf("  %s: OVN NB/SB on %s:6641/6642, ovn-northd", n.Name, listen)
+	return nil
+}
+
+// startOVS runs the node's own ovsdb-server and ovs-vswitchd (userspace datapath: this kernel
+// has no openvswitch module). The exec lines then create the bridges.
+func (l *Lab) startOVS(ctx context.Context, n *Node) error {
+	db := filepath.Join(n.Dir, "conf.db")
+	if _, err := Run(ctx, "", nil, "ovsdb-tool", "create", db, ovsSchema); err != nil {
+		return err
+	}
+	sock := filepath.Join(n.Dir, "db.sock")
+	p, err := l.start(n, "ovsdb-server", "ovsdb-server", "--no-chdir",
+		"--pidfile="+filepath.Join(n.Dir, "ovsdb-server.pid"), "--unixctl="+filepath.Join(n.Dir, "ovsdb-server.ctl"),
+		"--remote=punix:"+sock, "--remote=db:Open_vSwitch,Open_vSwitch,manager_options", db)
+	if err != nil {
+		return err
+	}
+	if err := waitForFile(ctx, sock, p); err != nil {
+		return err
+	}
+	if _, err := Run(ctx, n.Netns, n.Env, "ovs-vsctl", "--no-wait", "init"); err != nil {
+		return err
+	}
+	if _, err := l.start(n, "ovs-vswitchd", "ovs-vswitchd", "--no-chdir",
+		"--pidfile="+filepath.Join(n.Dir, "ovs-vswitchd.pid"), "--unixctl="+filepath.Join(n.Dir, "ovs-vswitchd.ctl"),
+		"unix:"+sock); err != nil {
+		return err
+	}
+	l.logf("  %s: ovsdb-server and ovs-vswitchd (netdev)", n.Name)
+	return nil
+}
+
+func (l *Lab) startOVNController(ctx context.Context, n *Node) error {
+	// ovn-controller 23.03 has no --unixctl: OVN_RUNDIR in the node's env places its socket.
+	p, err := l.start(n, "ovn-controller", "ovn-controller", "--no-chdir",
+		"--pidfile="+filepath.Join(n.Dir, "ovn-controller.pid"), "unix:"+filepath.Join(n.Dir, "db.sock"))
+	if err != nil {
+		return err
+	}
+	// The chassis is usable once it has registered in SB.
+	chassis, err := l.Exec(ctx, n.Name, "ovs-vsctl", "get", "open_vswitch", ".", "external_ids:system-id")
+	if err != nil {
+		return err
+	}
+	chassis = unquote(chassis)
+	if err := Poll(ctx, 20*time.Second, "chassis "+chassis+" in SB", func() (bool, error) {
+		if p.Exited() {
+			return false, fmt.Errorf("ovn-controller exited: %s", p.LogTail(10))
+		}
+		out, err := l.SBCtl(ctx, "--bare", "--columns=name", "find", "chassis", "name="+chassis)
+		return err == nil && unquote(out) == chassis, err
+	}); err != nil {
+		return err
+	}
+	l.logf("  %s: ovn-controller registered chassis %s", n.Name, chassis)
+	return nil
+}
+
+// OVSSocket is the node's local OVS database socket.
+func (n *Node) OVSSocket() string { return filepath.Join(n.Dir, "db.sock") }
+
+func (l *Lab) centralDir() string {
+	if c := l.NodeByRole("ovn-central"); c != nil {
+		return c.Dir
+	}
+	return ""
+}
+
+// NBCtl runs ovn-nbctl against the lab's NB database.
+func (l *Lab) NBCtl(ctx context.Context, args ...string) (string, error) {
+	return Run(ctx, "", nil, append([]string{"ovn-nbctl", "--db=unix:" + filepath.Join(l.centralDir(), "nb.sock")}, args...)...)
+}
+
+// SBCtl runs ovn-sbctl against the lab's SB database.
+func (l *Lab) SBCtl(ctx context.Context, args ...string) (string, error) {
+	return Run(ctx, "", nil, append([]string{"ovn-sbctl", "--db=unix:" + filepath.Join(l.centralDir(), "sb.sock")}, args...)...)
+}
+
+func unquote(s string) string { return strings.Trim(strings.TrimSpace(s), "\"") }
+
+func lookPath(name string) (string, error) { return exec.LookPath(name) }

@@ -1,0 +1,68 @@
+// Package config turns a YAML file, OVN_BGP_AGENT_* environment variables and flags into one
+// validated, typed Config. Viper does not leak past this package.
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Config is the agent's whole configuration after defaults, overrides and validation.
+type Config struct {
+	Driver            string        `mapstructure:"driver"`
+	ReconcileInterval time.Duration `mapstructure:"reconcile_interval"`
+	OVN               OVN           `mapstructure:"ovn"`
+	BGP               BGP           `mapstructure:"bgp"`
+	FRR               FRR           `mapstructure:"frr"`
+	Log               Log           `mapstructure:"log"`
+}
+
+// OVN says where the databases are. Each connection is a comma-separated list of remotes.
+type OVN struct {
+	NBConnection  string `mapstructure:"nb_connection"`
+	SBConnection  string `mapstructure:"sb_connection"` // "": the local OVS external_ids:ovn-remote
+	OVSConnection string `mapstructure:"ovs_connection"`
+}
+
+// BGP is what the node announces and to whom.
+type BGP struct {
+	AS         uint32 `mapstructure:"as"`
+	RouterID   string `mapstructure:"router_id"` // "" or an IPv4 address
+	NIC        string `mapstructure:"nic"`
+	VRF        string `mapstructure:"vrf"` // "": no VRF
+	VRFTableID uint32 `mapstructure:"vrf_table_id"`
+	Peers      []Peer `mapstructure:"peers"`
+}
+
+// Peer is one BGP neighbour, typically a ToR switch.
+type Peer struct {
+	Address  string `mapstructure:"address"`
+	RemoteAS uint32 `mapstructure:"remote_as"`
+	BFD      bool   `mapstructure:"bfd"`
+}
+
+// FRR says how to reach and reload the FRR instance next to the agent.
+type FRR struct {
+	Pathspace     string `mapstructure:"pathspace"` // FRR -N instance name; "" = default instance
+	VtySocket     string `mapstructure:"vty_socket"`
+	ConfigFile    string `mapstructure:"config_file"`
+	ReloadCommand string `mapstructure:"reload_command"`
+}
+
+// Log selects the log format and level.
+type Log struct {
+	Level  string `mapstructure:"level"`  // debug, info, warn, error
+	Format string `mapstructure:"format"` // text or json
+}
+
+// RouterIDAddr returns the router-id as an address; the zero Addr when unset.
+func (b BGP) RouterIDAddr() netip.Addr {
+	a, _ := netip.ParseAddr(b.RouterID)
+	return a
+}
+
+// PeerAddr returns the peer's address; validation guarantees it parses.
+func (p Peer) PeerAddr() netip.Addr {
+	a, _ := netip.ParseAddr(p.Address)
+	return a
+}

@@ -1,0 +1,100 @@
+package ovn
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/go-logr/logr"
+	"github.com/ovn-kubernetes/libovsdb/cache"
+	"github.com/ovn-kubernetes/libovsdb/client"
+	"github.com/ovn-kubernetes/libovsdb/model"
+)
+
+// connectTimeout bounds each connect and the first monitor call, so a hung server cannot
+// hold up start-up forever without a log line.
+const connectTimeout = 20 * time.Second
+
+// Endpoints splits a comma-separated OVSDB connection string ("tcp:a:6641,tcp:b:6641").
+func Endpoints(conn string) []string {
+	var eps []string
+	for _, e := range strings.Split(conn, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			eps = append(eps, e)
+		}
+	}
+	return eps
+}
+
+// neverGiveUp is the reconnect backoff: libovsdb stops reconnecting when its backoff gives
+// up, and a sidecar that silently stops watching OVN is worse than one that keeps trying.
+func neverGiveUp() backoff.BackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 200 * time.Millisecond
+	b.MaxInterval = 10 * time.Second
+	b.MaxElapsedTime = 0
+	return b
+}
+
+// dial connects to one database and starts a monitor restricted to the given tables and
+// columns. The event handler is added before the monitor starts, so no initial row is missed.
+func dial(ctx context.Context, name, conn string, dbModel model.ClientDBModel, handler cache.EventHandler,
+	log *slog.Logger, tables ...client.MonitorOption) (client.Client, error) {
+	eps := Endpoints(conn)
+	if len(eps) == 0 {
+		return nil, fmt.Errorf("%s: no connection configured", name)
+	}
+	logger := logr.FromSlogHandler(log.With("db", name).Handler())
+	opts := []client.Option{client.WithReconnect(connectTimeout, neverGiveUp()), client.WithLogger(&logger)}
+	for _, ep := range eps {
+		opts = append(opts, client.WithEndpoint(ep))
+	}
+	c, err := client.NewOVSDBClient(dbModel, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%s client: %w", name, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	if err := c.Connect(cctx); err != nil {
+		return nil, fmt.Errorf("connect to %s at %s: %w", name, conn, err)
+	}
+	c.Cache().AddEventHandler(handler)
+	if _, err := c.Monitor(cctx, c.NewMonitor(tables...)); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("monitor %s at %s: %w", name, conn, err)
+	}
+	return c, nil
+}
+
+// dialRetry dials until it succeeds or ctx ends: at start-up the databases may not be up yet.
+func dialRetry(ctx context.Context, name, conn string, dbModel model.ClientDBModel, handler cache.EventHandler,
+	log *slog.Logger, tables ...client.MonitorOption) (client.Client, error) {
+	b := neverGiveUp()
+	for {
+		c, err := dial(ctx, name, conn, dbModel, handler, log, tables...)
+		if err == nil {
+			log.Info("connected", "db", name, "remote", conn)
+			return c, nil
+		}
+		wait := b.NextBackOff()
+		log.Warn("database not reachable, retrying", "db", name, "remote", conn, "retry_in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
+		case <-time.After(wait):
+		}
+	}
+}
+
+// triggerHandler turns every cache event into a call of trigger; it never computes anything,
+// because libovsdb drops events when its buffer is full.
+func triggerHandler(db string, trigger func(reason string)) cache.EventHandler {
+	return &cache.EventHandlerFuncs{
+		AddFunc:    func(table string, _ model.Model) { trigger(db + " " + table + " add") },
+		UpdateFunc: func(table string, _, _ model.Model) { trigger(db + " " + table + " update") },
+		DeleteFunc: func(table string, _ model.Model) { trigger(db + " " + table + " delete") },
+	}
+}

@@ -1,0 +1,186 @@
+package ovn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sort"
+
+	"github.com/ovn-kubernetes/libovsdb/client"
+	"github.com/ovn-kubernetes/libovsdb/model"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn/nbdb"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn/sbdb"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn/vswitchd"
+)
+
+// Watcher holds the clients of the local Open_vSwitch, the NB and the SB databases and turns
+// their change events into triggers. It never computes or applies anything itself.
+type Watcher struct {
+	ovs, nb, sb client.Client
+	log         *slog.Logger
+}
+
+// Connect dials the local OVS first (it names this chassis and, when sb_connection is empty,
+// the SB remote), then NB and SB. It returns once every monitor has delivered its initial
+// rows, so the first Snapshot is complete: a pass on a half-filled cache would withdraw routes.
+func Connect(ctx context.Context, cfg config.OVN, trigger func(reason string), log *slog.Logger) (*Watcher, error) {
+	w := &Watcher{log: log}
+	var err error
+	ok := false
+	defer func() {
+		if !ok {
+			w.Close()
+		}
+	}()
+
+	ovsModel, err := model.NewClientDBModel("Open_vSwitch", map[string]model.Model{
+		vswitchd.OpenvSwitchTable: &vswitchd.OpenvSwitch{},
+	})
+	if err != nil {
+		return nil, err
+	}
+	var ovsRow vswitchd.OpenvSwitch
+	// Only external_ids: system-id, ovn-bridge-mappings and ovn-remote live there.
+	w.ovs, err = dialRetry(ctx, "OVS", cfg.OVSConnection, ovsModel, triggerHandler("OVS", trigger), log,
+		client.WithTable(&ovsRow, &ovsRow.ExternalIDs))
+	if err != nil {
+		return nil, err
+	}
+	id, err := w.Identity()
+	if err != nil {
+		return nil, err
+	}
+
+	nbModel, err := model.NewClientDBModel("OVN_Northbound", map[string]model.Model{
+		nbdb.LogicalSwitchTable:     &nbdb.LogicalSwitch{},
+		nbdb.LogicalSwitchPortTable: &nbdb.LogicalSwitchPort{},
+	})
+	if err != nil {
+		return nil, err
+	}
+	var ls nbdb.LogicalSwitch
+	var lsp nbdb.LogicalSwitchPort
+	w.nb, err = dialRetry(ctx, "NB", cfg.NBConnection, nbModel, triggerHandler("NB", trigger), log,
+		// Switches: which ports belong to which network, and the network's neutron ids.
+		client.WithTable(&ls, &ls.Name, &ls.Ports, &ls.ExternalIDs),
+		// Ports: type tells VM ports from localnet/router ports; addresses carry the IPs;
+		// options:network_name on localnet ports names the physical network.
+		client.WithTable(&lsp, &lsp.Name, &lsp.Type, &lsp.Addresses, &lsp.Options, &lsp.ExternalIDs))
+	if err != nil {
+		return nil, err
+	}
+
+	sbConn := cfg.SBConnection
+	if sbConn == "" {
+		sbConn = id.OVNRemote
+		if sbConn == "" {
+			return nil, errors.New("ovn.sb_connection is empty and the local OVS has no external_ids:ovn-remote")
+		}
+	}
+	sbModel, err := model.NewClientDBModel("OVN_Southbound", map[string]model.Model{
+		sbdb.PortBindingTable: &sbdb.PortBinding{},
+		sbdb.ChassisTable:     &sbdb.Chassis{},
+	})
+	if err != nil {
+		return nil, err
+	}
+	var pb sbdb.PortBinding
+	var ch sbdb.Chassis
+	// SB holds where each port is bound. At 10k ports a full SB monitor costs 5x the memory
+	// and time of these few columns (field-notes.md).
+	w.sb, err = dialRetry(ctx, "SB", sbConn, sbModel, triggerHandler("SB", trigger), log,
+		client.WithTable(&pb, &pb.LogicalPort, &pb.Type, &pb.Chassis),
+		client.WithTable(&ch, &ch.Name))
+	if err != nil {
+		return nil, err
+	}
+	ok = true
+	return w, nil
+}
+
+// Close disconnects every client.
+func (w *Watcher) Close() {
+	for _, c := range []client.Client{w.sb, w.nb, w.ovs} {
+		if c != nil {
+			c.Close()
+		}
+	}
+}
+
+// Identity reads this node's identity from the local OVS cache.
+func (w *Watcher) Identity() (Identity, error) {
+	var rows []vswitchd.OpenvSwitch
+	if err := w.ovs.List(context.Background(), &rows); err != nil {
+		return Identity{}, fmt.Errorf("read local Open_vSwitch: %w", err)
+	}
+	if len(rows) != 1 {
+		return Identity{}, fmt.Errorf("local OVS database has %d Open_vSwitch rows, want 1", len(rows))
+	}
+	return identityFrom(rows[0].ExternalIDs)
+}
+
+// Snapshot copies what the core needs out of the caches.
+func (w *Watcher) Snapshot(ctx context.Context) (State, error) {
+	var switches []nbdb.LogicalSwitch
+	var ports []nbdb.LogicalSwitchPort
+	var bindings []sbdb.PortBinding
+	var chassis []sbdb.Chassis
+	for _, l := range []struct {
+		c   client.Client
+		out any
+	}{{w.nb, &switches}, {w.nb, &ports}, {w.sb, &bindings}, {w.sb, &chassis}} {
+		if err := l.c.List(ctx, l.out); err != nil {
+			return State{}, fmt.Errorf("read OVN cache: %w", err)
+		}
+	}
+	return buildState(switches, ports, bindings, chassis), nil
+}
+
+// Connected reports per database whether its client is connected now.
+func (w *Watcher) Connected() map[string]bool {
+	return map[string]bool{"OVS": w.ovs.Connected(), "NB": w.nb.Connected(), "SB": w.sb.Connected()}
+}
+
+func buildState(switches []nbdb.LogicalSwitch, ports []nbdb.LogicalSwitchPort, bindings []sbdb.PortBinding, chassis []sbdb.Chassis) State {
+	portByUUID := make(map[string]nbdb.LogicalSwitchPort, len(ports))
+	for _, p := range ports {
+		portByUUID[p.UUID] = p
+	}
+	st := State{Bindings: make(map[string]PortBinding, len(bindings))}
+	for _, s := range switches {
+		out := LogicalSwitch{UUID: s.UUID, Name: s.Name, ExternalIDs: maps.Clone(s.ExternalIDs)}
+		for _, pu := range s.Ports {
+			p, ok := portByUUID[pu]
+			if !ok {
+				continue // referenced port not (yet) in the cache: the next event brings it
+			}
+			out.Ports = append(out.Ports, LogicalSwitchPort{
+				UUID: p.UUID, Name: p.Name, Type: p.Type,
+				Addresses:   slices.Clone(p.Addresses),
+				Options:     maps.Clone(p.Options),
+				ExternalIDs: maps.Clone(p.ExternalIDs),
+			})
+		}
+		sort.Slice(out.Ports, func(i, j int) bool { return out.Ports[i].Name < out.Ports[j].Name })
+		st.Switches = append(st.Switches, out)
+	}
+	sort.Slice(st.Switches, func(i, j int) bool { return st.Switches[i].Name < st.Switches[j].Name })
+
+	chassisName := make(map[string]string, len(chassis))
+	for _, c := range chassis {
+		chassisName[c.UUID] = c.Name
+	}
+	for _, b := range bindings {
+		pb := PortBinding{LogicalPort: b.LogicalPort, Type: b.Type}
+		if b.Chassis != nil {
+			pb.Chassis = chassisName[*b.Chassis]
+		}
+		st.Bindings[b.LogicalPort] = pb
+	}
+	return st
+}

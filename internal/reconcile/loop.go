@@ -1,0 +1,89 @@
+// Package reconcile runs the agent's passes: triggers from OVN events, the periodic timer and
+// retries are coalesced, and one pass at a time recomputes the whole desired state from the
+// newest snapshot and applies it. Level-triggered: a lost event costs latency, not correctness.
+package reconcile
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Pass is one full reconcile: snapshot, compute, apply.
+type Pass func(ctx context.Context) error
+
+// Loop coalesces triggers into passes.
+type Loop struct {
+	pass     Pass
+	interval time.Duration
+	log      *slog.Logger
+	kick     chan struct{}
+
+	mu     sync.Mutex
+	reason string // why the next pass runs (the first reason since the last pass)
+}
+
+// New returns a loop that runs pass on every trigger and at least every interval.
+func New(pass Pass, interval time.Duration, log *slog.Logger) *Loop {
+	return &Loop{pass: pass, interval: interval, log: log, kick: make(chan struct{}, 1)}
+}
+
+// Trigger asks for a pass. It never blocks: triggers that arrive while one is pending merge
+// into it, and the pass reads the newest state anyway.
+func (l *Loop) Trigger(reason string) {
+	l.mu.Lock()
+	if l.reason == "" {
+		l.reason = reason
+	}
+	l.mu.Unlock()
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs passes until ctx ends. The first pass runs at once. A failed pass is retried with
+// backoff (capped at the periodic interval) even without new triggers.
+func (l *Loop) Run(ctx context.Context) {
+	l.Trigger("start")
+	timer := time.NewTimer(l.interval)
+	defer timer.Stop()
+	retry := time.Duration(0)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.kick:
+		case <-timer.C:
+			l.Trigger("periodic")
+			<-l.kick
+		}
+		l.mu.Lock()
+		reason := l.reason
+		l.reason = ""
+		l.mu.Unlock()
+
+		start := time.Now()
+		err := l.pass(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		next := l.interval
+		if err != nil {
+			retry = min(max(2*retry, 500*time.Millisecond), l.interval)
+			next = retry
+			l.log.Error("reconcile pass failed", "reason", reason, "duration", time.Since(start), "retry_in", retry, "err", err)
+		} else {
+			retry = 0
+			l.log.Debug("reconcile pass done", "reason", reason, "duration", time.Since(start))
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(next)
+	}
+}
