@@ -1,0 +1,180 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/integration/lab"
+)
+
+// agentBinary is built once by TestMain from this checkout, so the tests run the code under test.
+var agentBinary string
+
+const topology = "../deploy/containerlab/provider-vm.clab.yml"
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "obgp-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	agentBinary = filepath.Join(dir, "ovn-bgp-agent")
+	out, err := exec.Command("go", "build", "-o", agentBinary, "../cmd/ovn-bgp-agent").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build agent: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// requireLab skips when the lab cannot run here, or fails when CI=true: in CI a skipped
+// integration test would hide that nothing was tested.
+func requireLab(t *testing.T) {
+	t.Helper()
+	var missing string
+	switch {
+	case os.Geteuid() != 0:
+		missing = "root (network namespaces, OVS, FRR)"
+	case lab.HaveFRR() != "":
+		missing = "FRR: " + lab.HaveFRR() + " (apt-get install frr frr-pythontools)"
+	case lab.HaveOVN() != "":
+		missing = "OVN/OVS: " + lab.HaveOVN() + " (apt-get install ovn-central ovn-host openvswitch-switch)"
+	}
+	if missing == "" {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("integration test cannot run: needs %s (CI=true: failing instead of skipping)", missing)
+	}
+	t.Skipf("integration test needs %s; run 'make test' to install it", missing)
+}
+
+// logWriter sends lab progress to the test log.
+type logWriter struct{ t *testing.T }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// startLab brings up the topology with the OpenStack-like OVN setup; everything is removed
+// when the test ends, also on failure (then with the daemons' log tails in the output).
+func startLab(t *testing.T) (*lab.Lab, context.Context) {
+	t.Helper()
+	requireLab(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	l, err := lab.Start(ctx, lab.Options{Topology: topology, AgentBinary: agentBinary, Log: logWriter{t}})
+	if err != nil {
+		cancel()
+		t.Fatalf("start lab: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("daemon logs:\n%s", l.Logs())
+		}
+		if err := l.Close(); err != nil {
+			t.Errorf("lab cleanup: %v", err)
+		}
+		cancel()
+	})
+	if err := l.SetupOpenStack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return l, ctx
+}
+
+const (
+	tor        = "tor"
+	compute    = "compute"
+	computeBGP = "172.30.1.10" // the compute node's address on the ToR link: the next hop
+	routeWait  = 30 * time.Second
+)
+
+// waitRoute waits until the ToR has prefix from the compute node, with the compute node as next hop.
+func waitRoute(t *testing.T, ctx context.Context, l *lab.Lab, prefix string) {
+	t.Helper()
+	err := lab.Poll(ctx, routeWait, prefix+" at the ToR via "+computeBGP, func() (bool, error) {
+		routes, err := l.BGPRoutes(ctx, tor, family(prefix))
+		if err != nil {
+			return false, err
+		}
+		for _, p := range routes[prefix] {
+			if p.NextHop == computeBGP {
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("ToR has %v", routes)
+	})
+	if err != nil {
+		t.Fatalf("%v\nagent log:\n%s", err, l.AgentLog(compute, 30))
+	}
+}
+
+// waitNoRoute waits until the ToR has no path for prefix.
+func waitNoRoute(t *testing.T, ctx context.Context, l *lab.Lab, prefix string) {
+	t.Helper()
+	err := lab.Poll(ctx, routeWait, prefix+" withdrawn at the ToR", func() (bool, error) {
+		routes, err := l.BGPRoutes(ctx, tor, family(prefix))
+		return err == nil && len(routes[prefix]) == 0, err
+	})
+	if err != nil {
+		t.Fatalf("%v\nagent log:\n%s", err, l.AgentLog(compute, 30))
+	}
+}
+
+// routesFromCompute returns every prefix the ToR has learned from the compute node.
+func routesFromCompute(t *testing.T, ctx context.Context, l *lab.Lab) []string {
+	t.Helper()
+	var out []string
+	for _, fam := range []string{"ipv4", "ipv6"} {
+		routes, err := l.BGPRoutes(ctx, tor, fam)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for prefix, paths := range routes {
+			for _, p := range paths {
+				if p.PeerID == computeBGP {
+					out = append(out, prefix)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// nicAddrs lists the addresses on the compute node's bgp-nic.
+func nicAddrs(t *testing.T, ctx context.Context, l *lab.Lab) string {
+	t.Helper()
+	out, err := l.Exec(ctx, compute, "ip", "-br", "addr", "show", "dev", "bgp-nic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func family(prefix string) string {
+	if strings.Contains(prefix, ":") {
+		return "ipv6"
+	}
+	return "ipv4"
+}
+
+// addLocalVM creates a VM port on the provider network and plugs it on the compute node.
+func addLocalVM(t *testing.T, ctx context.Context, l *lab.Lab, port, mac, ip string) {
+	t.Helper()
+	if err := l.AddVMPort(ctx, lab.ProviderSwitch, port, mac, ip); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.PlugVM(ctx, compute, port); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,116 @@
+package integration
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/integration/lab"
+)
+
+func TestProviderVMRouteReachesToR(t *testing.T) {
+	t.Parallel()
+	l, ctx := startLab(t)
+	if err := l.StartAgent(ctx, compute); err != nil {
+		t.Fatal(err)
+	}
+	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
+
+	waitRoute(t, ctx, l, "172.24.4.10/32")
+	if got := routesFromCompute(t, ctx, l); len(got) != 1 || got[0] != "172.24.4.10/32" {
+		t.Errorf("the ToR learned %v from the compute node, want only 172.24.4.10/32 (no link networks, no loopbacks)", got)
+	}
+
+	if _, err := l.NBCtl(ctx, "lsp-del", "vm1"); err != nil {
+		t.Fatal(err)
+	}
+	waitNoRoute(t, ctx, l, "172.24.4.10/32")
+	if a := nicAddrs(t, ctx, l); strings.Contains(a, "172.24.4.10") {
+		t.Errorf("bgp-nic still has the deleted port's address: %s", a)
+	}
+}
+
+func TestRemoteChassisPortNotExposed(t *testing.T) {
+	t.Parallel()
+	l, ctx := startLab(t)
+	if err := l.AddVMPort(ctx, lab.ProviderSwitch, "vm-remote", "fa:16:3e:22:22:22", "172.24.4.20"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.BindRemote(ctx, "vm-remote", "compute-1", "172.30.0.11"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.StartAgent(ctx, compute); err != nil {
+		t.Fatal(err)
+	}
+	// A local VM added after the remote binding: once its route is at the ToR, the agent has
+	// run a pass that saw the remote port too.
+	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
+	waitRoute(t, ctx, l, "172.24.4.10/32")
+
+	if ch, err := l.PortChassis(ctx, "vm-remote"); err != nil || ch != "compute-1" {
+		t.Fatalf("vm-remote bound to %q (%v), want compute-1", ch, err)
+	}
+	if got := routesFromCompute(t, ctx, l); len(got) != 1 || got[0] != "172.24.4.10/32" {
+		t.Errorf("the ToR learned %v from the compute node, want only the local VM's 172.24.4.10/32", got)
+	}
+	if a := nicAddrs(t, ctx, l); strings.Contains(a, "172.24.4.20") {
+		t.Errorf("bgp-nic has the remote port's address: %s", a)
+	}
+}
+
+func TestAgentRestartKeepsRoutes(t *testing.T) {
+	t.Parallel()
+	l, ctx := startLab(t)
+	if err := l.StartAgent(ctx, compute); err != nil {
+		t.Fatal(err)
+	}
+	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
+	waitRoute(t, ctx, l, "172.24.4.10/32")
+	before, err := l.PrefixLastUpdate(ctx, tor, "ipv4", "172.24.4.10/32")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Record every address deletion in the compute namespace across the restart: the
+	// kernel side of a withdrawal, however brief, shows up here.
+	mon := exec.CommandContext(ctx, "ip", "-n", l.Node(compute).Netns, "monitor", "address")
+	var events strings.Builder
+	mon.Stdout = &events
+	if err := mon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	monStopped := false
+	stopMon := func() {
+		if !monStopped {
+			monStopped = true
+			_ = mon.Process.Kill()
+			_ = mon.Wait()
+		}
+	}
+	defer stopMon()
+
+	if err := l.StopAgent(compute); err != nil {
+		t.Fatal(err)
+	}
+	if a := nicAddrs(t, ctx, l); !strings.Contains(a, "172.24.4.10/32") {
+		t.Fatalf("stopping the agent removed the address from bgp-nic: %s", a)
+	}
+	if err := l.StartAgent(ctx, compute); err != nil {
+		t.Fatal(err)
+	}
+	// A second VM reaching the ToR proves the restarted agent has completed passes.
+	addLocalVM(t, ctx, l, "vm2", "fa:16:3e:33:33:33", "172.24.4.30")
+	waitRoute(t, ctx, l, "172.24.4.30/32")
+	stopMon()
+
+	if strings.Contains(events.String(), "Deleted") {
+		t.Errorf("addresses were deleted during the agent restart:\n%s", events.String())
+	}
+	after, err := l.PrefixLastUpdate(ctx, tor, "ipv4", "172.24.4.10/32")
+	if err != nil {
+		t.Fatalf("172.24.4.10/32 gone from the ToR after the restart: %v", err)
+	}
+	if after != before {
+		t.Errorf("the ToR's path for 172.24.4.10/32 changed across the restart (last update %d → %d): it was withdrawn and re-announced", before, after)
+	}
+}
