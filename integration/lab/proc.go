@@ -4,7 +4,6 @@ package lab
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -150,18 +149,8 @@ func waitForFile(ctx context.Context, path string, p *Proc) error {
 	})
 }
 
-func readPid(path string) (int, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return 0, fmt.Errorf("pid file %s: %w", path, err)
-	}
-	return pid, nil
-}
 
-var errStopped = errors.New("stopped")
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func itoa(i int) string { return strconv.Itoa(i) }
