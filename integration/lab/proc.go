@@ -149,8 +149,6 @@ func waitForFile(ctx context.Context, path string, p *Proc) error {
 	})
 }
 
-
-
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 func itoa(i int) string { return strconv.Itoa(i) }
