@@ -1,0 +1,161 @@
+package ovn
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/integration/lab"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
+)
+
+// ovsdb starts a real ovsdb-server for schema on a unix socket in dir.
+func ovsdb(t *testing.T, dir, name, schema string) string {
+	t.Helper()
+	db := filepath.Join(dir, name+".db")
+	if _, err := lab.Run(context.Background(), "", nil, "ovsdb-tool", "create", db, schema); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, name+".sock")
+	p, err := lab.StartProc("ovsdb-"+name, "", dir, nil, "ovsdb-server", "--no-chdir",
+		"--pidfile="+filepath.Join(dir, name+".pid"), "--unixctl="+filepath.Join(dir, name+".ctl"),
+		"--remote=punix:"+sock, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop(5 * time.Second) })
+	if err := lab.Poll(context.Background(), 10*time.Second, sock, func() (bool, error) {
+		_, err := os.Stat(sock)
+		return err == nil, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return sock
+}
+
+func requireOVSDB(t *testing.T) {
+	if lab.HaveOVN() != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("needs %s (CI=true)", lab.HaveOVN())
+		}
+		t.Skipf("needs %s (apt-get install ovn-central openvswitch-switch)", lab.HaveOVN())
+	}
+}
+
+// TestWatcherAgainstRealOVSDB connects to real NB, SB and local OVS databases, with the SB
+// remote taken from the local OVS ovn-remote, and checks that the snapshot holds what the
+// rows say and that a change triggers.
+func TestWatcherAgainstRealOVSDB(t *testing.T) {
+	requireOVSDB(t)
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "obgp-ovn-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	nb := ovsdb(t, dir, "nb", "/usr/share/ovn/ovn-nb.ovsschema")
+	sb := ovsdb(t, dir, "sb", "/usr/share/ovn/ovn-sb.ovsschema")
+	ovs := ovsdb(t, dir, "ovs", "/usr/share/openvswitch/vswitch.ovsschema")
+	run := func(argv ...string) {
+		t.Helper()
+		if _, err := lab.Run(ctx, "", nil, argv...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run("ovs-vsctl", "--db=unix:"+ovs, "--no-wait", "init")
+	run("ovs-vsctl", "--db=unix:"+ovs, "--no-wait", "set", "open_vswitch", ".",
+		"external_ids:system-id=chassis-a", "external_ids:ovn-remote=unix:"+sb,
+		"external_ids:ovn-bridge-mappings=physnet1:br-ex,physnet2:br-vlan")
+	nbctl := func(args ...string) { run(append([]string{"ovn-nbctl", "--db=unix:" + nb}, args...)...) }
+	nbctl("ls-add", "public")
+	nbctl("lsp-add", "public", "ln", "--", "lsp-set-type", "ln", "localnet", "--", "lsp-set-options", "ln", "network_name=physnet1")
+	nbctl("lsp-add", "public", "vm1", "--", "lsp-set-addresses", "vm1", "fa:16:3e:00:00:01 172.24.4.10")
+	run("ovn-sbctl", "--db=unix:"+sb, "chassis-add", "chassis-a", "geneve", "192.0.2.1")
+	// A Port_Binding needs a datapath; northd is not running here, so write both directly.
+	dp, err := lab.Run(ctx, "", nil, "ovn-sbctl", "--db=unix:"+sb, "create", "datapath_binding", "tunnel_key=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, _ := lab.Run(ctx, "", nil, "ovn-sbctl", "--db=unix:"+sb, "--bare", "--columns=_uuid", "find", "chassis", "name=chassis-a")
+	run("ovn-sbctl", "--db=unix:"+sb, "create", "port_binding", "logical_port=vm1", "tunnel_key=1",
+		"datapath="+strings.TrimSpace(dp), "chassis="+strings.TrimSpace(ch))
+
+	var triggers atomic.Int32
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	w, err := Connect(ctx, config.OVN{NBConnection: "unix:" + nb, OVSConnection: "unix:" + ovs},
+		func(string) { triggers.Add(1) }, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+
+	id, err := w.Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantID := Identity{Chassis: "chassis-a", OVNRemote: "unix:" + sb,
+		BridgeMappings: map[string]string{"physnet1": "br-ex", "physnet2": "br-vlan"}}
+	if diff := cmp.Diff(wantID, id); diff != "" {
+		t.Errorf("identity (-want +got):\n%s", diff)
+	}
+	st, err := w.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Switches) != 1 || len(st.Switches[0].Ports) != 2 {
+		t.Fatalf("snapshot switches: %+v", st.Switches)
+	}
+	if got := st.Switches[0].Ports[1]; got.Name != "vm1" || cmp.Diff([]string{"fa:16:3e:00:00:01 172.24.4.10"}, got.Addresses) != "" {
+		t.Errorf("vm1 in snapshot: %+v", got)
+	}
+	if got := st.Bindings["vm1"]; got.Chassis != "chassis-a" {
+		t.Errorf("vm1 binding: %+v, want chassis-a", got)
+	}
+
+	before := triggers.Load()
+	nbctl("lsp-del", "vm1")
+	if err := lab.Poll(ctx, 10*time.Second, "a trigger after lsp-del", func() (bool, error) {
+		return triggers.Load() > before, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.Poll(ctx, 10*time.Second, "vm1 gone from the snapshot", func() (bool, error) {
+		st, err := w.Snapshot(ctx)
+		return err == nil && len(st.Switches[0].Ports) == 1, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParseBridgeMappings(t *testing.T) {
+	for in, want := range map[string]map[string]string{
+		"":                              {},
+		"physnet1:br-ex":                {"physnet1": "br-ex"},
+		" physnet1:br-ex , p2:br-v ,":   {"physnet1": "br-ex", "p2": "br-v"},
+		"physnet1:br-ex,physnet1:br-ex": {"physnet1": "br-ex"},
+	} {
+		got, err := ParseBridgeMappings(in)
+		if err != nil || cmp.Diff(want, got) != "" {
+			t.Errorf("ParseBridgeMappings(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"physnet1", ":br-ex", "physnet1:", "p:a,p:b"} {
+		if _, err := ParseBridgeMappings(in); err == nil {
+			t.Errorf("ParseBridgeMappings(%q): want an error", in)
+		}
+	}
+}
+
+func TestIdentityNeedsSystemID(t *testing.T) {
+	if _, err := identityFrom(map[string]string{"ovn-bridge-mappings": "physnet1:br-ex"}); err == nil {
+		t.Error("want an error without system-id")
+	}
+}
