@@ -1,0 +1,303 @@
+package kernel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Installed reads the /32 and /128 addresses currently on the NIC, sorted.
+// At startup it tells the agent what a previous run left, so nothing still
+// wanted is withdrawn.
+func (a *Applier) Installed(ctx context.Context) ([]netip.Addr, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.ready(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	link, err := a.nic()
+	if err != nil {
+		return nil, err
+	}
+	cur, err := a.owned(link)
+	if err != nil {
+		return nil, err
+	}
+	return sorted(cur), nil
+}
+
+// Sync makes the /32 and /128 addresses on the NIC exactly want and, without
+// a VRF, keeps them out of the kernel local table so they are not host-local.
+// Entries of want that cannot be a host route (zero, unspecified, loopback,
+// multicast, IPv6 link-local) are skipped and reported in the error; the
+// rest are still applied. The Result says what changed and what is
+// installed afterwards, also when an error is returned.
+func (a *Applier) Sync(ctx context.Context, want []netip.Addr) (Result, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.ready(); err != nil {
+		return Result{}, err
+	}
+	wantSet, errWant := a.normalise(want)
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	link, err := a.nic()
+	if err != nil {
+		return Result{}, errors.Join(errWant, err)
+	}
+	cur, err := a.owned(link)
+	if err != nil {
+		return Result{}, errors.Join(errWant, err)
+	}
+
+	var res Result
+	errs := []error{errWant}
+	nic := a.opts.NIC
+	// A cancelled context stops the pass between two changes; what was
+	// applied so far is reported.
+	var ctxErr error
+	for _, ip := range sorted(cur) {
+		if _, ok := wantSet[ip]; ok {
+			continue
+		}
+		if ctxErr = ctx.Err(); ctxErr != nil {
+			break
+		}
+		if err := a.h.AddrDel(link, &netlink.Addr{IPNet: hostNet(ip)}); err != nil {
+			errs = append(errs, fmt.Errorf("remove stale %s/%d from %s: %w", ip, ip.BitLen(), nic, err))
+			continue
+		}
+		delete(cur, ip)
+		res.Removed = append(res.Removed, ip)
+		a.log.Info("removed address", "addr", ip)
+	}
+	for _, ip := range sorted(wantSet) {
+		if _, ok := cur[ip]; ok {
+			continue
+		}
+		if ctxErr = ctx.Err(); ctxErr != nil {
+			break
+		}
+		addr := &netlink.Addr{IPNet: hostNet(ip)}
+		if ip.Is6() {
+			// Usable at once: no duplicate address detection, no tentative state.
+			addr.Flags = unix.IFA_F_NODAD
+		}
+		if err := a.h.AddrAdd(link, addr); err != nil {
+			if errors.Is(err, unix.EEXIST) {
+				err = fmt.Errorf("%w (is %s already on %s with another prefix length?)", err, ip, nic)
+			}
+			errs = append(errs, fmt.Errorf("add %s/%d to %s: %w", ip, ip.BitLen(), nic, err))
+			continue
+		}
+		cur[ip] = struct{}{}
+		res.Added = append(res.Added, ip)
+		a.log.Info("added address", "addr", ip)
+	}
+	if a.opts.VRF == "" && ctxErr == nil {
+		exposed := make(map[netip.Addr]struct{}, len(cur))
+		for ip := range cur {
+			if _, ok := wantSet[ip]; ok {
+				exposed[ip] = struct{}{}
+			}
+		}
+		deleted, err := a.unlocalise(ctx, link, exposed, res.Added)
+		slices.SortFunc(deleted, netip.Addr.Compare)
+		res.LocalRoutesDeleted = deleted
+		errs = append(errs, err)
+	}
+	res.Installed = sorted(cur)
+	return res, errors.Join(append(errs, ctxErr)...)
+}
+
+// localRouteWait bounds how long Sync waits for the kernel to insert the
+// local route of an IPv6 address it has just added. The kernel does that
+// from a workqueue after RTM_NEWADDR is acknowledged, even with nodad
+// (measured: missing right after the add ~5% of the time, present within
+// 20 ms). IPv4 local routes are inserted before the add returns.
+const localRouteWait = time.Second
+
+// unlocalise deletes the local-table entries of the exposed addresses, and
+// waits for those of the IPv6 addresses added in this pass to appear so
+// they can be deleted too, rather than leaving them host-local until the
+// next pass.
+func (a *Applier) unlocalise(ctx context.Context, link netlink.Link, exposed map[netip.Addr]struct{}, added []netip.Addr) ([]netip.Addr, error) {
+	deleted, err := a.deleteLocalRoutes(link, exposed)
+	if err != nil {
+		return deleted, err
+	}
+	pending := make(map[netip.Addr]struct{})
+	for _, ip := range added {
+		if ip.Is6() {
+			pending[ip] = struct{}{}
+		}
+	}
+	for _, ip := range deleted {
+		delete(pending, ip)
+	}
+	deadline := time.Now().Add(localRouteWait)
+	for delay := time.Millisecond; len(pending) > 0; delay = min(2*delay, 50*time.Millisecond) {
+		if time.Now().After(deadline) {
+			a.log.Warn("the kernel did not insert the local route of new IPv6 addresses in time; the next pass deletes it",
+				"addrs", sorted(pending), "waited", localRouteWait)
+			break
+		}
+		timer := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return deleted, ctx.Err()
+		case <-timer.C:
+		}
+		got, err := a.deleteLocalRoutes(link, pending)
+		deleted = append(deleted, got...)
+		if err != nil {
+			return deleted, err
+		}
+		for _, ip := range got {
+			delete(pending, ip)
+		}
+	}
+	return deleted, nil
+}
+
+// deleteLocalRoutes deletes the kernel local-table (255) entries on the NIC
+// for the exposed addresses. The kernel adds them with every address and
+// re-adds them when the link comes back up, so each pass looks again.
+func (a *Applier) deleteLocalRoutes(link netlink.Link, exposed map[netip.Addr]struct{}) ([]netip.Addr, error) {
+	if len(exposed) == 0 {
+		return nil, nil
+	}
+	filter := &netlink.Route{Table: unix.RT_TABLE_LOCAL, LinkIndex: link.Attrs().Index, Type: unix.RTN_LOCAL}
+	routes, err := retryDump("list local-table routes on "+a.opts.NIC, func() ([]netlink.Route, error) {
+		return a.h.RouteListFiltered(netlink.FAMILY_ALL, filter,
+			netlink.RT_FILTER_TABLE|netlink.RT_FILTER_OIF|netlink.RT_FILTER_TYPE)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var (
+		deleted []netip.Addr
+		errs    []error
+	)
+	for _, r := range routes {
+		ip, ok := hostAddr(r.Dst)
+		if !ok {
+			continue
+		}
+		if _, ok := exposed[ip]; !ok {
+			continue
+		}
+		del := &netlink.Route{
+			Dst: r.Dst, LinkIndex: r.LinkIndex, Table: r.Table, Type: r.Type,
+			Scope: r.Scope, Protocol: r.Protocol,
+		}
+		if err := a.h.RouteDel(del); err != nil {
+			if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) {
+				continue // gone meanwhile: the goal is reached
+			}
+			errs = append(errs, fmt.Errorf("delete local-table entry for %s on %s (the address stays host-local): %w",
+				ip, a.opts.NIC, err))
+			continue
+		}
+		deleted = append(deleted, ip)
+		a.log.Info("deleted local-table entry", "addr", ip)
+	}
+	return deleted, errors.Join(errs...)
+}
+
+func (a *Applier) nic() (netlink.Link, error) {
+	link, err := a.h.LinkByName(a.opts.NIC)
+	if err != nil {
+		var notFound netlink.LinkNotFoundError
+		if errors.As(err, &notFound) {
+			return nil, fmt.Errorf("device %s does not exist (EnsureDevices creates or adopts it): %w", a.opts.NIC, err)
+		}
+		return nil, fmt.Errorf("look up %s: %w", a.opts.NIC, err)
+	}
+	return link, nil
+}
+
+// owned returns the addresses on link that are the agent's: every /32 and
+// /128, except IPv6 link-local ones and point-to-point addresses with a peer
+// (those are an operator's link configuration, never something we add).
+func (a *Applier) owned(link netlink.Link) (map[netip.Addr]struct{}, error) {
+	addrs, err := retryDump("list addresses on "+a.opts.NIC, func() ([]netlink.Addr, error) {
+		return a.h.AddrList(link, netlink.FAMILY_ALL)
+	})
+	if err != nil {
+		return nil, err
+	}
+	set := make(map[netip.Addr]struct{}, len(addrs))
+	for _, ad := range addrs {
+		if ad.Peer != nil {
+			continue
+		}
+		ip, ok := hostAddr(ad.IPNet)
+		if !ok || (ip.Is6() && ip.IsLinkLocalUnicast()) {
+			continue
+		}
+		set[ip] = struct{}{}
+	}
+	return set, nil
+}
+
+// normalise turns want into a set, skipping what cannot be exposed.
+func (a *Applier) normalise(want []netip.Addr) (map[netip.Addr]struct{}, error) {
+	set := make(map[netip.Addr]struct{}, len(want))
+	var bad []string
+	for _, ip := range want {
+		ip = ip.Unmap().WithZone("")
+		switch {
+		case !ip.IsValid():
+			bad = append(bad, "invalid (zero) address")
+		case ip.IsUnspecified(), ip.IsLoopback(), ip.IsMulticast(), ip.Is6() && ip.IsLinkLocalUnicast():
+			bad = append(bad, ip.String())
+		default:
+			set[ip] = struct{}{}
+		}
+	}
+	if len(bad) == 0 {
+		return set, nil
+	}
+	return set, fmt.Errorf("not exposing %d address(es) that cannot be a host route on %s: %s",
+		len(bad), a.opts.NIC, strings.Join(bad, ", "))
+}
+
+func hostNet(ip netip.Addr) *net.IPNet {
+	return &net.IPNet{IP: ip.AsSlice(), Mask: net.CIDRMask(ip.BitLen(), ip.BitLen())}
+}
+
+// hostAddr returns the address of a /32 or /128 prefix.
+func hostAddr(n *net.IPNet) (netip.Addr, bool) {
+	if n == nil {
+		return netip.Addr{}, false
+	}
+	ip, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	ip = ip.Unmap()
+	ones, bits := n.Mask.Size()
+	if ones != bits || ones != ip.BitLen() {
+		return netip.Addr{}, false
+	}
+	return ip, true
+}
+
+func sorted(set map[netip.Addr]struct{}) []netip.Addr {
+	return slices.SortedFunc(maps.Keys(set), netip.Addr.Compare)
+}
