@@ -1,0 +1,112 @@
+package frr
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
+)
+
+var addrEqual = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
+
+func agentConfig(mod func(*config.BGP)) config.Config {
+	c := config.Config{BGP: config.BGP{
+		AS:       64999,
+		RouterID: "172.30.1.1",
+		NIC:      "bgp-nic",
+		Peers: []config.Peer{
+			{Address: "172.30.1.254", RemoteAS: 65000, BFD: true},
+			{Address: "2001:db8:1::fe", RemoteAS: 65000},
+		},
+	}}
+	if mod != nil {
+		mod(&c.BGP)
+	}
+	return c
+}
+
+func TestFromAgentConfig(t *testing.T) {
+	got, err := FromAgentConfig(agentConfig(func(b *config.BGP) { b.VRF = "bgp-vrf"; b.VRFTableID = 10 }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		ASN:      64999,
+		RouterID: netip.MustParseAddr("172.30.1.1"),
+		NIC:      "bgp-nic",
+		VRF:      "bgp-vrf",
+		Neighbors: []Neighbor{
+			{Addr: netip.MustParseAddr("172.30.1.254"), RemoteAS: 65000, BFD: true},
+			{Addr: netip.MustParseAddr("2001:db8:1::fe"), RemoteAS: 65000},
+		},
+	}
+	if diff := cmp.Diff(want, got, addrEqual); diff != "" {
+		t.Errorf("FromAgentConfig (-want +got):\n%s", diff)
+	}
+
+	got, err = FromAgentConfig(agentConfig(func(b *config.BGP) { b.RouterID = ""; b.Peers = nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.RouterID.IsValid() || got.Neighbors != nil {
+		t.Errorf("empty router_id and no peers: got %+v", got)
+	}
+}
+
+func TestFromAgentConfigErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		mod  func(*config.BGP)
+		want []string // substrings of the error, each naming the key
+	}{
+		{"zero AS", func(b *config.BGP) { b.AS = 0 }, []string{"bgp.as: must be 1..4294967295, got 0"}},
+		{"router-id not an address", func(b *config.BGP) { b.RouterID = "rtr1" },
+			[]string{`bgp.router_id: must be an IPv4 address, got "rtr1"`}},
+		{"router-id IPv6", func(b *config.BGP) { b.RouterID = "2001:db8::1" },
+			[]string{"bgp.router_id: must be an IPv4 address, got 2001:db8::1"}},
+		{"router-id zero", func(b *config.BGP) { b.RouterID = "0.0.0.0" },
+			[]string{"bgp.router_id: must be a unicast IPv4 address, got 0.0.0.0"}},
+		{"empty NIC", func(b *config.BGP) { b.NIC = "" }, []string{`bgp.nic: must be an interface name`, `got ""`}},
+		{"NIC too long", func(b *config.BGP) { b.NIC = "a-very-long-name0" }, []string{"bgp.nic:"}},
+		{"NIC with newline", func(b *config.BGP) { b.NIC = "bgp-nic\n!" }, []string{"bgp.nic:"}},
+		{"VRF with space", func(b *config.BGP) { b.VRF = "bgp vrf" }, []string{`bgp.vrf: must be empty or a VRF device name`}},
+		{"VRF default", func(b *config.BGP) { b.VRF = "default" }, []string{`bgp.vrf: "default" is FRR's default VRF`}},
+		{"peer address", func(b *config.BGP) { b.Peers[0].Address = "172.30.1.300" },
+			[]string{`bgp.peers[0].address: must be an IP address, got "172.30.1.300"`}},
+		{"peer prefix", func(b *config.BGP) { b.Peers[1].Address = "2001:db8::/64" },
+			[]string{`bgp.peers[1].address: must be an IP address, got "2001:db8::/64"`}},
+		{"peer remote_as", func(b *config.BGP) { b.Peers[0].RemoteAS = 0 },
+			[]string{"bgp.peers[0] (172.30.1.254): remote_as must be 1..4294967295, got 0"}},
+		{"peer duplicate", func(b *config.BGP) { b.Peers[1].Address = "172.30.1.254" },
+			[]string{"bgp.peers[1] (172.30.1.254): address: duplicate of bgp.peers[0]"}},
+		{"peer duplicate, other spelling", func(b *config.BGP) {
+			b.Peers[0].Address = "2001:DB8:1:0::FE"
+		}, []string{"bgp.peers[1] (2001:db8:1::fe): address: duplicate of bgp.peers[0]"}},
+		{"peer zone", func(b *config.BGP) { b.Peers[1].Address = "2001:db8::1%eth0" },
+			[]string{"bgp.peers[1] (2001:db8::1%eth0): address: must not have a zone"}},
+		{"peer link-local", func(b *config.BGP) { b.Peers[1].Address = "fe80::1" },
+			[]string{"bgp.peers[1] (fe80::1): address: IPv6 link-local peers are not supported"}},
+		{"peer v4-mapped", func(b *config.BGP) { b.Peers[1].Address = "::ffff:10.0.0.1" },
+			[]string{"bgp.peers[1] (::ffff:10.0.0.1): address: must be written as IPv4 (10.0.0.1)"}},
+		{"peer unspecified", func(b *config.BGP) { b.Peers[0].Address = "0.0.0.0" },
+			[]string{"bgp.peers[0] (0.0.0.0): address: must be a unicast address"}},
+		{"several errors at once", func(b *config.BGP) { b.AS = 0; b.NIC = ""; b.Peers[0].RemoteAS = 0 },
+			[]string{"bgp.as:", "bgp.nic:", "bgp.peers[0] (172.30.1.254): remote_as"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := FromAgentConfig(agentConfig(tc.mod))
+			if err == nil {
+				t.Fatalf("no error; got %+v", got)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\ndoes not contain %q", err, w)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,206 @@
+package frr
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/integration/lab"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
+)
+
+// startFRR starts zebra, bgpd and bfdd with an empty config in a fresh network namespace,
+// under a pathspace unique to this test and process. Everything is removed at cleanup.
+func startFRR(t *testing.T) *lab.FRR {
+	t.Helper()
+	if missing := lab.HaveFRR(); missing != "" {
+		skipOrFail(t, "FRR is not installed (missing "+missing+"; apt-get install frr frr-pythontools)")
+	}
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "needs root to create a network namespace and run FRR daemons")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	name := instanceName(t)
+	logDir := t.TempDir() // registered first, so removed after the daemons stop
+
+	if err := lab.AddNetns(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := lab.DelNetns(context.Background(), name); err != nil {
+			t.Error(err)
+		}
+	})
+	// The agent runs with forwarding on (its data path needs it). Off, zebra prints
+	// `no ip forwarding`, and frr-reload.py, not finding it in our file, turns it on.
+	if _, err := lab.Run(ctx, name, nil, "sysctl", "-q", "-w",
+		"net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := lab.StartFRR(ctx, name, name, logDir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := f.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, d := range []string{"zebra", "bgpd", "bfdd"} {
+			if p := f.Daemon(d); p != nil {
+				t.Logf("%s log:\n%s", d, p.LogTail(20))
+			}
+		}
+	})
+	return f
+}
+
+func skipOrFail(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(why + " (CI=true: this test must run)")
+	}
+	t.Skip(why)
+}
+
+// instanceName is a pathspace and netns name unique per test and process; `go test ./...`
+// runs packages in parallel.
+func instanceName(t *testing.T) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(t.Name()) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		}
+	}
+	s := b.String()
+	if len(s) > 20 {
+		s = s[len(s)-20:]
+	}
+	return fmt.Sprintf("t%s%d", s, os.Getpid())
+}
+
+func goldenFiles(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	for _, tc := range renderCases {
+		files = append(files, goldenPath(tc.name))
+	}
+	return files
+}
+
+func TestGoldenConfigsPassFrrReloadTest(t *testing.T) {
+	f := startFRR(t)
+	r := NewReloader(config.FRR{Pathspace: f.Name, ConfigFile: f.ConfigFile()}, nil)
+	for _, g := range goldenFiles(t) {
+		out, err := r.frrReload(context.Background(), "--test", g)
+		if err != nil {
+			t.Errorf("frr-reload.py --test %s: %v\n%s", g, err, out)
+		}
+	}
+}
+
+// TestApplyGoldensToRealFRR loads every golden (and then the first again, so removals are
+// exercised too) and checks that FRR prints it back exactly, that frr-reload.py --test then
+// sees nothing to do, and that applying the same text again does not reload.
+func TestApplyGoldensToRealFRR(t *testing.T) {
+	f := startFRR(t)
+	ctx := context.Background()
+	r := NewReloader(config.FRR{Pathspace: f.Name, ConfigFile: f.ConfigFile()}, nil)
+	var reloads atomic.Int32
+	r.run = func(ctx context.Context, timeout time.Duration, argv []string) (string, error) {
+		if argv[1] == "--reload" {
+			reloads.Add(1)
+		}
+		return runCommand(ctx, timeout, argv)
+	}
+	files := goldenFiles(t)
+	for _, g := range append(files, files[0]) {
+		text, err := os.ReadFile(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := reloads.Load()
+		if changed, err := r.Apply(ctx, text); err != nil || !changed {
+			t.Fatalf("Apply %s = %v, %v; want a reload", g, changed, err)
+		}
+		// Leaving the VRF config takes two: see reloadAndVerify.
+		if n := reloads.Load() - before; n > 1 {
+			t.Logf("%s: applied with %d reloads", g, n)
+		}
+		before = reloads.Load()
+		if changed, err := r.Apply(ctx, text); err != nil || changed {
+			t.Errorf("second Apply %s = %v, %v; want a no-op", g, changed, err)
+		}
+		if n := reloads.Load() - before; n != 0 {
+			t.Errorf("second Apply %s reloaded %d times, want 0", g, n)
+		}
+		running, err := r.Vtysh().RunningConfig(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(string(text), comparableRunning(running)); diff != "" {
+			t.Errorf("%s: show running-config differs from the rendered text (-rendered +running):\n%s", g, diff)
+		}
+		out, err := r.frrReload(ctx, "--test", r.ConfigFile)
+		if err != nil {
+			t.Fatalf("frr-reload.py --test: %v\n%s", err, out)
+		}
+		if d := pendingChanges(out); len(d) > 0 {
+			t.Errorf("%s: after apply, frr-reload.py --test still wants:\n%s", g, strings.Join(d, "\n"))
+		}
+		if on, err := os.ReadFile(r.ConfigFile); err != nil || string(on) != string(text) {
+			t.Errorf("%s on disk is not the applied text (err %v):\n%s", r.ConfigFile, err, on)
+		}
+	}
+	good, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// At agent start Forget is called; FRR already runs the text, so nothing is reloaded.
+	r.Forget()
+	before := reloads.Load()
+	if changed, err := r.Apply(ctx, good); err != nil || changed || reloads.Load() != before {
+		t.Errorf("Apply after Forget of the running text = %v, %v, %d reloads; want a no-op",
+			changed, err, reloads.Load()-before)
+	}
+
+	// FRR rejects a bad line: the error says why and the last good config stays.
+	bad := strings.Replace(string(good), " no bgp ebgp-requires-policy\n", " neighbor 192.0.2.1 frobnicate\n", 1)
+	changed, err := r.Apply(ctx, []byte(bad))
+	if err == nil || changed || !strings.Contains(err.Error(), "% Unknown command:  neighbor 192.0.2.1 frobnicate") {
+		t.Errorf("Apply(invalid) = %v, %v; want an error quoting FRR", changed, err)
+	}
+	if on, err := os.ReadFile(r.ConfigFile); err != nil || string(on) != string(good) {
+		t.Errorf("%s changed by a rejected apply (err %v):\n%s", r.ConfigFile, err, on)
+	}
+	if running, err := r.Vtysh().RunningConfig(ctx); err != nil || comparableRunning(running) != string(good) {
+		t.Errorf("FRR changed by a rejected apply (err %v):\n%s", err, running)
+	}
+	t.Logf("rejected config: %v", err)
+}
+
+// comparableRunning drops what `show running-config` prints but a rendered config never
+// contains: the version, the hostname (not settable in a pathspace) and the final `end`.
+func comparableRunning(running string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(running, "\n") {
+		switch {
+		case strings.HasPrefix(l, "frr version "), strings.HasPrefix(l, "hostname "), l == "end\n", l == "":
+			continue
+		}
+		b.WriteString(l)
+	}
+	return b.String()
+}

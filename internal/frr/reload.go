@@ -1,0 +1,276 @@
+package frr
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
+)
+
+const (
+	// DefaultReloadCommand is where frr-pythontools installs frr-reload.py.
+	DefaultReloadCommand = "/usr/lib/frr/frr-reload.py"
+	// DefaultReloadTimeout bounds one frr-reload.py run. A small config reloads in under a
+	// second; removing many lines is much slower (see field-notes.md).
+	DefaultReloadTimeout = 2 * time.Minute
+)
+
+// Reloader makes FRR run a rendered config with frr-reload.py. It is safe for concurrent use;
+// applies are serialised.
+type Reloader struct {
+	Command    string        // frr-reload.py
+	Pathspace  string        // FRR -N instance; "" = the default instance
+	VtySocket  string        // vty socket directory; "" = the pathspace's default
+	ConfigFile string        // the integrated frr.conf FRR loads at start
+	Timeout    time.Duration // per frr-reload.py run; 0 = DefaultReloadTimeout
+	Logger     *slog.Logger
+
+	// run executes one command; tests wrap it to count reloads.
+	run func(ctx context.Context, timeout time.Duration, argv []string) (string, error)
+
+	applyMu sync.Mutex // one apply at a time
+
+	mu      sync.Mutex // guards the fields below; never held while a command runs
+	applied []byte     // text of the last successful apply; nil = unknown
+	gen     uint64     // bumped by Forget, so an apply in flight does not record its text
+}
+
+// NewReloader returns a Reloader for the FRR instance c describes. Empty fields get the
+// defaults of an FRR package install: frr-reload.py from frr-pythontools and
+// /etc/frr[/<pathspace>]/frr.conf.
+func NewReloader(c config.FRR, log *slog.Logger) *Reloader {
+	r := &Reloader{
+		Command:    c.ReloadCommand,
+		Pathspace:  c.Pathspace,
+		VtySocket:  c.VtySocket,
+		ConfigFile: c.ConfigFile,
+		Logger:     log,
+	}
+	if r.Command == "" {
+		r.Command = DefaultReloadCommand
+	}
+	if r.ConfigFile == "" {
+		r.ConfigFile = filepath.Join("/etc/frr", c.Pathspace, "frr.conf")
+	}
+	return r
+}
+
+// Vtysh returns a vtysh runner for the same FRR instance.
+func (r *Reloader) Vtysh() Vtysh { return Vtysh{Pathspace: r.Pathspace, VtySocket: r.VtySocket} }
+
+// Forget makes the next Apply reload even if the text is unchanged: after an FRR restart
+// (the daemons lost their runtime config) and at agent start, so the first pass always syncs.
+func (r *Reloader) Forget() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.applied = nil
+	r.gen++
+}
+
+// Apply makes FRR run text. Text equal to the last successful apply is skipped: (false, nil).
+// Otherwise the text is checked with `frr-reload.py --test` in a temporary file next to
+// ConfigFile; if FRR rejects it, ConfigFile is left alone and (false, error) is returned.
+// Then ConfigFile is replaced atomically. If the test showed FRR already running text (after
+// Forget at agent start, typically), that is all: (false, nil). Otherwise
+// `frr-reload.py --reload` runs, repeated until --test sees nothing left to do; changed is
+// true from there on, also with an error, since a failed reload may have changed FRR partly.
+// Only a successful apply is remembered, so a failed one is retried by the next Apply.
+func (r *Reloader) Apply(ctx context.Context, text []byte) (changed bool, err error) {
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+
+	r.mu.Lock()
+	unchanged := r.applied != nil && bytes.Equal(r.applied, text)
+	gen := r.gen
+	r.mu.Unlock()
+	if unchanged {
+		return false, nil
+	}
+	log := r.logger()
+	start := time.Now()
+
+	tmp, err := writeTemp(r.ConfigFile, text)
+	if err != nil {
+		return false, err
+	}
+	defer os.Remove(tmp) // gone after the rename; cleans up after a failure
+	diff, err := r.frrReload(ctx, "--test", tmp)
+	if err != nil {
+		return false, fmt.Errorf("check new FRR config (%s left unchanged): %w", r.ConfigFile, err)
+	}
+	pending := pendingChanges(diff)
+	log.Debug("frr-reload.py --test", "pending", pending)
+	if err := replaceFile(tmp, r.ConfigFile); err != nil {
+		return false, err
+	}
+	if len(pending) > 0 {
+		if err := r.reloadAndVerify(ctx, text); err != nil {
+			return true, err
+		}
+		changed = true
+	}
+
+	r.mu.Lock()
+	if r.gen == gen {
+		r.applied = bytes.Clone(text)
+	}
+	r.mu.Unlock()
+	log.Info("FRR config applied", "file", r.ConfigFile, "reloaded", changed, "duration", time.Since(start))
+	return changed, nil
+}
+
+// maxReloads bounds the reloads one Apply runs to reach a config with no pending changes.
+const maxReloads = 3
+
+// reloadAndVerify reloads ConfigFile, then asks frr-reload.py --test whether anything is
+// still to do, and reloads again if so. frr-reload.py computes its whole diff up front and
+// applies it in an order that does not always work: going from a VRF config to one without,
+// it runs `no router bgp ASN vrf V` while the default instance still has `import vrf V`, and
+// bgpd keeps an empty `router bgp ASN vrf V`; the next reload removes it.
+func (r *Reloader) reloadAndVerify(ctx context.Context, text []byte) error {
+	var pending []string
+	for i := 0; i < maxReloads; i++ {
+		if i > 0 {
+			r.logger().Warn("FRR config differs from the file after reload; reloading again",
+				"file", r.ConfigFile, "pending", pending)
+		}
+		if _, err := r.frrReload(ctx, "--reload", r.ConfigFile); err != nil {
+			return fmt.Errorf("reload FRR from %s: %w", r.ConfigFile, err)
+		}
+		// frr-reload.py ends with `vtysh write` whenever the file is not <confdir>/frr.conf,
+		// which is always the case with a pathspace: FRR overwrites ConfigFile with its
+		// running config, left-overs included. Put ours back before comparing against it.
+		if err := r.restoreConfigFile(text); err != nil {
+			return err
+		}
+		out, err := r.frrReload(ctx, "--test", r.ConfigFile)
+		if err != nil {
+			return fmt.Errorf("verify FRR config after reload: %w", err)
+		}
+		if pending = pendingChanges(out); len(pending) == 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("FRR config still differs from %s after %d reloads; frr-reload.py --test wants:\n%s",
+		r.ConfigFile, maxReloads, strings.Join(pending, "\n"))
+}
+
+// pendingChanges returns the lines a frr-reload.py --test output wants to add or delete,
+// without those no config of ours can settle:
+//   - `no hostname X`: the hostname cannot be set in a pathspace, so it is never rendered;
+//   - `ip forwarding`, `ipv6 forwarding`: zebra prints `no ip forwarding` while the kernel
+//     has forwarding off, and reloading turns it on; the kernel applier owns the sysctl.
+func pendingChanges(out string) []string {
+	var lines []string
+	in := false
+	for _, l := range strings.Split(out, "\n") {
+		switch {
+		case l == "Lines To Delete" || l == "Lines To Add":
+			in = true
+		case !in, strings.TrimSpace(l) == "", strings.HasPrefix(l, "==="),
+			strings.HasPrefix(l, "no hostname "), l == "ip forwarding", l == "ipv6 forwarding":
+		default:
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// frrReload runs frr-reload.py with mode (--test or --reload) on file and returns its
+// standard output: the diff for --test; log lines go to standard error.
+func (r *Reloader) frrReload(ctx context.Context, mode, file string) (string, error) {
+	argv := []string{r.Command, mode}
+	// --stdout sends --reload's log to standard error (despite the name), not to
+	// /var/log/frr, which a sidecar may not be able to write; its warnings and errors end up
+	// in our error messages.
+	argv = append(argv, "--stdout", "--log-level", "warning")
+	argv = append(argv, instanceArgs("--pathspace", r.Pathspace, r.VtySocket)...)
+	argv = append(argv, file)
+	timeout := r.Timeout
+	if timeout == 0 {
+		timeout = DefaultReloadTimeout
+	}
+	run := r.run
+	if run == nil {
+		run = runCommand
+	}
+	return run(ctx, timeout, argv)
+}
+
+func (r *Reloader) restoreConfigFile(text []byte) error {
+	cur, err := os.ReadFile(r.ConfigFile)
+	if err == nil && bytes.Equal(cur, text) {
+		return nil
+	}
+	tmp, err := writeTemp(r.ConfigFile, text)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	return replaceFile(tmp, r.ConfigFile)
+}
+
+func (r *Reloader) logger() *slog.Logger {
+	if r.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Logger
+}
+
+// writeTemp writes text to a new file in path's directory, with path's mode and owner when
+// path exists (FRR's own `vtysh write` makes it 0640 frr:frr), and returns its name.
+func writeTemp(path string, text []byte) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return "", fmt.Errorf("write FRR config: %w", err)
+	}
+	name := f.Name()
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			// Best effort: without CAP_CHOWN the file stays ours, which vtysh can still read.
+			_ = f.Chown(int(st.Uid), int(st.Gid))
+		}
+	}
+	_, err = f.Write(text)
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return "", fmt.Errorf("write FRR config %s: %w", name, err)
+	}
+	return name, nil
+}
+
+// replaceFile renames tmp over path and syncs the directory, so a crash leaves either the
+// old or the new file, never a partial one.
+func replaceFile(tmp, path string) error {
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("replace FRR config: %w", err)
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("replace FRR config: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("replace FRR config: sync %s: %w", filepath.Dir(path), err)
+	}
+	return nil
+}
