@@ -1,0 +1,114 @@
+// Command ovn-bgp-agent makes an OpenStack-on-OVN node advertise its workloads over BGP
+// through the FRR next to it. This file only wires things: flags, subcommands, signals.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/frr"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `usage: ovn-bgp-agent <command> [--config FILE]
+
+commands:
+  run            run the agent
+  check-config   validate the configuration; exit 0 when valid, 2 naming every bad key
+  render         print the frr.conf the agent would apply
+  version        print the version
+`
+
+// exitUsage and exitConfig are the documented exit codes for a bad command line and a bad config.
+const (
+	exitUsage  = 64
+	exitConfig = 2
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return 0
+	}
+	cmd, rest := args[0], args[1:]
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "configuration file (YAML)")
+	if err := fs.Parse(rest); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected arguments: %s\n", cmd, strings.Join(fs.Args(), " "))
+		return exitUsage
+	}
+
+	switch cmd {
+	case "version":
+		fmt.Fprintln(stdout, "ovn-bgp-agent", version)
+		return 0
+	case "check-config", "render", "run":
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n%s", cmd, usage)
+		return exitUsage
+	}
+
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "invalid configuration:\n%v\n", err)
+		return exitConfig
+	}
+	switch cmd {
+	case "check-config":
+		fmt.Fprintf(stdout, "configuration is valid\n")
+		return 0
+	case "render":
+		fc, err := frr.FromAgentConfig(cfg)
+		if err == nil {
+			var text []byte
+			if text, err = frr.Render(fc); err == nil {
+				stdout.Write(text)
+				return 0
+			}
+		}
+		fmt.Fprintf(stderr, "render: %v\n", err)
+		return exitConfig
+	}
+
+	log := newLogger(cfg.Log, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := runAgent(ctx, cfg, log); err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("agent stopped", "err", err)
+		return 1
+	}
+	log.Info("agent stopped; exposed state left in place")
+	return 0
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level)) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,150 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+	"gopkg.in/yaml.v3"
+)
+
+// Default returns the configuration used for every key that neither the file nor the
+// environment sets.
+func Default() Config {
+	return Config{
+		Driver:            "nb_ovn_bgp_driver",
+		ReconcileInterval: 120 * time.Second,
+		OVN: OVN{
+			NBConnection:  "unix:/run/ovn/ovnnb_db.sock",
+			OVSConnection: "unix:/run/openvswitch/db.sock",
+		},
+		BGP: BGP{
+			AS:         64999,
+			NIC:        "bgp-nic",
+			VRF:        "bgp-vrf",
+			VRFTableID: 10,
+		},
+		FRR: FRR{
+			VtySocket:     "/var/run/frr",
+			ConfigFile:    "/etc/frr/frr.conf",
+			ReloadCommand: "/usr/lib/frr/frr-reload.py",
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+// Load reads the YAML file at path ("" for none), applies OVN_BGP_AGENT_* variables from the
+// process environment over it, and validates the result. See LoadWithEnv.
+func Load(path string) (Config, error) {
+	return LoadWithEnv(path, os.Environ())
+}
+
+// LoadWithEnv is Load with the environment given as "NAME=value" entries.
+//
+// Precedence, highest first: environment (bgp.as from OVN_BGP_AGENT_BGP_AS; an empty value
+// overrides to empty), file, Default(). Keys are lower case; a scalar key written without a
+// value is an error rather than a silent default, while an empty section or list is just empty.
+// A file or value problem comes back as a *ValidationError listing every problem; a file that
+// cannot be read or parsed, as an error naming the file.
+func LoadWithEnv(path string, environ []string) (Config, error) {
+	var ps problems
+	file, err := readFile(path, &ps)
+	if err != nil {
+		return Config{}, err
+	}
+	env := envOverrides(environ, &ps)
+
+	v := viper.New() // viper is not safe for concurrent use; one per load
+	def := reflect.ValueOf(Default())
+	for _, l := range leaves(def.Type(), "", nil) {
+		// Every scalar gets a default, so that Unmarshal knows the key whatever sets it.
+		v.SetDefault(l.key, def.FieldByIndex(l.index).Interface())
+	}
+	// The environment is merged into the config layer, over the file, rather than read with
+	// AutomaticEnv: viper reads env only from the process, so tests could not pass their own.
+	// It leaves viper's flag layer above both, for flags bound later.
+	if err := v.MergeConfigMap(file); err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := v.MergeConfigMap(env); err != nil {
+		return Config{}, fmt.Errorf("config from environment: %w", err)
+	}
+	var cfg Config
+	// Values were converted and unknown keys refused above; decoding is a plain copy, and any
+	// error here is a bug in this package.
+	if err := v.Unmarshal(&cfg, func(c *mapstructure.DecoderConfig) {
+		c.DecodeHook = nil
+		c.WeaklyTypedInput = false
+		c.ErrorUnused = true
+	}); err != nil {
+		return Config{}, fmt.Errorf("decode config: %w", err)
+	}
+	if len(cfg.BGP.Peers) == 0 {
+		cfg.BGP.Peers = nil // "peers: []" and no peers at all are the same configuration
+	}
+	for _, p := range validate(cfg) {
+		if !ps.covered(p.Key) {
+			ps.list = append(ps.list, p)
+		}
+	}
+	if err := ps.err(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Validate checks a Config built in code. It returns a *ValidationError, or nil.
+func (c Config) Validate() error {
+	ps := problems{list: validate(c)}
+	return ps.err()
+}
+
+// readFile parses and checks the file; nil when there is none or it is empty.
+func readFile(path string, ps *problems) (map[string]any, error) {
+	if path == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err) // the *PathError names the file
+	}
+	doc, err := parseYAML(data)
+	if err != nil {
+		return nil, fmt.Errorf("parse config %s: %w", path, err)
+	}
+	if doc == nil {
+		return nil, nil
+	}
+	if _, ok := stringMap(doc); !ok {
+		return nil, fmt.Errorf("parse config %s: the top level must be a mapping of keys, got %s", path, describe(doc))
+	}
+	return checkSection("", doc, reflect.TypeFor[Config](), ps), nil
+}
+
+// parseYAML returns the file's one document; nil for an empty file. Empty documents, as left by
+// a trailing "---", do not count.
+func parseYAML(data []byte) (any, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc any
+	for {
+		var next any
+		if err := dec.Decode(&next); errors.Is(err, io.EOF) {
+			return doc, nil
+		} else if err != nil {
+			return nil, err
+		}
+		if next == nil {
+			continue
+		}
+		if doc != nil {
+			return nil, errors.New("more than one YAML document")
+		}
+		doc = next
+	}
+}

@@ -1,0 +1,264 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// writeConfig writes text to a config file in a fresh directory and returns its path.
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLoadFullExample(t *testing.T) {
+	got, err := LoadWithEnv("testdata/full.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Driver:            "nb_ovn_bgp_driver",
+		ReconcileInterval: 120 * time.Second,
+		OVN: OVN{
+			NBConnection:  "unix:/run/ovn/ovnnb_db.sock",
+			SBConnection:  "unix:/run/ovn/ovnsb_db.sock",
+			OVSConnection: "unix:/run/openvswitch/db.sock",
+		},
+		BGP: BGP{
+			AS:         64999,
+			RouterID:   "172.30.1.10",
+			NIC:        "bgp-nic",
+			VRF:        "bgp-vrf",
+			VRFTableID: 10,
+			Peers:      []Peer{{Address: "172.30.1.254", RemoteAS: 65000, BFD: true}},
+		},
+		FRR: FRR{
+			VtySocket:     "/var/run/frr",
+			ConfigFile:    "/etc/frr/frr.conf",
+			ReloadCommand: "/usr/lib/frr/frr-reload.py",
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("LoadWithEnv(full.yaml) mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadOverrides(t *testing.T) {
+	tests := []struct {
+		name string
+		file string // YAML; "" loads no file
+		env  []string
+		want func(*Config) // applied to Default()
+	}{
+		{name: "defaults only", want: func(*Config) {}},
+		{name: "empty file", file: "# nothing set\n", want: func(*Config) {}},
+		{name: "section with every line commented out", file: "frr:\n  # pathspace: x\n", want: func(*Config) {}},
+		{
+			name: "env sets as",
+			env:  []string{"OVN_BGP_AGENT_BGP_AS=65010"},
+			want: func(c *Config) { c.BGP.AS = 65010 },
+		},
+		{
+			name: "env beats file",
+			file: "bgp: {as: 65001, nic: eth-bgp}\n",
+			env:  []string{"OVN_BGP_AGENT_BGP_AS=65010"},
+			want: func(c *Config) { c.BGP.AS, c.BGP.NIC = 65010, "eth-bgp" },
+		},
+		{
+			name: "empty env value means no VRF",
+			file: "bgp: {vrf: vrf-red}\n",
+			env:  []string{"OVN_BGP_AGENT_BGP_VRF="},
+			want: func(c *Config) { c.BGP.VRF = "" },
+		},
+		{
+			name: "env durations, bools and nested names",
+			env: []string{
+				"OVN_BGP_AGENT_RECONCILE_INTERVAL=30",
+				"OVN_BGP_AGENT_BGP_VRF_TABLE_ID=42",
+				"OVN_BGP_AGENT_OVN_SB_CONNECTION=tcp:[fd00::2]:6642",
+				"OVN_BGP_AGENT_LOG_LEVEL=debug",
+			},
+			want: func(c *Config) {
+				c.ReconcileInterval = 30 * time.Second
+				c.BGP.VRFTableID = 42
+				c.OVN.SBConnection = "tcp:[fd00::2]:6642"
+				c.Log.Level = "debug"
+			},
+		},
+		{
+			name: "first of duplicate env entries wins, others ignored",
+			env: []string{
+				"OVN_BGP_AGENT_LOG_FORMAT=json", "OVN_BGP_AGENT_LOG_FORMAT=text",
+				"OVN_BGP_AGENT_SERVICE_HOST=10.96.0.7", "OVN_BGP_AGENT_BGP=x", "PATH=/bin", "junk",
+			},
+			want: func(c *Config) { c.Log.Format = "json" },
+		},
+		{
+			name: "no VRF and an otherwise reserved table",
+			file: "bgp: {vrf: \"\", vrf_table_id: 254}\n",
+			want: func(c *Config) { c.BGP.VRF, c.BGP.VRFTableID = "", 254 },
+		},
+		{
+			name: "ovn_bgp_driver, several remotes, IPv6 peer, pathspace",
+			file: `driver: ovn_bgp_driver
+ovn:
+  nb_connection: "ssl:10.0.0.1:6641, ssl:[fd00::1]:6641,tcp:ovn-nb.example.org:6641"
+bgp:
+  peers:
+    - {address: "fd00::fe", remote_as: 4200000000}
+    - {address: 10.0.0.254, remote_as: 65000}
+frr: {pathspace: node-1.a_b}
+`,
+			want: func(c *Config) {
+				c.Driver = "ovn_bgp_driver"
+				c.OVN.NBConnection = "ssl:10.0.0.1:6641, ssl:[fd00::1]:6641,tcp:ovn-nb.example.org:6641"
+				c.BGP.Peers = []Peer{{Address: "fd00::fe", RemoteAS: 4200000000}, {Address: "10.0.0.254", RemoteAS: 65000}}
+				c.FRR.Pathspace = "node-1.a_b"
+			},
+		},
+		{name: "trailing document marker", file: "---\nlog: {level: warn}\n---\n", want: func(c *Config) { c.Log.Level = "warn" }},
+		{name: "empty peer list", file: "bgp: {peers: []}\n", want: func(*Config) {}},
+		{name: "quoted number", file: "bgp: {as: \"65002\"}\n", want: func(c *Config) { c.BGP.AS = 65002 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := ""
+			if tt.file != "" {
+				path = writeConfig(t, tt.file)
+			}
+			got, err := LoadWithEnv(path, tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := Default()
+			tt.want(&want)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestLoadReconcileInterval(t *testing.T) {
+	tests := []struct {
+		yaml string
+		want time.Duration
+	}{
+		{"120s", 120 * time.Second},
+		{"120", 120 * time.Second},
+		{`"120"`, 120 * time.Second},
+		{"2m30s", 150 * time.Second},
+		{"1.5", 1500 * time.Millisecond},
+		{"1h", time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.yaml, func(t *testing.T) {
+			got, err := LoadWithEnv(writeConfig(t, "reconcile_interval: "+tt.yaml+"\n"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.ReconcileInterval != tt.want {
+				t.Errorf("reconcile_interval: %s gave %v, want %v", tt.yaml, got.ReconcileInterval, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name, path, want string
+	}{
+		{"missing file", filepath.Join(dir, "nope.yaml"), "no such file"},
+		{"directory", dir, "is a directory"},
+		{"bad YAML", writeConfig(t, "bgp: [as: 1\n"), "yaml:"},
+		{"duplicate key", writeConfig(t, "driver: a\ndriver: b\n"), `"driver" already defined`},
+		{"top level list", writeConfig(t, "- driver\n"), "top level must be a mapping of keys, got a list"},
+		{"two documents", writeConfig(t, "driver: a\n---\ndriver: b\n"), "more than one YAML document"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := LoadWithEnv(tt.path, nil)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			var verr *ValidationError
+			if errors.As(err, &verr) {
+				t.Fatalf("got a *ValidationError, want a read or parse error: %v", err)
+			}
+			if !strings.Contains(err.Error(), tt.path) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q should name %s and say %q", err, tt.path, tt.want)
+			}
+		})
+	}
+}
+
+// problemsOf loads and returns the problems found, failing unless the error is a *ValidationError.
+func problemsOf(t *testing.T, yaml string, env []string) []Problem {
+	t.Helper()
+	path := ""
+	if yaml != "" {
+		path = writeConfig(t, yaml)
+	}
+	cfg, err := LoadWithEnv(path, env)
+	var verr *ValidationError
+	if !errors.As(err, &verr) {
+		t.Fatalf("LoadWithEnv = %+v, %v; want a *ValidationError", cfg, err)
+	}
+	return verr.Problems
+}
+
+func TestLoadSeveralProblems(t *testing.T) {
+	yaml := `driver: bgp_driver
+reconcile_interval: 500ms
+colour: blue
+ovn:
+  nb_connection: tcp:fd00::1:6641
+bgp:
+  as: abc
+  nic: bgp-nic
+  vrf: bgp-nic
+  peer: []
+  peers:
+    - {address: 172.30.1.254, remote_as: 65000}
+    - {address: 172.30.1.254, remote_as: 0, bdf: true}
+    - {address: 10.0.0.1, remote_as: 65000}
+    - {address: 10.0.0.2, remote_as: 65000}
+    - {address: 10.0.0.3, remote_as: 65000}
+    - {address: 10.0.0.4, remote_as: 65000}
+    - {address: 10.0.0.5, remote_as: 65000}
+    - {address: 10.0.0.6, remote_as: 65000}
+    - {address: 10.0.0.7, remote_as: 65000}
+    - {address: 10.0.0.9, remote_as: 65000}
+    - {address: 10.0.0.8, remote_as: -1}
+log: {level: verbose, format: text}
+`
+	err := &ValidationError{Problems: problemsOf(t, yaml, []string{"OVN_BGP_AGENT_FRR_CONFIG_FILE=frr.conf"})}
+	want := `bgp.as: must be a whole number 0..4294967295, got "abc"
+bgp.peer: unknown key (did you mean peers?)
+bgp.peers[1].address: duplicates bgp.peers[0].address, got "172.30.1.254"
+bgp.peers[1].bdf: unknown key (did you mean bfd?)
+bgp.peers[1].remote_as: must be 1..4294967295, got 0
+bgp.peers[10].remote_as: must be a whole number 0..4294967295, got -1
+bgp.vrf: must differ from bgp.nic, got "bgp-nic"
+colour: unknown key
+driver: must be one of nb_ovn_bgp_driver, ovn_bgp_driver, got "bgp_driver"
+frr.config_file: must be an absolute path, got "frr.conf"
+log.level: must be one of debug, info, warn, error, got "verbose"
+ovn.nb_connection: an IPv6 host must be in brackets, e.g. tcp:[fd00::1]:6641, got "tcp:fd00::1:6641"
+reconcile_interval: must be at least 1s, got 500ms`
+	if diff := cmp.Diff(want, err.Error()); diff != "" {
+		t.Errorf("Error() mismatch (-want +got):\n%s", diff)
+	}
+}

@@ -1,0 +1,209 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// validate returns every rule a typed Config breaks, unsorted.
+func validate(c Config) []Problem {
+	var ps problems
+	oneOf(&ps, "driver", c.Driver, "nb_ovn_bgp_driver", "ovn_bgp_driver")
+	if c.ReconcileInterval < time.Second {
+		ps.addGot("reconcile_interval", c.ReconcileInterval, "must be at least 1s")
+	}
+	checkConnection(&ps, "ovn.nb_connection", c.OVN.NBConnection, true)
+	checkConnection(&ps, "ovn.sb_connection", c.OVN.SBConnection, false) // "": ask the local OVS
+	checkConnection(&ps, "ovn.ovs_connection", c.OVN.OVSConnection, true)
+	validateBGP(&ps, c.BGP)
+	validateFRR(&ps, c.FRR)
+	oneOf(&ps, "log.level", c.Log.Level, "debug", "info", "warn", "error")
+	oneOf(&ps, "log.format", c.Log.Format, "text", "json")
+	return ps.list
+}
+
+func validateBGP(ps *problems, b BGP) {
+	checkAS(ps, "bgp.as", b.AS)
+	if b.RouterID != "" {
+		if a, err := netip.ParseAddr(b.RouterID); err != nil || !a.Is4() {
+			ps.addGot("bgp.router_id", b.RouterID, "must be empty or an IPv4 address")
+		}
+	}
+	checkIfname(ps, "bgp.nic", b.NIC)
+	if b.VRF != "" {
+		if checkIfname(ps, "bgp.vrf", b.VRF) && b.VRF == b.NIC {
+			ps.addGot("bgp.vrf", b.VRF, "must differ from bgp.nic")
+		}
+		switch b.VRFTableID {
+		case 253, 254, 255:
+			ps.addGot("bgp.vrf_table_id", b.VRFTableID, "must not be a reserved table (253 default, 254 main, 255 local)")
+		}
+	}
+	if b.VRFTableID == 0 {
+		ps.addGot("bgp.vrf_table_id", b.VRFTableID, "must be 1..4294967295")
+	}
+
+	seen := make(map[netip.Addr]int)
+	for i, p := range b.Peers {
+		key := fmt.Sprintf("bgp.peers[%d]", i)
+		a, err := netip.ParseAddr(p.Address)
+		switch {
+		case err != nil:
+			ps.addGot(key+".address", p.Address, "must be an IP address")
+		case a.Zone() != "":
+			ps.addGot(key+".address", p.Address, "must be an IP address without a zone")
+		default:
+			if j, dup := seen[a.Unmap()]; dup {
+				ps.addGot(key+".address", p.Address, "duplicates bgp.peers[%d].address", j)
+			} else {
+				seen[a.Unmap()] = i
+			}
+		}
+		checkAS(ps, key+".remote_as", p.RemoteAS)
+	}
+}
+
+func validateFRR(ps *problems, f FRR) {
+	if f.Pathspace != "" && !validPathspace(f.Pathspace) {
+		ps.addGot("frr.pathspace", f.Pathspace, "must be empty or 1..64 of A-Z a-z 0-9 _ . - (and not . or ..)")
+	}
+	for key, p := range map[string]string{
+		"frr.vty_socket":     f.VtySocket,
+		"frr.config_file":    f.ConfigFile,
+		"frr.reload_command": f.ReloadCommand,
+	} {
+		if !filepath.IsAbs(p) {
+			ps.addGot(key, p, "must be an absolute path")
+		}
+	}
+}
+
+func oneOf(ps *problems, key, val string, allowed ...string) {
+	if !slices.Contains(allowed, val) {
+		ps.addGot(key, val, "must be one of %s", strings.Join(allowed, ", "))
+	}
+}
+
+func checkAS(ps *problems, key string, as uint32) {
+	if as == 0 {
+		ps.addGot(key, as, "must be 1..4294967295")
+	}
+}
+
+// checkIfname applies the kernel's rules for a network device name (dev_valid_name).
+func checkIfname(ps *problems, key, name string) bool {
+	var msg string
+	switch {
+	case len(name) < 1 || len(name) > 15:
+		msg = "must be an interface name of 1..15 characters"
+	case name == "." || name == "..":
+		msg = "must be an interface name other than . or .."
+	case strings.ContainsFunc(name, func(r rune) bool {
+		return r == '/' || r == ':' || r == 0 || unicode.IsSpace(r)
+	}):
+		msg = "must be an interface name without '/', ':' or whitespace"
+	default:
+		return true
+	}
+	ps.addGot(key, name, "%s", msg)
+	return false
+}
+
+// validPathspace keeps the name safe as one path element: FRR uses /etc/frr/NAME and /var/run/frr/NAME.
+func validPathspace(s string) bool {
+	if len(s) > 64 || s == "." || s == ".." {
+		return false
+	}
+	return !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)) || r == '_' || r == '.' || r == '-')
+	})
+}
+
+// checkConnection checks an OVSDB connection: comma-separated unix:PATH, tcp:HOST:PORT or
+// ssl:HOST:PORT remotes.
+func checkConnection(ps *problems, key, conn string, required bool) {
+	if conn == "" {
+		if required {
+			ps.add(key, "must not be empty")
+		}
+		return
+	}
+	remotes := strings.Split(conn, ",")
+	for i, r := range remotes {
+		r = strings.TrimSpace(r)
+		msg := remoteProblem(r)
+		if msg == "" {
+			continue
+		}
+		if len(remotes) > 1 {
+			msg = fmt.Sprintf("remote %d: %s", i+1, msg)
+		}
+		ps.addGot(key, r, "%s", msg)
+	}
+}
+
+func remoteProblem(r string) string {
+	scheme, rest, _ := strings.Cut(r, ":")
+	switch scheme {
+	case "unix":
+		if rest == "" {
+			return "unix: needs a socket path"
+		}
+		return ""
+	case "tcp", "ssl":
+		return hostPortProblem(rest)
+	}
+	return "must be unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT"
+}
+
+func hostPortProblem(hp string) string {
+	host, port, err := net.SplitHostPort(hp)
+	if err != nil {
+		if strings.Count(hp, ":") > 1 && !strings.HasPrefix(hp, "[") {
+			return "an IPv6 host must be in brackets, e.g. tcp:[fd00::1]:6641"
+		}
+		return "must be tcp:HOST:PORT or ssl:HOST:PORT"
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return "port must be 1..65535"
+	}
+	if strings.Contains(host, ":") { // SplitHostPort only allows this inside brackets
+		if a, err := netip.ParseAddr(host); err != nil || !a.Is6() {
+			return "host in brackets must be an IPv6 address"
+		}
+		return ""
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return ""
+	}
+	if !validHostname(host) {
+		return "host must be an IP address or a DNS name"
+	}
+	return ""
+}
+
+func validHostname(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	labels := strings.Split(strings.TrimSuffix(h, "."), ".")
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, c := range []byte(l) {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isDigit(c) || c == '-') {
+				return false
+			}
+		}
+	}
+	// An all-numeric last label means a mistyped IPv4 address such as 10.0.0.256.
+	return digitRun(labels[len(labels)-1]) != len(labels[len(labels)-1])
+}
