@@ -66,7 +66,15 @@ func TestAgentRestartKeepsRoutes(t *testing.T) {
 	}
 	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
 	waitRoute(t, ctx, l, "172.24.4.10/32")
-	before, err := l.PrefixLastUpdate(ctx, tor, "ipv4", "172.24.4.10/32")
+	var before int64
+	if err := lab.Poll(ctx, routeWait, "172.24.4.10/32 processed at the ToR", func() (bool, error) {
+		var err error
+		before, err = l.PrefixVersion(ctx, tor, "ipv4", "172.24.4.10/32")
+		return err == nil, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dropsBefore, err := l.SessionDrops(ctx, tor, computeBGP)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,11 +114,14 @@ func TestAgentRestartKeepsRoutes(t *testing.T) {
 	if strings.Contains(events.String(), "Deleted") {
 		t.Errorf("addresses were deleted during the agent restart:\n%s", events.String())
 	}
-	after, err := l.PrefixLastUpdate(ctx, tor, "ipv4", "172.24.4.10/32")
+	after, err := l.PrefixVersion(ctx, tor, "ipv4", "172.24.4.10/32")
 	if err != nil {
 		t.Fatalf("172.24.4.10/32 gone from the ToR after the restart: %v", err)
 	}
 	if after != before {
-		t.Errorf("the ToR's path for 172.24.4.10/32 changed across the restart (last update %d → %d): it was withdrawn and re-announced", before, after)
+		t.Errorf("the ToR changed 172.24.4.10/32 across the restart (table version %d → %d): it was withdrawn and re-announced", before, after)
+	}
+	if dropsAfter, err := l.SessionDrops(ctx, tor, computeBGP); err != nil || dropsAfter != dropsBefore {
+		t.Errorf("the ToR's session with the compute node dropped across the restart (drops %d → %d, %v)", dropsBefore, dropsAfter, err)
 	}
 }

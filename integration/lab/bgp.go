@@ -56,31 +56,45 @@ func (l *Lab) BGPRoutes(ctx context.Context, node, family string) (map[string][]
 	return routes, nil
 }
 
-// PrefixLastUpdate returns when the best path of prefix last changed on node (epoch seconds).
-func (l *Lab) PrefixLastUpdate(ctx context.Context, node, family, prefix string) (int64, error) {
+// PrefixVersion returns the BGP table version at which node last changed prefix. A withdraw
+// followed by a re-announce moves it; a duplicate update does not. (The path's lastUpdate
+// epoch is no use for this: FRR derives it from the wall clock minus monotonic uptime, and
+// it jitters by a second between two reads of an unchanged path.)
+func (l *Lab) PrefixVersion(ctx context.Context, node, family, prefix string) (int64, error) {
 	out, err := l.nodes[node].FRR.Vtysh(ctx, "show bgp "+family+" unicast "+prefix+" json")
 	if err != nil {
 		return 0, err
 	}
 	var r struct {
-		Paths []struct {
-			LastUpdate struct {
-				Epoch int64 `json:"epoch"`
-			} `json:"lastUpdate"`
-			BestPath struct {
-				Overall bool `json:"overall"`
-			} `json:"bestpath"`
-		} `json:"paths"`
+		Prefix  string `json:"prefix"`
+		Version int64  `json:"version"`
 	}
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		return 0, fmt.Errorf("parse %s from %s: %w", prefix, node, err)
 	}
-	for _, p := range r.Paths {
-		if p.BestPath.Overall {
-			return p.LastUpdate.Epoch, nil
-		}
+	if r.Prefix != prefix {
+		return 0, fmt.Errorf("%s is not in the BGP table of %s", prefix, node)
 	}
-	return 0, fmt.Errorf("%s has no best path on %s", prefix, node)
+	if r.Version == 0 {
+		// Received but not yet through best-path selection: bgpd runs it from a work queue.
+		return 0, fmt.Errorf("%s on %s is not processed yet (version 0)", prefix, node)
+	}
+	return r.Version, nil
+}
+
+// SessionDrops returns how often node's session with peer has gone down since it was configured.
+func (l *Lab) SessionDrops(ctx context.Context, node, peer string) (int, error) {
+	out, err := l.nodes[node].FRR.Vtysh(ctx, "show bgp neighbors "+peer+" json")
+	if err != nil {
+		return 0, err
+	}
+	var r map[string]struct {
+		Dropped int `json:"connectionsDropped"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		return 0, fmt.Errorf("parse neighbors from %s: %w", node, err)
+	}
+	return r[peer].Dropped, nil
 }
 
 // BGPSessionState returns the state of node's session with peer ("Established", ...).
