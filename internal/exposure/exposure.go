@@ -12,38 +12,6 @@ import (
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn"
 )
 
-// Kind says why an address is exposed.
-type Kind string
-
-// KindVM is a VM port on a provider network, bound to this chassis.
-const KindVM Kind = "vm"
-
-// Exposure is one address this node advertises, as a host prefix (/32 or /128).
-type Exposure struct {
-	Addr    netip.Addr
-	Kind    Kind
-	Port    string // the OVN logical port it comes from
-	Network string // the logical switch
-	Reason  string
-}
-
-// Desired is everything this node must advertise, sorted by address.
-type Desired struct {
-	Exposures []Exposure
-}
-
-// Addrs returns the exposed addresses, sorted and without duplicates.
-func (d Desired) Addrs() []netip.Addr {
-	out := make([]netip.Addr, 0, len(d.Exposures))
-	for i, e := range d.Exposures {
-		if i > 0 && d.Exposures[i-1].Addr == e.Addr {
-			continue
-		}
-		out = append(out, e.Addr)
-	}
-	return out
-}
-
 // Finding is an OVN row the core refused, and why.
 type Finding struct {
 	Object  string // e.g. "Logical_Switch_Port vm1"
@@ -82,15 +50,17 @@ func Compute(st ovn.State, node ovn.Identity, _ Policy) (Desired, []Finding) {
 			}
 			for _, a := range addrs {
 				d.Exposures = append(d.Exposures, Exposure{
-					Addr: a, Kind: KindVM, Port: p.Name, Network: ls.Name,
+					Prefix: HostPrefix(a), Kind: KindVM, Object: "Logical_Switch_Port " + p.Name,
+					Wiring: Wiring{Bridge: node.BridgeMappings[physnet]},
 					Reason: fmt.Sprintf("VM port %s is bound to this chassis (%s) on provider network %s (%s→%s)",
 						p.Name, node.Chassis, ls.Name, physnet, node.BridgeMappings[physnet]),
 				})
 			}
 		}
 	}
-	sort.SliceStable(d.Exposures, func(i, j int) bool { return d.Exposures[i].Addr.Less(d.Exposures[j].Addr) })
+	sort.SliceStable(d.Exposures, func(i, j int) bool { return comparePrefix(d.Exposures[i].Prefix, d.Exposures[j].Prefix) < 0 })
 	d.Exposures, findings = dedupe(d.Exposures, findings)
+	d.Bridges = bridges(node)
 	return d, findings
 }
 
@@ -116,11 +86,11 @@ func providerNetwork(ls ovn.LogicalSwitch, node ovn.Identity) (string, bool) {
 func dedupe(in []Exposure, findings []Finding) ([]Exposure, []Finding) {
 	out := in[:0]
 	for _, e := range in {
-		if n := len(out); n > 0 && out[n-1].Addr == e.Addr {
-			if out[n-1].Port != e.Port {
+		if n := len(out); n > 0 && out[n-1].Prefix == e.Prefix {
+			if out[n-1].Object != e.Object {
 				findings = append(findings, Finding{
-					Object:  "Logical_Switch_Port " + e.Port,
-					Message: fmt.Sprintf("address %s is also claimed by port %s; advertised once", e.Addr, out[n-1].Port),
+					Object:  e.Object,
+					Message: fmt.Sprintf("prefix %s is also claimed by %s; advertised once", e.Prefix, out[n-1].Object),
 				})
 			}
 			continue
@@ -128,6 +98,16 @@ func dedupe(in []Exposure, findings []Finding) ([]Exposure, []Finding) {
 		out = append(out, e)
 	}
 	return out, findings
+}
+
+// bridges lists the node's provider bridges.
+func bridges(node ovn.Identity) []Bridge {
+	var out []Bridge
+	for physnet, br := range node.BridgeMappings {
+		out = append(out, Bridge{Name: br, Physnet: physnet})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 // PortIPs parses the IPs out of an NB Logical_Switch_Port addresses column: each entry is

@@ -104,7 +104,7 @@ func TestComputeProviderVMPorts(t *testing.T) {
 				Bindings: bound(map[string]string{"vm1": "compute-0", "vm2": "compute-0"}),
 			},
 			want:     []string{"172.24.4.10"},
-			findings: []string{"Logical_Switch_Port vm2: address 172.24.4.10 is also claimed by port vm1; advertised once"},
+			findings: []string{"Logical_Switch_Port vm2: prefix 172.24.4.10/32 is also claimed by Logical_Switch_Port vm1; advertised once"},
 		},
 	}
 	for _, tt := range tests {
@@ -125,8 +125,8 @@ func TestComputeProviderVMPorts(t *testing.T) {
 				t.Errorf("findings (-want +got):\n%s", diff)
 			}
 			for _, e := range d.Exposures {
-				if e.Kind != KindVM || !strings.Contains(e.Reason, e.Port) {
-					t.Errorf("exposure %+v: want kind vm and a reason naming the port", e)
+				if e.Kind != KindVM || !strings.Contains(e.Reason, strings.TrimPrefix(e.Object, "Logical_Switch_Port ")) || e.Wiring.Bridge != "br-ex" {
+					t.Errorf("exposure %+v: want kind vm, a reason naming the port and bridge br-ex", e)
 				}
 			}
 		})
@@ -142,7 +142,7 @@ func TestComputeIsDeterministic(t *testing.T) {
 	first, _ := Compute(st, node, Policy{})
 	for i := 0; i < 20; i++ {
 		again, _ := Compute(st, node, Policy{})
-		if diff := cmp.Diff(first, again, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		if diff := cmp.Diff(first, again, cmp.Comparer(func(a, b netip.Addr) bool { return a == b }), cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 			t.Fatalf("second compute differs:\n%s", diff)
 		}
 	}

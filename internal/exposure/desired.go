@@ -1,0 +1,113 @@
+package exposure
+
+import (
+	"net/netip"
+	"slices"
+)
+
+// Kind says why a prefix is exposed. Communities per kind (FRR) and metrics use it.
+type Kind string
+
+// The exposure kinds, one per OpenStack case the agent handles.
+const (
+	KindVM           Kind = "vm"              // VM port on a provider network, bound here
+	KindFIP          Kind = "fip"             // floating IP (NAT dnat_and_snat)
+	KindGateway      Kind = "gateway"         // router gateway port (cr-lrp) hosted here
+	KindTenant       Kind = "tenant"          // tenant VM IP behind a gateway hosted here (host method)
+	KindTenantSubnet Kind = "tenant-subnet"   // tenant subnet behind a gateway hosted here (subnet method)
+	KindLBVIP        Kind = "lb-vip"          // OVN load-balancer VIP on a provider network
+	KindLBFIP        Kind = "lb-fip"          // floating IP of a load-balancer VIP
+	KindPortForward  Kind = "port-forwarding" // floating IP used by port forwardings
+)
+
+// Kinds lists every kind, in a fixed order (metrics, status).
+var Kinds = []Kind{KindVM, KindFIP, KindGateway, KindTenant, KindTenantSubnet, KindLBVIP, KindLBFIP, KindPortForward}
+
+// Exposure is one prefix this node advertises: a host prefix (/32, /128), or a tenant subnet
+// with the subnet advertisement method.
+type Exposure struct {
+	Prefix netip.Prefix
+	Kind   Kind
+	// Wiring is how traffic for Prefix reaches OVN from this node's kernel.
+	Wiring Wiring
+	// Object names the OVN row the exposure comes from, e.g. "Logical_Switch_Port vm1".
+	Object string
+	// Reason says, for `explain`, which rule exposed it and why it belongs on this node.
+	Reason string
+}
+
+// Wiring is the kernel/OVS side of an exposure (internal/kernel, internal/ovs).
+type Wiring struct {
+	// Bridge is the provider bridge (from ovn-bridge-mappings) traffic enters OVN through;
+	// "" when the exposure has none on this node.
+	Bridge string
+	// VLAN is the provider network's segmentation id on Bridge; 0 for a flat network.
+	VLAN uint16
+	// Via is the next hop inside OVN for prefixes behind a router (tenant networks): the
+	// router gateway port's IP on the provider network, of the same family as Prefix.
+	Via netip.Addr
+	// MAC is set for router gateway ports: a permanent neighbour entry Prefix→MAC on Bridge
+	// (and an NDP proxy entry for IPv6) lets the host reach the gateway without ARP.
+	MAC string
+}
+
+// Bridge is a provider bridge of this node, with what the kernel needs to steer traffic
+// into it even before anything on it is exposed.
+type Bridge struct {
+	Name    string   // OVS bridge, e.g. br-ex
+	Physnet string   // physical network name mapped to it
+	VLANs   []uint16 // segmentation ids of VLAN provider networks on this bridge, sorted
+}
+
+// Desired is everything this node must advertise and wire, deterministic for a given input.
+type Desired struct {
+	// Exposures sorted by prefix, then kind; a prefix appears once.
+	Exposures []Exposure
+	// Bridges are this node's provider bridges, sorted by name.
+	Bridges []Bridge
+}
+
+// Addrs returns the host addresses to put on the NIC, sorted and without duplicates.
+func (d Desired) Addrs() []netip.Addr {
+	out := make([]netip.Addr, 0, len(d.Exposures))
+	for _, e := range d.Exposures {
+		if e.Prefix.IsSingleIP() {
+			out = append(out, e.Prefix.Addr())
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
+}
+
+// Subnets returns the exposures that are whole subnets (tenant subnet method), sorted.
+func (d Desired) Subnets() []Exposure {
+	var out []Exposure
+	for _, e := range d.Exposures {
+		if !e.Prefix.IsSingleIP() {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Lookup returns the exposure of prefix, if any.
+func (d Desired) Lookup(p netip.Prefix) (Exposure, bool) {
+	i, ok := slices.BinarySearchFunc(d.Exposures, p, func(e Exposure, p netip.Prefix) int { return comparePrefix(e.Prefix, p) })
+	if !ok {
+		return Exposure{}, false
+	}
+	return d.Exposures[i], true
+}
+
+// comparePrefix orders by address, then prefix length.
+func comparePrefix(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return a.Bits() - b.Bits()
+}
+
+// HostPrefix returns a as a /32 or /128.
+func HostPrefix(a netip.Addr) netip.Prefix {
+	return netip.PrefixFrom(a, a.BitLen())
+}
