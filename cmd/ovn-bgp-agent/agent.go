@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
@@ -19,6 +20,9 @@ import (
 func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	log.Info("starting", "version", version, "driver", cfg.Driver, "as", cfg.BGP.AS, "nic", cfg.BGP.NIC, "vrf", cfg.BGP.VRF)
 
+	if cfg.Driver == "ovn_bgp_driver" {
+		log.Info("driver ovn_bgp_driver runs the same engine as nb_ovn_bgp_driver: topology from NB, bindings from SB")
+	}
 	fc, err := frr.FromAgentConfig(cfg)
 	if err != nil {
 		return err
@@ -79,11 +83,7 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 // reconcilePass is one pass: snapshot, compute, apply FRR then kernel.
 func reconcilePass(ctx context.Context, w *ovn.Watcher, k *kernel.Applier, r *frr.Reloader, frrText []byte,
 	policy exposure.Policy, reported *findingLog, log *slog.Logger) error {
-	id, err := w.Identity()
-	if err != nil {
-		return err
-	}
-	st, err := w.Snapshot(ctx)
+	id, st, err := w.Read(ctx)
 	if err != nil {
 		return err
 	}
@@ -97,6 +97,13 @@ func reconcilePass(ctx context.Context, w *ovn.Watcher, k *kernel.Applier, r *fr
 	}
 	if _, err := k.Sync(ctx, desired.Addrs()); err != nil {
 		errs = append(errs, fmt.Errorf("kernel: %w", err))
+	}
+	var subnets []netip.Prefix
+	for _, e := range desired.Subnets() {
+		subnets = append(subnets, e.Prefix)
+	}
+	if _, err := k.SyncRoutes(ctx, subnets); err != nil {
+		errs = append(errs, fmt.Errorf("kernel routes: %w", err))
 	}
 	return errors.Join(errs...)
 }
