@@ -87,10 +87,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	cfg, err := config.Load(*cfgPath)
+	cfg, warnings, err := config.LoadWithWarnings(*cfgPath, os.Environ())
 	if err != nil {
 		fmt.Fprintf(stderr, "invalid configuration:\n%v\n", err)
 		return exitConfig
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	switch cmd {
 	case "check-config":

@@ -54,11 +54,23 @@ func Load(path string) (Config, error) {
 // A file or value problem comes back as a *ValidationError listing every problem; a file that
 // cannot be read or parsed, as an error naming the file.
 func LoadWithEnv(path string, environ []string) (Config, error) {
+	cfg, _, err := LoadWithWarnings(path, environ)
+	return cfg, err
+}
+
+// LoadWithWarnings is LoadWithEnv that also returns the warnings of a valid load: upstream
+// INI options that are accepted but have no effect here.
+//
+// The file is YAML, or upstream's INI form (by extension .conf/.ini/.cfg, or a first line
+// that opens a [section]). Between the file and the OVN_BGP_AGENT_* variables sit the
+// upstream-style variables operators set in DaemonSets (EXPOSE_TENANT_NETWORKS=true).
+func LoadWithWarnings(path string, environ []string) (Config, []string, error) {
 	var ps problems
 	file, err := readFile(path, &ps)
 	if err != nil {
-		return Config{}, err
+		return Config{}, nil, err
 	}
+	upstream := upstreamEnvOverrides(environ, &ps)
 	env := envOverrides(environ, &ps)
 
 	v := viper.New() // viper is not safe for concurrent use; one per load
@@ -70,11 +82,10 @@ func LoadWithEnv(path string, environ []string) (Config, error) {
 	// The environment is merged into the config layer, over the file, rather than read with
 	// AutomaticEnv: viper reads env only from the process, so tests could not pass their own.
 	// It leaves viper's flag layer above both, for flags bound later.
-	if err := v.MergeConfigMap(file); err != nil {
-		return Config{}, fmt.Errorf("config %s: %w", path, err)
-	}
-	if err := v.MergeConfigMap(env); err != nil {
-		return Config{}, fmt.Errorf("config from environment: %w", err)
+	for _, layer := range []map[string]any{file.values, upstream, env} {
+		if err := v.MergeConfigMap(layer); err != nil {
+			return Config{}, nil, fmt.Errorf("config %s: %w", path, err)
+		}
 	}
 	var cfg Config
 	// Values were converted and unknown keys refused above; decoding is a plain copy, and any
@@ -84,7 +95,7 @@ func LoadWithEnv(path string, environ []string) (Config, error) {
 		c.WeaklyTypedInput = false
 		c.ErrorUnused = true
 	}); err != nil {
-		return Config{}, fmt.Errorf("decode config: %w", err)
+		return Config{}, nil, fmt.Errorf("decode config: %w", err)
 	}
 	if len(cfg.AddressScopes) == 0 {
 		cfg.AddressScopes = nil
@@ -94,13 +105,23 @@ func LoadWithEnv(path string, environ []string) (Config, error) {
 	}
 	for _, p := range validate(cfg) {
 		if !ps.covered(p.Key) {
+			if name, ok := file.names[p.Key]; ok {
+				p.Key = name + " (" + p.Key + ")" // the operator wrote the upstream name
+			}
 			ps.list = append(ps.list, p)
 		}
 	}
 	if err := ps.err(); err != nil {
-		return Config{}, err
+		return Config{}, nil, err
 	}
-	return cfg, nil
+	return cfg, file.warnings, nil
+}
+
+// fileLayer is what the configuration file contributes.
+type fileLayer struct {
+	values   map[string]any
+	warnings []string          // INI options accepted without effect
+	names    map[string]string // Config key → INI option, for messages
 }
 
 // Validate checks a Config built in code. It returns a *ValidationError, or nil.
@@ -109,26 +130,30 @@ func (c Config) Validate() error {
 	return ps.err()
 }
 
-// readFile parses and checks the file; nil when there is none or it is empty.
-func readFile(path string, ps *problems) (map[string]any, error) {
+// readFile parses and checks the file; empty when there is none or it is empty.
+func readFile(path string, ps *problems) (fileLayer, error) {
 	if path == "" {
-		return nil, nil
+		return fileLayer{}, nil
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err) // the *PathError names the file
+		return fileLayer{}, fmt.Errorf("read config: %w", err) // the *PathError names the file
+	}
+	if isINI(path, data) {
+		values, warnings, names := readINI(data, ps)
+		return fileLayer{values: values, warnings: warnings, names: names}, nil
 	}
 	doc, err := parseYAML(data)
 	if err != nil {
-		return nil, fmt.Errorf("parse config %s: %w", path, err)
+		return fileLayer{}, fmt.Errorf("parse config %s: %w", path, err)
 	}
 	if doc == nil {
-		return nil, nil
+		return fileLayer{}, nil
 	}
 	if _, ok := stringMap(doc); !ok {
-		return nil, fmt.Errorf("parse config %s: the top level must be a mapping of keys, got %s", path, describe(doc))
+		return fileLayer{}, fmt.Errorf("parse config %s: the top level must be a mapping of keys, got %s", path, describe(doc))
 	}
-	return checkSection("", doc, reflect.TypeFor[Config](), ps), nil
+	return fileLayer{values: checkSection("", doc, reflect.TypeFor[Config](), ps)}, nil
 }
 
 // parseYAML returns the file's one document; nil for an empty file. Empty documents, as left by

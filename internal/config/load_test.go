@@ -136,6 +136,7 @@ func TestLoadOverrides(t *testing.T) {
 			file: `driver: ovn_bgp_driver
 ovn:
   nb_connection: "ssl:10.0.0.1:6641, ssl:[fd00::1]:6641,tcp:ovn-nb.example.org:6641"
+  nb_tls: {private_key: /etc/pki/agent.key, certificate: /etc/pki/agent.crt, ca_cert: /etc/pki/ca.crt}
 bgp:
   peers:
     - {address: "fd00::fe", remote_as: 4200000000}
@@ -145,6 +146,7 @@ frr: {pathspace: node-1.a_b}
 			want: func(c *Config) {
 				c.Driver = "ovn_bgp_driver"
 				c.OVN.NBConnection = "ssl:10.0.0.1:6641, ssl:[fd00::1]:6641,tcp:ovn-nb.example.org:6641"
+				c.OVN.NBTLS = TLS{PrivateKey: "/etc/pki/agent.key", Certificate: "/etc/pki/agent.crt", CACert: "/etc/pki/ca.crt"}
 				c.BGP.Peers = []Peer{{Address: "fd00::fe", RemoteAS: 4200000000}, {Address: "10.0.0.254", RemoteAS: 65000}}
 				c.FRR.Pathspace = "node-1.a_b"
 			},

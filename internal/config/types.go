@@ -28,7 +28,20 @@ type OVN struct {
 	NBConnection  string `mapstructure:"nb_connection"`
 	SBConnection  string `mapstructure:"sb_connection"` // "": the local OVS external_ids:ovn-remote
 	OVSConnection string `mapstructure:"ovs_connection"`
+	NBTLS         TLS    `mapstructure:"nb_tls"` // for ssl: remotes
+	SBTLS         TLS    `mapstructure:"sb_tls"`
 }
+
+// TLS is a client's key pair and the CA that signs the server, as PEM files. The files are
+// read at every connection, so certificates renewed in place are picked up on reconnect.
+type TLS struct {
+	PrivateKey  string `mapstructure:"private_key"`
+	Certificate string `mapstructure:"certificate"`
+	CACert      string `mapstructure:"ca_cert"`
+}
+
+// Set reports whether any file is configured.
+func (t TLS) Set() bool { return t.PrivateKey != "" || t.Certificate != "" || t.CACert != "" }
 
 // BGP is what the node announces and to whom.
 type BGP struct {

@@ -23,6 +23,9 @@ func validate(c Config) []Problem {
 	checkConnection(&ps, "ovn.nb_connection", c.OVN.NBConnection, true)
 	checkConnection(&ps, "ovn.sb_connection", c.OVN.SBConnection, false) // "": ask the local OVS
 	checkConnection(&ps, "ovn.ovs_connection", c.OVN.OVSConnection, true)
+	checkTLS(&ps, "ovn.nb_tls", c.OVN.NBConnection, c.OVN.NBTLS)
+	// With sb_connection empty the SB remote comes from the local OVS, and may be ssl: too.
+	checkTLS(&ps, "ovn.sb_tls", c.OVN.SBConnection, c.OVN.SBTLS)
 	validateBGP(&ps, c.BGP)
 	validateFRR(&ps, c.FRR)
 	oneOf(&ps, "log.level", c.Log.Level, "debug", "info", "warn", "error")
@@ -147,6 +150,25 @@ func checkConnection(ps *problems, key, conn string, required bool) {
 			msg = fmt.Sprintf("remote %d: %s", i+1, msg)
 		}
 		ps.addGot(key, r, "%s", msg)
+	}
+}
+
+// checkTLS requires the key pair and CA for ssl: remotes, as absolute paths. A TLS section
+// without ssl: remotes is not an error: the SB remote may come from the local OVS.
+func checkTLS(ps *problems, key, conn string, t TLS) {
+	usesSSL := strings.Contains(conn, "ssl:")
+	if !usesSSL && !t.Set() {
+		return
+	}
+	for name, path := range map[string]string{"private_key": t.PrivateKey, "certificate": t.Certificate, "ca_cert": t.CACert} {
+		switch {
+		case path == "" && usesSSL:
+			ps.add(key+"."+name, "must be set: the connection has ssl: remotes")
+		case path == "" && t.Set():
+			ps.add(key+"."+name, "must be set together with the other TLS files")
+		case path != "" && !filepath.IsAbs(path):
+			ps.addGot(key+"."+name, path, "must be an absolute path")
+		}
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
 )
 
 // connectTimeout bounds each connect and the first monitor call, so a hung server cannot
@@ -41,8 +43,9 @@ func neverGiveUp() backoff.BackOff {
 
 // dial connects to one database and starts a monitor restricted to the given tables and
 // columns. The event handler is added before the monitor starts, so no initial row is missed.
-func dial(ctx context.Context, name, conn string, dbModel model.ClientDBModel, handler cache.EventHandler,
+func dial(ctx context.Context, name string, r remote, dbModel model.ClientDBModel, handler cache.EventHandler,
 	log *slog.Logger, tables ...client.MonitorOption) (client.Client, error) {
+	conn := r.conn
 	eps := Endpoints(conn)
 	if len(eps) == 0 {
 		return nil, fmt.Errorf("%s: no connection configured", name)
@@ -51,6 +54,12 @@ func dial(ctx context.Context, name, conn string, dbModel model.ClientDBModel, h
 	opts := []client.Option{client.WithReconnect(connectTimeout, neverGiveUp()), client.WithLogger(&logger)}
 	for _, ep := range eps {
 		opts = append(opts, client.WithEndpoint(ep))
+	}
+	if strings.Contains(conn, "ssl:") {
+		if !r.tls.Set() {
+			return nil, fmt.Errorf("%s: %s has ssl: remotes but no TLS files are configured", name, conn)
+		}
+		opts = append(opts, client.WithTLSConfig(tlsConfig(r.tls)))
 	}
 	c, err := client.NewOVSDBClient(dbModel, opts...)
 	if err != nil {
@@ -69,12 +78,19 @@ func dial(ctx context.Context, name, conn string, dbModel model.ClientDBModel, h
 	return c, nil
 }
 
+// remote is one database's connection string and the TLS files for its ssl: remotes.
+type remote struct {
+	conn string
+	tls  config.TLS
+}
+
 // dialRetry dials until it succeeds or ctx ends: at start-up the databases may not be up yet.
-func dialRetry(ctx context.Context, name, conn string, dbModel model.ClientDBModel, handler cache.EventHandler,
+func dialRetry(ctx context.Context, name string, r remote, dbModel model.ClientDBModel, handler cache.EventHandler,
 	log *slog.Logger, tables ...client.MonitorOption) (client.Client, error) {
 	b := neverGiveUp()
+	conn := r.conn
 	for {
-		c, err := dial(ctx, name, conn, dbModel, handler, log, tables...)
+		c, err := dial(ctx, name, r, dbModel, handler, log, tables...)
 		if err == nil {
 			log.Info("connected", "db", name, "remote", conn)
 			return c, nil

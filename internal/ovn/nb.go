@@ -16,7 +16,7 @@ import (
 
 // dialNB connects to the Northbound database with a monitor restricted to what the exposure
 // core reads; each table says why it is there.
-func dialNB(ctx context.Context, conn string, trigger func(string), log *slog.Logger) (client.Client, error) {
+func dialNB(ctx context.Context, conn remote, trigger func(string), log *slog.Logger) (client.Client, error) {
 	nbModel, err := model.NewClientDBModel("OVN_Northbound", map[string]model.Model{
 		nbdb.LogicalSwitchTable:     &nbdb.LogicalSwitch{},
 		nbdb.LogicalSwitchPortTable: &nbdb.LogicalSwitchPort{},

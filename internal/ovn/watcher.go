@@ -43,7 +43,7 @@ func Connect(ctx context.Context, cfg config.OVN, trigger func(reason string), l
 	}
 	var ovsRow vswitchd.OpenvSwitch
 	// Only external_ids: system-id, ovn-bridge-mappings and ovn-remote live there.
-	w.ovs, err = dialRetry(ctx, "OVS", cfg.OVSConnection, ovsModel, triggerHandler("OVS", trigger), log,
+	w.ovs, err = dialRetry(ctx, "OVS", remote{conn: cfg.OVSConnection}, ovsModel, triggerHandler("OVS", trigger), log,
 		client.WithTable(&ovsRow, &ovsRow.ExternalIDs))
 	if err != nil {
 		return nil, err
@@ -53,7 +53,7 @@ func Connect(ctx context.Context, cfg config.OVN, trigger func(reason string), l
 		return nil, err
 	}
 
-	w.nb, err = dialNB(ctx, cfg.NBConnection, trigger, log)
+	w.nb, err = dialNB(ctx, remote{conn: cfg.NBConnection, tls: cfg.NBTLS}, trigger, log)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +77,7 @@ func Connect(ctx context.Context, cfg config.OVN, trigger func(reason string), l
 	// SB holds where each port is bound (VM ports, and router gateways as chassisredirect
 	// ports); additional_chassis is the live-migration target. At 10k ports a full SB
 	// monitor costs 5x the memory and time of these few columns (field-notes.md).
-	w.sb, err = dialRetry(ctx, "SB", sbConn, sbModel, triggerHandler("SB", trigger), log,
+	w.sb, err = dialRetry(ctx, "SB", remote{conn: sbConn, tls: cfg.SBTLS}, sbModel, triggerHandler("SB", trigger), log,
 		client.WithTable(&pb, &pb.LogicalPort, &pb.Type, &pb.Chassis, &pb.AdditionalChassis),
 		client.WithTable(&ch, &ch.Name))
 	if err != nil {
