@@ -35,6 +35,11 @@ func Default() Config {
 			ConfigFile:    "/etc/frr/frr.conf",
 			ReloadCommand: "/usr/lib/frr/frr-reload.py",
 		},
+		Kernel: Kernel{
+			RulePriority:    2000,
+			RouteProtocol:   149,
+			BridgeTableBase: 3000,
+		},
 		Log: Log{Level: "info", Format: "text"},
 	}
 }
