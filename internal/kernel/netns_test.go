@@ -44,6 +44,14 @@ var unsafeNSChars = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 // handle inside it. The namespace is deleted when t ends.
 func newNetns(t *testing.T) *netlink.Handle {
 	t.Helper()
+	_, _, h := newNamedNetns(t)
+	return h
+}
+
+// newNamedNetns is newNetns that also returns the namespace (open until t ends) and its
+// name, for `ip -n NAME` and for appliers that enter it.
+func newNamedNetns(t *testing.T) (netns.NsHandle, string, *netlink.Handle) {
+	t.Helper()
 	requireRoot(t)
 	label := unsafeNSChars.ReplaceAllString(t.Name(), "_")
 	if len(label) > 40 {
@@ -79,7 +87,7 @@ func newNetns(t *testing.T) *netlink.Handle {
 		t.Fatalf("netlink handle in %s: %v", name, err)
 	}
 	t.Cleanup(h.Close)
-	return h
+	return c.ns, name, h
 }
 
 type testWriter struct{ t *testing.T }
