@@ -115,7 +115,9 @@ func (s *switchd) vsctl(args ...string) string {
 	return s.run(append([]string{"ovs-vsctl", "--db=unix:" + filepath.Join(s.dir, "db.sock")}, args...)...)
 }
 
-func (s *switchd) ofctl(args ...string) string { return s.run(append([]string{"ovs-ofctl"}, args...)...) }
+func (s *switchd) ofctl(args ...string) string {
+	return s.run(append([]string{"ovs-ofctl"}, args...)...)
+}
 
 func (s *switchd) mgmt(br string) string { return "unix:" + filepath.Join(s.dir, br+".mgmt") }
 
