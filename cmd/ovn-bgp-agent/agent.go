@@ -36,6 +36,11 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err := k.EnsureDevices(ctx); err != nil {
 		return err
 	}
+	wr, err := newWiring(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer wr.close()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -51,13 +56,16 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		return reconcilePass(ctx, w, k, reloader, frrText, log)
+		return reconcilePass(ctx, w, k, wr, reloader, frrText, log)
 	}
 	loop := reconcile.New(pass, cfg.ReconcileInterval, log)
 	done := make(chan struct{})
 	go func() { loop.Run(ctx); close(done) }()
+	watched := make(chan struct{})
+	go func() { wr.watchKernel(ctx, loop.Trigger); close(watched) }()
 	defer func() {
 		cancel()
+		<-watched
 		<-done // no pass runs past this point, so closing the clients is safe
 		if w != nil {
 			w.Close()
@@ -73,8 +81,9 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return ctx.Err()
 }
 
-// reconcilePass is one pass: snapshot, compute, apply FRR then kernel.
-func reconcilePass(ctx context.Context, w *ovn.Watcher, k *kernel.Applier, r *frr.Reloader, frrText []byte, log *slog.Logger) error {
+// reconcilePass is one pass: snapshot, compute, apply FRR, then the kernel (addresses, then
+// the provider-bridge wiring and its OVS flows).
+func reconcilePass(ctx context.Context, w *ovn.Watcher, k *kernel.Applier, wr *wiring, r *frr.Reloader, frrText []byte, log *slog.Logger) error {
 	id, err := w.Identity()
 	if err != nil {
 		return err
@@ -96,5 +105,6 @@ func reconcilePass(ctx context.Context, w *ovn.Watcher, k *kernel.Applier, r *fr
 	if _, err := k.Sync(ctx, desired.Addrs()); err != nil {
 		errs = append(errs, fmt.Errorf("kernel: %w", err))
 	}
+	errs = append(errs, wr.apply(ctx, w, desired))
 	return errors.Join(errs...)
 }

@@ -9,8 +9,9 @@ import (
 // StartAgent runs the agent binary in node's namespace with the config file bound in the
 // topology (label ovn-bgp-agent.agent-config). Only what differs per lab instance is
 // overridden through the agent's own OVN_BGP_AGENT_* environment variables: the node's OVS
-// socket and its FRR pathspace.
-func (l *Lab) StartAgent(ctx context.Context, node string) error {
+// socket and its FRR pathspace. extraEnv (OVN_BGP_AGENT_*=…) overrides more keys, e.g. a
+// short reconcile interval.
+func (l *Lab) StartAgent(ctx context.Context, node string, extraEnv ...string) error {
 	n := l.nodes[node]
 	if n == nil || n.Role != "compute" {
 		return fmt.Errorf("no compute node %q", node)
@@ -29,6 +30,7 @@ func (l *Lab) StartAgent(ctx context.Context, node string) error {
 		"OVN_BGP_AGENT_FRR_CONFIG_FILE=" + n.FRR.ConfigFile(),
 		"OVN_BGP_AGENT_LOG_LEVEL=debug",
 	}, n.Env...)
+	env = append(env, extraEnv...)
 	p, err := StartProc("agent-"+node, n.Netns, n.Dir, env, l.opts.AgentBinary, "run", "--config", cfg)
 	if err != nil {
 		return err
