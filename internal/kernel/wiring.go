@@ -48,6 +48,7 @@ type Wirer struct {
 	opts    WiringOptions
 	optsErr error
 	log     *slog.Logger
+	names   map[item]string // String of the items installed after the last pass
 }
 
 // WiringResult reports one pass as `ip`-style lines (e.g. "route 10.0.0.5/32 dev br-ex
@@ -137,7 +138,7 @@ func (i item) String() string {
 
 // wantState is what one pass must make true.
 type wantState struct {
-	items   map[string]item
+	items   map[item]struct{}
 	bridges []string          // provider bridges that exist and are wired, sorted
 	devs    []string          // the bridges and their VLAN sub-devices
 	sysctls map[string]string // /proc/sys paths → value
@@ -146,7 +147,7 @@ type wantState struct {
 // desired turns exposure.Desired into kernel state. Bad entries are skipped and reported;
 // the rest is still wired.
 func (w *Wirer) desired(d exposure.Desired) (wantState, error) {
-	ws := wantState{items: map[string]item{}, sysctls: map[string]string{
+	ws := wantState{items: map[item]struct{}{}, sysctls: map[string]string{
 		"net/ipv4/ip_forward":          "1",
 		"net/ipv6/conf/all/forwarding": "1",
 	}}
@@ -179,7 +180,7 @@ func (w *Wirer) desired(d exposure.Desired) (wantState, error) {
 		ws.devs = append(ws.devs, br)
 		for _, def := range []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")} {
 			it := item{kind: kindRoute, dst: def, dev: br, table: table}
-			ws.items[it.String()] = it
+			ws.items[it] = struct{}{}
 		}
 		for _, vid := range vlans[br] {
 			name := vlanDev(br, vid)
@@ -192,7 +193,7 @@ func (w *Wirer) desired(d exposure.Desired) (wantState, error) {
 				continue
 			}
 			it := item{kind: kindLink, dev: name, parent: br, vlan: vid}
-			ws.items[it.String()] = it
+			ws.items[it] = struct{}{}
 			ws.devs = append(ws.devs, name)
 		}
 	}
@@ -225,7 +226,7 @@ func (w *Wirer) wireExposure(ws wantState, tables map[string]uint32, e exposure.
 	dev := wi.Bridge
 	if wi.VLAN != 0 {
 		dev = vlanDev(wi.Bridge, wi.VLAN)
-		if _, ok := ws.items[item{kind: kindLink, dev: dev, parent: wi.Bridge, vlan: wi.VLAN}.String()]; !ok {
+		if _, ok := ws.items[item{kind: kindLink, dev: dev, parent: wi.Bridge, vlan: wi.VLAN}]; !ok {
 			return fmt.Errorf("VLAN %d is not among the VLANs of provider bridge %s", wi.VLAN, wi.Bridge)
 		}
 	}
@@ -253,7 +254,7 @@ func (w *Wirer) wireExposure(ws wantState, tables map[string]uint32, e exposure.
 	}
 	rule := item{kind: kindRule, dst: dst, table: table}
 	for _, it := range append([]item{route, rule}, neighs...) {
-		ws.items[it.String()] = it
+		ws.items[it] = struct{}{}
 	}
 	return nil
 }

@@ -73,11 +73,11 @@ func (n *netlinkWiring) neighDump(fam uint8, proxy bool) ([]rawNeigh, error) {
 
 // neighRequest adds (RTM_NEWNEIGH) or deletes a permanent neighbour or proxy entry on it.dev.
 func (n *netlinkWiring) neighRequest(op int, it item, proto uint8) error {
-	link, err := n.h.LinkByName(it.dev)
+	index, err := n.linkIndex(it.dev)
 	if err != nil {
 		return err
 	}
-	return n.neighRequestIndex(op, it, link.Attrs().Index, proto)
+	return n.neighRequestIndex(op, it, index, proto)
 }
 
 func (n *netlinkWiring) neighRequestIndex(op int, it item, index int, proto uint8) error {

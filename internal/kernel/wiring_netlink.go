@@ -32,7 +32,8 @@ type netlinkWiring struct {
 	// foreign holds "dev ip" of permanent neighbours without the agent's protocol, from the
 	// last owned call: an operator's entry is never replaced.
 	foreign map[string]bool
-	raw     map[string]any // netlink object of each item from the last owned call
+	raw     map[item]any   // netlink object of each item from the last owned call
+	index   map[string]int // device indexes from the last links call
 }
 
 // NewWirer returns a wiring applier for the current network namespace.
@@ -86,16 +87,32 @@ func (n *netlinkWiring) links() (map[string]linkInfo, error) {
 		}
 		out[a.Name] = li
 	}
+	n.index = make(map[string]int, len(out))
+	for name, li := range out {
+		n.index[name] = li.index
+	}
 	return out, nil
 }
 
-func (n *netlinkWiring) owned(opts WiringOptions, devs map[int]string) (map[string]item, error) {
-	out := map[string]item{}
-	n.raw = map[string]any{}
+// linkIndex resolves a device name, from the last listing when it was there.
+func (n *netlinkWiring) linkIndex(name string) (int, error) {
+	if i, ok := n.index[name]; ok {
+		return i, nil
+	}
+	l, err := n.h.LinkByName(name)
+	if err != nil {
+		return 0, err
+	}
+	return l.Attrs().Index, nil
+}
+
+func (n *netlinkWiring) owned(opts WiringOptions, devs map[int]string) (map[item]struct{}, error) {
+	out := map[item]struct{}{}
+	n.raw = map[item]any{}
 	n.foreign = map[string]bool{}
 	keep := func(it item, raw any) {
-		out[it.String()] = it
-		n.raw[it.String()] = raw
+		out[it] = struct{}{}
+		n.raw[it] = raw
 	}
 
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
@@ -137,11 +154,11 @@ func (n *netlinkWiring) owned(opts WiringOptions, devs map[int]string) (map[stri
 			}
 		}
 		it.dst = dst
-		link, err := n.h.LinkByIndex(r.LinkIndex)
-		if len(r.MultiPath) > 0 || err != nil {
-			it.other = "route " + r.String()
+		dev, ok := devs[r.LinkIndex]
+		if len(r.MultiPath) > 0 || !ok {
+			it.other = "route " + r.String() // not through a provider device: stale
 		} else {
-			it.dev = link.Attrs().Name
+			it.dev = dev
 			if gw, ok := netip.AddrFromSlice(r.Gw); ok {
 				it.via = gw.Unmap()
 				it.onlink = r.Flags&int(netlink.FLAG_ONLINK) != 0
@@ -194,12 +211,12 @@ func (n *netlinkWiring) add(it item, opts WiringOptions) error {
 		r.Table = int(it.table)
 		return n.h.RuleAdd(r)
 	case kindRoute:
-		link, err := n.h.LinkByName(it.dev)
+		index, err := n.linkIndex(it.dev)
 		if err != nil {
 			return err
 		}
 		r := &netlink.Route{Table: int(it.table), Protocol: netlink.RouteProtocol(opts.RouteProtocol),
-			Dst: prefixNet(it.dst), LinkIndex: link.Attrs().Index, Family: family(it.dst.Addr())}
+			Dst: prefixNet(it.dst), LinkIndex: index, Family: family(it.dst.Addr())}
 		if it.via.IsValid() {
 			r.Gw = it.via.AsSlice()
 			r.Flags = int(netlink.FLAG_ONLINK)
@@ -223,7 +240,7 @@ func (n *netlinkWiring) add(it item, opts WiringOptions) error {
 }
 
 func (n *netlinkWiring) del(it item, opts WiringOptions) error {
-	raw := n.raw[it.String()]
+	raw := n.raw[it]
 	var err error
 	switch r := raw.(type) {
 	case netlink.Rule:

@@ -2,11 +2,14 @@ package kernel
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net/netip"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/vishvananda/netns"
@@ -18,7 +21,7 @@ var testWiringOpts = WiringOptions{RulePriority: 2000, RouteProtocol: 149, Table
 
 // ipIn runs ip (or another command) inside the named namespace and returns its output;
 // the tests read state back through iproute2, independently of the code under test.
-func ipIn(t *testing.T, ns string, args ...string) string {
+func ipIn(t testing.TB, ns string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command("ip", append([]string{"-n", ns}, args...)...).CombinedOutput()
 	if err != nil {
@@ -47,7 +50,7 @@ func lines(s string) []string {
 	return out
 }
 
-func newWirerIn(t *testing.T, ns netns.NsHandle) *Wirer {
+func newWirerIn(t testing.TB, ns netns.NsHandle) *Wirer {
 	t.Helper()
 	w, err := NewWirerAt(ns, testWiringOpts, testLogger(t))
 	if err != nil {
@@ -266,5 +269,46 @@ func TestForeignStateUntouched(t *testing.T) {
 	}
 	if got := ipIn(t, name, "rule", "show", "pref", "2000"); strings.Contains(got, "172.24.4.7") {
 		t.Errorf("stale rules left at pref 2000:\n%s", got)
+	}
+}
+
+// BenchmarkWiringPass measures a pass over n provider-VM exposures (IPv4 and IPv6 halves):
+// the cold pass that installs every rule and route, and the idle pass that finds nothing to do.
+func BenchmarkWiringPass(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("exposures=%d", n), func(b *testing.B) {
+			ns, name, h := newNamedNetns(b)
+			ipIn(b, name, "link", "set", "lo", "up")
+			addBridge(b, h, "br-ex", true)
+			w := newWirerIn(b, ns)
+			w.log = slog.New(slog.DiscardHandler)
+			d := exposure.Desired{Bridges: []exposure.Bridge{{Name: "br-ex"}}}
+			for i := range n {
+				var a netip.Addr
+				if i%2 == 0 {
+					a = netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+				} else {
+					a = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: byte(i >> 8), 15: byte(i)})
+				}
+				d.Exposures = append(d.Exposures, exposure.Exposure{Prefix: exposure.HostPrefix(a), Kind: exposure.KindVM,
+					Wiring: exposure.Wiring{Bridge: "br-ex"}})
+			}
+			start := time.Now()
+			res, err := w.SyncWiring(context.Background(), d)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cold := time.Since(start)
+			if len(res.Installed) != 2*n+2 {
+				b.Fatalf("installed %d items, want %d", len(res.Installed), 2*n+2)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if res, err := w.SyncWiring(context.Background(), d); err != nil || res.Changed() {
+					b.Fatalf("idle pass: %v changed=%v", err, res.Changed())
+				}
+			}
+			b.ReportMetric(float64(cold.Milliseconds()), "cold-ms")
+		})
 	}
 }

@@ -28,7 +28,7 @@ type wiringBackend interface {
 	links() (map[string]linkInfo, error)
 	// owned reads the rules, routes, neighbours and NDP proxy entries that carry the agent's
 	// marks; neighbours and proxies only on devs (index → name).
-	owned(opts WiringOptions, devs map[int]string) (map[string]item, error)
+	owned(opts WiringOptions, devs map[int]string) (map[item]struct{}, error)
 	add(it item, opts WiringOptions) error
 	// del removes an item that the last owned call returned.
 	del(it item, opts WiringOptions) error
@@ -88,14 +88,13 @@ func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired) (WiringResul
 	}
 
 	// VLAN devices are ours when they hang off a provider bridge under the name BRIDGE.VID.
-	cur := map[string]item{}
+	cur := map[item]struct{}{}
 	for name, li := range links {
 		parent, ok := byIndex[li.parent]
 		if li.kind != "vlan" || !ok || !slices.Contains(ws.bridges, parent) || name != parent+"."+strconv.Itoa(int(li.vlan)) {
 			continue
 		}
-		it := item{kind: kindLink, dev: name, parent: parent, vlan: li.vlan}
-		cur[it.String()] = it
+		cur[item{kind: kindLink, dev: name, parent: parent, vlan: li.vlan}] = struct{}{}
 	}
 	devs := map[int]string{}
 	for _, dev := range ws.devs {
@@ -105,27 +104,24 @@ func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired) (WiringResul
 	}
 	owned, err := w.b.owned(w.opts, devs)
 	if err != nil {
-		res.Installed = sortedKeys(cur)
+		res.Installed = w.installed(cur)
 		return res, errors.Join(append(errs, err)...)
 	}
 	maps.Copy(cur, owned)
 
 	var stale, add []item
-	for k, it := range cur {
-		if _, ok := ws.items[k]; !ok {
+	for it := range cur {
+		if _, ok := ws.items[it]; !ok {
 			stale = append(stale, it)
 		}
 	}
-	for k, it := range ws.items {
-		if _, ok := cur[k]; !ok && !missing[it.dev] && !missing[it.parent] {
+	for it := range ws.items {
+		if _, ok := cur[it]; !ok && !missing[it.dev] && !missing[it.parent] {
 			add = append(add, it)
 		}
 	}
-	byKind := func(a, b item) int {
-		return cmp.Or(cmp.Compare(a.kind, b.kind), strings.Compare(a.String(), b.String()))
-	}
-	slices.SortFunc(stale, func(a, b item) int { return byKind(b, a) })
-	slices.SortFunc(add, byKind)
+	slices.SortFunc(stale, func(a, b item) int { return compareItems(b, a) })
+	slices.SortFunc(add, compareItems)
 
 	var ctxErr error
 	for _, it := range stale {
@@ -142,7 +138,7 @@ func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired) (WiringResul
 			errs = append(errs, fmt.Errorf("remove stale %s: %w", it, err))
 			continue
 		}
-		delete(cur, it.String())
+		delete(cur, it)
 		res.Removed = append(res.Removed, it.String())
 		w.log.Info("removed stale wiring", "what", it.String())
 	}
@@ -165,7 +161,7 @@ func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired) (WiringResul
 			errs = append(errs, fmt.Errorf("add %s: %w", it, err))
 			continue
 		}
-		cur[it.String()] = it
+		cur[it] = struct{}{}
 		res.Added = append(res.Added, it.String())
 		w.log.Info("added wiring", "what", it.String())
 	}
@@ -174,13 +170,13 @@ func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired) (WiringResul
 	}
 	slices.Sort(res.Added)
 	slices.Sort(res.Removed)
-	res.Installed = sortedKeys(cur)
+	res.Installed = w.installed(cur)
 	return res, errors.Join(append(errs, ctxErr)...)
 }
 
 // syncSysctls turns on forwarding and proxy ARP/NDP on the provider devices that exist.
 // Sysctls are never turned back off: another component may rely on them too.
-func (w *Wirer) syncSysctls(ws wantState, links map[string]linkInfo, cur map[string]item, missing map[string]bool, errs *[]error) []string {
+func (w *Wirer) syncSysctls(ws wantState, links map[string]linkInfo, cur map[item]struct{}, missing map[string]bool, errs *[]error) []string {
 	var changed []string
 	for _, path := range slices.Sorted(maps.Keys(ws.sysctls)) {
 		if dev, ok := sysctlDev(path); ok {
@@ -220,8 +216,8 @@ func sysctlDev(path string) (string, bool) {
 	return "", false
 }
 
-func isVLANDevCreated(cur map[string]item, dev string) bool {
-	for _, it := range cur {
+func isVLANDevCreated(cur map[item]struct{}, dev string) bool {
+	for it := range cur {
 		if it.kind == kindLink && it.dev == dev {
 			return true
 		}
@@ -229,4 +225,37 @@ func isVLANDevCreated(cur map[string]item, dev string) bool {
 	return false
 }
 
-func sortedKeys(m map[string]item) []string { return slices.Sorted(maps.Keys(m)) }
+// installed returns the items as sorted strings. Strings are kept from pass to pass: at 10k
+// exposures, formatting every item each pass would cost more than reading the kernel.
+func (w *Wirer) installed(cur map[item]struct{}) []string {
+	names := make(map[item]string, len(cur))
+	out := make([]string, 0, len(cur))
+	for it := range cur {
+		s, ok := w.names[it]
+		if !ok {
+			s = it.String()
+		}
+		names[it] = s
+		out = append(out, s)
+	}
+	w.names = names
+	slices.Sort(out)
+	return out
+}
+
+// compareItems orders items for applying: by kind (the order of additions), then so that
+// the changes come out in a stable, readable order.
+func compareItems(a, b item) int {
+	return cmp.Or(
+		cmp.Compare(a.kind, b.kind),
+		a.dst.Addr().Compare(b.dst.Addr()), cmp.Compare(a.dst.Bits(), b.dst.Bits()),
+		a.addr.Compare(b.addr),
+		strings.Compare(a.dev, b.dev),
+		cmp.Compare(a.table, b.table),
+		a.via.Compare(b.via),
+		strings.Compare(a.mac, b.mac),
+		strings.Compare(a.parent, b.parent),
+		cmp.Compare(a.vlan, b.vlan),
+		strings.Compare(a.other, b.other),
+	)
+}

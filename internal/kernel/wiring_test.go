@@ -19,14 +19,14 @@ import (
 // devices here: this kernel has no 8021q).
 type fakeWiring struct {
 	devs    map[string]linkInfo
-	items   map[string]item
+	items   map[item]struct{}
 	sysctls map[string]string
 	cmds    []string
 	noVLAN  bool
 }
 
 func newFakeWiring(bridges ...string) *fakeWiring {
-	f := &fakeWiring{devs: map[string]linkInfo{}, items: map[string]item{}, sysctls: map[string]string{}}
+	f := &fakeWiring{devs: map[string]linkInfo{}, items: map[item]struct{}{}, sysctls: map[string]string{}}
 	for _, b := range bridges {
 		f.devs[b] = linkInfo{index: len(f.devs) + 1, kind: "openvswitch"}
 	}
@@ -41,8 +41,8 @@ func (f *fakeWiring) links() (map[string]linkInfo, error) {
 	return out, nil
 }
 
-func (f *fakeWiring) owned(WiringOptions, map[int]string) (map[string]item, error) {
-	out := map[string]item{}
+func (f *fakeWiring) owned(WiringOptions, map[int]string) (map[item]struct{}, error) {
+	out := map[item]struct{}{}
 	for k, v := range f.items {
 		out[k] = v
 	}
@@ -53,13 +53,13 @@ func (f *fakeWiring) add(it item, _ WiringOptions) error {
 	if _, ok := f.devs[it.dev]; !ok && it.kind != kindRule {
 		return fmt.Errorf("device %s: %w", it.dev, unix.ENODEV)
 	}
-	f.items[it.String()] = it
+	f.items[it] = struct{}{}
 	f.cmds = append(f.cmds, "ip "+strings.Replace(it.String(), " ", " add ", 1))
 	return nil
 }
 
 func (f *fakeWiring) del(it item, _ WiringOptions) error {
-	delete(f.items, it.String())
+	delete(f.items, it)
 	f.cmds = append(f.cmds, "ip "+strings.Replace(it.String(), " ", " del ", 1))
 	return nil
 }
