@@ -70,9 +70,15 @@ func (w logWriter) Write(p []byte) (int, error) {
 // when the test ends, also on failure (then with the daemons' log tails in the output).
 func startLab(t *testing.T) (*lab.Lab, context.Context) {
 	t.Helper()
+	return startLabFrom(t, topology)
+}
+
+// startLabFrom is startLab with another topology file.
+func startLabFrom(t *testing.T, topo string) (*lab.Lab, context.Context) {
+	t.Helper()
 	requireLab(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	l, err := lab.Start(ctx, lab.Options{Topology: topology, AgentBinary: agentBinary, Log: logWriter{t}})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	l, err := lab.Start(ctx, lab.Options{Topology: topo, AgentBinary: agentBinary, Log: logWriter{t}})
 	if err != nil {
 		cancel()
 		t.Fatalf("start lab: %v", err)

@@ -45,6 +45,9 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	policy := exposurePolicy(cfg)
+	reported := &findingLog{}
+
 	// The loop exists before the watcher so that OVN events can trigger it from the first
 	// row; its passes wait until every monitor has its initial rows, because a pass on a
 	// half-filled cache would withdraw routes that are still wanted.
@@ -56,7 +59,7 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		return reconcilePass(ctx, w, k, wr, reloader, frrText, log)
+		return reconcilePass(ctx, w, k, wr, reloader, frrText, policy, reported, log)
 	}
 	loop := reconcile.New(pass, cfg.ReconcileInterval, log)
 	done := make(chan struct{})
@@ -83,7 +86,8 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 // reconcilePass is one pass: snapshot, compute, apply FRR, then the kernel (addresses, then
 // the provider-bridge wiring and its OVS flows).
-func reconcilePass(ctx context.Context, w *ovn.Watcher, k *kernel.Applier, wr *wiring, r *frr.Reloader, frrText []byte, log *slog.Logger) error {
+func reconcilePass(ctx context.Context, w *ovn.Watcher, k *kernel.Applier, wr *wiring, r *frr.Reloader, frrText []byte,
+	policy exposure.Policy, reported *findingLog, log *slog.Logger) error {
 	id, err := w.Identity()
 	if err != nil {
 		return err
@@ -92,10 +96,8 @@ func reconcilePass(ctx context.Context, w *ovn.Watcher, k *kernel.Applier, wr *w
 	if err != nil {
 		return err
 	}
-	desired, findings := exposure.Compute(st, id, exposure.Policy{})
-	for _, f := range findings {
-		log.Warn("OVN data refused", "object", f.Object, "finding", f.Message)
-	}
+	desired, findings := exposure.Compute(st, id, policy)
+	reported.report(findings, log)
 	// Each applier runs even when another failed: an FRR that is restarting must not stop
 	// a new VM's address from reaching bgp-nic, and the next pass retries the failed one.
 	var errs []error
@@ -107,4 +109,37 @@ func reconcilePass(ctx context.Context, w *ovn.Watcher, k *kernel.Applier, wr *w
 	}
 	errs = append(errs, wr.apply(ctx, w, desired))
 	return errors.Join(errs...)
+}
+
+// exposurePolicy turns the configuration's upstream-named options into the core's policy.
+func exposurePolicy(cfg config.Config) exposure.Policy {
+	return exposure.Policy{
+		TenantNetworks:        cfg.ExposeTenantNetworks,
+		IPv6GUATenantNetworks: cfg.ExposeIPv6GUATenantNetworks,
+		TenantMethod:          exposure.TenantMethod(cfg.AdvertisementMethodTenantNetworks),
+		AddressScopes:         cfg.AddressScopes,
+		RequireSNATDisabled:   cfg.RequireSNATDisabledForTenantNetworks,
+	}
+}
+
+// findingLog logs a refused OVN row once when it appears and once when it is gone, rather
+// than on every pass: a pass runs on every OVN event.
+type findingLog struct {
+	seen map[exposure.Finding]bool
+}
+
+func (l *findingLog) report(findings []exposure.Finding, log *slog.Logger) {
+	now := make(map[exposure.Finding]bool, len(findings))
+	for _, f := range findings {
+		now[f] = true
+		if !l.seen[f] {
+			log.Warn("OVN data refused", "object", f.Object, "finding", f.Message)
+		}
+	}
+	for f := range l.seen {
+		if !now[f] {
+			log.Info("OVN data no longer refused", "object", f.Object, "finding", f.Message)
+		}
+	}
+	l.seen = now
 }

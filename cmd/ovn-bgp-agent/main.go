@@ -25,6 +25,7 @@ const usage = `usage: ovn-bgp-agent <command> [--config FILE]
 
 commands:
   run            run the agent
+  explain IP     say whether this node exposes IP and why, or why not (--output text|json)
   check-config   validate the configuration; exit 0 when valid, 2 naming every bad key
   render         print the frr.conf the agent would apply
   version        print the version
@@ -52,7 +53,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "configuration file (YAML)")
+	output := fs.String("output", "text", "explain: text or json")
 	if err := fs.Parse(rest); err != nil {
+		return exitUsage
+	}
+	var operand string
+	if cmd == "explain" && fs.NArg() > 0 {
+		// The address may come before or after the flags.
+		operand = fs.Arg(0)
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return exitUsage
+		}
+		if operand == "" {
+			operand = fs.Arg(0)
+		}
+	}
+	if cmd == "explain" && (operand == "" || (*output != "text" && *output != "json")) {
+		fmt.Fprintf(stderr, "usage: ovn-bgp-agent explain IP [--config FILE] [--output text|json]\n")
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
@@ -64,7 +81,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintln(stdout, "ovn-bgp-agent", version)
 		return 0
-	case "check-config", "render", "run":
+	case "check-config", "render", "run", "explain":
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n%s", cmd, usage)
 		return exitUsage
@@ -95,6 +112,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	log := newLogger(cfg.Log, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if cmd == "explain" {
+		// Only warnings: the answer goes to stdout, connection chatter would bury it.
+		quiet := newLogger(config.Log{Level: "warn", Format: cfg.Log.Format}, stderr)
+		if err := explain(ctx, cfg, operand, *output, stdout, quiet); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		return 0
+	}
 	if err := runAgent(ctx, cfg, log); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("agent stopped", "err", err)
 		return 1

@@ -9,9 +9,14 @@ import (
 // StartAgent runs the agent binary in node's namespace with the config file bound in the
 // topology (label ovn-bgp-agent.agent-config). Only what differs per lab instance is
 // overridden through the agent's own OVN_BGP_AGENT_* environment variables: the node's OVS
-// socket and its FRR pathspace. extraEnv (OVN_BGP_AGENT_*=…) overrides more keys, e.g. a
-// short reconcile interval.
-func (l *Lab) StartAgent(ctx context.Context, node string, extraEnv ...string) error {
+// socket and its FRR pathspace.
+func (l *Lab) StartAgent(ctx context.Context, node string) error {
+	return l.StartAgentEnv(ctx, node)
+}
+
+// StartAgentEnv is StartAgent with extra OVN_BGP_AGENT_* overrides ("NAME=value"), e.g. an
+// exposure policy a test needs.
+func (l *Lab) StartAgentEnv(ctx context.Context, node string, extra ...string) error {
 	n := l.nodes[node]
 	if n == nil || n.Role != "compute" {
 		return fmt.Errorf("no compute node %q", node)
@@ -30,7 +35,7 @@ func (l *Lab) StartAgent(ctx context.Context, node string, extraEnv ...string) e
 		"OVN_BGP_AGENT_FRR_CONFIG_FILE=" + n.FRR.ConfigFile(),
 		"OVN_BGP_AGENT_LOG_LEVEL=debug",
 	}, n.Env...)
-	env = append(env, extraEnv...)
+	env = append(env, extra...)
 	p, err := StartProc("agent-"+node, n.Netns, n.Dir, env, l.opts.AgentBinary, "run", "--config", cfg)
 	if err != nil {
 		return err
@@ -62,4 +67,19 @@ func (l *Lab) AgentLog(node string, lines int) string {
 		return p.LogTail(lines)
 	}
 	return tailFile(l.nodes[node].Dir+"/agent-"+node+".log", lines)
+}
+
+// Explain runs `ovn-bgp-agent explain addr` on node with the node's agent configuration and
+// returns its output.
+func (l *Lab) Explain(ctx context.Context, node, addr string, args ...string) (string, error) {
+	n := l.nodes[node]
+	if n == nil || n.Role != "compute" {
+		return "", fmt.Errorf("no compute node %q", node)
+	}
+	cfg, ok := l.topo.Bind(node, n.topo.Labels["ovn-bgp-agent.agent-config"])
+	if !ok {
+		return "", fmt.Errorf("node %s: no agent config bind", node)
+	}
+	env := append([]string{"OVN_BGP_AGENT_OVN_OVS_CONNECTION=unix:" + n.OVSSocket()}, n.Env...)
+	return Run(ctx, n.Netns, env, append([]string{l.opts.AgentBinary, "explain", addr, "--config", cfg}, args...)...)
 }

@@ -184,6 +184,9 @@ func (l *Lab) start(n *Node, name string, argv ...string) (*Proc, error) {
 	return p, nil
 }
 
+// Label returns one of the node's containerlab labels.
+func (n *Node) Label(key string) string { return n.topo.Labels[key] }
+
 // Node returns a started node by its topology name.
 func (l *Lab) Node(name string) *Node { return l.nodes[name] }
 

@@ -34,7 +34,11 @@ func leaves(t reflect.Type, prefix string, index []int) []leaf {
 		switch f.Type.Kind() {
 		case reflect.Struct:
 			out = append(out, leaves(f.Type, key, idx)...)
-		case reflect.Slice: // set from the file only
+		case reflect.Slice:
+			if f.Type.Elem().Kind() == reflect.Struct {
+				continue // lists of sections (bgp.peers) are set from the file only
+			}
+			out = append(out, leaf{key: key, index: idx, typ: f.Type})
 		default:
 			out = append(out, leaf{key: key, index: idx, typ: f.Type})
 		}
@@ -85,6 +89,15 @@ func checkSection(key string, raw any, t reflect.Type, ps *problems) map[string]
 			}
 		case reflect.Slice:
 			if val == nil {
+				continue
+			}
+			if f.Type.Elem().Kind() != reflect.Struct {
+				v, err := convert(val, f.Type)
+				if err != nil {
+					ps.reject(sub, "", err)
+					continue
+				}
+				out[name] = v
 				continue
 			}
 			if l := checkList(sub, val, f.Type.Elem(), ps); l != nil {
@@ -199,6 +212,10 @@ func convert(raw any, t reflect.Type) (any, *valueError) {
 		return nil, mismatch("must be true or false", raw)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return toUint(raw, t)
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.String {
+			return toStrings(raw, t)
+		}
 	}
 	panic(fmt.Sprintf("config: no conversion to %s", t))
 }
@@ -227,6 +244,34 @@ func toUint(raw any, t reflect.Type) (any, *valueError) {
 		return nil, badValue(want, raw)
 	}
 	return reflect.ValueOf(n).Convert(t).Interface(), nil
+}
+
+// toStrings accepts a YAML list of strings, or one comma-separated string (the form of an
+// environment variable and of upstream's INI list options). Empty items are dropped.
+func toStrings(raw any, t reflect.Type) (any, *valueError) {
+	const want = "must be a list of strings, or one comma-separated string"
+	var items []string
+	switch v := raw.(type) {
+	case string:
+		items = strings.Split(v, ",")
+	case []any:
+		for _, item := range v {
+			s, ok := item.(string)
+			if !ok {
+				return nil, mismatch(want, raw)
+			}
+			items = append(items, s)
+		}
+	default:
+		return nil, mismatch(want, raw)
+	}
+	out := reflect.MakeSlice(t, 0, len(items))
+	for _, s := range items {
+		if s = strings.TrimSpace(s); s != "" {
+			out = reflect.Append(out, reflect.ValueOf(s).Convert(t.Elem()))
+		}
+	}
+	return out.Interface(), nil
 }
 
 // toDuration accepts Go durations ("90s", "2m") and plain numbers, which mean seconds.

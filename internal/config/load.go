@@ -18,8 +18,9 @@ import (
 // environment sets.
 func Default() Config {
 	return Config{
-		Driver:            "nb_ovn_bgp_driver",
-		ReconcileInterval: 120 * time.Second,
+		Driver:                            "nb_ovn_bgp_driver",
+		ReconcileInterval:                 120 * time.Second,
+		AdvertisementMethodTenantNetworks: "host",
 		OVN: OVN{
 			NBConnection:  "unix:/run/ovn/ovnnb_db.sock",
 			OVSConnection: "unix:/run/openvswitch/db.sock",
@@ -89,6 +90,9 @@ func LoadWithEnv(path string, environ []string) (Config, error) {
 		c.ErrorUnused = true
 	}); err != nil {
 		return Config{}, fmt.Errorf("decode config: %w", err)
+	}
+	if len(cfg.AddressScopes) == 0 {
+		cfg.AddressScopes = nil
 	}
 	if len(cfg.BGP.Peers) == 0 {
 		cfg.BGP.Peers = nil // "peers: []" and no peers at all are the same configuration

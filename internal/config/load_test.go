@@ -27,8 +27,12 @@ func TestLoadFullExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		Driver:            "nb_ovn_bgp_driver",
-		ReconcileInterval: 120 * time.Second,
+		Driver:                               "nb_ovn_bgp_driver",
+		ReconcileInterval:                    120 * time.Second,
+		ExposeTenantNetworks:                 true,
+		AdvertisementMethodTenantNetworks:    "subnet",
+		AddressScopes:                        []string{"scope-a", "scope-b"},
+		RequireSNATDisabledForTenantNetworks: true,
 		OVN: OVN{
 			NBConnection:  "unix:/run/ovn/ovnnb_db.sock",
 			SBConnection:  "unix:/run/ovn/ovnsb_db.sock",
@@ -96,6 +100,24 @@ func TestLoadOverrides(t *testing.T) {
 				c.OVN.SBConnection = "tcp:[fd00::2]:6642"
 				c.Log.Level = "debug"
 			},
+		},
+		{
+			name: "exposure policy from env; a list as one comma-separated value",
+			env: []string{
+				"OVN_BGP_AGENT_EXPOSE_TENANT_NETWORKS=true",
+				"OVN_BGP_AGENT_ADVERTISEMENT_METHOD_TENANT_NETWORKS=subnet",
+				"OVN_BGP_AGENT_ADDRESS_SCOPES=scope-a, scope-b,",
+			},
+			want: func(c *Config) {
+				c.ExposeTenantNetworks = true
+				c.AdvertisementMethodTenantNetworks = "subnet"
+				c.AddressScopes = []string{"scope-a", "scope-b"}
+			},
+		},
+		{
+			name: "empty list is no list",
+			file: "address_scopes: []\n",
+			want: func(*Config) {},
 		},
 		{
 			name: "first of duplicate env entries wins, others ignored",

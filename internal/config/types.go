@@ -11,11 +11,17 @@ import (
 type Config struct {
 	Driver            string        `mapstructure:"driver"`
 	ReconcileInterval time.Duration `mapstructure:"reconcile_interval"`
-	OVN               OVN           `mapstructure:"ovn"`
-	BGP               BGP           `mapstructure:"bgp"`
-	FRR               FRR           `mapstructure:"frr"`
-	Kernel            Kernel        `mapstructure:"kernel"`
-	Log               Log           `mapstructure:"log"`
+	// The exposure policy keeps upstream ovn-bgp-agent's option names, so operators find them.
+	ExposeTenantNetworks                 bool     `mapstructure:"expose_tenant_networks"`
+	ExposeIPv6GUATenantNetworks          bool     `mapstructure:"expose_ipv6_gua_tenant_networks"`
+	AdvertisementMethodTenantNetworks    string   `mapstructure:"advertisement_method_tenant_networks"` // host or subnet
+	AddressScopes                        []string `mapstructure:"address_scopes"`                       // empty: every scope
+	RequireSNATDisabledForTenantNetworks bool     `mapstructure:"require_snat_disabled_for_tenant_networks"`
+	OVN                                  OVN      `mapstructure:"ovn"`
+	BGP                                  BGP      `mapstructure:"bgp"`
+	FRR                                  FRR      `mapstructure:"frr"`
+	Kernel                               Kernel   `mapstructure:"kernel"`
+	Log                                  Log      `mapstructure:"log"`
 }
 
 // OVN says where the databases are. Each connection is a comma-separated list of remotes.

@@ -19,6 +19,7 @@ func validate(c Config) []Problem {
 	if c.ReconcileInterval < time.Second {
 		ps.addGot("reconcile_interval", c.ReconcileInterval, "must be at least 1s")
 	}
+	oneOf(&ps, "advertisement_method_tenant_networks", c.AdvertisementMethodTenantNetworks, "host", "subnet")
 	checkConnection(&ps, "ovn.nb_connection", c.OVN.NBConnection, true)
 	checkConnection(&ps, "ovn.sb_connection", c.OVN.SBConnection, false) // "": ask the local OVS
 	checkConnection(&ps, "ovn.ovs_connection", c.OVN.OVSConnection, true)

@@ -1,16 +1,43 @@
-// Package exposure decides, from a snapshot of OVN, which addresses this node must advertise.
-// It is a pure function: no I/O, no clock, no globals. Every decision carries its reason, and
-// every input it had to reject becomes a Finding instead of an error or a panic.
+// Package exposure decides, from a snapshot of OVN, which prefixes this node must advertise
+// and how traffic for them reaches OVN. It is a pure function: no I/O, no clock, no globals.
+// Every decision carries its reason, and every input it had to reject becomes a Finding
+// instead of an error or a panic.
 package exposure
 
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
-	"strings"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn"
 )
+
+// TenantMethod is how tenant networks are advertised.
+type TenantMethod string
+
+// The tenant advertisement methods (upstream advertisement_method_tenant_networks).
+const (
+	TenantHost   TenantMethod = "host"   // every tenant VM IP as a host prefix
+	TenantSubnet TenantMethod = "subnet" // the tenant subnet as one prefix
+)
+
+// Policy selects optional exposure behaviour. The zero Policy exposes provider-network VMs,
+// floating IPs, gateway ports and load balancers, and no tenant networks.
+type Policy struct {
+	// TenantNetworks exposes tenant networks behind a router whose gateway is hosted here.
+	TenantNetworks bool
+	// IPv6GUATenantNetworks exposes only global-unicast IPv6 tenant subnets (works also
+	// with TenantNetworks off).
+	IPv6GUATenantNetworks bool
+	// TenantMethod is host (the default) or subnet.
+	TenantMethod TenantMethod
+	// AddressScopes, when not empty, limits tenant networks to subnets whose
+	// neutron:subnet_pool_addr_scope4/6 is listed.
+	AddressScopes []string
+	// RequireSNATDisabled skips tenant subnets that the router SNATs.
+	RequireSNATDisabled bool
+}
 
 // Finding is an OVN row the core refused, and why.
 type Finding struct {
@@ -20,147 +47,146 @@ type Finding struct {
 
 func (f Finding) String() string { return f.Object + ": " + f.Message }
 
-// Policy selects optional exposure behaviour; later kinds (tenant networks, load balancers)
-// add their switches here.
-type Policy struct{}
-
-// vmPortTypes are the logical port types that carry a workload's own addresses.
-var vmPortTypes = map[string]bool{"": true}
-
 // Compute decides what node must advertise given the OVN state.
-func Compute(st ovn.State, node ovn.Identity, _ Policy) (Desired, []Finding) {
-	var d Desired
-	var findings []Finding
-	for _, ls := range st.Switches {
-		physnet, ok := providerNetwork(ls, node)
-		if !ok {
-			continue
-		}
+func Compute(st ovn.State, node ovn.Identity, policy Policy) (Desired, []Finding) {
+	c := newComputer(st, node, policy, nil)
+	return c.run()
+}
+
+// computer holds the indexes of one pass over a State.
+type computer struct {
+	st     ovn.State
+	node   ovn.Identity
+	policy Policy
+	rec    func(Decision) // nil unless explaining
+
+	exposures []Exposure
+	findings  []Finding
+
+	// switchOf maps a logical switch port name to its switch.
+	switchOf map[string]*ovn.LogicalSwitch
+	// routerPortSwitch maps a router port name to the switch its peer (type router) port is on.
+	routerPortSwitch map[string]*ovn.LogicalSwitch
+	// routerPortLSP maps a router port name to its peer switch port.
+	routerPortLSP map[string]ovn.LogicalSwitchPort
+	// provider caches the provider network of each switch that has a localnet port.
+	provider map[string]providerNet
+}
+
+// providerNet is a logical switch's physical network, and its bridge on this node.
+type providerNet struct {
+	physnet string
+	bridge  string // "" when this node has no mapping for physnet
+	vlan    uint16
+}
+
+func (p providerNet) wiring() Wiring { return Wiring{Bridge: p.bridge, VLAN: p.vlan} }
+
+func newComputer(st ovn.State, node ovn.Identity, policy Policy, rec func(Decision)) *computer {
+	if policy.TenantMethod == "" {
+		policy.TenantMethod = TenantHost
+	}
+	c := &computer{
+		st: st, node: node, policy: policy, rec: rec,
+		switchOf:         map[string]*ovn.LogicalSwitch{},
+		routerPortSwitch: map[string]*ovn.LogicalSwitch{},
+		routerPortLSP:    map[string]ovn.LogicalSwitchPort{},
+		provider:         map[string]providerNet{},
+	}
+	for i := range st.Switches {
+		ls := &st.Switches[i]
 		for _, p := range ls.Ports {
-			if !vmPortTypes[p.Type] {
-				continue
-			}
-			b, bound := st.Bindings[p.Name]
-			if !bound || b.Chassis != node.Chassis {
-				continue
-			}
-			addrs, err := PortIPs(p.Addresses)
-			if err != nil {
-				findings = append(findings, Finding{Object: "Logical_Switch_Port " + p.Name, Message: err.Error()})
-			}
-			for _, a := range addrs {
-				d.Exposures = append(d.Exposures, Exposure{
-					Prefix: HostPrefix(a), Kind: KindVM, Object: "Logical_Switch_Port " + p.Name,
-					Wiring: Wiring{Bridge: node.BridgeMappings[physnet]},
-					Reason: fmt.Sprintf("VM port %s is bound to this chassis (%s) on provider network %s (%s→%s)",
-						p.Name, node.Chassis, ls.Name, physnet, node.BridgeMappings[physnet]),
-				})
+			c.switchOf[p.Name] = ls
+			switch p.Type {
+			case "router":
+				if rp := p.Options["router-port"]; rp != "" {
+					c.routerPortSwitch[rp] = ls
+					c.routerPortLSP[rp] = p
+				}
+			case "localnet":
+				if n := p.Options["network_name"]; n != "" {
+					if _, seen := c.provider[ls.Name]; !seen || c.provider[ls.Name].bridge == "" {
+						c.provider[ls.Name] = providerNet{physnet: n, bridge: node.BridgeMappings[n], vlan: uint16(max(0, min(p.Tag, 4095)))}
+					}
+				}
 			}
 		}
 	}
-	sort.SliceStable(d.Exposures, func(i, j int) bool { return comparePrefix(d.Exposures[i].Prefix, d.Exposures[j].Prefix) < 0 })
-	d.Exposures, findings = dedupe(d.Exposures, findings)
-	d.Bridges = bridges(node)
-	return d, findings
+	return c
 }
 
-// providerNetwork reports whether ls is a provider network reachable from this node: it has
-// a localnet port whose network_name is in the node's bridge mappings.
-func providerNetwork(ls ovn.LogicalSwitch, node ovn.Identity) (string, bool) {
-	for _, p := range ls.Ports {
-		if p.Type != "localnet" {
-			continue
-		}
-		if n := p.Options["network_name"]; n != "" {
-			if _, mapped := node.BridgeMappings[n]; mapped {
-				return n, true
-			}
-		}
+func (c *computer) run() (Desired, []Finding) {
+	c.providerPorts()
+	c.routers()
+	sort.SliceStable(c.exposures, func(i, j int) bool {
+		return comparePrefix(c.exposures[i].Prefix, c.exposures[j].Prefix) < 0
+	})
+	var d Desired
+	d.Exposures = c.dedupe(c.exposures)
+	d.Bridges = c.bridges()
+	return d, c.findings
+}
+
+// expose records an exposure.
+func (c *computer) expose(e Exposure) {
+	c.exposures = append(c.exposures, e)
+	if c.rec != nil {
+		c.rec(Decision{Prefix: e.Prefix, Kind: e.Kind, Object: e.Object, Exposed: true, Reason: e.Reason})
 	}
-	return "", false
 }
 
-// dedupe keeps the first claim of an address (ports sorted by switch, then name) and reports
-// any other port claiming the same address: advertising it once is right, hiding the
-// conflict is not.
-func dedupe(in []Exposure, findings []Finding) ([]Exposure, []Finding) {
+// skip records why a candidate prefix is not exposed here; it only costs when explaining.
+func (c *computer) skip(p netip.Prefix, kind Kind, object, format string, args ...any) {
+	if c.rec != nil {
+		c.rec(Decision{Prefix: p, Kind: kind, Object: object, Reason: fmt.Sprintf(format, args...)})
+	}
+}
+
+func (c *computer) finding(object, format string, args ...any) {
+	c.findings = append(c.findings, Finding{Object: object, Message: fmt.Sprintf(format, args...)})
+}
+
+// dedupe keeps the first claim of a prefix (sorted by prefix; within a prefix, in the
+// order the rules ran) and reports any other object claiming it: advertising it once is
+// right, hiding the conflict is not.
+func (c *computer) dedupe(in []Exposure) []Exposure {
 	out := in[:0]
 	for _, e := range in {
 		if n := len(out); n > 0 && out[n-1].Prefix == e.Prefix {
 			if out[n-1].Object != e.Object {
-				findings = append(findings, Finding{
-					Object:  e.Object,
-					Message: fmt.Sprintf("prefix %s is also claimed by %s; advertised once", e.Prefix, out[n-1].Object),
-				})
+				c.finding(e.Object, "prefix %s is also claimed by %s; advertised once", e.Prefix, out[n-1].Object)
 			}
 			continue
 		}
 		out = append(out, e)
 	}
-	return out, findings
-}
-
-// bridges lists the node's provider bridges.
-func bridges(node ovn.Identity) []Bridge {
-	var out []Bridge
-	for physnet, br := range node.BridgeMappings {
-		out = append(out, Bridge{Name: br, Physnet: physnet})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
-// PortIPs parses the IPs out of an NB Logical_Switch_Port addresses column: each entry is
-// "MAC IP IP..." or one of the keywords router, unknown, dynamic. The valid IPs are returned
-// even when some part is malformed; the error names every malformed part.
-func PortIPs(entries []string) ([]netip.Addr, error) {
-	var out []netip.Addr
-	var bad []string
-	for _, entry := range entries {
-		fields := strings.Fields(entry)
-		if len(fields) == 0 {
-			continue
+// bridges lists the node's provider bridges, one entry per bridge, with the VLANs of the
+// provider networks on them.
+func (c *computer) bridges() []Bridge {
+	byName := map[string]*Bridge{}
+	for physnet, br := range c.node.BridgeMappings {
+		b := byName[br]
+		if b == nil {
+			b = &Bridge{Name: br}
+			byName[br] = b
 		}
-		switch fields[0] {
-		case "router", "unknown", "dynamic":
-			continue
-		}
-		if !isMAC(fields[0]) {
-			bad = append(bad, fmt.Sprintf("%q does not start with a MAC address", entry))
-			continue
-		}
-		for _, f := range fields[1:] {
-			// neutron writes plain addresses; OVN also accepts IP/plen here.
-			s, _, _ := strings.Cut(f, "/")
-			a, err := netip.ParseAddr(s)
-			if err != nil || a.Zone() != "" || !a.IsGlobalUnicast() {
-				bad = append(bad, fmt.Sprintf("%q is not a unicast IP address", f))
-				continue
-			}
-			out = append(out, a.Unmap())
+		if b.Physnet == "" || physnet < b.Physnet {
+			b.Physnet = physnet // several physnets on one bridge: the first by name
 		}
 	}
-	if len(bad) > 0 {
-		return out, fmt.Errorf("malformed addresses: %s", strings.Join(bad, "; "))
-	}
-	return out, nil
-}
-
-func isMAC(s string) bool {
-	if len(s) != 17 {
-		return false
-	}
-	for i := 0; i < 17; i++ {
-		c := s[i]
-		if i%3 == 2 {
-			if c != ':' {
-				return false
-			}
-			continue
-		}
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
+	for _, p := range c.provider {
+		if b := byName[p.bridge]; b != nil && p.vlan != 0 && !slices.Contains(b.VLANs, p.vlan) {
+			b.VLANs = append(b.VLANs, p.vlan)
 		}
 	}
-	return true
+	out := make([]Bridge, 0, len(byName))
+	for _, b := range byName {
+		slices.Sort(b.VLANs)
+		out = append(out, *b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }

@@ -3,10 +3,16 @@ package ovn
 // State is the part of the OVN databases the exposure core reads, copied out of the libovsdb
 // caches into plain structs: nothing here aliases cache memory or carries libovsdb types.
 type State struct {
-	// Switches are the NB logical switches, with their ports.
+	// Switches are the NB logical switches, with their ports, sorted by name.
 	Switches []LogicalSwitch
-	// Bindings are the SB port bindings keyed by logical port name.
+	// Routers are the NB logical routers, with their ports, NAT rules and load balancers,
+	// sorted by name.
+	Routers []LogicalRouter
+	// Bindings are the SB port bindings keyed by logical port name. Chassis-redirect ports of
+	// router gateways appear as "cr-<router port name>".
 	Bindings map[string]PortBinding
+	// NBGlobalExternalIDs is NB_Global's external_ids (neutron:fip-distributed lives there).
+	NBGlobalExternalIDs map[string]string
 }
 
 // LogicalSwitch is an NB Logical_Switch.
@@ -25,6 +31,46 @@ type LogicalSwitchPort struct {
 	Addresses   []string // "MAC IP [IP...]", "router", "unknown", "dynamic"
 	Options     map[string]string
 	ExternalIDs map[string]string
+	Tag         int // VLAN of a localnet port; 0 when untagged
+}
+
+// LogicalRouter is an NB Logical_Router.
+type LogicalRouter struct {
+	UUID          string
+	Name          string
+	ExternalIDs   map[string]string
+	Ports         []LogicalRouterPort // sorted by name
+	NAT           []NAT               // sorted by type, external IP, logical IP
+	LoadBalancers []LoadBalancer      // sorted by name
+}
+
+// LogicalRouterPort is an NB Logical_Router_Port.
+type LogicalRouterPort struct {
+	UUID        string
+	Name        string
+	MAC         string
+	Networks    []string // "IP/plen"
+	Options     map[string]string
+	ExternalIDs map[string]string
+}
+
+// NAT is an NB NAT rule of a router.
+type NAT struct {
+	UUID        string
+	Type        string // dnat_and_snat (floating IPs), snat, dnat
+	ExternalIP  string
+	ExternalMAC string // "" when unset
+	LogicalIP   string
+	LogicalPort string // "" when unset
+	ExternalIDs map[string]string
+}
+
+// LoadBalancer is an NB Load_Balancer attached to a router.
+type LoadBalancer struct {
+	UUID        string
+	Name        string
+	VIPs        map[string]string // "IP[:port]" or "[IPv6]:port" → backends
+	ExternalIDs map[string]string
 }
 
 // PortBinding is an SB Port_Binding: where OVN has bound a logical port.
@@ -32,6 +78,9 @@ type PortBinding struct {
 	LogicalPort string
 	Type        string
 	Chassis     string // chassis name; "" when unbound
+	// AdditionalChassis are the other chassis a port is bound to during a live migration
+	// (requested-chassis lists two); they must not advertise it.
+	AdditionalChassis []string
 }
 
 // Identity is who this node is in OVN, read from the local Open_vSwitch table.

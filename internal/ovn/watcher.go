@@ -5,15 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"slices"
 	"sort"
 
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
-	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn/nbdb"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn/sbdb"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn/vswitchd"
 )
@@ -61,21 +58,7 @@ func Connect(ctx context.Context, cfg config.OVN, trigger func(reason string), l
 		return nil, err
 	}
 
-	nbModel, err := model.NewClientDBModel("OVN_Northbound", map[string]model.Model{
-		nbdb.LogicalSwitchTable:     &nbdb.LogicalSwitch{},
-		nbdb.LogicalSwitchPortTable: &nbdb.LogicalSwitchPort{},
-	})
-	if err != nil {
-		return nil, err
-	}
-	var ls nbdb.LogicalSwitch
-	var lsp nbdb.LogicalSwitchPort
-	w.nb, err = dialRetry(ctx, "NB", cfg.NBConnection, nbModel, triggerHandler("NB", trigger), log,
-		// Switches: which ports belong to which network, and the network's neutron ids.
-		client.WithTable(&ls, &ls.Name, &ls.Ports, &ls.ExternalIDs),
-		// Ports: type tells VM ports from localnet/router ports; addresses carry the IPs;
-		// options:network_name on localnet ports names the physical network.
-		client.WithTable(&lsp, &lsp.Name, &lsp.Type, &lsp.Addresses, &lsp.Options, &lsp.ExternalIDs))
+	w.nb, err = dialNB(ctx, cfg.NBConnection, trigger, log)
 	if err != nil {
 		return nil, err
 	}
@@ -96,10 +79,11 @@ func Connect(ctx context.Context, cfg config.OVN, trigger func(reason string), l
 	}
 	var pb sbdb.PortBinding
 	var ch sbdb.Chassis
-	// SB holds where each port is bound. At 10k ports a full SB monitor costs 5x the memory
-	// and time of these few columns (field-notes.md).
+	// SB holds where each port is bound (VM ports, and router gateways as chassisredirect
+	// ports); additional_chassis is the live-migration target. At 10k ports a full SB
+	// monitor costs 5x the memory and time of these few columns (field-notes.md).
 	w.sb, err = dialRetry(ctx, "SB", sbConn, sbModel, triggerHandler("SB", trigger), log,
-		client.WithTable(&pb, &pb.LogicalPort, &pb.Type, &pb.Chassis),
+		client.WithTable(&pb, &pb.LogicalPort, &pb.Type, &pb.Chassis, &pb.AdditionalChassis),
 		client.WithTable(&ch, &ch.Name))
 	if err != nil {
 		return nil, err
@@ -131,19 +115,24 @@ func (w *Watcher) Identity() (Identity, error) {
 
 // Snapshot copies what the core needs out of the caches.
 func (w *Watcher) Snapshot(ctx context.Context) (State, error) {
-	var switches []nbdb.LogicalSwitch
-	var ports []nbdb.LogicalSwitchPort
+	var nb nbRows
 	var bindings []sbdb.PortBinding
 	var chassis []sbdb.Chassis
 	for _, l := range []struct {
 		c   client.Client
 		out any
-	}{{w.nb, &switches}, {w.nb, &ports}, {w.sb, &bindings}, {w.sb, &chassis}} {
+	}{
+		{w.nb, &nb.switches}, {w.nb, &nb.ports}, {w.nb, &nb.routers}, {w.nb, &nb.routerPorts},
+		{w.nb, &nb.nats}, {w.nb, &nb.lbs}, {w.nb, &nb.global},
+		{w.sb, &bindings}, {w.sb, &chassis},
+	} {
 		if err := l.c.List(ctx, l.out); err != nil {
 			return State{}, fmt.Errorf("read OVN cache: %w", err)
 		}
 	}
-	return buildState(switches, ports, bindings, chassis), nil
+	st := nb.state()
+	st.Bindings = buildBindings(bindings, chassis)
+	return st, nil
 }
 
 // Connected reports per database whether its client is connected now.
@@ -151,41 +140,24 @@ func (w *Watcher) Connected() map[string]bool {
 	return map[string]bool{"OVS": w.ovs.Connected(), "NB": w.nb.Connected(), "SB": w.sb.Connected()}
 }
 
-func buildState(switches []nbdb.LogicalSwitch, ports []nbdb.LogicalSwitchPort, bindings []sbdb.PortBinding, chassis []sbdb.Chassis) State {
-	portByUUID := make(map[string]nbdb.LogicalSwitchPort, len(ports))
-	for _, p := range ports {
-		portByUUID[p.UUID] = p
-	}
-	st := State{Bindings: make(map[string]PortBinding, len(bindings))}
-	for _, s := range switches {
-		out := LogicalSwitch{UUID: s.UUID, Name: s.Name, ExternalIDs: maps.Clone(s.ExternalIDs)}
-		for _, pu := range s.Ports {
-			p, ok := portByUUID[pu]
-			if !ok {
-				continue // referenced port not (yet) in the cache: the next event brings it
-			}
-			out.Ports = append(out.Ports, LogicalSwitchPort{
-				UUID: p.UUID, Name: p.Name, Type: p.Type,
-				Addresses:   slices.Clone(p.Addresses),
-				Options:     maps.Clone(p.Options),
-				ExternalIDs: maps.Clone(p.ExternalIDs),
-			})
-		}
-		sort.Slice(out.Ports, func(i, j int) bool { return out.Ports[i].Name < out.Ports[j].Name })
-		st.Switches = append(st.Switches, out)
-	}
-	sort.Slice(st.Switches, func(i, j int) bool { return st.Switches[i].Name < st.Switches[j].Name })
-
+func buildBindings(bindings []sbdb.PortBinding, chassis []sbdb.Chassis) map[string]PortBinding {
 	chassisName := make(map[string]string, len(chassis))
 	for _, c := range chassis {
 		chassisName[c.UUID] = c.Name
 	}
+	out := make(map[string]PortBinding, len(bindings))
 	for _, b := range bindings {
 		pb := PortBinding{LogicalPort: b.LogicalPort, Type: b.Type}
 		if b.Chassis != nil {
 			pb.Chassis = chassisName[*b.Chassis]
 		}
-		st.Bindings[b.LogicalPort] = pb
+		for _, u := range b.AdditionalChassis {
+			if n := chassisName[u]; n != "" {
+				pb.AdditionalChassis = append(pb.AdditionalChassis, n)
+			}
+		}
+		sort.Strings(pb.AdditionalChassis)
+		out[b.LogicalPort] = pb
 	}
-	return st
+	return out
 }

@@ -1,0 +1,61 @@
+package exposure
+
+import (
+	"testing"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn"
+)
+
+func FuzzParseVIP(f *testing.F) {
+	for _, s := range []string{"172.24.4.50:80", "[2001:db8::1]:443", "10.0.0.1", "2001:db8::1", "[", "1.2.3.4:", "::ffff:1.2.3.4"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if a, err := parseVIP(s); err == nil && (!a.IsGlobalUnicast() || a.Is4In6() || a.Zone() != "") {
+			t.Fatalf("parseVIP(%q) = %v", s, a)
+		}
+	})
+}
+
+func FuzzParseNetwork(f *testing.F) {
+	for _, s := range []string{"172.24.4.1/24", "2001:db8::1/64", "::ffff:10.0.0.1/120", "::ffff:10.0.0.1/90", "10.0.0.1", "fe80::1%eth0/64"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, p, err := parseNetwork(s)
+		if err == nil && (!p.Contains(a) || a.Is4In6() || !p.IsValid()) {
+			t.Fatalf("parseNetwork(%q) = %v, %v", s, a, p)
+		}
+	})
+}
+
+// FuzzCompute puts arbitrary strings in every column the core parses and checks that it
+// never panics and only ever exposes valid prefixes.
+func FuzzCompute(f *testing.F) {
+	f.Add("fa:16:3e:00:00:01 172.24.4.10", "172.24.4.1/24", "172.24.4.100", "172.24.4.50:80", "10.0.0.5/24", "10.0.0.0/24", "False")
+	f.Add("router", "garbage", "", "[::1]:x", "::/0", "1.2.3.4/40", "")
+	f.Fuzz(func(t *testing.T, addresses, network, fip, vip, cidrs, snat, distributed string) {
+		c := newCloud().gatewayOn("compute-0")
+		c.st.NBGlobalExternalIDs = map[string]string{"neutron:fip-distributed": distributed}
+		c.sw("private").Ports = append(c.sw("private").Ports, ovn.LogicalSwitchPort{Name: "vmA", Addresses: []string{addresses},
+			ExternalIDs: map[string]string{"neutron:cidrs": cidrs}})
+		c.sw("public").Ports = append(c.sw("public").Ports, ovn.LogicalSwitchPort{Name: "vmP", Addresses: []string{addresses},
+			ExternalIDs: map[string]string{"neutron:cidrs": cidrs}})
+		c.st.Bindings["vmA"] = ovn.PortBinding{LogicalPort: "vmA", Chassis: "compute-0"}
+		c.st.Bindings["vmP"] = ovn.PortBinding{LogicalPort: "vmP", Chassis: "compute-0"}
+		r := c.router("router1")
+		r.Ports[1].Networks = append(r.Ports[1].Networks, network)
+		r.NAT = append(r.NAT, ovn.NAT{Type: "dnat_and_snat", ExternalIP: fip, LogicalPort: "vmA", ExternalMAC: "x"},
+			ovn.NAT{Type: "snat", LogicalIP: snat})
+		r.LoadBalancers = append(r.LoadBalancers, ovn.LoadBalancer{Name: "lb", VIPs: map[string]string{vip: ""},
+			ExternalIDs: map[string]string{"neutron:vip_fip": fip}})
+		for _, p := range []Policy{{}, {TenantNetworks: true, RequireSNATDisabled: true}, {TenantNetworks: true, TenantMethod: TenantSubnet}} {
+			d, _ := Compute(c.st, node, p)
+			for _, e := range d.Exposures {
+				if !e.Prefix.IsValid() || e.Prefix != e.Prefix.Masked() || e.Wiring.Bridge == "" {
+					t.Fatalf("invalid exposure %+v", e)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,108 @@
+package exposure
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn"
+)
+
+// vmPortTypes are the logical port types that carry a workload's own addresses: VM ports and
+// virtual ports (a VIP that follows whichever VM claims it, e.g. keepalived).
+var vmPortTypes = map[string]bool{"": true, "virtual": true}
+
+// providerPorts exposes VM ports on provider networks bound to this chassis. Only the
+// binding's main chassis advertises: during a live migration OVN lists the target in
+// additional_chassis until the VM is activated there, and advertising from both would send
+// the ToR two paths for one VM.
+func (c *computer) providerPorts() {
+	for i := range c.st.Switches {
+		ls := &c.st.Switches[i]
+		pn, ok := c.provider[ls.Name]
+		if !ok {
+			continue
+		}
+		for _, p := range ls.Ports {
+			if !vmPortTypes[p.Type] {
+				continue
+			}
+			object := "Logical_Switch_Port " + p.Name
+			addrs, err := vmPortIPs(p)
+			if err != nil {
+				c.finding(object, "%v", err)
+			}
+			if len(addrs) == 0 {
+				continue
+			}
+			why, here := c.boundHere(p.Name)
+			if here && pn.bridge == "" {
+				here, why = false, fmt.Sprintf("provider network %s (%s) is not in this node's ovn-bridge-mappings", ls.Name, pn.physnet)
+			}
+			for _, a := range addrs {
+				if !here {
+					c.skip(HostPrefix(a), KindVM, object, "%s", why)
+					continue
+				}
+				c.expose(Exposure{
+					Prefix: HostPrefix(a), Kind: KindVM, Object: object, Wiring: pn.wiring(),
+					Reason: fmt.Sprintf("VM port %s on provider network %s (%s→%s) %s",
+						p.Name, ls.Name, pn.physnet, pn.bridge, why),
+				})
+			}
+		}
+	}
+}
+
+// boundHere reports whether port's binding is on this chassis, with the reason either way.
+func (c *computer) boundHere(port string) (string, bool) {
+	b, ok := c.st.Bindings[port]
+	switch {
+	case !ok:
+		return "has no Port_Binding in the Southbound database", false
+	case b.Chassis == c.node.Chassis:
+		return "is bound to this chassis (" + c.node.Chassis + ")", true
+	case slices.Contains(b.AdditionalChassis, c.node.Chassis):
+		return fmt.Sprintf("is migrating to this chassis: it is an additional chassis while %s still holds the binding; advertised here once OVN moves the binding", orNone(b.Chassis)), false
+	case b.Chassis == "":
+		return "is not bound to any chassis", false
+	default:
+		return "is bound to chassis " + b.Chassis, false
+	}
+}
+
+// vmPortIPs returns the IPs of a VM or virtual port: its addresses column, the virtual IP of
+// a virtual port, and neutron:cidrs when addresses carry no IP (port security off).
+func vmPortIPs(p ovn.LogicalSwitchPort) ([]netip.Addr, error) {
+	addrs, err := PortIPs(p.Addresses)
+	if vip := p.Options["virtual-ip"]; p.Type == "virtual" && vip != "" {
+		a, perr := parseHostIP(vip)
+		if perr != nil {
+			err = joinErr(err, fmt.Errorf("options:virtual-ip: %w", perr))
+		} else {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) == 0 {
+		if cidrs := p.ExternalIDs["neutron:cidrs"]; cidrs != "" {
+			for _, f := range strings.Fields(cidrs) {
+				pfx, perr := netip.ParsePrefix(f)
+				if perr != nil || !pfx.Addr().IsGlobalUnicast() || pfx.Addr().Zone() != "" {
+					err = joinErr(err, fmt.Errorf("external_ids:neutron:cidrs: %q is not a unicast IP/prefix", f))
+					continue
+				}
+				addrs = append(addrs, pfx.Addr().Unmap())
+			}
+		}
+	}
+	slices.SortFunc(addrs, netip.Addr.Compare)
+	return slices.Compact(addrs), err
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no chassis"
+	}
+	return s
+}
