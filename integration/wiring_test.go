@@ -27,7 +27,7 @@ type wiringState struct {
 	rules, rules6, table, table6, neigh, proxy, flows string
 }
 
-func readWiring(t *testing.T, ctx context.Context, l *lab.Lab) (wiringState, error) {
+func readWiring(t *testing.T, ctx context.Context, l *lab.Lab, node string) (wiringState, error) {
 	t.Helper()
 	var s wiringState
 	for _, r := range []struct {
@@ -42,7 +42,7 @@ func readWiring(t *testing.T, ctx context.Context, l *lab.Lab) (wiringState, err
 		{&s.proxy, []string{"ip", "-6", "neigh", "show", "proxy", "dev", "br-ex"}},
 		{&s.flows, []string{"ovs-ofctl", "--no-stats", "--no-names", "dump-flows", "br-ex"}},
 	} {
-		out, err := l.Exec(ctx, compute, r.argv...)
+		out, err := l.Exec(ctx, node, r.argv...)
 		if err != nil {
 			return s, err
 		}
@@ -59,14 +59,20 @@ func (s wiringState) String() string {
 // waitWiring polls the compute node until cond holds for its wiring.
 func waitWiring(t *testing.T, ctx context.Context, l *lab.Lab, what string, timeout time.Duration, cond func(wiringState) bool) wiringState {
 	t.Helper()
+	return waitNodeWiring(t, ctx, l, compute, what, timeout, cond)
+}
+
+// waitNodeWiring polls node until cond holds for its wiring.
+func waitNodeWiring(t *testing.T, ctx context.Context, l *lab.Lab, node, what string, timeout time.Duration, cond func(wiringState) bool) wiringState {
+	t.Helper()
 	var last wiringState
-	err := lab.Poll(ctx, timeout, what, func() (bool, error) {
-		s, err := readWiring(t, ctx, l)
+	err := lab.Poll(ctx, timeout, node+": "+what, func() (bool, error) {
+		s, err := readWiring(t, ctx, l, node)
 		last = s
 		return err == nil && cond(s), err
 	})
 	if err != nil {
-		t.Fatalf("%v\n%s\nagent log:\n%s", err, last, l.AgentLog(compute, 30))
+		t.Fatalf("%v\n%s\nagent log:\n%s", err, last, l.AgentLog(node, 30))
 	}
 	return last
 }
@@ -75,6 +81,16 @@ func waitWiring(t *testing.T, ctx context.Context, l *lab.Lab, what string, time
 func hostWired(s wiringState, ip string) bool {
 	return strings.Contains(s.rules+s.rules6, "to "+ip+" lookup "+brExTable) &&
 		regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(ip)+` dev br-ex proto 149`).MatchString(s.table+s.table6)
+}
+
+// gatewayWired reports whether a gateway port's address is wired, with its permanent
+// neighbour entry (and, for IPv6, its NDP proxy entry) on br-ex.
+func gatewayWired(s wiringState, ip, mac string) bool {
+	ok := hostWired(s, ip) && strings.Contains(s.neigh, ip+" lladdr "+mac+" PERMANENT proto 149")
+	if strings.Contains(ip, ":") {
+		ok = ok && strings.Contains(s.proxy, ip+" ")
+	}
+	return ok
 }
 
 // hostUnwired reports whether nothing of the agent's is left for ip.
@@ -86,8 +102,13 @@ func hostUnwired(s wiringState, ip string) bool {
 // port, towards br-ex's own MAC.
 func flowsInstalled(t *testing.T, ctx context.Context, l *lab.Lab, s wiringState) bool {
 	t.Helper()
-	port, err1 := l.Exec(ctx, compute, "ovs-vsctl", "get", "interface", "patch-provnet-public-to-br-int", "ofport")
-	mac, err2 := l.Exec(ctx, compute, "ovs-vsctl", "get", "interface", "br-ex", "mac_in_use")
+	return nodeFlowsInstalled(t, ctx, l, compute, s)
+}
+
+func nodeFlowsInstalled(t *testing.T, ctx context.Context, l *lab.Lab, node string, s wiringState) bool {
+	t.Helper()
+	port, err1 := l.Exec(ctx, node, "ovs-vsctl", "get", "interface", "patch-provnet-public-to-br-int", "ofport")
+	mac, err2 := l.Exec(ctx, node, "ovs-vsctl", "get", "interface", "br-ex", "mac_in_use")
 	if err1 != nil || err2 != nil {
 		return false
 	}
@@ -244,4 +265,49 @@ func TestFlowsRestoredAfterOVSRestart(t *testing.T) {
 	if _, err := exec.LookPath("ping"); err == nil {
 		pingVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
 	}
+}
+
+// TestWiringForExposedFIP: on the node hosting router1's gateway, the gateway port gets its
+// rule, bridge-table route and permanent neighbour; a distributed floating IP gets its rule
+// and route on the node of its VM; removing the FIP, then moving the gateway away, leaves
+// nothing of either behind.
+func TestWiringForExposedFIP(t *testing.T) {
+	t.Parallel()
+	l, ctx := startOpenStack(t)
+	const (
+		gwIP, gwMAC = "172.24.4.1", "fa:16:3e:00:00:01" // lab.SetupOpenStack's lrp-gw
+		fip         = "172.24.4.100"
+	)
+	setGateway(t, ctx, l, nodeA, nodeB)
+	waitBound(t, ctx, l, "cr-lrp-gw", nodeA)
+	plugTenantVM(t, ctx, l, nodeA, "vmA", "fa:16:3e:aa:00:01", "10.0.0.5")
+	if _, err := l.NBCtl(ctx, "--id=@nat", "create", "nat", "type=dnat_and_snat", "external_ip="+fip,
+		"logical_ip=10.0.0.5", "logical_port=vmA", `external_mac="fa:16:3e:aa:00:01"`,
+		"--", "add", "logical_router", "router1", "nat", "@nat"); err != nil {
+		t.Fatal(err)
+	}
+	waitOnlyVia(t, ctx, l, fip+"/32", nodeA)
+	s := waitNodeWiring(t, ctx, l, nodeA, "gateway port and FIP wired", routeWait, func(s wiringState) bool {
+		return gatewayWired(s, gwIP, gwMAC) && hostWired(s, fip) && nodeFlowsInstalled(t, ctx, l, nodeA, s)
+	})
+	t.Logf("node-a:\n%s", s)
+	if s := waitNodeWiring(t, ctx, l, nodeB, "bridge wired", routeWait, func(s wiringState) bool {
+		return nodeFlowsInstalled(t, ctx, l, nodeB, s)
+	}); !hostUnwired(s, gwIP) || !hostUnwired(s, fip) {
+		t.Errorf("node-b wired what node-a hosts:\n%s", s)
+	}
+
+	if _, err := l.NBCtl(ctx, "lr-nat-del", "router1", "dnat_and_snat", fip); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, ctx, l, fip+"/32")
+	waitNodeWiring(t, ctx, l, nodeA, "the FIP's wiring gone, the gateway's kept", routeWait, func(s wiringState) bool {
+		return hostUnwired(s, fip) && gatewayWired(s, gwIP, gwMAC)
+	})
+
+	// The gateway moves to node-b: its rule, route and neighbour follow it.
+	setGateway(t, ctx, l, nodeB, nodeA)
+	waitBound(t, ctx, l, "cr-lrp-gw", nodeB)
+	waitNodeWiring(t, ctx, l, nodeB, "the gateway wired", routeWait, func(s wiringState) bool { return gatewayWired(s, gwIP, gwMAC) })
+	waitNodeWiring(t, ctx, l, nodeA, "the gateway's wiring gone", routeWait, func(s wiringState) bool { return hostUnwired(s, gwIP) })
 }
