@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
@@ -19,6 +20,9 @@ import (
 func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	log.Info("starting", "version", version, "driver", cfg.Driver, "as", cfg.BGP.AS, "nic", cfg.BGP.NIC, "vrf", cfg.BGP.VRF)
 
+	if cfg.Driver == "ovn_bgp_driver" {
+		log.Info("driver ovn_bgp_driver runs the same engine as nb_ovn_bgp_driver: topology from NB, bindings from SB")
+	}
 	fc, err := frr.FromAgentConfig(cfg)
 	if err != nil {
 		return err
@@ -88,11 +92,7 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 // the provider-bridge wiring and its OVS flows).
 func reconcilePass(ctx context.Context, w *ovn.Watcher, k *kernel.Applier, wr *wiring, r *frr.Reloader, frrText []byte,
 	policy exposure.Policy, reported *findingLog, log *slog.Logger) error {
-	id, err := w.Identity()
-	if err != nil {
-		return err
-	}
-	st, err := w.Snapshot(ctx)
+	id, st, err := w.Read(ctx)
 	if err != nil {
 		return err
 	}
@@ -106,6 +106,13 @@ func reconcilePass(ctx context.Context, w *ovn.Watcher, k *kernel.Applier, wr *w
 	}
 	if _, err := k.Sync(ctx, desired.Addrs()); err != nil {
 		errs = append(errs, fmt.Errorf("kernel: %w", err))
+	}
+	var subnets []netip.Prefix
+	for _, e := range desired.Subnets() {
+		subnets = append(subnets, e.Prefix)
+	}
+	if _, err := k.SyncRoutes(ctx, subnets); err != nil {
+		errs = append(errs, fmt.Errorf("kernel routes: %w", err))
 	}
 	errs = append(errs, wr.apply(ctx, w, desired))
 	return errors.Join(errs...)

@@ -49,11 +49,7 @@ func explain(ctx context.Context, cfg config.Config, arg, format string, stdout 
 		return fmt.Errorf("explain: read OVN: %w", err)
 	}
 	defer w.Close()
-	id, err := w.Identity()
-	if err != nil {
-		return err
-	}
-	st, err := w.Snapshot(ctx)
+	id, st, err := w.Read(ctx)
 	if err != nil {
 		return err
 	}

@@ -71,6 +71,8 @@ type computer struct {
 	routerPortLSP map[string]ovn.LogicalSwitchPort
 	// provider caches the provider network of each switch that has a localnet port.
 	provider map[string]providerNet
+	// portIPs caches each VM port's parsed addresses.
+	portIPs map[string][]netip.Addr
 }
 
 // providerNet is a logical switch's physical network, and its bridge on this node.
@@ -92,6 +94,7 @@ func newComputer(st ovn.State, node ovn.Identity, policy Policy, rec func(Decisi
 		routerPortSwitch: map[string]*ovn.LogicalSwitch{},
 		routerPortLSP:    map[string]ovn.LogicalSwitchPort{},
 		provider:         map[string]providerNet{},
+		portIPs:          map[string][]netip.Addr{},
 	}
 	for i := range st.Switches {
 		ls := &st.Switches[i]

@@ -24,18 +24,7 @@ func (c *computer) providerPorts() {
 		if !ok {
 			continue
 		}
-		for _, p := range ls.Ports {
-			if !vmPortTypes[p.Type] {
-				continue
-			}
-			object := "Logical_Switch_Port " + p.Name
-			addrs, err := vmPortIPs(p)
-			if err != nil {
-				c.finding(object, "%v", err)
-			}
-			if len(addrs) == 0 {
-				continue
-			}
+		c.forEachVMPort(ls, func(p ovn.LogicalSwitchPort, object string, addrs []netip.Addr) {
 			why, here := c.boundHere(p.Name)
 			if here && pn.bridge == "" {
 				here, why = false, fmt.Sprintf("provider network %s (%s) is not in this node's ovn-bridge-mappings", ls.Name, pn.physnet)
@@ -51,6 +40,29 @@ func (c *computer) providerPorts() {
 						p.Name, ls.Name, pn.physnet, pn.bridge, why),
 				})
 			}
+		})
+	}
+}
+
+// forEachVMPort calls fn for every VM or virtual port of ls that has addresses. A port's
+// malformed addresses are reported once per pass, however often it is visited.
+func (c *computer) forEachVMPort(ls *ovn.LogicalSwitch, fn func(p ovn.LogicalSwitchPort, object string, addrs []netip.Addr)) {
+	for _, p := range ls.Ports {
+		if !vmPortTypes[p.Type] {
+			continue
+		}
+		object := "Logical_Switch_Port " + p.Name
+		addrs, seen := c.portIPs[p.Name]
+		if !seen {
+			var err error
+			addrs, err = vmPortIPs(p)
+			if err != nil {
+				c.finding(object, "%v", err)
+			}
+			c.portIPs[p.Name] = addrs
+		}
+		if len(addrs) > 0 {
+			fn(p, object, addrs)
 		}
 	}
 }

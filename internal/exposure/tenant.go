@@ -137,15 +137,7 @@ func (c *computer) tenantNetworks(ts []tenantSubnet) {
 		if ls == nil {
 			continue
 		}
-		for _, p := range ls.Ports {
-			if !vmPortTypes[p.Type] {
-				continue
-			}
-			object := "Logical_Switch_Port " + p.Name
-			addrs, err := vmPortIPs(p)
-			if err != nil {
-				c.finding(object, "%v", err)
-			}
+		c.forEachVMPort(ls, func(p ovn.LogicalSwitchPort, object string, addrs []netip.Addr) {
 			for _, a := range addrs {
 				if !t.subnet.Contains(a) {
 					continue
@@ -161,7 +153,7 @@ func (c *computer) tenantNetworks(ts []tenantSubnet) {
 							p.Name, b.Chassis, t.subnet, t.gw.router.Name, t.via, why)})
 				}
 			}
-		}
+		})
 	}
 }
 

@@ -22,6 +22,9 @@ type Config struct {
 	NIC       string     // only connected addresses on this interface are redistributed
 	VRF       string     // "": no VRF
 	Neighbors []Neighbor
+	// RedistributeKernel also advertises the agent's kernel routes through the NIC (tenant
+	// subnets with the subnet advertisement method), through the same route-map.
+	RedistributeKernel bool
 }
 
 // Neighbor is one BGP peer of the default instance.
@@ -39,7 +42,8 @@ var ifName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$`)
 // configuration key it comes from.
 func FromAgentConfig(c config.Config) (Config, error) {
 	b := c.BGP
-	out := Config{ASN: b.AS, NIC: b.NIC, VRF: b.VRF}
+	out := Config{ASN: b.AS, NIC: b.NIC, VRF: b.VRF,
+		RedistributeKernel: c.AdvertisementMethodTenantNetworks == "subnet" && (c.ExposeTenantNetworks || c.ExposeIPv6GUATenantNetworks)}
 	var errs []error
 	if b.RouterID != "" {
 		a, err := netip.ParseAddr(b.RouterID)

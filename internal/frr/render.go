@@ -22,6 +22,7 @@ type view struct {
 	VRF       string
 	RouteMap  string
 	Neighbors []Neighbor
+	Kernel    bool
 }
 
 // Render validates c and returns frr.conf. The same Config always gives the same bytes.
@@ -29,7 +30,8 @@ func Render(c Config) ([]byte, error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("frr config: %w", err)
 	}
-	v := view{ASN: c.ASN, NIC: c.NIC, VRF: c.VRF, RouteMap: RouteMap, Neighbors: slices.Clone(c.Neighbors)}
+	v := view{ASN: c.ASN, NIC: c.NIC, VRF: c.VRF, RouteMap: RouteMap, Neighbors: slices.Clone(c.Neighbors),
+		Kernel: c.RedistributeKernel}
 	if c.RouterID.IsValid() {
 		v.RouterID = c.RouterID.String()
 	}

@@ -61,6 +61,25 @@ var renderCases = []renderCase{
 		},
 	},
 	{
+		name: "tenant-subnets",
+		cfg: Config{
+			ASN:                64999,
+			NIC:                "bgp-nic",
+			RedistributeKernel: true,
+			Neighbors:          []Neighbor{{Addr: netip.MustParseAddr("172.30.1.254"), RemoteAS: 65000}},
+		},
+	},
+	{
+		name: "vrf-tenant-subnets",
+		cfg: Config{
+			ASN:                64999,
+			NIC:                "bgp-nic",
+			VRF:                "bgp-vrf",
+			RedistributeKernel: true,
+			Neighbors:          []Neighbor{{Addr: netip.MustParseAddr("172.30.1.254"), RemoteAS: 65000}},
+		},
+	},
+	{
 		name: "vrf",
 		cfg: Config{
 			ASN:      64999,

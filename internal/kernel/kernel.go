@@ -24,6 +24,8 @@ type Options struct {
 	NIC        string // device holding the exposed addresses, e.g. "bgp-nic"
 	VRF        string // VRF device the NIC is enslaved to; "" means no VRF
 	VRFTableID uint32 // routing table of the VRF; required when VRF is set
+	// RouteProtocol marks the routes the agent owns; 0 means DefaultRouteProtocol.
+	RouteProtocol uint8
 }
 
 func (o Options) validate() error {

@@ -135,6 +135,16 @@ func (w *Watcher) Snapshot(ctx context.Context) (State, error) {
 	return st, nil
 }
 
+// Read returns this node's identity and a snapshot: everything one pass computes from.
+func (w *Watcher) Read(ctx context.Context) (Identity, State, error) {
+	id, err := w.Identity()
+	if err != nil {
+		return Identity{}, State{}, err
+	}
+	st, err := w.Snapshot(ctx)
+	return id, st, err
+}
+
 // Connected reports per database whether its client is connected now.
 func (w *Watcher) Connected() map[string]bool {
 	return map[string]bool{"OVS": w.ovs.Connected(), "NB": w.nb.Connected(), "SB": w.sb.Connected()}
