@@ -38,7 +38,7 @@ func readWiring(t *testing.T, ctx context.Context, l *lab.Lab, node string) (wir
 		{&s.rules6, []string{"ip", "-6", "rule", "show", "pref", rulePref}},
 		{&s.table, []string{"ip", "route", "show", "table", brExTable}},
 		{&s.table6, []string{"ip", "-6", "route", "show", "table", brExTable}},
-		{&s.neigh, []string{"ip", "neigh", "show", "dev", "br-ex", "proto", "149"}},
+		{&s.neigh, []string{"ip", "neigh", "show", "dev", "br-ex", "proto", "201"}},
 		{&s.proxy, []string{"ip", "-6", "neigh", "show", "proxy", "dev", "br-ex"}},
 		{&s.flows, []string{"ovs-ofctl", "--no-stats", "--no-names", "dump-flows", "br-ex"}},
 	} {
@@ -80,13 +80,13 @@ func waitNodeWiring(t *testing.T, ctx context.Context, l *lab.Lab, node, what st
 // hostWired reports whether an exposed host address has its rule and bridge-table route.
 func hostWired(s wiringState, ip string) bool {
 	return strings.Contains(s.rules+s.rules6, "to "+ip+" lookup "+brExTable) &&
-		regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(ip)+` dev br-ex proto 149`).MatchString(s.table+s.table6)
+		regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(ip)+` dev br-ex proto 201`).MatchString(s.table+s.table6)
 }
 
 // gatewayWired reports whether a gateway port's address is wired, with its permanent
 // neighbour entry (and, for IPv6, its NDP proxy entry) on br-ex.
 func gatewayWired(s wiringState, ip, mac string) bool {
-	ok := hostWired(s, ip) && strings.Contains(s.neigh, ip+" lladdr "+mac+" PERMANENT proto 149")
+	ok := hostWired(s, ip) && strings.Contains(s.neigh, ip+" lladdr "+mac+" PERMANENT proto 201")
 	if strings.Contains(ip, ":") {
 		ok = ok && strings.Contains(s.proxy, ip+" ")
 	}
@@ -128,7 +128,7 @@ func TestWiringForExposedVM(t *testing.T) {
 	s := waitWiring(t, ctx, l, "rule, route and flows for 172.24.4.10", routeWait, func(s wiringState) bool {
 		return hostWired(s, "172.24.4.10") && flowsInstalled(t, ctx, l, s)
 	})
-	for _, want := range []string{"default dev br-ex proto 149 scope link"} {
+	for _, want := range []string{"default dev br-ex proto 201 scope link"} {
 		if !strings.Contains(s.table, want) {
 			t.Errorf("table %s lacks %q:\n%s", brExTable, want, s.table)
 		}

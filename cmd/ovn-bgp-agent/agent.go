@@ -33,7 +33,8 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	reloader := frr.NewReloader(cfg.FRR, log.With("applier", "frr"))
 
-	k, err := kernel.New(kernel.Options{NIC: cfg.BGP.NIC, VRF: cfg.BGP.VRF, VRFTableID: cfg.BGP.VRFTableID}, log.With("applier", "kernel"))
+	k, err := kernel.New(kernel.Options{NIC: cfg.BGP.NIC, VRF: cfg.BGP.VRF, VRFTableID: cfg.BGP.VRFTableID,
+		RouteProtocol: uint8(cfg.Kernel.RouteProtocol)}, log.With("applier", "kernel"))
 	if err != nil {
 		return err
 	}

@@ -35,9 +35,8 @@ func newWiring(cfg config.Config, log *slog.Logger) (*wiring, error) {
 	return &wiring{
 		kernel: kw,
 		flows:  ovs.New(ovs.Options{}, log.With("applier", "ovs")), // OVS_RUNDIR locates the bridges' sockets
-		watch: kernel.WatchOptions{Netns: netns.None(), RouteProtocol: opts.RouteProtocol,
-			TableBase: opts.TableBase, TableCount: opts.TableCount},
-		log: log,
+		watch:  kernel.WatchOptions{Netns: netns.None(), RouteProtocol: opts.RouteProtocol},
+		log:    log,
 	}, nil
 }
 

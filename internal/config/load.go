@@ -38,7 +38,7 @@ func Default() Config {
 		},
 		Kernel: Kernel{
 			RulePriority:    2000,
-			RouteProtocol:   149,
+			RouteProtocol:   201, // kernel.DefaultRouteProtocol
 			BridgeTableBase: 3000,
 		},
 		Log: Log{Level: "info", Format: "text"},

@@ -15,13 +15,11 @@ import (
 // WatchOptions says which kernel events mean the agent's state was disturbed.
 type WatchOptions struct {
 	Netns         netns.NsHandle // closed handle: the current namespace
-	RouteProtocol uint8
-	TableBase     uint32
-	TableCount    uint32
+	RouteProtocol uint8          // the agent's routes, wherever they are
 }
 
 // Watch calls trigger whenever something of the agent's may have gone: a host address
-// (/32, /128) deleted, a route with the agent's protocol deleted from its tables, a
+// (/32, /128) deleted, a route with the agent's protocol deleted (bridge tables or bgp-nic), a
 // local-table entry (re)inserted (exposed addresses must stay non-host-local), a neighbour or
 // proxy entry deleted, or a device created, deleted or set up or down (a
 // restarted ovs-vswitchd recreates its bridge devices bare). Rules have no notifications:
@@ -127,8 +125,7 @@ func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error 
 
 func (o WatchOptions) routeReason(u netlink.RouteUpdate) string {
 	switch {
-	case u.Type == unix.RTM_DELROUTE && int(u.Protocol) == int(o.RouteProtocol) &&
-		u.Table >= int(o.TableBase) && uint64(u.Table) < uint64(o.TableBase)+uint64(o.TableCount):
+	case u.Type == unix.RTM_DELROUTE && int(u.Protocol) == int(o.RouteProtocol):
 		return fmt.Sprintf("netlink: route %s deleted from table %d", u.Dst, u.Table)
 	case u.Type == unix.RTM_NEWROUTE && u.Table == unix.RT_TABLE_LOCAL && u.Route.Type == unix.RTN_LOCAL && u.Dst != nil:
 		if ones, bits := u.Dst.Mask.Size(); ones == bits {

@@ -22,7 +22,7 @@ func TestWatchTriggersWhenOwnedStateIsDeleted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	go func() {
-		Watch(ctx, WatchOptions{Netns: ns, RouteProtocol: 149, TableBase: 3000, TableCount: 256},
+		Watch(ctx, WatchOptions{Netns: ns, RouteProtocol: 149},
 			func(r string) { reasons <- r }, testLogger(t))
 		close(stopped)
 	}()
