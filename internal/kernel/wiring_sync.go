@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"slices"
 	"strconv"
@@ -187,6 +188,9 @@ func (w *Wirer) syncSysctls(ws wantState, links map[string]linkInfo, cur map[ite
 		}
 		val := ws.sysctls[path]
 		got, err := w.b.readSysctl(path)
+		if errors.Is(err, fs.ErrNotExist) && strings.HasPrefix(path, "net/ipv6/") {
+			continue // IPv6 is disabled on this host (ipv6.disable=1): nothing to forward
+		}
 		if err != nil {
 			*errs = append(*errs, fmt.Errorf("read sysctl %s: %w", path, err))
 			continue
