@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -21,7 +22,7 @@ type WatchOptions struct {
 // Watch calls trigger whenever something of the agent's may have gone: a host address
 // (/32, /128) deleted, a route with the agent's protocol deleted (bridge tables or bgp-nic), a
 // local-table entry (re)inserted (exposed addresses must stay non-host-local), a neighbour or
-// proxy entry deleted, or a device created, deleted or set up or down (a
+// proxy entry with the agent's protocol deleted, or a device created, deleted or set up or down (a
 // restarted ovs-vswitchd recreates its bridge devices bare). Rules have no notifications:
 // the periodic pass repairs them. When a subscription fails (e.g. ENOBUFS under a burst)
 // it resubscribes and triggers a full pass, since events were lost. It returns when ctx ends.
@@ -67,7 +68,7 @@ func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error 
 	const buf = 1024
 	addrs := make(chan netlink.AddrUpdate, buf)
 	routes := make(chan netlink.RouteUpdate, buf)
-	neighs := make(chan netlink.NeighUpdate, buf)
+	neighs := make(chan rawNeigh, buf)
 	links := make(chan netlink.LinkUpdate, buf)
 	if err := netlink.AddrSubscribeWithOptions(addrs, done, netlink.AddrSubscribeOptions{Namespace: ns, ErrorCallback: onErr}); err != nil {
 		return fmt.Errorf("subscribe to addresses: %w", err)
@@ -75,7 +76,7 @@ func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error 
 	if err := netlink.RouteSubscribeWithOptions(routes, done, netlink.RouteSubscribeOptions{Namespace: ns, ErrorCallback: onErr}); err != nil {
 		return fmt.Errorf("subscribe to routes: %w", err)
 	}
-	if err := netlink.NeighSubscribeWithOptions(neighs, done, netlink.NeighSubscribeOptions{Namespace: ns, ErrorCallback: onErr}); err != nil {
+	if err := subscribeDeletedNeighs(o.Netns, neighs, done, onErr); err != nil {
 		return fmt.Errorf("subscribe to neighbours: %w", err)
 	}
 	if err := netlink.LinkSubscribeWithOptions(links, done, netlink.LinkSubscribeOptions{Namespace: ns, ErrorCallback: onErr}); err != nil {
@@ -102,14 +103,12 @@ func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error 
 			if reason := o.routeReason(u); reason != "" {
 				trigger(reason)
 			}
-		case u, ok := <-neighs:
+		case nb, ok := <-neighs:
 			if !ok {
 				return fmt.Errorf("neighbours: %w", closed)
 			}
-			// The kernel reports a deleted entry as FAILED, and the library drops its
-			// protocol: every deletion triggers (neighbour GC is rare; a pass is cheap).
-			if u.Type == unix.RTM_DELNEIGH {
-				trigger("netlink: neighbour " + u.IP.String() + " deleted")
+			if nb.proto == o.RouteProtocol {
+				trigger("netlink: neighbour " + nb.addr.String() + " deleted")
 			}
 		case u, ok := <-links:
 			if !ok {
@@ -121,6 +120,56 @@ func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error 
 			}
 		}
 	}
+}
+
+// subscribeDeletedNeighs sends the neighbours and proxy entries deleted in ns to ch until
+// done is closed (then ch is closed). It reads the protocol, which the netlink library's
+// neighbour subscription drops, so only the agent's own entries trigger a pass.
+func subscribeDeletedNeighs(ns netns.NsHandle, ch chan<- rawNeigh, done <-chan struct{}, onErr func(error)) error {
+	s, err := nl.SubscribeAt(ns, netns.None(), unix.NETLINK_ROUTE, unix.RTNLGRP_NEIGH)
+	if err != nil {
+		return err
+	}
+	// Receive blocks in recvfrom, which closing the socket does not interrupt: wake up
+	// regularly to see whether the subscription is still wanted.
+	if err := s.SetReceiveTimeout(&unix.Timeval{Sec: 0, Usec: 200_000}); err != nil {
+		s.Close()
+		return err
+	}
+	go func() {
+		defer close(ch)
+		defer s.Close()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			msgs, _, err := s.Receive()
+			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EWOULDBLOCK) || errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err != nil {
+				onErr(err) // e.g. ENOBUFS: events were lost
+				return
+			}
+			for _, m := range msgs {
+				if m.Header.Type != unix.RTM_DELNEIGH {
+					continue
+				}
+				nb, _, err := parseNeigh(m.Data)
+				if err != nil {
+					continue
+				}
+				select {
+				case ch <- nb:
+				case <-done:
+					return
+				}
+			}
+		}
+	}()
+	return nil
 }
 
 func (o WatchOptions) routeReason(u netlink.RouteUpdate) string {

@@ -17,6 +17,7 @@ func TestWatchTriggersWhenOwnedStateIsDeleted(t *testing.T) {
 	ipIn(t, name, "addr", "add", "172.24.4.10/32", "dev", "bgp-nic")
 	ipIn(t, name, "route", "add", "172.24.4.10/32", "dev", "br-ex", "table", "3000", "proto", "149")
 	ipIn(t, name, "neigh", "add", "172.24.4.1", "lladdr", "fa:16:3e:00:00:01", "dev", "br-ex", "nud", "permanent", "proto", "149")
+	ipIn(t, name, "neigh", "add", "172.24.4.2", "lladdr", "fa:16:3e:00:00:02", "dev", "br-ex", "nud", "permanent") // foreign
 
 	reasons := make(chan string, 64)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -40,26 +41,34 @@ func TestWatchTriggersWhenOwnedStateIsDeleted(t *testing.T) {
 			return false
 		}
 	})
-	expect := func(what string, cmd ...string) {
+	// expect runs the ip commands and waits for a trigger mentioning what.
+	expect := func(what string, cmds ...[]string) {
 		t.Helper()
 		for len(reasons) > 0 {
 			<-reasons
 		}
-		ipIn(t, name, cmd...)
+		for _, cmd := range cmds {
+			ipIn(t, name, cmd...)
+		}
 		deadline := time.After(2 * time.Second)
 		for {
 			select {
 			case r := <-reasons:
+				if strings.Contains(r, "172.24.4.2 ") || strings.HasSuffix(r, "172.24.4.2") {
+					t.Errorf("a foreign neighbour's deletion triggered: %s", r)
+				}
 				if strings.Contains(r, what) {
 					return
 				}
 			case <-deadline:
-				t.Fatalf("no trigger mentioning %q after ip %s", what, strings.Join(cmd, " "))
+				t.Fatalf("no trigger mentioning %q after ip %q", what, cmds)
 			}
 		}
 	}
-	expect("route 172.24.4.10/32 deleted from table 3000", "route", "del", "172.24.4.10/32", "table", "3000")
-	expect("neighbour 172.24.4.1 deleted", "neigh", "del", "172.24.4.1", "dev", "br-ex")
-	expect("address 172.24.4.10/32 deleted", "addr", "del", "172.24.4.10/32", "dev", "bgp-nic")
-	expect("local-table entry for 172.24.4.11/32 inserted", "addr", "add", "172.24.4.11/32", "dev", "bgp-nic")
+	expect("route 172.24.4.10/32 deleted from table 3000", []string{"route", "del", "172.24.4.10/32", "table", "3000"})
+	// Events arrive in order: a trigger for the foreign entry would come before ours.
+	expect("neighbour 172.24.4.1 deleted", []string{"neigh", "del", "172.24.4.2", "dev", "br-ex"},
+		[]string{"neigh", "del", "172.24.4.1", "dev", "br-ex"})
+	expect("address 172.24.4.10/32 deleted", []string{"addr", "del", "172.24.4.10/32", "dev", "bgp-nic"})
+	expect("local-table entry for 172.24.4.11/32 inserted", []string{"addr", "add", "172.24.4.11/32", "dev", "bgp-nic"})
 }

@@ -35,40 +35,47 @@ func (n *netlinkWiring) neighDump(fam uint8, proxy bool) ([]rawNeigh, error) {
 	}
 	var out []rawNeigh
 	for _, m := range msgs {
-		if len(m) < unix.SizeofNdMsg {
-			continue
-		}
-		nb := rawNeigh{
-			index: int(int32(nl.NativeEndian().Uint32(m[4:8]))),
-			state: nl.NativeEndian().Uint16(m[8:10]),
-			proxy: m[10]&netlink.NTF_PROXY != 0,
-		}
-		if nb.proxy != proxy || m[0] != fam {
-			continue
-		}
-		attrs, err := nl.ParseRouteAttr(m[unix.SizeofNdMsg:])
+		nb, fam2, err := parseNeigh(m)
 		if err != nil {
-			return nil, fmt.Errorf("parse neighbour message: %w", err)
+			return nil, err
 		}
-		for _, a := range attrs {
-			switch a.Attr.Type {
-			case unix.NDA_DST:
-				if ip, ok := netip.AddrFromSlice(a.Value); ok {
-					nb.addr = ip.Unmap()
-				}
-			case unix.NDA_LLADDR:
-				nb.mac = net.HardwareAddr(a.Value).String()
-			case ndaProtocol:
-				if len(a.Value) > 0 {
-					nb.proto = a.Value[0]
-				}
-			}
-		}
-		if nb.addr.IsValid() {
+		if nb.proxy == proxy && fam2 == fam && nb.addr.IsValid() {
 			out = append(out, nb)
 		}
 	}
 	return out, nil
+}
+
+// parseNeigh decodes the body of an RTM_NEWNEIGH/RTM_DELNEIGH message, with the protocol the
+// netlink library drops.
+func parseNeigh(m []byte) (rawNeigh, uint8, error) {
+	if len(m) < unix.SizeofNdMsg {
+		return rawNeigh{}, 0, fmt.Errorf("neighbour message of %d bytes", len(m))
+	}
+	nb := rawNeigh{
+		index: int(int32(nl.NativeEndian().Uint32(m[4:8]))),
+		state: nl.NativeEndian().Uint16(m[8:10]),
+		proxy: m[10]&netlink.NTF_PROXY != 0,
+	}
+	attrs, err := nl.ParseRouteAttr(m[unix.SizeofNdMsg:])
+	if err != nil {
+		return rawNeigh{}, 0, fmt.Errorf("parse neighbour message: %w", err)
+	}
+	for _, a := range attrs {
+		switch a.Attr.Type {
+		case unix.NDA_DST:
+			if ip, ok := netip.AddrFromSlice(a.Value); ok {
+				nb.addr = ip.Unmap()
+			}
+		case unix.NDA_LLADDR:
+			nb.mac = net.HardwareAddr(a.Value).String()
+		case ndaProtocol:
+			if len(a.Value) > 0 {
+				nb.proto = a.Value[0]
+			}
+		}
+	}
+	return nb, m[0], nil
 }
 
 // neighRequest adds (RTM_NEWNEIGH) or deletes a permanent neighbour or proxy entry on it.dev.
