@@ -291,6 +291,13 @@ func TestWiringForExposedFIP(t *testing.T) {
 		return gatewayWired(s, gwIP, gwMAC) && hostWired(s, fip) && nodeFlowsInstalled(t, ctx, l, nodeA, s)
 	})
 	t.Logf("node-a:\n%s", s)
+	// A neighbour of the agent's deleted by hand: the netlink event brings it back at once.
+	start := time.Now()
+	if _, err := l.Exec(ctx, nodeA, "ip", "neigh", "del", gwIP, "dev", "br-ex"); err != nil {
+		t.Fatal(err)
+	}
+	waitNodeWiring(t, ctx, l, nodeA, "the gateway's neighbour back", 2*time.Second, func(s wiringState) bool { return gatewayWired(s, gwIP, gwMAC) })
+	t.Logf("gateway neighbour deleted by hand: back after %s", time.Since(start).Round(time.Millisecond))
 	if s := waitNodeWiring(t, ctx, l, nodeB, "bridge wired", routeWait, func(s wiringState) bool {
 		return nodeFlowsInstalled(t, ctx, l, nodeB, s)
 	}); !hostUnwired(s, gwIP) || !hostUnwired(s, fip) {
