@@ -89,8 +89,8 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return ctx.Err()
 }
 
-// reconcilePass is one pass: snapshot, compute, apply FRR, then the kernel (addresses, then
-// the provider-bridge wiring and its OVS flows).
+// reconcilePass is one pass: snapshot, compute, apply FRR, then the kernel (the
+// provider-bridge wiring and its OVS flows, then the addresses and routes).
 func reconcilePass(ctx context.Context, w *ovn.Watcher, k *kernel.Applier, wr *wiring, r *frr.Reloader, frrText []byte,
 	policy exposure.Policy, reported *findingLog, log *slog.Logger) error {
 	id, st, err := w.Read(ctx)
@@ -105,6 +105,9 @@ func reconcilePass(ctx context.Context, w *ovn.Watcher, k *kernel.Applier, wr *w
 	if _, err := r.Apply(ctx, frrText); err != nil {
 		errs = append(errs, fmt.Errorf("frr: %w", err))
 	}
+	// The wiring before the addresses: a new prefix is steered into OVN before bgp-nic makes
+	// FRR advertise it, so its first packets are not lost.
+	errs = append(errs, wr.apply(ctx, w, desired))
 	if _, err := k.Sync(ctx, desired.Addrs()); err != nil {
 		errs = append(errs, fmt.Errorf("kernel: %w", err))
 	}
@@ -115,7 +118,6 @@ func reconcilePass(ctx context.Context, w *ovn.Watcher, k *kernel.Applier, wr *w
 	if _, err := k.SyncRoutes(ctx, subnets); err != nil {
 		errs = append(errs, fmt.Errorf("kernel routes: %w", err))
 	}
-	errs = append(errs, wr.apply(ctx, w, desired))
 	return errors.Join(errs...)
 }
 
