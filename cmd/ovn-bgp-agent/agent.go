@@ -33,13 +33,19 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	reloader := frr.NewReloader(cfg.FRR, log.With("applier", "frr"))
 
-	k, err := kernel.New(kernel.Options{NIC: cfg.BGP.NIC, VRF: cfg.BGP.VRF, VRFTableID: cfg.BGP.VRFTableID}, log.With("applier", "kernel"))
+	k, err := kernel.New(kernel.Options{NIC: cfg.BGP.NIC, VRF: cfg.BGP.VRF, VRFTableID: cfg.BGP.VRFTableID,
+		RouteProtocol: uint8(cfg.Kernel.RouteProtocol)}, log.With("applier", "kernel"))
 	if err != nil {
 		return err
 	}
 	if err := k.EnsureDevices(ctx); err != nil {
 		return err
 	}
+	wr, err := newWiring(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer wr.close()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -58,13 +64,16 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		return reconcilePass(ctx, w, k, reloader, frrText, policy, reported, log)
+		return reconcilePass(ctx, w, k, wr, reloader, frrText, policy, reported, log)
 	}
 	loop := reconcile.New(pass, cfg.ReconcileInterval, log)
 	done := make(chan struct{})
 	go func() { loop.Run(ctx); close(done) }()
+	watched := make(chan struct{})
+	go func() { wr.watchKernel(ctx, loop.Trigger); close(watched) }()
 	defer func() {
 		cancel()
+		<-watched
 		<-done // no pass runs past this point, so closing the clients is safe
 		if w != nil {
 			w.Close()
@@ -80,8 +89,9 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return ctx.Err()
 }
 
-// reconcilePass is one pass: snapshot, compute, apply FRR then kernel.
-func reconcilePass(ctx context.Context, w *ovn.Watcher, k *kernel.Applier, r *frr.Reloader, frrText []byte,
+// reconcilePass is one pass: snapshot, compute, apply FRR, then the kernel (the
+// provider-bridge wiring and its OVS flows, then the addresses and routes).
+func reconcilePass(ctx context.Context, w *ovn.Watcher, k *kernel.Applier, wr *wiring, r *frr.Reloader, frrText []byte,
 	policy exposure.Policy, reported *findingLog, log *slog.Logger) error {
 	id, st, err := w.Read(ctx)
 	if err != nil {
@@ -95,6 +105,9 @@ func reconcilePass(ctx context.Context, w *ovn.Watcher, k *kernel.Applier, r *fr
 	if _, err := r.Apply(ctx, frrText); err != nil {
 		errs = append(errs, fmt.Errorf("frr: %w", err))
 	}
+	// The wiring before the addresses: a new prefix is steered into OVN before bgp-nic makes
+	// FRR advertise it, so its first packets are not lost.
+	errs = append(errs, wr.apply(ctx, w, desired))
 	if _, err := k.Sync(ctx, desired.Addrs()); err != nil {
 		errs = append(errs, fmt.Errorf("kernel: %w", err))
 	}

@@ -40,6 +40,8 @@ type Node struct {
 	FRR   *FRR
 	Env   []string // OVS_RUNDIR/OVN_RUNDIR for the node's own OVS and OVN tools
 	topo  TopoNode
+
+	vswitchd *Proc // compute nodes: the running ovs-vswitchd
 }
 
 var labCounter atomic.Int32

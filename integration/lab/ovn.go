@@ -86,12 +86,39 @@ func (l *Lab) startOVS(ctx context.Context, n *Node) error {
 	if _, err := Run(ctx, n.Netns, n.Env, "ovs-vsctl", "--no-wait", "init"); err != nil {
 		return err
 	}
-	if _, err := l.start(n, "ovs-vswitchd", "ovs-vswitchd", "--no-chdir",
-		"--pidfile="+filepath.Join(n.Dir, "ovs-vswitchd.pid"), "--unixctl="+filepath.Join(n.Dir, "ovs-vswitchd.ctl"),
-		"unix:"+sock); err != nil {
+	if err := l.startVswitchd(n); err != nil {
 		return err
 	}
 	l.logf("  %s: ovsdb-server and ovs-vswitchd (netdev)", n.Name)
+	return nil
+}
+
+func (l *Lab) startVswitchd(n *Node) error {
+	p, err := l.start(n, "ovs-vswitchd", "ovs-vswitchd", "--no-chdir",
+		"--pidfile="+filepath.Join(n.Dir, "ovs-vswitchd.pid"), "--unixctl="+filepath.Join(n.Dir, "ovs-vswitchd.ctl"),
+		"unix:"+n.OVSSocket())
+	if err != nil {
+		return err
+	}
+	n.vswitchd = p
+	return nil
+}
+
+// RestartVswitchd stops the node's ovs-vswitchd (by pid, SIGTERM) and starts a new one, as an
+// upgrade or a crash would: the flows are gone, and with the userspace datapath so are the
+// bridge devices and everything the kernel had on them.
+func (l *Lab) RestartVswitchd(ctx context.Context, node string) error {
+	n := l.nodes[node]
+	if n == nil || n.vswitchd == nil {
+		return fmt.Errorf("no ovs-vswitchd on %q", node)
+	}
+	if err := n.vswitchd.Stop(10 * time.Second); err != nil {
+		return err
+	}
+	if err := l.startVswitchd(n); err != nil {
+		return err
+	}
+	l.logf("  %s: ovs-vswitchd restarted (pid %d)", node, n.vswitchd.Pid())
 	return nil
 }
 

@@ -36,6 +36,11 @@ func Default() Config {
 			ConfigFile:    "/etc/frr/frr.conf",
 			ReloadCommand: "/usr/lib/frr/frr-reload.py",
 		},
+		Kernel: Kernel{
+			RulePriority:    2000,
+			RouteProtocol:   201, // kernel.DefaultRouteProtocol
+			BridgeTableBase: 3000,
+		},
 		Log: Log{Level: "info", Format: "text"},
 	}
 }

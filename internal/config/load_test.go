@@ -51,7 +51,8 @@ func TestLoadFullExample(t *testing.T) {
 			ConfigFile:    "/etc/frr/frr.conf",
 			ReloadCommand: "/usr/lib/frr/frr-reload.py",
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Kernel: Kernel{RulePriority: 2100, RouteProtocol: 150, BridgeTableBase: 4000},
+		Log:    Log{Level: "info", Format: "text"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("LoadWithEnv(full.yaml) mismatch (-want +got):\n%s", diff)

@@ -20,6 +20,7 @@ type Config struct {
 	OVN                                  OVN      `mapstructure:"ovn"`
 	BGP                                  BGP      `mapstructure:"bgp"`
 	FRR                                  FRR      `mapstructure:"frr"`
+	Kernel                               Kernel   `mapstructure:"kernel"`
 	Log                                  Log      `mapstructure:"log"`
 }
 
@@ -67,6 +68,20 @@ type FRR struct {
 	ConfigFile    string `mapstructure:"config_file"`
 	ReloadCommand string `mapstructure:"reload_command"`
 }
+
+// Kernel says how the agent marks the routing state it owns, so that it never touches anyone
+// else's: its ip rules sit at RulePriority, its routes carry RouteProtocol (so do its permanent
+// neighbours and NDP proxy entries) and live in the provider-bridge tables BridgeTableBase ..
+// BridgeTableBase+BridgeTableCount-1, one per provider bridge in name order.
+type Kernel struct {
+	RulePriority    uint32 `mapstructure:"rule_priority"`
+	RouteProtocol   uint32 `mapstructure:"route_protocol"`
+	BridgeTableBase uint32 `mapstructure:"bridge_table_base"`
+}
+
+// BridgeTableCount is how many routing tables, from kernel.bridge_table_base on, the agent
+// owns: at most that many provider bridges per node.
+const BridgeTableCount = 256
 
 // Log selects the log format and level.
 type Log struct {

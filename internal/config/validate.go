@@ -28,6 +28,7 @@ func validate(c Config) []Problem {
 	checkTLS(&ps, "ovn.sb_tls", c.OVN.SBConnection, c.OVN.SBTLS)
 	validateBGP(&ps, c.BGP)
 	validateFRR(&ps, c.FRR)
+	validateKernel(&ps, c.Kernel, c.BGP)
 	oneOf(&ps, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf(&ps, "log.format", c.Log.Format, "text", "json")
 	return ps.list
@@ -86,6 +87,33 @@ func validateFRR(ps *problems, f FRR) {
 		if !filepath.IsAbs(p) {
 			ps.addGot(key, p, "must be an absolute path")
 		}
+	}
+}
+
+func validateKernel(ps *problems, k Kernel, b BGP) {
+	// 0 is the kernel's own rule for the local table; 32766 and 32767 are main and default.
+	if k.RulePriority < 1 || k.RulePriority > 32765 {
+		ps.addGot("kernel.rule_priority", k.RulePriority, "must be 1..32765 (below the main table's rule at 32766)")
+	}
+	// 0..4 are the kernel's own (unspec, redirect, kernel, boot, static); 11 and 186..198
+	// are FRR zebra's, and zebra would take such routes for its own.
+	switch p := k.RouteProtocol; {
+	case p < 5 || p > 255:
+		ps.addGot("kernel.route_protocol", p, "must be 5..255 (0..4 are reserved by the kernel)")
+	case p == 11 || p >= 186 && p <= 198:
+		ps.addGot("kernel.route_protocol", p, "must not be one of FRR's route protocols (11, 186..198)")
+	}
+	first, last := uint64(k.BridgeTableBase), uint64(k.BridgeTableBase)+BridgeTableCount-1
+	switch {
+	case first == 0 || last > 0xffffffff:
+		ps.addGot("kernel.bridge_table_base", k.BridgeTableBase, "must be 1..%d (the agent owns %d tables from there)",
+			uint64(0xffffffff)-BridgeTableCount+1, BridgeTableCount)
+	case first <= 255 && last >= 253:
+		ps.addGot("kernel.bridge_table_base", k.BridgeTableBase,
+			"tables %d..%d would include the reserved tables 253 (default), 254 (main) or 255 (local)", first, last)
+	case b.VRF != "" && uint64(b.VRFTableID) >= first && uint64(b.VRFTableID) <= last:
+		ps.addGot("kernel.bridge_table_base", k.BridgeTableBase,
+			"tables %d..%d would include bgp.vrf_table_id %d", first, last, b.VRFTableID)
 	}
 }
 

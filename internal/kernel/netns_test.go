@@ -26,7 +26,7 @@ import (
 
 var nsSeq atomic.Int64
 
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() == 0 {
 		return
@@ -42,7 +42,15 @@ var unsafeNSChars = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 
 // newNetns creates a fresh network namespace for t and returns a netlink
 // handle inside it. The namespace is deleted when t ends.
-func newNetns(t *testing.T) *netlink.Handle {
+func newNetns(t testing.TB) *netlink.Handle {
+	t.Helper()
+	_, _, h := newNamedNetns(t)
+	return h
+}
+
+// newNamedNetns is newNetns that also returns the namespace (open until t ends) and its
+// name, for `ip -n NAME` and for appliers that enter it.
+func newNamedNetns(t testing.TB) (netns.NsHandle, string, *netlink.Handle) {
 	t.Helper()
 	requireRoot(t)
 	label := unsafeNSChars.ReplaceAllString(t.Name(), "_")
@@ -79,10 +87,10 @@ func newNetns(t *testing.T) *netlink.Handle {
 		t.Fatalf("netlink handle in %s: %v", name, err)
 	}
 	t.Cleanup(h.Close)
-	return h
+	return c.ns, name, h
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
@@ -90,13 +98,13 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{t}, nil))
 }
 
 // addBridge creates an empty bridge, the stand-in for a dummy on kernels
 // without one; up says whether to set it up.
-func addBridge(t *testing.T, h *netlink.Handle, name string, up bool) netlink.Link {
+func addBridge(t testing.TB, h *netlink.Handle, name string, up bool) netlink.Link {
 	t.Helper()
 	if err := h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}); err != nil {
 		t.Fatalf("create bridge %s: %v", name, err)
@@ -111,7 +119,7 @@ func addBridge(t *testing.T, h *netlink.Handle, name string, up bool) netlink.Li
 	return link
 }
 
-func mustLink(t *testing.T, h *netlink.Handle, name string) netlink.Link {
+func mustLink(t testing.TB, h *netlink.Handle, name string) netlink.Link {
 	t.Helper()
 	link, err := h.LinkByName(name)
 	if err != nil {

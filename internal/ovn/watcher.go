@@ -37,14 +37,19 @@ func Connect(ctx context.Context, cfg config.OVN, trigger func(reason string), l
 
 	ovsModel, err := model.NewClientDBModel("Open_vSwitch", map[string]model.Model{
 		vswitchd.OpenvSwitchTable: &vswitchd.OpenvSwitch{},
+		vswitchd.BridgeTable:      &vswitchd.Bridge{},
+		vswitchd.PortTable:        &vswitchd.Port{},
+		vswitchd.InterfaceTable:   &vswitchd.Interface{},
 	})
 	if err != nil {
 		return nil, err
 	}
 	var ovsRow vswitchd.OpenvSwitch
-	// Only external_ids: system-id, ovn-bridge-mappings and ovn-remote live there.
 	w.ovs, err = dialRetry(ctx, "OVS", remote{conn: cfg.OVSConnection}, ovsModel, triggerHandler("OVS", trigger), log,
-		client.WithTable(&ovsRow, &ovsRow.ExternalIDs))
+		append([]client.MonitorOption{
+			// Only external_ids: system-id, ovn-bridge-mappings and ovn-remote live there.
+			client.WithTable(&ovsRow, &ovsRow.ExternalIDs),
+		}, localBridgeTables()...)...)
 	if err != nil {
 		return nil, err
 	}

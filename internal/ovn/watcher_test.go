@@ -2,6 +2,7 @@ package ovn
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -118,6 +119,22 @@ func TestWatcherAgainstRealOVSDB(t *testing.T) {
 	}
 	if got := st.Bindings["vm1"]; got.Chassis != "chassis-a" {
 		t.Errorf("vm1 binding: %+v, want chassis-a", got)
+	}
+
+	// The provider bridge as ovn-controller leaves it, before ovs-vswitchd has assigned
+	// ofports: the patch port is listed, not ready yet.
+	run("ovs-vsctl", "--db=unix:"+ovs, "--no-wait", "add-br", "br-ex", "--", "add-port", "br-ex", "patch-ln-to-br-int",
+		"--", "set", "interface", "patch-ln-to-br-int", "type=patch", "external_ids:ovn-localnet-port=ln",
+		"--", "add-port", "br-ex", "eth9")
+	wantBridges := map[string]LocalBridge{"br-ex": {Name: "br-ex", Patches: []LocalPatch{{Name: "patch-ln-to-br-int", Localnet: "ln"}}}}
+	if err := lab.Poll(ctx, 10*time.Second, "br-ex in the local bridges", func() (bool, error) {
+		got, err := w.LocalBridges(ctx)
+		if d := cmp.Diff(wantBridges, got); d != "" {
+			return false, fmt.Errorf("(-want +got):\n%s", d)
+		}
+		return true, err
+	}); err != nil {
+		t.Fatal(err)
 	}
 
 	before := triggers.Load()

@@ -1,0 +1,185 @@
+package kernel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// WatchOptions says which kernel events mean the agent's state was disturbed.
+type WatchOptions struct {
+	Netns         netns.NsHandle // closed handle: the current namespace
+	RouteProtocol uint8          // the agent's routes, wherever they are
+}
+
+// Watch calls trigger whenever something of the agent's may have gone: a host address
+// (/32, /128) deleted, a route with the agent's protocol deleted (bridge tables or bgp-nic), a
+// local-table entry (re)inserted (exposed addresses must stay non-host-local), a neighbour or
+// proxy entry with the agent's protocol deleted, or a device created, deleted or set up or down (a
+// restarted ovs-vswitchd recreates its bridge devices bare). Rules have no notifications:
+// the periodic pass repairs them. When a subscription fails (e.g. ENOBUFS under a burst)
+// it resubscribes and triggers a full pass, since events were lost. It returns when ctx ends.
+func Watch(ctx context.Context, o WatchOptions, trigger func(reason string), log *slog.Logger) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	wait := 50 * time.Millisecond
+	for {
+		start := time.Now()
+		err := watchOnce(ctx, o, trigger)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(start) > 10*time.Second {
+			wait = 50 * time.Millisecond
+		}
+		log.Warn("netlink subscription ended; resubscribing and running a full pass", "err", err, "retry_in", wait)
+		trigger("netlink resubscribe")
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error {
+	done := make(chan struct{})
+	defer close(done)
+	errc := make(chan error, 4)
+	onErr := func(err error) {
+		select {
+		case errc <- err:
+		default:
+		}
+	}
+	var ns *netns.NsHandle
+	if o.Netns.IsOpen() {
+		ns = &o.Netns
+	}
+	const buf = 1024
+	addrs := make(chan netlink.AddrUpdate, buf)
+	routes := make(chan netlink.RouteUpdate, buf)
+	neighs := make(chan rawNeigh, buf)
+	links := make(chan netlink.LinkUpdate, buf)
+	if err := netlink.AddrSubscribeWithOptions(addrs, done, netlink.AddrSubscribeOptions{Namespace: ns, ErrorCallback: onErr}); err != nil {
+		return fmt.Errorf("subscribe to addresses: %w", err)
+	}
+	if err := netlink.RouteSubscribeWithOptions(routes, done, netlink.RouteSubscribeOptions{Namespace: ns, ErrorCallback: onErr}); err != nil {
+		return fmt.Errorf("subscribe to routes: %w", err)
+	}
+	if err := subscribeDeletedNeighs(o.Netns, neighs, done, onErr); err != nil {
+		return fmt.Errorf("subscribe to neighbours: %w", err)
+	}
+	if err := netlink.LinkSubscribeWithOptions(links, done, netlink.LinkSubscribeOptions{Namespace: ns, ErrorCallback: onErr}); err != nil {
+		return fmt.Errorf("subscribe to links: %w", err)
+	}
+	closed := errors.New("subscription channel closed")
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			return err
+		case u, ok := <-addrs:
+			if !ok {
+				return fmt.Errorf("addresses: %w", closed)
+			}
+			if ones, bits := u.LinkAddress.Mask.Size(); !u.NewAddr && ones == bits && bits > 0 {
+				trigger("netlink: address " + u.LinkAddress.String() + " deleted")
+			}
+		case u, ok := <-routes:
+			if !ok {
+				return fmt.Errorf("routes: %w", closed)
+			}
+			if reason := o.routeReason(u); reason != "" {
+				trigger(reason)
+			}
+		case nb, ok := <-neighs:
+			if !ok {
+				return fmt.Errorf("neighbours: %w", closed)
+			}
+			if nb.proto == o.RouteProtocol {
+				trigger("netlink: neighbour " + nb.addr.String() + " deleted")
+			}
+		case u, ok := <-links:
+			if !ok {
+				return fmt.Errorf("links: %w", closed)
+			}
+			// Change is ~0 for a new device; IFF_UP when it went up or down.
+			if u.Header.Type == unix.RTM_DELLINK || u.Change == 0xffffffff || u.Change&unix.IFF_UP != 0 {
+				trigger("netlink: device " + u.Attrs().Name + " changed")
+			}
+		}
+	}
+}
+
+// subscribeDeletedNeighs sends the neighbours and proxy entries deleted in ns to ch until
+// done is closed (then ch is closed). It reads the protocol, which the netlink library's
+// neighbour subscription drops, so only the agent's own entries trigger a pass.
+func subscribeDeletedNeighs(ns netns.NsHandle, ch chan<- rawNeigh, done <-chan struct{}, onErr func(error)) error {
+	s, err := nl.SubscribeAt(ns, netns.None(), unix.NETLINK_ROUTE, unix.RTNLGRP_NEIGH)
+	if err != nil {
+		return err
+	}
+	// Receive blocks in recvfrom, which closing the socket does not interrupt: wake up
+	// regularly to see whether the subscription is still wanted.
+	if err := s.SetReceiveTimeout(&unix.Timeval{Sec: 0, Usec: 200_000}); err != nil {
+		s.Close()
+		return err
+	}
+	go func() {
+		defer close(ch)
+		defer s.Close()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			msgs, _, err := s.Receive()
+			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EWOULDBLOCK) || errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err != nil {
+				onErr(err) // e.g. ENOBUFS: events were lost
+				return
+			}
+			for _, m := range msgs {
+				if m.Header.Type != unix.RTM_DELNEIGH {
+					continue
+				}
+				nb, _, err := parseNeigh(m.Data)
+				if err != nil {
+					continue
+				}
+				select {
+				case ch <- nb:
+				case <-done:
+					return
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+func (o WatchOptions) routeReason(u netlink.RouteUpdate) string {
+	switch {
+	case u.Type == unix.RTM_DELROUTE && int(u.Protocol) == int(o.RouteProtocol):
+		return fmt.Sprintf("netlink: route %s deleted from table %d", u.Dst, u.Table)
+	case u.Type == unix.RTM_NEWROUTE && u.Table == unix.RT_TABLE_LOCAL && u.Route.Type == unix.RTN_LOCAL && u.Dst != nil:
+		if ones, bits := u.Dst.Mask.Size(); ones == bits {
+			return "netlink: local-table entry for " + u.Dst.String() + " inserted"
+		}
+	}
+	return ""
+}

@@ -1,0 +1,260 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
+)
+
+// WiringOptions are the marks by which the wiring applier recognises its own state
+// (docs/architecture.md, "Ownership"): every ip rule at RulePriority, every route with
+// RouteProtocol in the tables TableBase .. TableBase+TableCount-1, and every permanent
+// neighbour and NDP proxy entry with RouteProtocol on a provider bridge.
+type WiringOptions struct {
+	RulePriority  uint32
+	RouteProtocol uint8
+	TableBase     uint32
+	TableCount    uint32
+}
+
+func (o WiringOptions) validate() error {
+	switch {
+	case o.RulePriority < 1 || o.RulePriority > 32765:
+		return fmt.Errorf("kernel.rule_priority must be 1..32765, got %d", o.RulePriority)
+	case o.RouteProtocol < 5:
+		return fmt.Errorf("kernel.route_protocol must be 5..255, got %d", o.RouteProtocol)
+	case o.TableCount == 0 || o.TableBase == 0 || uint64(o.TableBase)+uint64(o.TableCount)-1 > 0xffffffff:
+		return fmt.Errorf("kernel.bridge_table_base %d with %d tables is out of range", o.TableBase, o.TableCount)
+	case o.TableBase <= 255 && uint64(o.TableBase)+uint64(o.TableCount) > 253:
+		return fmt.Errorf("kernel.bridge_table_base %d: the agent's tables would include the reserved tables 253..255", o.TableBase)
+	}
+	return nil
+}
+
+// Wirer steers traffic for exposed prefixes into the provider bridges: per bridge a routing
+// table with a default route through it, proxy ARP/NDP and VLAN sub-devices; per exposure an
+// ip rule into that table, its route, and for gateway ports a permanent neighbour (and an NDP
+// proxy entry for IPv6). Its methods are serialised.
+type Wirer struct {
+	mu      sync.Mutex
+	b       wiringBackend
+	opts    WiringOptions
+	optsErr error
+	log     *slog.Logger
+	names   map[item]string // String of the items installed after the last pass
+}
+
+// WiringResult reports one pass as `ip`-style lines (e.g. "route 10.0.0.5/32 dev br-ex
+// table 3000"), sorted.
+type WiringResult struct {
+	Added   []string // rules, routes, neighbours, devices and sysctls changed in this pass
+	Removed []string // stale state of the agent's taken away in this pass
+	// Installed is every rule, route, neighbour and proxy entry of the agent's after the
+	// pass, also when Sync returns an error.
+	Installed []string
+}
+
+// Changed reports whether the pass modified kernel state.
+func (r WiringResult) Changed() bool { return len(r.Added)+len(r.Removed) > 0 }
+
+func newWirer(b wiringBackend, opts WiringOptions, log *slog.Logger) *Wirer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Wirer{b: b, opts: opts, optsErr: opts.validate(), log: log.With("component", "kernel-wiring")}
+}
+
+// Close releases the netlink sockets. Kernel state stays: a restart adopts it.
+func (w *Wirer) Close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.b != nil {
+		w.b.close()
+		w.b = nil
+	}
+}
+
+type itemKind int
+
+// The order of the kinds is the order of additions; removals go the other way, so an ip
+// rule never points into a table that is not ready yet.
+const (
+	kindLink itemKind = iota // a VLAN sub-device
+	kindRoute
+	kindNeigh
+	kindProxy
+	kindRule
+)
+
+// item is one piece of kernel state of the agent's. Its String is its identity.
+type item struct {
+	kind   itemKind
+	dst    netip.Prefix // rule: to; route: destination
+	addr   netip.Addr   // neighbour, proxy entry
+	via    netip.Addr   // route next hop (onlink)
+	dev    string
+	parent string // VLAN device: the bridge
+	vlan   uint16
+	table  uint32
+	mac    string
+	onlink bool
+	// other describes state that carries the agent's marks but not a shape it creates: it
+	// is stale whatever the desired state.
+	other string
+}
+
+func (i item) String() string {
+	if i.other != "" {
+		return i.other
+	}
+	switch i.kind {
+	case kindLink:
+		return fmt.Sprintf("link %s link %s type vlan id %d", i.dev, i.parent, i.vlan)
+	case kindRoute:
+		if i.via.IsValid() {
+			s := fmt.Sprintf("route %s via %s dev %s table %d", i.dst, i.via, i.dev, i.table)
+			if i.onlink {
+				s += " onlink"
+			}
+			return s
+		}
+		return fmt.Sprintf("route %s dev %s table %d", i.dst, i.dev, i.table)
+	case kindNeigh:
+		return fmt.Sprintf("neigh %s lladdr %s dev %s nud permanent", i.addr, i.mac, i.dev)
+	case kindProxy:
+		return fmt.Sprintf("neigh proxy %s dev %s", i.addr, i.dev)
+	case kindRule:
+		return fmt.Sprintf("rule to %s lookup %d", i.dst, i.table)
+	}
+	return "unknown"
+}
+
+// wantState is what one pass must make true.
+type wantState struct {
+	items   map[item]struct{}
+	bridges []string          // provider bridges that exist and are wired, sorted
+	devs    []string          // the bridges and their VLAN sub-devices
+	sysctls map[string]string // /proc/sys paths → value
+}
+
+// desired turns exposure.Desired into kernel state. Bad entries are skipped and reported;
+// the rest is still wired.
+func (w *Wirer) desired(d exposure.Desired) (wantState, error) {
+	ws := wantState{items: map[item]struct{}{}, sysctls: map[string]string{
+		"net/ipv4/ip_forward":          "1",
+		"net/ipv6/conf/all/forwarding": "1",
+	}}
+	var errs []error
+	tables := map[string]uint32{}
+	names := make([]string, 0, len(d.Bridges))
+	vlans := map[string][]uint16{}
+	for _, b := range d.Bridges {
+		if err := validIfName(b.Name); err != nil {
+			errs = append(errs, fmt.Errorf("provider bridge %q (physnet %s): %w", b.Name, b.Physnet, err))
+			continue
+		}
+		if _, dup := vlans[b.Name]; dup {
+			continue
+		}
+		names = append(names, b.Name)
+		vlans[b.Name] = b.VLANs
+	}
+	slices.Sort(names)
+	if n := uint32(len(names)); n > w.opts.TableCount {
+		errs = append(errs, fmt.Errorf("%d provider bridges but only %d routing tables from kernel.bridge_table_base: not wiring %s",
+			n, w.opts.TableCount, strings.Join(names[w.opts.TableCount:], ", ")))
+		names = names[:w.opts.TableCount]
+	}
+	vlanDev := func(br string, vid uint16) string { return fmt.Sprintf("%s.%d", br, vid) }
+	for i, br := range names {
+		table := w.opts.TableBase + uint32(i)
+		tables[br] = table
+		ws.bridges = append(ws.bridges, br)
+		ws.devs = append(ws.devs, br)
+		for _, def := range []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")} {
+			it := item{kind: kindRoute, dst: def, dev: br, table: table}
+			ws.items[it] = struct{}{}
+		}
+		for _, vid := range vlans[br] {
+			name := vlanDev(br, vid)
+			if vid == 0 || vid > 4094 {
+				errs = append(errs, fmt.Errorf("provider bridge %s: VLAN id %d is not 1..4094", br, vid))
+				continue
+			}
+			if err := validIfName(name); err != nil {
+				errs = append(errs, fmt.Errorf("VLAN %d on %s: device name %s: %w", vid, br, name, err))
+				continue
+			}
+			it := item{kind: kindLink, dev: name, parent: br, vlan: vid}
+			ws.items[it] = struct{}{}
+			ws.devs = append(ws.devs, name)
+		}
+	}
+	for _, dev := range ws.devs {
+		ws.sysctls["net/ipv4/conf/"+dev+"/proxy_arp"] = "1"
+		ws.sysctls["net/ipv6/conf/"+dev+"/proxy_ndp"] = "1"
+	}
+
+	for _, e := range d.Exposures {
+		if e.Wiring.Bridge == "" {
+			continue
+		}
+		if err := w.wireExposure(ws, tables, e, vlanDev); err != nil {
+			errs = append(errs, fmt.Errorf("%s %s (%s): %w", e.Kind, e.Prefix, e.Object, err))
+		}
+	}
+	return ws, errors.Join(errs...)
+}
+
+func (w *Wirer) wireExposure(ws wantState, tables map[string]uint32, e exposure.Exposure, vlanDev func(string, uint16) string) error {
+	wi := e.Wiring
+	table, ok := tables[wi.Bridge]
+	if !ok {
+		return fmt.Errorf("bridge %q is not one of this node's wired provider bridges", wi.Bridge)
+	}
+	if !e.Prefix.IsValid() {
+		return errors.New("invalid prefix")
+	}
+	dst := e.Prefix.Masked()
+	dev := wi.Bridge
+	if wi.VLAN != 0 {
+		dev = vlanDev(wi.Bridge, wi.VLAN)
+		if _, ok := ws.items[item{kind: kindLink, dev: dev, parent: wi.Bridge, vlan: wi.VLAN}]; !ok {
+			return fmt.Errorf("VLAN %d is not among the VLANs of provider bridge %s", wi.VLAN, wi.Bridge)
+		}
+	}
+	route := item{kind: kindRoute, dst: dst, dev: dev, table: table}
+	if wi.Via.IsValid() {
+		via := wi.Via.Unmap()
+		if via.Is4() != dst.Addr().Is4() {
+			return fmt.Errorf("next hop %s is not of the prefix's address family", wi.Via)
+		}
+		route.via, route.onlink = via, true
+	}
+	var neighs []item
+	if wi.MAC != "" {
+		mac, err := net.ParseMAC(wi.MAC)
+		if err != nil || len(mac) != 6 {
+			return fmt.Errorf("gateway MAC %q is not an Ethernet address", wi.MAC)
+		}
+		if !dst.IsSingleIP() {
+			return errors.New("a gateway MAC is only meaningful for a host prefix")
+		}
+		neighs = append(neighs, item{kind: kindNeigh, addr: dst.Addr(), mac: mac.String(), dev: dev})
+		if dst.Addr().Is6() {
+			neighs = append(neighs, item{kind: kindProxy, addr: dst.Addr(), dev: dev})
+		}
+	}
+	rule := item{kind: kindRule, dst: dst, table: table}
+	for _, it := range append([]item{route, rule}, neighs...) {
+		ws.items[it] = struct{}{}
+	}
+	return nil
+}

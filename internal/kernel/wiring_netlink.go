@@ -1,0 +1,354 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// ndaProtocol is NDA_PROTOCOL (Linux 5.2): the neighbour's "route protocol", which the
+// netlink library does not expose. The agent marks its neighbours and NDP proxies with it.
+const ndaProtocol = 12
+
+// netlinkWiring is the real wiring backend: one netlink handle, one raw route socket for the
+// neighbour requests, both in the same network namespace; sysctls are read and written in
+// that namespace too.
+type netlinkWiring struct {
+	h    *netlink.Handle
+	sock *nl.SocketHandle
+	ns   netns.NsHandle // closed handle: the current namespace
+
+	// foreign holds "dev ip" of permanent neighbours without the agent's protocol, from the
+	// last owned call: an operator's entry is never replaced.
+	foreign map[string]bool
+	raw     map[item]any   // netlink object of each item from the last owned call
+	index   map[string]int // device indexes from the last links call
+}
+
+// NewWirer returns a wiring applier for the current network namespace.
+func NewWirer(opts WiringOptions, log *slog.Logger) (*Wirer, error) {
+	return NewWirerAt(netns.None(), opts, log)
+}
+
+// NewWirerAt returns a wiring applier working in network namespace ns (netns.None() for the
+// current one). The caller keeps ns open until Close.
+func NewWirerAt(ns netns.NsHandle, opts WiringOptions, log *slog.Logger) (*Wirer, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	var (
+		h   *netlink.Handle
+		err error
+	)
+	if ns.IsOpen() {
+		h, err = netlink.NewHandleAt(ns)
+	} else {
+		h, err = netlink.NewHandle()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open netlink socket: %w", err)
+	}
+	s, err := nl.GetNetlinkSocketAt(ns, netns.None(), unix.NETLINK_ROUTE)
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("open netlink socket: %w", err)
+	}
+	b := &netlinkWiring{h: h, sock: &nl.SocketHandle{Socket: s}, ns: ns}
+	return newWirer(b, opts, log), nil
+}
+
+func (n *netlinkWiring) close() {
+	n.h.Close()
+	n.sock.Close()
+}
+
+func (n *netlinkWiring) links() (map[string]linkInfo, error) {
+	list, err := retryDump("list links", n.h.LinkList)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]linkInfo, len(list))
+	for _, l := range list {
+		a := l.Attrs()
+		li := linkInfo{index: a.Index, up: a.Flags&net.FlagUp != 0, kind: l.Type(), parent: a.ParentIndex}
+		if v, ok := l.(*netlink.Vlan); ok {
+			li.vlan = uint16(v.VlanId)
+		}
+		out[a.Name] = li
+	}
+	n.index = make(map[string]int, len(out))
+	for name, li := range out {
+		n.index[name] = li.index
+	}
+	return out, nil
+}
+
+// linkIndex resolves a device name, from the last listing when it was there.
+func (n *netlinkWiring) linkIndex(name string) (int, error) {
+	if i, ok := n.index[name]; ok {
+		return i, nil
+	}
+	l, err := n.h.LinkByName(name)
+	if err != nil {
+		return 0, err
+	}
+	return l.Attrs().Index, nil
+}
+
+func (n *netlinkWiring) owned(opts WiringOptions, devs map[int]string) (map[item]struct{}, error) {
+	out := map[item]struct{}{}
+	n.raw = map[item]any{}
+	n.foreign = map[string]bool{}
+	keep := func(it item, raw any) {
+		out[it] = struct{}{}
+		n.raw[it] = raw
+	}
+
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		rules, err := retryDump("list ip rules", func() ([]netlink.Rule, error) {
+			return n.h.RuleListFiltered(fam, &netlink.Rule{Priority: int(opts.RulePriority)}, netlink.RT_FILTER_PRIORITY)
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rules {
+			r.Family = fam
+			it := item{kind: kindRule, table: uint32(r.Table)}
+			if p, ok := prefixOf(r.Dst); ok && r.Src == nil && r.IifName == "" && r.OifName == "" && !r.Invert && r.Table > 0 {
+				it.dst = p
+			} else {
+				it.other = "rule pref " + fmt.Sprint(r.Priority) + " " + r.String()
+			}
+			keep(it, r)
+		}
+	}
+
+	routes, err := retryDump("list routes", func() ([]netlink.Route, error) {
+		return n.h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Protocol: netlink.RouteProtocol(opts.RouteProtocol)},
+			netlink.RT_FILTER_PROTOCOL|netlink.RT_FILTER_TABLE)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range routes {
+		if r.Table < int(opts.TableBase) || uint64(r.Table) >= uint64(opts.TableBase)+uint64(opts.TableCount) {
+			continue
+		}
+		it := item{kind: kindRoute, table: uint32(r.Table)}
+		dst, ok := prefixOf(r.Dst)
+		if !ok {
+			dst = netip.MustParsePrefix("0.0.0.0/0")
+			if r.Family == netlink.FAMILY_V6 {
+				dst = netip.MustParsePrefix("::/0")
+			}
+		}
+		it.dst = dst
+		dev, ok := devs[r.LinkIndex]
+		if len(r.MultiPath) > 0 || !ok {
+			it.other = "route " + r.String() // not through a provider device: stale
+		} else {
+			it.dev = dev
+			if gw, ok := netip.AddrFromSlice(r.Gw); ok {
+				it.via = gw.Unmap()
+				it.onlink = r.Flags&int(netlink.FLAG_ONLINK) != 0
+			}
+		}
+		keep(it, r)
+	}
+
+	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
+		for _, proxy := range []bool{false, true} {
+			if proxy && fam == unix.AF_INET {
+				continue
+			}
+			neighs, err := retryDump("list neighbours", func() ([]rawNeigh, error) { return n.neighDump(fam, proxy) })
+			if err != nil {
+				return nil, err
+			}
+			for _, nb := range neighs {
+				dev, ok := devs[nb.index]
+				if !ok {
+					continue
+				}
+				if nb.proto != opts.RouteProtocol {
+					if nb.state&(unix.NUD_PERMANENT|unix.NUD_NOARP) != 0 || proxy {
+						n.foreign[dev+" "+nb.addr.String()+fmt.Sprint(proxy)] = true
+					}
+					continue
+				}
+				it := item{kind: kindNeigh, addr: nb.addr, dev: dev, mac: nb.mac}
+				switch {
+				case proxy:
+					it = item{kind: kindProxy, addr: nb.addr, dev: dev}
+				case nb.state != unix.NUD_PERMANENT:
+					it.other = fmt.Sprintf("neigh %s dev %s state %#x proto %d", nb.addr, dev, nb.state, nb.proto)
+				}
+				keep(it, nb)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (n *netlinkWiring) add(it item, opts WiringOptions) error {
+	switch it.kind {
+	case kindRule:
+		r := netlink.NewRule()
+		r.Priority = int(opts.RulePriority)
+		r.Family = family(it.dst.Addr())
+		r.Dst = prefixNet(it.dst)
+		r.Table = int(it.table)
+		return n.h.RuleAdd(r)
+	case kindRoute:
+		index, err := n.linkIndex(it.dev)
+		if err != nil {
+			return err
+		}
+		r := &netlink.Route{Table: int(it.table), Protocol: netlink.RouteProtocol(opts.RouteProtocol),
+			Dst: prefixNet(it.dst), LinkIndex: index, Family: family(it.dst.Addr())}
+		if it.via.IsValid() {
+			r.Gw = it.via.AsSlice()
+			r.Flags = int(netlink.FLAG_ONLINK)
+		} else if it.dst.Addr().Is4() {
+			r.Scope = netlink.SCOPE_LINK
+		}
+		if err := n.h.RouteAdd(r); err != nil {
+			if errors.Is(err, unix.EEXIST) {
+				return fmt.Errorf("%w (a route for %s without the agent's protocol is in table %d: not replacing it)", err, it.dst, it.table)
+			}
+			return err
+		}
+		return nil
+	case kindNeigh, kindProxy:
+		if n.foreign[it.dev+" "+it.addr.String()+fmt.Sprint(it.kind == kindProxy)] {
+			return fmt.Errorf("an operator's permanent entry for %s is on %s: not replacing it", it.addr, it.dev)
+		}
+		return n.neighRequest(unix.RTM_NEWNEIGH, it, opts.RouteProtocol)
+	}
+	return fmt.Errorf("cannot add %s", it)
+}
+
+func (n *netlinkWiring) del(it item, opts WiringOptions) error {
+	raw := n.raw[it]
+	var err error
+	switch r := raw.(type) {
+	case netlink.Rule:
+		err = n.h.RuleDel(&r)
+	case netlink.Route:
+		err = n.h.RouteDel(&r)
+	case rawNeigh:
+		it.kind, it.addr, it.dev = kindNeigh, r.addr, ""
+		if r.proxy {
+			it.kind = kindProxy
+		}
+		err = n.neighRequestIndex(unix.RTM_DELNEIGH, it, r.index, opts.RouteProtocol)
+	default:
+		return fmt.Errorf("no kernel object recorded for %s", it)
+	}
+	if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) {
+		return nil // gone meanwhile
+	}
+	return err
+}
+
+func (n *netlinkWiring) addVLAN(name, parent string, vid uint16) error {
+	p, err := n.h.LinkByName(parent)
+	if err != nil {
+		return fmt.Errorf("look up %s: %w", parent, err)
+	}
+	err = n.h.LinkAdd(&netlink.Vlan{LinkAttrs: netlink.LinkAttrs{Name: name, ParentIndex: p.Attrs().Index}, VlanId: int(vid)})
+	if err != nil && linkKindUnsupported(err) {
+		return &UnsupportedLinkKindError{What: "VLAN device " + name, Kind: "vlan",
+			Advice: "load the 8021q module to wire VLAN provider networks", Err: err}
+	}
+	return err
+}
+
+func (n *netlinkWiring) delLink(name string) error {
+	l, err := n.h.LinkByName(name)
+	if err != nil {
+		return err
+	}
+	return n.h.LinkDel(l)
+}
+
+func (n *netlinkWiring) setUp(name string) error {
+	l, err := n.h.LinkByName(name)
+	if err != nil {
+		return err
+	}
+	return n.h.LinkSetUp(l)
+}
+
+func (n *netlinkWiring) readSysctl(path string) (string, error) {
+	var val string
+	err := n.inNetns(func() error {
+		b, err := os.ReadFile(filepath.Join("/proc/sys", path))
+		val = strings.TrimSpace(string(b))
+		return err
+	})
+	return val, err
+}
+
+func (n *netlinkWiring) writeSysctl(path, val string) error {
+	return n.inNetns(func() error {
+		return os.WriteFile(filepath.Join("/proc/sys", path), []byte(val), 0o644)
+	})
+}
+
+// inNetns runs fn in the backend's namespace: /proc/sys/net shows the namespace of the
+// thread that opens it.
+func (n *netlinkWiring) inNetns(fn func() error) error {
+	if !n.ns.IsOpen() {
+		return fn()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the runtime discards the thread, and its namespace, on exit.
+		runtime.LockOSThread()
+		if err := netns.Set(n.ns); err != nil {
+			errc <- fmt.Errorf("enter network namespace: %w", err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+func family(a netip.Addr) int {
+	if a.Is4() {
+		return netlink.FAMILY_V4
+	}
+	return netlink.FAMILY_V6
+}
+
+func prefixNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
+	if n == nil {
+		return netip.Prefix{}, false
+	}
+	a, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	a = a.Unmap()
+	ones, bits := n.Mask.Size()
+	if bits != a.BitLen() {
+		return netip.Prefix{}, false
+	}
+	return netip.PrefixFrom(a, ones), true
+}

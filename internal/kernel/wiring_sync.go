@@ -1,0 +1,265 @@
+package kernel
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
+)
+
+// linkInfo is what the wiring needs to know about a device.
+type linkInfo struct {
+	index  int
+	up     bool
+	kind   string // netlink link kind: "vlan", "bridge", "tun", ...
+	parent int    // VLAN devices: index of the parent device
+	vlan   uint16 // VLAN devices: the VLAN id
+}
+
+// wiringBackend is the kernel as the wiring sees it: netlink in a network namespace, or a
+// recording fake in unit tests.
+type wiringBackend interface {
+	links() (map[string]linkInfo, error)
+	// owned reads the rules, routes, neighbours and NDP proxy entries that carry the agent's
+	// marks; neighbours and proxies only on devs (index → name).
+	owned(opts WiringOptions, devs map[int]string) (map[item]struct{}, error)
+	add(it item, opts WiringOptions) error
+	// del removes an item that the last owned call returned.
+	del(it item, opts WiringOptions) error
+	addVLAN(name, parent string, vid uint16) error
+	delLink(name string) error
+	setUp(name string) error
+	readSysctl(path string) (string, error)
+	writeSysctl(path, val string) error
+	close()
+}
+
+// SyncWiring makes the agent's rules, routes, neighbours, NDP proxies, VLAN devices and
+// sysctls exactly what d needs. Entries of d that cannot be wired are skipped and reported in
+// the error; a provider bridge that does not exist yet is reported and wired on a later pass.
+// Nothing without the agent's marks is touched. The result lists what changed and what is
+// installed afterwards, also when an error is returned.
+func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired) (WiringResult, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.optsErr != nil {
+		return WiringResult{}, w.optsErr
+	}
+	if w.b == nil {
+		return WiringResult{}, errors.New("kernel wiring applier is closed")
+	}
+	ws, errWant := w.desired(d)
+	errs := []error{errWant}
+	if err := ctx.Err(); err != nil {
+		return WiringResult{}, errors.Join(errWant, err)
+	}
+	links, err := w.b.links()
+	if err != nil {
+		return WiringResult{}, errors.Join(errWant, err)
+	}
+	byIndex := make(map[int]string, len(links))
+	for name, li := range links {
+		byIndex[li.index] = name
+	}
+
+	var res WiringResult
+	missing := map[string]bool{} // wanted devices that are not there
+	for _, br := range ws.bridges {
+		li, ok := links[br]
+		if !ok {
+			missing[br] = true
+			errs = append(errs, fmt.Errorf("provider bridge %s has no kernel device yet (is ovs-vswitchd running?): it is wired once it appears", br))
+			continue
+		}
+		if !li.up {
+			if err := w.b.setUp(br); err != nil {
+				errs = append(errs, fmt.Errorf("set provider bridge %s up: %w", br, err))
+			} else {
+				res.Added = append(res.Added, "link set "+br+" up")
+				w.log.Info("set provider bridge up", "dev", br)
+			}
+		}
+	}
+
+	// VLAN devices are ours when they hang off a provider bridge under the name BRIDGE.VID.
+	cur := map[item]struct{}{}
+	for name, li := range links {
+		parent, ok := byIndex[li.parent]
+		if li.kind != "vlan" || !ok || !slices.Contains(ws.bridges, parent) || name != parent+"."+strconv.Itoa(int(li.vlan)) {
+			continue
+		}
+		cur[item{kind: kindLink, dev: name, parent: parent, vlan: li.vlan}] = struct{}{}
+	}
+	devs := map[int]string{}
+	for _, dev := range ws.devs {
+		if li, ok := links[dev]; ok {
+			devs[li.index] = dev
+		}
+	}
+	owned, err := w.b.owned(w.opts, devs)
+	if err != nil {
+		res.Installed = w.installed(cur)
+		return res, errors.Join(append(errs, err)...)
+	}
+	maps.Copy(cur, owned)
+
+	var stale, add []item
+	for it := range cur {
+		if _, ok := ws.items[it]; !ok {
+			stale = append(stale, it)
+		}
+	}
+	for it := range ws.items {
+		if _, ok := cur[it]; !ok && !missing[it.dev] && !missing[it.parent] {
+			add = append(add, it)
+		}
+	}
+	slices.SortFunc(stale, func(a, b item) int { return compareItems(b, a) })
+	slices.SortFunc(add, compareItems)
+
+	var ctxErr error
+	for _, it := range stale {
+		if ctxErr = ctx.Err(); ctxErr != nil {
+			break
+		}
+		var err error
+		if it.kind == kindLink {
+			err = w.b.delLink(it.dev)
+		} else {
+			err = w.b.del(it, w.opts)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("remove stale %s: %w", it, err))
+			continue
+		}
+		delete(cur, it)
+		res.Removed = append(res.Removed, it.String())
+		w.log.Info("removed stale wiring", "what", it.String())
+	}
+	for _, it := range add {
+		if ctxErr != nil {
+			break
+		}
+		if ctxErr = ctx.Err(); ctxErr != nil {
+			break
+		}
+		var err error
+		if it.kind == kindLink {
+			if err = w.b.addVLAN(it.dev, it.parent, it.vlan); err == nil {
+				err = w.b.setUp(it.dev)
+			}
+		} else {
+			err = w.b.add(it, w.opts)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("add %s: %w", it, err))
+			continue
+		}
+		cur[it] = struct{}{}
+		res.Added = append(res.Added, it.String())
+		w.log.Info("added wiring", "what", it.String())
+	}
+	if ctxErr == nil {
+		res.Added = append(res.Added, w.syncSysctls(ws, links, cur, missing, &errs)...)
+	}
+	slices.Sort(res.Added)
+	slices.Sort(res.Removed)
+	res.Installed = w.installed(cur)
+	return res, errors.Join(append(errs, ctxErr)...)
+}
+
+// syncSysctls turns on forwarding and proxy ARP/NDP on the provider devices that exist.
+// Sysctls are never turned back off: another component may rely on them too.
+func (w *Wirer) syncSysctls(ws wantState, links map[string]linkInfo, cur map[item]struct{}, missing map[string]bool, errs *[]error) []string {
+	var changed []string
+	for _, path := range slices.Sorted(maps.Keys(ws.sysctls)) {
+		if dev, ok := sysctlDev(path); ok {
+			_, exists := links[dev]
+			if missing[dev] || !exists && !isVLANDevCreated(cur, dev) {
+				continue
+			}
+		}
+		val := ws.sysctls[path]
+		got, err := w.b.readSysctl(path)
+		if errors.Is(err, fs.ErrNotExist) && strings.HasPrefix(path, "net/ipv6/") {
+			continue // IPv6 is disabled on this host (ipv6.disable=1): nothing to forward
+		}
+		if err != nil {
+			*errs = append(*errs, fmt.Errorf("read sysctl %s: %w", path, err))
+			continue
+		}
+		if got == val {
+			continue
+		}
+		if err := w.b.writeSysctl(path, val); err != nil {
+			*errs = append(*errs, fmt.Errorf("set sysctl %s=%s: %w", path, val, err))
+			continue
+		}
+		line := "sysctl " + strings.ReplaceAll(path, "/", ".") + "=" + val
+		changed = append(changed, line)
+		w.log.Info("set sysctl", "what", line, "was", got)
+	}
+	return changed
+}
+
+// sysctlDev returns the device of a per-device sysctl path.
+func sysctlDev(path string) (string, bool) {
+	for _, p := range []string{"net/ipv4/conf/", "net/ipv6/conf/"} {
+		if rest, ok := strings.CutPrefix(path, p); ok {
+			dev, _, _ := strings.Cut(rest, "/")
+			return dev, dev != "all" && dev != "default"
+		}
+	}
+	return "", false
+}
+
+func isVLANDevCreated(cur map[item]struct{}, dev string) bool {
+	for it := range cur {
+		if it.kind == kindLink && it.dev == dev {
+			return true
+		}
+	}
+	return false
+}
+
+// installed returns the items as sorted strings. Strings are kept from pass to pass: at 10k
+// exposures, formatting every item each pass would cost more than reading the kernel.
+func (w *Wirer) installed(cur map[item]struct{}) []string {
+	names := make(map[item]string, len(cur))
+	out := make([]string, 0, len(cur))
+	for it := range cur {
+		s, ok := w.names[it]
+		if !ok {
+			s = it.String()
+		}
+		names[it] = s
+		out = append(out, s)
+	}
+	w.names = names
+	slices.Sort(out)
+	return out
+}
+
+// compareItems orders items for applying: by kind (the order of additions), then so that
+// the changes come out in a stable, readable order.
+func compareItems(a, b item) int {
+	return cmp.Or(
+		cmp.Compare(a.kind, b.kind),
+		a.dst.Addr().Compare(b.dst.Addr()), cmp.Compare(a.dst.Bits(), b.dst.Bits()),
+		a.addr.Compare(b.addr),
+		strings.Compare(a.dev, b.dev),
+		cmp.Compare(a.table, b.table),
+		a.via.Compare(b.via),
+		strings.Compare(a.mac, b.mac),
+		strings.Compare(a.parent, b.parent),
+		cmp.Compare(a.vlan, b.vlan),
+		strings.Compare(a.other, b.other),
+	)
+}

@@ -1,0 +1,101 @@
+package ovn
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/ovn-kubernetes/libovsdb/client"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn/vswitchd"
+)
+
+// LocalBridge is an OVS bridge of this node with what the flow applier needs.
+type LocalBridge struct {
+	Name    string
+	MAC     string       // mac_in_use of the bridge's own internal interface; "" until known
+	Patches []LocalPatch // localnet patch ports towards br-int, sorted by name
+}
+
+// LocalPatch is a patch port ovn-controller created for a localnet port.
+type LocalPatch struct {
+	Name     string // patch-<localnet>-to-br-int
+	Localnet string // the localnet logical port, from external_ids:ovn-localnet-port
+	OFPort   int    // OpenFlow port number; 0 until ovs-vswitchd has assigned one
+}
+
+// localBridgeTables are the extra monitors on the local OVS for the provider bridges:
+// bridges to their ports, ports to their interfaces, and per interface its type and
+// external_ids (to find the localnet patch ports), ofport and mac_in_use (what the flows
+// use) and ifindex (it changes when a restarted ovs-vswitchd recreates the bridge device,
+// so the event triggers the pass that re-installs the flows).
+func localBridgeTables() []client.MonitorOption {
+	var (
+		br    vswitchd.Bridge
+		port  vswitchd.Port
+		iface vswitchd.Interface
+	)
+	return []client.MonitorOption{
+		client.WithTable(&br, &br.Name, &br.Ports),
+		client.WithTable(&port, &port.Name, &port.Interfaces),
+		client.WithTable(&iface, &iface.Name, &iface.Type, &iface.ExternalIDs, &iface.Ofport, &iface.MACInUse, &iface.Ifindex),
+	}
+}
+
+// LocalBridges reads the local OVS bridges from the cache, keyed by name.
+func (w *Watcher) LocalBridges(ctx context.Context) (map[string]LocalBridge, error) {
+	var (
+		bridges []vswitchd.Bridge
+		ports   []vswitchd.Port
+		ifaces  []vswitchd.Interface
+	)
+	for _, out := range []any{&bridges, &ports, &ifaces} {
+		if err := w.ovs.List(ctx, out); err != nil {
+			return nil, fmt.Errorf("read local OVS cache: %w", err)
+		}
+	}
+	return buildLocalBridges(bridges, ports, ifaces), nil
+}
+
+func buildLocalBridges(bridges []vswitchd.Bridge, ports []vswitchd.Port, ifaces []vswitchd.Interface) map[string]LocalBridge {
+	portByUUID := make(map[string]vswitchd.Port, len(ports))
+	for _, p := range ports {
+		portByUUID[p.UUID] = p
+	}
+	ifaceByUUID := make(map[string]vswitchd.Interface, len(ifaces))
+	for _, i := range ifaces {
+		ifaceByUUID[i.UUID] = i
+	}
+	out := make(map[string]LocalBridge, len(bridges))
+	for _, b := range bridges {
+		lb := LocalBridge{Name: b.Name}
+		for _, pu := range b.Ports {
+			p, ok := portByUUID[pu]
+			if !ok {
+				continue
+			}
+			for _, iu := range p.Interfaces {
+				i, ok := ifaceByUUID[iu]
+				if !ok {
+					continue
+				}
+				if i.Name == b.Name && i.MACInUse != nil {
+					lb.MAC = *i.MACInUse
+				}
+				localnet := i.ExternalIDs["ovn-localnet-port"]
+				if i.Type != "patch" || localnet == "" && !(strings.HasPrefix(i.Name, "patch-") && strings.HasSuffix(i.Name, "-to-br-int")) {
+					continue
+				}
+				lp := LocalPatch{Name: i.Name, Localnet: localnet}
+				if i.Ofport != nil && *i.Ofport > 0 {
+					lp.OFPort = *i.Ofport
+				}
+				lb.Patches = append(lb.Patches, lp)
+			}
+		}
+		slices.SortFunc(lb.Patches, func(a, b LocalPatch) int { return strings.Compare(a.Name, b.Name) })
+		out[b.Name] = lb
+	}
+	return out
+}
