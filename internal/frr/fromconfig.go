@@ -1,0 +1,154 @@
+package frr
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
+)
+
+// FromAgentConfig parses the agent configuration into a Config, reading the peers' password
+// files and the operator's extra config file. Call it for every render, so that a rotated
+// password or an edited extra config is picked up. Every error names the configuration key
+// it comes from; a password never appears in one.
+func FromAgentConfig(c config.Config) (Config, error) {
+	b := c.BGP
+	out := Config{
+		ASN: b.AS, NIC: b.NIC, VRF: b.VRF,
+		Multipath:   Multipath{EBGP: b.MaximumPaths, IBGP: b.MaximumPathsIBGP, Relax: b.MultipathRelax},
+		Communities: Communities{Standard: b.Communities, Large: b.LargeCommunities},
+	}
+	var errs []error
+	if b.RouterID != "" {
+		a, err := netip.ParseAddr(b.RouterID)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("bgp.router_id: must be an IPv4 address, got %q", b.RouterID))
+		} else {
+			out.RouterID = a
+		}
+	}
+	for _, p := range b.BFDProfiles {
+		out.BFDProfiles = append(out.BFDProfiles, BFDProfile{
+			Name: p.Name, DetectMultiplier: p.DetectMultiplier, ReceiveInterval: p.ReceiveInterval,
+			TransmitInterval: p.TransmitInterval, Echo: p.Echo, Passive: p.Passive,
+		})
+	}
+	for i, p := range b.Peers {
+		n, err := neighborFromConfig(fmt.Sprintf("bgp.peers[%d]", i), p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out.Neighbors = append(out.Neighbors, n)
+	}
+	if path := c.FRR.ExtraConfig; path != "" {
+		text, err := os.ReadFile(path)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("frr.extra_config: %w", err))
+		}
+		out.ExtraConfig = string(text)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	if err := out.Validate(); err != nil {
+		return Config{}, err
+	}
+	return out, nil
+}
+
+func neighborFromConfig(key string, p config.Peer) (Neighbor, error) {
+	var errs []error
+	n := Neighbor{
+		Interface:       p.Interface,
+		Description:     p.Description,
+		EBGPMultihop:    p.EBGPMultihop,
+		UpdateSource:    p.UpdateSource,
+		Timers:          Timers{Keepalive: p.Timers.Keepalive, Hold: p.Timers.Hold, Connect: p.Timers.Connect},
+		ExtendedNexthop: p.ExtendedNexthop,
+		BFD:             BFD{Enabled: p.BFD || p.BFDProfile != "", Profile: p.BFDProfile},
+		GracefulRestart: p.GracefulRestart,
+		Policy: Policy{
+			LocalPreference: p.LocalPreference,
+			Communities:     Communities{Standard: p.Communities, Large: p.LargeCommunities},
+		},
+	}
+	if p.Address != "" {
+		a, err := netip.ParseAddr(p.Address)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s.address: must be an IP address, got %q", key, p.Address))
+		}
+		n.Addr = a.Unmap()
+	}
+	switch s := string(p.RemoteAS); s {
+	case Internal, External:
+		n.RemoteAS.Kind = s
+	default:
+		asn, err := strconv.ParseUint(s, 10, 32)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s.remote_as: must be 1..4294967295, internal or external, got %q", key, s))
+		}
+		n.RemoteAS.ASN = uint32(asn)
+	}
+	if p.AddressFamilies != nil {
+		n.Families = []Family{}
+		for _, f := range p.AddressFamilies {
+			n.Families = append(n.Families, Family(f))
+		}
+	}
+	var err error
+	if n.Policy.Import, err = rulesFromConfig(key+".import", p.Import); err != nil {
+		errs = append(errs, err)
+	}
+	if n.Policy.Export, err = rulesFromConfig(key+".export", p.Export); err != nil {
+		errs = append(errs, err)
+	}
+	if p.PasswordFile != "" {
+		pw, err := readPassword(p.PasswordFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s.password_file: %w", key, err))
+		}
+		n.Password = pw
+	}
+	return n, errors.Join(errs...)
+}
+
+// readPassword returns the first line of file. Its errors never quote the content.
+func readPassword(file string) (string, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", err // *PathError: the path and the reason, nothing read
+	}
+	pw, _, _ := strings.Cut(string(b), "\n")
+	pw = strings.TrimRight(pw, "\r")
+	if pw == "" {
+		return "", fmt.Errorf("%s: the first line is empty", file)
+	}
+	return pw, nil
+}
+
+func rulesFromConfig(key string, filters []config.PrefixFilter) ([]PrefixRule, error) {
+	if filters == nil {
+		return nil, nil
+	}
+	var errs []error
+	rules := []PrefixRule{}
+	for i, f := range filters {
+		p, err := netip.ParsePrefix(f.Prefix)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s[%d].prefix: must be a prefix such as 10.0.0.0/8, got %q", key, i, f.Prefix))
+			continue
+		}
+		switch f.Action {
+		case "", "permit", "deny":
+		default:
+			errs = append(errs, fmt.Errorf("%s[%d].action: must be permit or deny, got %q", key, i, f.Action))
+		}
+		rules = append(rules, PrefixRule{Deny: f.Action == "deny", Prefix: p, Ge: f.Ge, Le: f.Le})
+	}
+	return rules, errors.Join(errs...)
+}
