@@ -41,7 +41,7 @@ type view struct {
 type viewNeighbor struct {
 	Neighbor
 	Name, RemoteAS, Iface string // Iface: "interface " for unnumbered peers
-	V4, V6                        viewAF
+	V4, V6                viewAF
 }
 
 // viewAF is a neighbor's lines in one address family.
