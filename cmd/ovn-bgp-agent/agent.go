@@ -19,15 +19,12 @@ import (
 func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	log.Info("starting", "version", version, "driver", cfg.Driver, "as", cfg.BGP.AS, "nic", cfg.BGP.NIC, "vrf", cfg.BGP.VRF)
 
-	fc, err := frr.FromAgentConfig(cfg)
-	if err != nil {
+	// frr.conf is rendered on every pass (password and extra-config files are read then);
+	// rendering once here makes a bad configuration stop the agent at start.
+	frrMgr := frr.NewManager(cfg, log.With("applier", "frr"))
+	if _, err := frrMgr.Render(); err != nil {
 		return err
 	}
-	frrText, err := frr.Render(fc)
-	if err != nil {
-		return err
-	}
-	reloader := frr.NewReloader(cfg.FRR, log.With("applier", "frr"))
 
 	k, err := kernel.New(kernel.Options{NIC: cfg.BGP.NIC, VRF: cfg.BGP.VRF, VRFTableID: cfg.BGP.VRFTableID}, log.With("applier", "kernel"))
 	if err != nil {
@@ -51,13 +48,17 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		return reconcilePass(ctx, w, k, reloader, frrText, log)
+		return reconcilePass(ctx, w, k, frrMgr, log)
 	}
 	loop := reconcile.New(pass, cfg.ReconcileInterval, log)
 	done := make(chan struct{})
 	go func() { loop.Run(ctx); close(done) }()
+	// FRR restarts lose the runtime config: the watcher makes the loop re-apply at once.
+	watchDone := make(chan struct{})
+	go func() { frrMgr.Watch(ctx, cfg.FRR.WatchInterval, loop.Trigger); close(watchDone) }()
 	defer func() {
 		cancel()
+		<-watchDone
 		<-done // no pass runs past this point, so closing the clients is safe
 		if w != nil {
 			w.Close()
@@ -74,7 +75,7 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 }
 
 // reconcilePass is one pass: snapshot, compute, apply FRR then kernel.
-func reconcilePass(ctx context.Context, w *ovn.Watcher, k *kernel.Applier, r *frr.Reloader, frrText []byte, log *slog.Logger) error {
+func reconcilePass(ctx context.Context, w *ovn.Watcher, k *kernel.Applier, f *frr.Manager, log *slog.Logger) error {
 	id, err := w.Identity()
 	if err != nil {
 		return err
@@ -90,7 +91,7 @@ func reconcilePass(ctx context.Context, w *ovn.Watcher, k *kernel.Applier, r *fr
 	// Each applier runs even when another failed: an FRR that is restarting must not stop
 	// a new VM's address from reaching bgp-nic, and the next pass retries the failed one.
 	var errs []error
-	if _, err := r.Apply(ctx, frrText); err != nil {
+	if err := f.Sync(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("frr: %w", err))
 	}
 	if _, err := k.Sync(ctx, desired.Addrs()); err != nil {

@@ -146,7 +146,7 @@ func TestApplyGoldensToRealFRR(t *testing.T) {
 		if n := reloads.Load() - before; n != 0 {
 			t.Errorf("second Apply %s reloaded %d times, want 0", g, n)
 		}
-		running, err := r.Vtysh().RunningConfig(ctx)
+		running, err := r.Vtysh().runningConfig(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,7 +188,7 @@ func TestApplyGoldensToRealFRR(t *testing.T) {
 	if on, err := os.ReadFile(r.ConfigFile); err != nil || string(on) != string(good) {
 		t.Errorf("%s changed by a rejected apply (err %v):\n%s", r.ConfigFile, err, on)
 	}
-	if running, err := r.Vtysh().RunningConfig(ctx); err != nil || comparableRunning(running) != string(good) {
+	if running, err := r.Vtysh().runningConfig(ctx); err != nil || comparableRunning(running) != string(good) {
 		t.Errorf("FRR changed by a rejected apply (err %v):\n%s", err, running)
 	}
 	t.Logf("rejected config: %v", err)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -37,6 +38,9 @@ type Reloader struct {
 	run func(ctx context.Context, timeout time.Duration, argv []string) (string, error)
 
 	applyMu sync.Mutex // one apply at a time
+
+	runs    atomic.Uint64 // frr-reload.py processes started
+	reloads atomic.Uint64 // of which with --reload
 
 	mu      sync.Mutex // guards the fields below; never held while a command runs
 	applied []byte     // text of the last successful apply; nil = unknown
@@ -207,6 +211,10 @@ func (r *Reloader) frrReload(ctx context.Context, mode, file string) (string, er
 	timeout := r.Timeout
 	if timeout == 0 {
 		timeout = DefaultReloadTimeout
+	}
+	r.runs.Add(1)
+	if mode == "--reload" {
+		r.reloads.Add(1)
 	}
 	run := r.run
 	if run == nil {
