@@ -57,7 +57,7 @@ func TestWatchReappliesAfterBgpdRestart(t *testing.T) {
 			if err != nil {
 				return false, err
 			}
-			ok := strings.Contains(running, "router bgp 64999\n") && strings.Contains(running, " profile fast\n")
+			ok := strings.Contains(running, "router bgp 64999\n") && strings.Contains(running, "\nbfd\n profile fast\n")
 			return ok, nil
 		})
 		if err != nil {
