@@ -11,6 +11,11 @@ import (
 // overridden through the agent's own OVN_BGP_AGENT_* environment variables: the node's OVS
 // socket and its FRR pathspace.
 func (l *Lab) StartAgent(ctx context.Context, node string) error {
+	return l.StartAgentWith(ctx, node, nil)
+}
+
+// StartAgentWith is StartAgent with more OVN_BGP_AGENT_* variables; they win over the lab's.
+func (l *Lab) StartAgentWith(ctx context.Context, node string, extraEnv []string) error {
 	n := l.nodes[node]
 	if n == nil || n.Role != "compute" {
 		return fmt.Errorf("no compute node %q", node)
@@ -29,6 +34,7 @@ func (l *Lab) StartAgent(ctx context.Context, node string) error {
 		"OVN_BGP_AGENT_FRR_CONFIG_FILE=" + n.FRR.ConfigFile(),
 		"OVN_BGP_AGENT_LOG_LEVEL=debug",
 	}, n.Env...)
+	env = append(env, extraEnv...)
 	p, err := StartProc("agent-"+node, n.Netns, n.Dir, env, l.opts.AgentBinary, "run", "--config", cfg)
 	if err != nil {
 		return err

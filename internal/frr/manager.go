@@ -145,7 +145,7 @@ func (m *Manager) record(text []byte, reloaded bool, d time.Duration, err error)
 
 // forget makes the next Sync apply in full, at once: FRR lost its config.
 func (m *Manager) forget() {
-	m.r.Forget()
+	m.r.Restarted()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.failed, m.failErr, m.failures = nil, nil, 0

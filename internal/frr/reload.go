@@ -43,8 +43,9 @@ type Reloader struct {
 	reloads atomic.Uint64 // of which with --reload
 
 	mu      sync.Mutex // guards the fields below; never held while a command runs
-	applied []byte     // text of the last successful apply; nil = unknown
-	gen     uint64     // bumped by Forget, so an apply in flight does not record its text
+	applied   []byte // text of the last successful apply; nil = unknown
+	gen       uint64 // bumped by Forget, so an apply in flight does not record its text
+	restarted bool   // a daemon restarted: load the whole file before reloading
 }
 
 // NewReloader returns a Reloader for the FRR instance c describes. Empty fields get the
@@ -79,6 +80,18 @@ func (r *Reloader) Forget() {
 	r.gen++
 }
 
+// Restarted is Forget after an FRR daemon restarted with no config. The next Apply loads the
+// whole file with `vtysh -f` before frr-reload.py: frr-reload.py diffs against the running
+// config merged over all daemons, so what a restarted bgpd lost but zebra still holds (the
+// route-map of `redistribute connected`, for one) would never be sent to bgpd again.
+func (r *Reloader) Restarted() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.applied = nil
+	r.restarted = true
+	r.gen++
+}
+
 // Apply makes FRR run text. Text equal to the last successful apply is skipped: (false, nil).
 // Otherwise the text is checked with `frr-reload.py --test` in a temporary file next to
 // ConfigFile; if FRR rejects it, ConfigFile is left alone and (false, error) is returned.
@@ -94,7 +107,7 @@ func (r *Reloader) Apply(ctx context.Context, text []byte) (changed bool, err er
 
 	r.mu.Lock()
 	unchanged := r.applied != nil && bytes.Equal(r.applied, text)
-	gen := r.gen
+	gen, restarted := r.gen, r.restarted
 	r.mu.Unlock()
 	if unchanged {
 		return false, nil
@@ -116,6 +129,15 @@ func (r *Reloader) Apply(ctx context.Context, text []byte) (changed bool, err er
 	if err := replaceFile(tmp, r.ConfigFile); err != nil {
 		return false, err
 	}
+	if restarted {
+		// Lines a daemon already has are no-ops; vtysh fails on some accepted lines (see
+		// reloadAndVerify), so its verdict is the --test that follows, not its exit code.
+		argv := append([]string{"vtysh"}, instanceArgs("-N", r.Pathspace, r.VtySocket)...)
+		if _, err := r.runner()(ctx, r.timeout(), append(argv, "-f", r.ConfigFile)); err != nil {
+			log.Warn("vtysh -f after an FRR restart reported a failure; frr-reload.py follows", "err", redactErr(err))
+		}
+		pending = append(pending, "(whole file loaded after an FRR restart)")
+	}
 	if len(pending) > 0 {
 		if err := r.reloadAndVerify(ctx, text); err != nil {
 			return true, err
@@ -126,6 +148,7 @@ func (r *Reloader) Apply(ctx context.Context, text []byte) (changed bool, err er
 	r.mu.Lock()
 	if r.gen == gen {
 		r.applied = bytes.Clone(text)
+		r.restarted = false
 	}
 	r.mu.Unlock()
 	log.Info("FRR config applied", "file", r.ConfigFile, "reloaded", changed, "duration", time.Since(start))
@@ -208,19 +231,25 @@ func (r *Reloader) frrReload(ctx context.Context, mode, file string) (string, er
 	argv = append(argv, "--stdout", "--log-level", "warning")
 	argv = append(argv, instanceArgs("--pathspace", r.Pathspace, r.VtySocket)...)
 	argv = append(argv, file)
-	timeout := r.Timeout
-	if timeout == 0 {
-		timeout = DefaultReloadTimeout
-	}
 	r.runs.Add(1)
 	if mode == "--reload" {
 		r.reloads.Add(1)
 	}
-	run := r.run
-	if run == nil {
-		run = runCommand
+	return r.runner()(ctx, r.timeout(), argv)
+}
+
+func (r *Reloader) timeout() time.Duration {
+	if r.Timeout == 0 {
+		return DefaultReloadTimeout
 	}
-	return run(ctx, timeout, argv)
+	return r.Timeout
+}
+
+func (r *Reloader) runner() func(ctx context.Context, timeout time.Duration, argv []string) (string, error) {
+	if r.run == nil {
+		return runCommand
+	}
+	return r.run
 }
 
 func (r *Reloader) restoreConfigFile(text []byte) error {

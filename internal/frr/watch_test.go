@@ -58,7 +58,12 @@ func TestWatchReappliesAfterBgpdRestart(t *testing.T) {
 				return false, err
 			}
 			ok := strings.Contains(running, "router bgp 64999\n") && strings.Contains(running, "\nbfd\n profile fast\n")
-			return ok, nil
+			// bgpd's own copy of the route-map: the merged view above also shows zebra's.
+			own, err := m.r.Vtysh().Run(ctx, "show running-config bgpd")
+			if err != nil {
+				return false, err
+			}
+			return ok && strings.Contains(own, "\nroute-map "+RouteMap+" permit 10\n"), nil
 		})
 		if err != nil {
 			t.Fatal(err)
