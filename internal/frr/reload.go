@@ -42,10 +42,10 @@ type Reloader struct {
 	runs    atomic.Uint64 // frr-reload.py processes started
 	reloads atomic.Uint64 // of which with --reload
 
-	mu      sync.Mutex // guards the fields below; never held while a command runs
-	applied   []byte // text of the last successful apply; nil = unknown
-	gen       uint64 // bumped by Forget, so an apply in flight does not record its text
-	restarted bool   // a daemon restarted: load the whole file before reloading
+	mu        sync.Mutex // guards the fields below; never held while a command runs
+	applied   []byte     // text of the last successful apply; nil = unknown
+	gen       uint64     // bumped by Forget, so an apply in flight does not record its text
+	restarted bool       // a daemon restarted: load the whole file before reloading
 }
 
 // NewReloader returns a Reloader for the FRR instance c describes. Empty fields get the
