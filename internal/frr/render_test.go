@@ -176,6 +176,9 @@ func TestNoStaleGoldens(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
+		if e.IsDir() { // vtysh/: captured FRR output for the parsers
+			continue
+		}
 		if !names[e.Name()] {
 			t.Errorf("%s has no case in renderCases; remove it", filepath.Join(goldenDir, e.Name()))
 		}
