@@ -45,7 +45,10 @@ func TestLoadFullExample(t *testing.T) {
 			MultipathRelax:   true,
 			Communities:      []string{"64999:100"},
 			LargeCommunities: []string{"64999:1:100"},
-			BFDProfiles:      []BFDProfile{{Name: "fast", DetectMultiplier: 3, ReceiveInterval: 100, TransmitInterval: 100}},
+			KindCommunities: []KindCommunities{
+				{Kind: "fip", Communities: []string{"64999:2"}, LargeCommunities: []string{"64999:0:2"}},
+			},
+			BFDProfiles: []BFDProfile{{Name: "fast", DetectMultiplier: 3, ReceiveInterval: 100, TransmitInterval: 100}},
 			Peers: []Peer{
 				{Address: "172.30.1.254", RemoteAS: "65000", BFD: true},
 				{

@@ -36,10 +36,20 @@ type BGP struct {
 	MaximumPathsIBGP uint16 `mapstructure:"maximum_paths_ibgp"`
 	MultipathRelax   bool   `mapstructure:"multipath_relax"`
 	// Communities and LargeCommunities are set on every prefix the node originates.
-	Communities      []string     `mapstructure:"communities"`
-	LargeCommunities []string     `mapstructure:"large_communities"`
-	BFDProfiles      []BFDProfile `mapstructure:"bfd_profiles"`
-	Peers            []Peer       `mapstructure:"peers"`
+	Communities      []string `mapstructure:"communities"`
+	LargeCommunities []string `mapstructure:"large_communities"`
+	// KindCommunities are set, on top of Communities, on the prefixes of one exposure kind.
+	KindCommunities []KindCommunities `mapstructure:"kind_communities"`
+	BFDProfiles     []BFDProfile      `mapstructure:"bfd_profiles"`
+	Peers           []Peer            `mapstructure:"peers"`
+}
+
+// KindCommunities are the communities for the prefixes of one exposure kind (vm, fip,
+// gateway, tenant, tenant-subnet, lb-vip, lb-fip, port-forwarding).
+type KindCommunities struct {
+	Kind             string   `mapstructure:"kind"`
+	Communities      []string `mapstructure:"communities"`
+	LargeCommunities []string `mapstructure:"large_communities"`
 }
 
 // BFDProfile is a named set of BFD timers peers can refer to. Zero values are FRR's defaults.

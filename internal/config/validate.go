@@ -50,6 +50,17 @@ func validateBGP(ps *problems, b BGP) {
 		ps.addGot("bgp.vrf_table_id", b.VRFTableID, "must be 1..4294967295")
 	}
 
+	kinds := map[string]bool{}
+	for i, k := range b.KindCommunities {
+		// The kind names belong to internal/exposure; internal/frr checks them.
+		key := fmt.Sprintf("bgp.kind_communities[%d].kind", i)
+		if k.Kind == "" {
+			ps.add(key, "must not be empty")
+		} else if kinds[k.Kind] {
+			ps.addGot(key, k.Kind, "duplicates an earlier entry")
+		}
+		kinds[k.Kind] = true
+	}
 	profiles := map[string]bool{}
 	for i, p := range b.BFDProfiles {
 		key := fmt.Sprintf("bgp.bfd_profiles[%d]", i)

@@ -69,6 +69,8 @@ func TestLoadBadKey(t *testing.T) {
 		{"peer import action", "bgp: {peers: [{address: 10.0.0.1, remote_as: 1, import: [{action: drop, prefix: 10.0.0.0/8}]}]}\n", nil, "bgp.peers[0].import[0].action", "must be one of permit, deny"},
 		{"peer timers unknown", "bgp: {peers: [{address: 10.0.0.1, remote_as: 1, timers: {keepalive: 10, hold_time: 30}}]}\n", nil, "bgp.peers[0].timers.hold_time", "unknown key"},
 		{"community as a number", "bgp: {communities: [100]}\n", nil, "bgp.communities[0]", "must be a string"},
+		{"kind communities without kind", "bgp: {kind_communities: [{communities: [\"1:1\"]}]}\n", nil, "bgp.kind_communities[0].kind", "must not be empty"},
+		{"kind communities repeated", "bgp: {kind_communities: [{kind: fip}, {kind: fip}]}\n", nil, "bgp.kind_communities[1].kind", "duplicates"},
 		{"bfd profile without name", "bgp: {bfd_profiles: [{detect_multiplier: 3}]}\n", nil, "bgp.bfd_profiles[0].name", "must not be empty"},
 		{"bfd profile repeated", "bgp: {bfd_profiles: [{name: a}, {name: a}]}\n", nil, "bgp.bfd_profiles[1].name", "duplicates"},
 		{"extra_config relative", "frr: {extra_config: extra.conf}\n", nil, "frr.extra_config", "absolute path"},

@@ -20,8 +20,11 @@ type Config struct {
 	Multipath Multipath
 	// Communities are set on every prefix the node originates (on the redistribute route-map).
 	Communities Communities
-	BFDProfiles []BFDProfile
-	Neighbors   []Neighbor
+	// KindCommunities are added to Communities on the prefixes of one exposure kind; the
+	// kernel side marks them with KindMetric (see kinds.go).
+	KindCommunities []KindCommunities
+	BFDProfiles     []BFDProfile
+	Neighbors       []Neighbor
 	// ExtraConfig is the operator's FRR text, appended verbatim after the rendered config.
 	// frr-reload.py --test checks the whole file before anything is applied.
 	ExtraConfig string

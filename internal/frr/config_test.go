@@ -104,6 +104,11 @@ func TestFromAgentConfigErrors(t *testing.T) {
 			[]string{"bgp.bfd_profiles[0].receive_interval: must be 10..60000 milliseconds, got 5"}},
 		{"bfd profile unknown", func(b *config.BGP) { b.Peers[0].BFDProfile = "nope" },
 			[]string{`bgp.peers[0].bfd_profile: no profile "nope" in bgp.bfd_profiles`}},
+		{"kind", func(b *config.BGP) { b.KindCommunities = []config.KindCommunities{{Kind: "fips"}} },
+			[]string{`bgp.kind_communities[0].kind: must be one of [vm fip gateway tenant tenant-subnet lb-vip lb-fip port-forwarding], got "fips"`}},
+		{"kind community", func(b *config.BGP) {
+			b.KindCommunities = []config.KindCommunities{{Kind: "fip", Communities: []string{"x"}}}
+		}, []string{`bgp.kind_communities[0].communities[0]: must be ASN:VALUE`}},
 		{"maximum paths", func(b *config.BGP) { b.MaximumPaths = 300 },
 			[]string{"bgp.maximum_paths: must be 0..256, got 300"}},
 		{"peer duplicate", func(b *config.BGP) { b.Peers[1].Address = "172.30.1.254" },

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 )
 
 // FromAgentConfig parses the agent configuration into a Config, reading the peers' password
@@ -30,6 +31,11 @@ func FromAgentConfig(c config.Config) (Config, error) {
 		} else {
 			out.RouterID = a
 		}
+	}
+	for _, k := range b.KindCommunities {
+		out.KindCommunities = append(out.KindCommunities, KindCommunities{
+			Kind: exposure.Kind(k.Kind), Communities: Communities{Standard: k.Communities, Large: k.LargeCommunities},
+		})
 	}
 	for _, p := range b.BFDProfiles {
 		out.BFDProfiles = append(out.BFDProfiles, BFDProfile{

@@ -30,6 +30,7 @@ type view struct {
 	Relax        bool
 	Community    string // the redistribute route-map's `set community` argument; "": none
 	Large        string
+	Kinds        []kindEntry // per-kind entries of the redistribute route-map, before seq 10
 	Neighbors    []viewNeighbor
 	PrefixLists4 []prefixList
 	PrefixLists6 []prefixList
@@ -79,6 +80,7 @@ func Render(c Config) ([]byte, error) {
 	if c.RouterID.IsValid() {
 		v.RouterID = c.RouterID.String()
 	}
+	v.Kinds = kindEntries(c.Communities, c.KindCommunities)
 	if c.Multipath.EBGP != MaxPathsDefault {
 		v.MaxPaths = c.Multipath.EBGP
 	}

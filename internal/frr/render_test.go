@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/frr")
@@ -82,6 +84,11 @@ var renderCases = []renderCase{
 			NIC:         "bgp-nic",
 			Multipath:   Multipath{EBGP: 8, IBGP: 4, Relax: true},
 			Communities: Communities{Standard: []string{"64999:200", "64999:100"}, Large: []string{"64999:1:1"}},
+			KindCommunities: []KindCommunities{
+				{Kind: exposure.KindGateway, Communities: Communities{Standard: []string{"64999:3"}}},
+				{Kind: exposure.KindFIP, Communities: Communities{Standard: []string{"64999:2"}, Large: []string{"64999:0:2"}}},
+				{Kind: exposure.KindTenant}, // nothing to add: no entry
+			},
 			BFDProfiles: []BFDProfile{
 				{Name: "slow", DetectMultiplier: 5, ReceiveInterval: 300, TransmitInterval: 1000},
 				{Name: "fast", DetectMultiplier: 3, ReceiveInterval: 100, TransmitInterval: 100, Echo: true, Passive: true},
@@ -119,6 +126,9 @@ var renderCases = []renderCase{
 			VRF:         "bgp-vrf",
 			Multipath:   Multipath{EBGP: 4, IBGP: MaxPathsDefault},
 			Communities: Communities{Standard: []string{"64999:1"}},
+			KindCommunities: []KindCommunities{
+				{Kind: exposure.KindVM, Communities: Communities{Large: []string{"64999:0:1"}}},
+			},
 			Neighbors: []Neighbor{
 				{Addr: netip.MustParseAddr("172.30.1.254"), RemoteAS: RemoteAS{ASN: 65000}, BFD: BFD{Enabled: true}},
 			},

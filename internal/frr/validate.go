@@ -47,6 +47,7 @@ func (c Config) Validate() error {
 		add("bgp.maximum_paths_ibgp: must be 0..%d, got %d", MaxPathsDefault, c.Multipath.IBGP)
 	}
 	errs = append(errs, checkCommunities("bgp", c.Communities)...)
+	errs = append(errs, checkKindCommunities(c.KindCommunities)...)
 	profiles := map[string]bool{}
 	for i, p := range c.BFDProfiles {
 		key := fmt.Sprintf("bgp.bfd_profiles[%d]", i)
