@@ -48,6 +48,7 @@ type Manager struct {
 	failures int       // consecutive failures of failed
 	retryAt  time.Time // no new attempt of failed before this
 	expected []string  // our lines as FRR printed them after the last apply; nil = unknown
+	lost     bool      // FRR lost our config and no apply has succeeded since
 }
 
 // NewManager returns a Manager for cfg's FRR instance.
@@ -140,6 +141,7 @@ func (m *Manager) record(text []byte, reloaded bool, d time.Duration, err error)
 	}
 	m.stats.LastSuccess = m.now()
 	m.stats.LastError = ""
+	m.lost = false
 	m.failed, m.failErr, m.failures = nil, nil, 0
 }
 
@@ -150,6 +152,7 @@ func (m *Manager) forget() {
 	defer m.mu.Unlock()
 	m.failed, m.failErr, m.failures = nil, nil, 0
 	m.expected = nil
+	m.lost = true
 }
 
 // learnExpected records which of our lines FRR prints after an apply: the watcher's
@@ -192,7 +195,9 @@ func significantLines(text string) []string {
 // Watch asks FRR every interval whether it still runs our config, until ctx ends. When lines
 // of ours are gone (bgpd or the whole FRR restarted and lost its runtime config) or FRR does
 // not answer, the next Sync applies in full and trigger is called at once. It triggers once
-// per lost config: the next successful apply re-arms it.
+// per lost config: the next successful apply re-arms it. Until then, each time vtysh answers
+// the backoff of the failed re-apply is dropped and trigger is called again, so an FRR that
+// was down for a while gets its config as soon as it is back.
 func (m *Manager) Watch(ctx context.Context, interval time.Duration, trigger func(reason string)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -201,6 +206,10 @@ func (m *Manager) Watch(ctx context.Context, interval time.Duration, trigger fun
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if m.backAfterLoss(ctx, interval) {
+			trigger("frr answers again")
+			continue
 		}
 		if reason := m.check(ctx, interval); reason != "" {
 			m.log.Warn("FRR lost the agent's config; re-applying", "reason", reason)
@@ -211,6 +220,29 @@ func (m *Manager) Watch(ctx context.Context, interval time.Duration, trigger fun
 			trigger("frr restarted")
 		}
 	}
+}
+
+// backAfterLoss reports whether our config was lost, has not been re-applied, and FRR
+// answers vtysh now; it then drops the backoff of the failed re-apply.
+func (m *Manager) backAfterLoss(ctx context.Context, timeout time.Duration) bool {
+	m.mu.Lock()
+	lost, failed := m.lost, m.failed != nil
+	m.mu.Unlock()
+	if !lost || !failed {
+		return false
+	}
+	v := m.r.Vtysh()
+	v.Timeout = max(timeout, 5*time.Second)
+	if _, err := v.runningConfig(ctx); err != nil {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.lost {
+		return false
+	}
+	m.failed, m.failErr, m.failures = nil, nil, 0
+	return true
 }
 
 // check returns why FRR no longer runs our config, or "".

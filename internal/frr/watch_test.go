@@ -3,6 +3,7 @@ package frr
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,5 +72,61 @@ func TestWatchReappliesAfterBgpdRestart(t *testing.T) {
 	}
 	if st := m.Stats(); st.Restarts < 2 || st.Reloads < 3 {
 		t.Errorf("stats = %+v; want a restart seen and a reload for each daemon", st)
+	}
+}
+
+// The whole FRR down for a while, then back with no config: the re-apply that failed while it
+// was down is not left to its backoff; the watcher triggers again as soon as vtysh answers.
+// Here Sync runs only on triggers (no retry loop), so nothing else could bring the config back.
+func TestWatchReappliesAfterWholeFRRRestart(t *testing.T) {
+	f := startFRR(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := agentConfig(nil)
+	cfg.FRR = config.FRR{Pathspace: f.Name, ConfigFile: f.ConfigFile()}
+	m := NewManager(cfg, nil)
+	if err := m.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	triggers := make(chan string, 100)
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); m.Watch(watchCtx, 100*time.Millisecond, func(r string) { triggers <- r }) }()
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-watchCtx.Done():
+				return
+			case <-triggers:
+				_ = m.Sync(watchCtx) // failures are in Stats
+			}
+		}
+	}()
+	defer func() { stopWatch(); wg.Wait() }()
+
+	for _, d := range []string{"bfdd", "bgpd", "zebra"} {
+		if err := f.KillDaemon(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := lab.Poll(ctx, 30*time.Second, "a failed re-apply while FRR is down", func() (bool, error) {
+		st := m.Stats()
+		return st.Restarts > 0 && st.Failures > 0, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"zebra", "bgpd", "bfdd"} {
+		if err := f.RestartDaemon(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := lab.Poll(ctx, 30*time.Second, "config back after FRR restarted", func() (bool, error) {
+		own, err := m.r.Vtysh().Run(ctx, "show running-config bgpd")
+		return err == nil && strings.Contains(own, "router bgp 64999\n") &&
+			strings.Contains(own, "\nroute-map "+RouteMap+" permit 10\n"), err
+	}); err != nil {
+		t.Fatalf("%v; stats %+v", err, m.Stats())
 	}
 }
