@@ -139,3 +139,19 @@ func TestFromAgentConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// An empty list in the YAML is no list: `export: []` is no filter, not "send nothing".
+func TestFromAgentConfigEmptyListsAreAbsent(t *testing.T) {
+	got, err := FromAgentConfig(agentConfig(func(b *config.BGP) {
+		b.Peers[0].Export = []config.PrefixFilter{}
+		b.Peers[0].Import = []config.PrefixFilter{}
+		b.Peers[0].AddressFamilies = []string{}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := got.Neighbors[0]
+	if n.Policy.Export != nil || n.Policy.Import != nil || n.Families != nil {
+		t.Errorf("empty lists became filters or families: %+v", n)
+	}
+}

@@ -100,7 +100,7 @@ func neighborFromConfig(key string, p config.Peer) (Neighbor, error) {
 		}
 		n.RemoteAS.ASN = uint32(asn)
 	}
-	if p.AddressFamilies != nil {
+	if len(p.AddressFamilies) > 0 { // an empty list is no list, as everywhere in the config
 		n.Families = []Family{}
 		for _, f := range p.AddressFamilies {
 			n.Families = append(n.Families, Family(f))
@@ -137,8 +137,10 @@ func readPassword(file string) (string, error) {
 	return pw, nil
 }
 
+// rulesFromConfig returns nil (no filter) for no rules: `export: []` must not silently mean
+// "send nothing"; that takes an explicit deny.
 func rulesFromConfig(key string, filters []config.PrefixFilter) ([]PrefixRule, error) {
-	if filters == nil {
+	if len(filters) == 0 {
 		return nil, nil
 	}
 	var errs []error
