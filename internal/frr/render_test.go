@@ -113,6 +113,7 @@ var renderCases = []renderCase{
 				{Addr: netip.MustParseAddr("172.30.3.254"), RemoteAS: RemoteAS{Kind: Internal}, GracefulRestart: GRHelper,
 					BFD: BFD{Profile: "slow"}, Timers: Timers{Connect: 10}, UpdateSource: "lo"},
 				{Interface: "eth10", RemoteAS: RemoteAS{Kind: External}, ExtendedNexthop: true, GracefulRestart: GRDisable},
+				{Addr: netip.MustParseAddr("192.0.2.1"), RemoteAS: RemoteAS{ASN: 65100}, EBGPMultihop: 255},
 				{Interface: "eth2", RemoteAS: RemoteAS{Kind: External}, BFD: BFD{Enabled: true},
 					Families: []Family{IPv6}},
 			},
