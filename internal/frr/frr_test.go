@@ -18,7 +18,7 @@ import (
 
 // startFRR starts zebra, bgpd and bfdd with an empty config in a fresh network namespace,
 // under a pathspace unique to this test and process. Everything is removed at cleanup.
-func startFRR(t *testing.T) *lab.FRR {
+func startFRR(t testing.TB) *lab.FRR {
 	t.Helper()
 	if missing := lab.HaveFRR(); missing != "" {
 		skipOrFail(t, "FRR is not installed (missing "+missing+"; apt-get install frr frr-pythontools)")
@@ -67,7 +67,7 @@ func startFRR(t *testing.T) *lab.FRR {
 	return f
 }
 
-func skipOrFail(t *testing.T, why string) {
+func skipOrFail(t testing.TB, why string) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatal(why + " (CI=true: this test must run)")
@@ -77,7 +77,7 @@ func skipOrFail(t *testing.T, why string) {
 
 // instanceName is a pathspace and netns name unique per test and process; `go test ./...`
 // runs packages in parallel.
-func instanceName(t *testing.T) string {
+func instanceName(t testing.TB) string {
 	var b strings.Builder
 	for _, r := range strings.ToLower(t.Name()) {
 		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
