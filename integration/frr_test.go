@@ -170,6 +170,10 @@ func TestBFDFailoverWithdraws(t *testing.T) {
 	if gone > time.Second {
 		t.Errorf("tor1 dropped the route %s after the cut, want within 1s (BFD 100 ms x 3)", gone)
 	}
+	// It was BFD that noticed: its session at tor1 is down.
+	if s, err := bfdStatus(ctx, l, "tor1", "172.30.1.10"); err != nil || s == "up" {
+		t.Errorf("tor1 BFD status %q (%v) after the cut, want not up", s, err)
+	}
 	routes, err := l.BGPRoutes(ctx, "tor2", "ipv4")
 	if err != nil || len(routes[prefix]) == 0 {
 		t.Errorf("tor2 lost %s too (%v): %v", prefix, err, routes)
