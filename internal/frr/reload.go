@@ -188,7 +188,7 @@ func (r *Reloader) reloadAndVerify(ctx context.Context, text []byte) error {
 		if pending = pendingChanges(out); len(pending) == 0 {
 			if reloadErr != nil {
 				r.logger().Warn("frr-reload.py reported a failure, but FRR runs the new config",
-					"file", r.ConfigFile, "report", reloadErr.Error())
+					"file", r.ConfigFile, "report", redact(reloadErr.Error()))
 			}
 			return nil
 		}
