@@ -109,6 +109,11 @@ func TestFromAgentConfigErrors(t *testing.T) {
 		{"kind community", func(b *config.BGP) {
 			b.KindCommunities = []config.KindCommunities{{Kind: "fip", Communities: []string{"x"}}}
 		}, []string{`bgp.kind_communities[0].communities[0]: must be ASN:VALUE`}},
+		{"parse and rule errors together", func(b *config.BGP) {
+			b.Peers[0].PasswordFile = "/nonexistent/pw"
+			b.Peers[1].Address = "2001:db8::/64"
+			b.Communities = []string{"1:70000"}
+		}, []string{"bgp.peers[0].password_file:", "bgp.peers[1].address: must be an IP address", "bgp.communities[0]:"}},
 		{"maximum paths", func(b *config.BGP) { b.MaximumPaths = 300 },
 			[]string{"bgp.maximum_paths: must be 0..256, got 300"}},
 		{"peer duplicate", func(b *config.BGP) { b.Peers[1].Address = "172.30.1.254" },

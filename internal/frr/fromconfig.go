@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,10 +25,12 @@ func FromAgentConfig(c config.Config) (Config, error) {
 		Communities: Communities{Standard: b.Communities, Large: b.LargeCommunities},
 	}
 	var errs []error
+	reported := []string{} // keys with a parse error: their checks below would only repeat it
 	if b.RouterID != "" {
 		a, err := netip.ParseAddr(b.RouterID)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("bgp.router_id: must be an IPv4 address, got %q", b.RouterID))
+			reported = append(reported, "bgp.router_id")
 		} else {
 			out.RouterID = a
 		}
@@ -44,10 +47,13 @@ func FromAgentConfig(c config.Config) (Config, error) {
 		})
 	}
 	for i, p := range b.Peers {
-		n, err := neighborFromConfig(fmt.Sprintf("bgp.peers[%d]", i), p)
+		key := fmt.Sprintf("bgp.peers[%d]", i)
+		// Kept even when partly unparsable, so every peer's problems are reported at once,
+		// under its own index.
+		n, err := neighborFromConfig(key, p)
 		if err != nil {
 			errs = append(errs, err)
-			continue
+			reported = append(reported, key+".")
 		}
 		out.Neighbors = append(out.Neighbors, n)
 	}
@@ -58,10 +64,12 @@ func FromAgentConfig(c config.Config) (Config, error) {
 		}
 		out.ExtraConfig = string(text)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return Config{}, err
+	for _, err := range out.problems() {
+		if !slices.ContainsFunc(reported, func(k string) bool { return strings.HasPrefix(err.Error(), k) }) {
+			errs = append(errs, err)
+		}
 	}
-	if err := out.Validate(); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return Config{}, err
 	}
 	return out, nil

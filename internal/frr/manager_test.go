@@ -52,7 +52,7 @@ func TestManagerBacksOffAndKeepsRedactedError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "Unknown command: INVALID") {
 		t.Fatalf("Sync with a bad extra config = %v; want FRR's complaint", err)
 	}
-	// The fake echoes the whole file, password line included, as frr-reload.py may.
+	// The fake echoes the password line, as frr-reload.py may echo the lines it chokes on.
 	if strings.Contains(err.Error(), "s3cret-pw") || !strings.Contains(err.Error(), "password "+Redacted) {
 		t.Errorf("the error shows the password or lost the redaction mark:\n%v", err)
 	}

@@ -28,7 +28,7 @@ running="$CALLS.running"
 ours() { grep -v -e '^frr version' -e '^hostname' "$1"; }
 case "$1" in
 --test)
-	if grep -q INVALID "$last"; then cat "$last" >&2; echo 'line 4: % Unknown command: INVALID' >&2; exit 1; fi
+	if grep -q INVALID "$last"; then grep -e password -e INVALID "$last" >&2; echo 'line 4: % Unknown command: INVALID' >&2; exit 1; fi
 	if grep -q HANG "$last"; then exec sleep 60; fi
 	printf 'Lines To Delete\n===============\nno hostname vm\n'
 	ours "$last" | cmp -s - "$running" || printf '\nLines To Add\n============\nrouter bgp 1\n' ;;

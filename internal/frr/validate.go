@@ -18,7 +18,9 @@ var profileName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // Validate checks every value that reaches the rendered text. Errors use the agent's
 // configuration key names, so a user can find the value to fix. Secrets never appear.
-func (c Config) Validate() error {
+func (c Config) Validate() error { return errors.Join(c.problems()...) }
+
+func (c Config) problems() []error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.ASN == 0 {
@@ -70,7 +72,7 @@ func (c Config) Validate() error {
 	if strings.ContainsRune(c.ExtraConfig, 0) {
 		add("frr.extra_config: must be text, found a NUL byte")
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 func checkNeighbor(key string, asn uint32, n Neighbor, profiles map[string]bool) []error {
