@@ -23,7 +23,7 @@ func startOpenStack(t *testing.T, extra ...string) (*lab.Lab, context.Context) {
 	t.Helper()
 	l, ctx := startLabFrom(t, osTopology)
 	for _, n := range []string{nodeA, nodeB} {
-		if err := l.StartAgentEnv(ctx, n, extra...); err != nil {
+		if err := l.StartAgentWith(ctx, n, extra); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -191,7 +191,7 @@ func pingVM(t *testing.T, ctx context.Context, l *lab.Lab, port, mac, ip string)
 func TestKernelDriftRepaired(t *testing.T) {
 	t.Parallel()
 	l, ctx := startLab(t)
-	if err := l.StartAgentEnv(ctx, compute, fmt.Sprintf("OVN_BGP_AGENT_RECONCILE_INTERVAL=%s", shortPeriod)); err != nil {
+	if err := l.StartAgentWith(ctx, compute, []string{fmt.Sprintf("OVN_BGP_AGENT_RECONCILE_INTERVAL=%s", shortPeriod)}); err != nil {
 		t.Fatal(err)
 	}
 	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")

@@ -19,20 +19,16 @@ import (
 // addresses and FRR config in place: a restart must not withdraw anything still wanted.
 func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	log.Info("starting", "version", version, "driver", cfg.Driver, "as", cfg.BGP.AS, "nic", cfg.BGP.NIC, "vrf", cfg.BGP.VRF)
-
 	if cfg.Driver == "ovn_bgp_driver" {
 		log.Info("driver ovn_bgp_driver runs the same engine as nb_ovn_bgp_driver: topology from NB, bindings from SB")
 	}
-	fc, err := frr.FromAgentConfig(cfg)
-	if err != nil {
-		return err
-	}
-	frrText, err := frr.Render(fc)
-	if err != nil {
-		return err
-	}
-	reloader := frr.NewReloader(cfg.FRR, log.With("applier", "frr"))
 
+	// frr.conf is rendered on every pass (password and extra-config files are read then);
+	// rendering once here makes a bad configuration stop the agent at start.
+	frrMgr := frr.NewManager(cfg, log.With("applier", "frr"))
+	if _, err := frrMgr.Render(); err != nil {
+		return err
+	}
 	k, err := kernel.New(kernel.Options{NIC: cfg.BGP.NIC, VRF: cfg.BGP.VRF, VRFTableID: cfg.BGP.VRFTableID,
 		RouteProtocol: uint8(cfg.Kernel.RouteProtocol)}, log.With("applier", "kernel"))
 	if err != nil {
@@ -50,13 +46,10 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	policy := exposurePolicy(cfg)
-	reported := &findingLog{}
-
+	p := &passer{k: k, wr: wr, frr: frrMgr, policy: exposurePolicy(cfg), log: log}
 	// The loop exists before the watcher so that OVN events can trigger it from the first
 	// row; its passes wait until every monitor has its initial rows, because a pass on a
 	// half-filled cache would withdraw routes that are still wanted.
-	var w *ovn.Watcher
 	ready := make(chan struct{})
 	pass := func(ctx context.Context) error {
 		select {
@@ -64,23 +57,24 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		return reconcilePass(ctx, w, k, wr, reloader, frrText, policy, reported, log)
+		return p.pass(ctx)
 	}
 	loop := reconcile.New(pass, cfg.ReconcileInterval, log)
-	done := make(chan struct{})
-	go func() { loop.Run(ctx); close(done) }()
-	watched := make(chan struct{})
-	go func() { wr.watchKernel(ctx, loop.Trigger); close(watched) }()
+	var wg routines
+	wg.Go(func() { loop.Run(ctx) })
+	// Netlink events on what the agent owns, and FRR restarts (which lose the runtime
+	// config), trigger a pass at once.
+	wg.Go(func() { wr.watchKernel(ctx, loop.Trigger) })
+	wg.Go(func() { frrMgr.Watch(ctx, cfg.FRR.WatchInterval, loop.Trigger) })
 	defer func() {
 		cancel()
-		<-watched
-		<-done // no pass runs past this point, so closing the clients is safe
-		if w != nil {
-			w.Close()
+		wg.Wait() // no pass runs past this point, so closing the clients is safe
+		if p.w != nil {
+			p.w.Close()
 		}
 	}()
 
-	w, err = ovn.Connect(ctx, cfg.OVN, loop.Trigger, log.With("component", "ovn"))
+	p.w, err = ovn.Connect(ctx, cfg.OVN, loop.Trigger, log.With("component", "ovn"))
 	if err != nil {
 		return err
 	}
@@ -89,33 +83,58 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return ctx.Err()
 }
 
-// reconcilePass is one pass: snapshot, compute, apply FRR, then the kernel (the
-// provider-bridge wiring and its OVS flows, then the addresses and routes).
-func reconcilePass(ctx context.Context, w *ovn.Watcher, k *kernel.Applier, wr *wiring, r *frr.Reloader, frrText []byte,
-	policy exposure.Policy, reported *findingLog, log *slog.Logger) error {
-	id, st, err := w.Read(ctx)
+// routines are the goroutines the agent owns; Wait returns when all have ended.
+type routines struct{ done []chan struct{} }
+
+func (g *routines) Go(f func()) {
+	ch := make(chan struct{})
+	g.done = append(g.done, ch)
+	go func() { defer close(ch); f() }()
+}
+
+func (g *routines) Wait() {
+	for _, ch := range g.done {
+		<-ch
+	}
+}
+
+// passer holds what one reconcile pass reads and applies.
+type passer struct {
+	w        *ovn.Watcher
+	k        *kernel.Applier
+	wr       *wiring
+	frr      *frr.Manager
+	policy   exposure.Policy
+	reported findingLog
+	log      *slog.Logger
+}
+
+// pass is one pass: snapshot, compute, apply FRR, then the kernel (the provider-bridge
+// wiring and its OVS flows, then the addresses and routes on the NIC).
+func (p *passer) pass(ctx context.Context) error {
+	id, st, err := p.w.Read(ctx)
 	if err != nil {
 		return err
 	}
-	desired, findings := exposure.Compute(st, id, policy)
-	reported.report(findings, log)
+	desired, findings := exposure.Compute(st, id, p.policy)
+	p.reported.report(findings, p.log)
 	// Each applier runs even when another failed: an FRR that is restarting must not stop
 	// a new VM's address from reaching bgp-nic, and the next pass retries the failed one.
 	var errs []error
-	if _, err := r.Apply(ctx, frrText); err != nil {
+	if err := p.frr.Sync(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("frr: %w", err))
 	}
 	// The wiring before the addresses: a new prefix is steered into OVN before bgp-nic makes
 	// FRR advertise it, so its first packets are not lost.
-	errs = append(errs, wr.apply(ctx, w, desired))
-	if _, err := k.Sync(ctx, desired.Addrs()); err != nil {
+	errs = append(errs, p.wr.apply(ctx, p.w, desired))
+	if _, err := p.k.Sync(ctx, desired.Addrs()); err != nil {
 		errs = append(errs, fmt.Errorf("kernel: %w", err))
 	}
 	var subnets []netip.Prefix
 	for _, e := range desired.Subnets() {
 		subnets = append(subnets, e.Prefix)
 	}
-	if _, err := k.SyncRoutes(ctx, subnets); err != nil {
+	if _, err := p.k.SyncRoutes(ctx, subnets); err != nil {
 		errs = append(errs, fmt.Errorf("kernel routes: %w", err))
 	}
 	return errors.Join(errs...)

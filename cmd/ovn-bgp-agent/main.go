@@ -96,20 +96,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	switch cmd {
-	case "check-config":
-		fmt.Fprintf(stdout, "configuration is valid\n")
-		return 0
-	case "render":
-		fc, err := frr.FromAgentConfig(cfg)
-		if err == nil {
-			var text []byte
-			if text, err = frr.Render(fc); err == nil {
-				stdout.Write(text)
-				return 0
-			}
+	case "check-config", "render":
+		// Rendering reads the password and extra-config files and applies FRR's own rules,
+		// so check-config runs it too.
+		text, err := frr.NewManager(cfg, nil).Render()
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
+			return exitConfig
 		}
-		fmt.Fprintf(stderr, "render: %v\n", err)
-		return exitConfig
+		if cmd == "render" {
+			stdout.Write(text)
+		} else {
+			fmt.Fprintf(stdout, "configuration is valid\n")
+		}
+		return 0
 	}
 
 	log := newLogger(cfg.Log, stderr)

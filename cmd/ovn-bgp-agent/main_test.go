@@ -20,6 +20,9 @@ func writeConfig(t *testing.T, text string) string {
 func TestCheckConfig(t *testing.T) {
 	good := writeConfig(t, "bgp:\n  as: 64999\n  vrf: \"\"\n  peers:\n    - {address: 172.30.1.254, remote_as: 65000}\n")
 	bad := writeConfig(t, "bgp:\n  as: 0\n  peers:\n    - {address: nope, remote_as: 65000}\nextra: 1\n")
+	// Problems only rendering finds: FRR's own rules and files that cannot be read.
+	badFRR := writeConfig(t, "bgp:\n  vrf: \"\"\n  communities: [\"64999:70000\"]\n  peers:\n"+
+		"    - {address: 172.30.1.254, remote_as: 65000, password_file: /nonexistent/pw}\n")
 	tests := []struct {
 		name     string
 		args     []string
@@ -29,6 +32,8 @@ func TestCheckConfig(t *testing.T) {
 		{"valid", []string{"check-config", "--config", good}, 0, []string{"configuration is valid"}},
 		{"every bad key named", []string{"check-config", "--config", bad}, exitConfig,
 			[]string{"bgp.as:", "bgp.peers[0].address:", "extra: unknown key"}},
+		{"FRR rules and unreadable files", []string{"check-config", "--config", badFRR}, exitConfig,
+			[]string{"bgp.communities[0]: must be ASN:VALUE", "bgp.peers[0].password_file: open /nonexistent/pw"}},
 		{"missing file", []string{"check-config", "--config", "/nonexistent.yaml"}, exitConfig, []string{"/nonexistent.yaml"}},
 		{"unknown command", []string{"frobnicate"}, exitUsage, []string{`unknown command "frobnicate"`}},
 		{"render", []string{"render", "--config", good}, 0, []string{"router bgp 64999", "neighbor 172.30.1.254 remote-as 65000"}},

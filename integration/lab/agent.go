@@ -11,12 +11,11 @@ import (
 // overridden through the agent's own OVN_BGP_AGENT_* environment variables: the node's OVS
 // socket and its FRR pathspace.
 func (l *Lab) StartAgent(ctx context.Context, node string) error {
-	return l.StartAgentEnv(ctx, node)
+	return l.StartAgentWith(ctx, node, nil)
 }
 
-// StartAgentEnv is StartAgent with extra OVN_BGP_AGENT_* overrides ("NAME=value"), e.g. an
-// exposure policy a test needs.
-func (l *Lab) StartAgentEnv(ctx context.Context, node string, extra ...string) error {
+// StartAgentWith is StartAgent with more OVN_BGP_AGENT_* variables; they win over the lab's.
+func (l *Lab) StartAgentWith(ctx context.Context, node string, extraEnv []string) error {
 	n := l.nodes[node]
 	if n == nil || n.Role != "compute" {
 		return fmt.Errorf("no compute node %q", node)
@@ -35,7 +34,7 @@ func (l *Lab) StartAgentEnv(ctx context.Context, node string, extra ...string) e
 		"OVN_BGP_AGENT_FRR_CONFIG_FILE=" + n.FRR.ConfigFile(),
 		"OVN_BGP_AGENT_LOG_LEVEL=debug",
 	}, n.Env...)
-	env = append(env, extra...)
+	env = append(env, extraEnv...)
 	p, err := StartProc("agent-"+node, n.Netns, n.Dir, env, l.opts.AgentBinary, "run", "--config", cfg)
 	if err != nil {
 		return err

@@ -21,9 +21,10 @@ const (
 
 // FRR is one FRR instance (zebra, bgpd, bfdd) with its own pathspace, running in a netns.
 type FRR struct {
-	Name  string // pathspace (-N); also the directory name under /etc/frr and /var/run/frr
-	Netns string
-	procs []*Proc
+	Name   string // pathspace (-N); also the directory name under /etc/frr and /var/run/frr
+	Netns  string
+	procs  []*Proc
+	logDir string
 }
 
 // ConfDir is /etc/frr/<pathspace>, where frr.conf lives.
@@ -38,7 +39,7 @@ func (f *FRR) RunDir() string { return filepath.Join(frrRunRoot, f.Name) }
 // StartFRR starts zebra, bgpd and bfdd for pathspace name inside netns, loads config (may be
 // empty) with `vtysh -b`, and waits until vtysh answers. logDir receives the daemon logs.
 func StartFRR(ctx context.Context, name, netns, logDir, config string) (*FRR, error) {
-	f := &FRR{Name: name, Netns: netns}
+	f := &FRR{Name: name, Netns: netns, logDir: logDir}
 	uid, gid, err := frrIDs()
 	if err != nil {
 		return nil, err
@@ -64,19 +65,12 @@ func StartFRR(ctx context.Context, name, netns, logDir, config string) (*FRR, er
 		}
 	}
 	for _, d := range []string{"zebra", "bgpd", "bfdd"} {
-		p, err := StartProc(name+"-"+d, netns, logDir, nil,
-			filepath.Join(frrDaemonDir, d), "-N", name, "-u", "frr", "-g", "frr", "-A", "127.0.0.1")
+		p, err := f.startDaemon(ctx, d)
 		if err != nil {
 			f.Stop()
 			return nil, err
 		}
 		f.procs = append(f.procs, p)
-		// zebra must be listening before bgpd and bfdd connect to it.
-		sock := filepath.Join(f.RunDir(), d+".vty")
-		if err := waitForFile(ctx, sock, p); err != nil {
-			f.Stop()
-			return nil, fmt.Errorf("frr %s: %w", name, err)
-		}
 	}
 	if err := Poll(ctx, 10*time.Second, "vtysh on "+name, func() (bool, error) {
 		_, err := f.Vtysh(ctx, "show version")
@@ -90,6 +84,57 @@ func StartFRR(ctx context.Context, name, netns, logDir, config string) (*FRR, er
 		return nil, fmt.Errorf("frr %s: load config: %w: %s", name, err, out)
 	}
 	return f, nil
+}
+
+// startDaemon starts one daemon and waits for its vty socket: zebra must be listening before
+// bgpd and bfdd connect to it.
+func (f *FRR) startDaemon(ctx context.Context, d string) (*Proc, error) {
+	sock := filepath.Join(f.RunDir(), d+".vty")
+	// A killed daemon leaves its socket behind; the new one must be seen to listen.
+	if err := os.Remove(sock); err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	p, err := StartProc(f.Name+"-"+d, f.Netns, f.logDir, nil,
+		filepath.Join(frrDaemonDir, d), "-N", f.Name, "-u", "frr", "-g", "frr", "-A", "127.0.0.1")
+	if err != nil {
+		return nil, err
+	}
+	if err := waitForFile(ctx, sock, p); err != nil {
+		p.Stop(5 * time.Second)
+		return nil, fmt.Errorf("frr %s: %w", f.Name, err)
+	}
+	return p, nil
+}
+
+// KillDaemon kills one of zebra, bgpd, bfdd with SIGKILL, as a crash would, and waits for it
+// to be gone. Its runtime config is lost; RestartDaemon starts it again without config.
+func (f *FRR) KillDaemon(name string) error {
+	p := f.Daemon(name)
+	if p == nil {
+		return fmt.Errorf("frr %s: no %s running", f.Name, name)
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+	return nil
+}
+
+// RestartDaemon starts a killed daemon again, with no config, as watchfrr would.
+func (f *FRR) RestartDaemon(ctx context.Context, name string) error {
+	for i, p := range f.procs {
+		if p.Name != f.Name+"-"+name {
+			continue
+		}
+		if !p.Exited() {
+			return fmt.Errorf("frr %s: %s is still running", f.Name, name)
+		}
+		np, err := f.startDaemon(ctx, name)
+		if err != nil {
+			return err
+		}
+		f.procs[i] = np
+		return nil
+	}
+	return fmt.Errorf("frr %s: no daemon %s", f.Name, name)
 }
 
 // Vtysh runs one or more commands through vtysh against this instance.

@@ -16,7 +16,10 @@ import (
 // that stands where a section belongs, and mapstructure's errors are unstructured strings that
 // print values. What passes is handed on already converted to each field's Go type.
 
-var durationType = reflect.TypeFor[time.Duration]()
+var (
+	durationType = reflect.TypeFor[time.Duration]()
+	remoteASType = reflect.TypeFor[RemoteAS]()
+)
 
 // leaf is one scalar key of Config, e.g. bgp.as. Lists of sections (bgp.peers) are not leaves.
 type leaf struct {
@@ -92,6 +95,14 @@ func checkSection(key string, raw any, t reflect.Type, ps *problems) map[string]
 				continue
 			}
 			if f.Type.Elem().Kind() != reflect.Struct {
+				// In YAML a list is a list, checked item by item; the comma-separated form is
+				// for environment variables and upstream's INI lists (convert).
+				if f.Type.Elem().Kind() == reflect.String {
+					if l := checkStrings(sub, val, ps); l != nil {
+						out[name] = l
+					}
+					continue
+				}
 				v, err := convert(val, f.Type)
 				if err != nil {
 					ps.reject(sub, "", err)
@@ -132,6 +143,31 @@ func checkList(key string, raw any, elem reflect.Type, ps *problems) []any {
 			s = map[string]any{} // keeps later items at their index
 		}
 		out[i] = s
+	}
+	return out
+}
+
+// checkStrings checks a list of strings; it returns nil when the value is refused.
+func checkStrings(key string, raw any, ps *problems) []string {
+	l, ok := raw.([]any)
+	if !ok {
+		ps.reject(key, "", mismatch("must be a list of strings", raw))
+		return nil
+	}
+	out := make([]string, 0, len(l))
+	bad := false
+	for i, item := range l {
+		s, ok := item.(string)
+		if !ok {
+			// Communities such as 64999:100 parse as strings; a bare number is a mistake.
+			ps.reject(fmt.Sprintf("%s[%d]", key, i), "", mismatch("must be a string (quote it)", item))
+			bad = true
+			continue
+		}
+		out = append(out, s)
+	}
+	if bad {
+		return nil
 	}
 	return out
 }
@@ -192,6 +228,15 @@ func editDistance(a, b string) int {
 func convert(raw any, t reflect.Type) (any, *valueError) {
 	if t == durationType {
 		return toDuration(raw)
+	}
+	if t == remoteASType {
+		switch raw.(type) {
+		case int, uint64: // remote_as: 65000
+			if _, err := toUint(raw, reflect.TypeFor[uint32]()); err != nil {
+				return nil, badValue("must be 1..4294967295, internal or external", raw)
+			}
+			return RemoteAS(fmt.Sprint(raw)), nil
+		}
 	}
 	switch t.Kind() {
 	case reflect.String:

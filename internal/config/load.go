@@ -35,6 +35,7 @@ func Default() Config {
 			VtySocket:     "/var/run/frr",
 			ConfigFile:    "/etc/frr/frr.conf",
 			ReloadCommand: "/usr/lib/frr/frr-reload.py",
+			WatchInterval: 2 * time.Second,
 		},
 		Kernel: Kernel{
 			RulePriority:    2000,

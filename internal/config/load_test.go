@@ -39,17 +39,43 @@ func TestLoadFullExample(t *testing.T) {
 			OVSConnection: "unix:/run/openvswitch/db.sock",
 		},
 		BGP: BGP{
-			AS:         64999,
-			RouterID:   "172.30.1.10",
-			NIC:        "bgp-nic",
-			VRF:        "bgp-vrf",
-			VRFTableID: 10,
-			Peers:      []Peer{{Address: "172.30.1.254", RemoteAS: 65000, BFD: true}},
+			AS:               64999,
+			RouterID:         "172.30.1.10",
+			NIC:              "bgp-nic",
+			VRF:              "bgp-vrf",
+			VRFTableID:       10,
+			MaximumPaths:     8,
+			MaximumPathsIBGP: 4,
+			MultipathRelax:   true,
+			Communities:      []string{"64999:100"},
+			LargeCommunities: []string{"64999:1:100"},
+			KindCommunities: []KindCommunities{
+				{Kind: "fip", Communities: []string{"64999:2"}, LargeCommunities: []string{"64999:0:2"}},
+			},
+			BFDProfiles: []BFDProfile{{Name: "fast", DetectMultiplier: 3, ReceiveInterval: 100, TransmitInterval: 100}},
+			Peers: []Peer{
+				{Address: "172.30.1.254", RemoteAS: "65000", BFD: true},
+				{
+					Address: "172.30.2.254", RemoteAS: "external", Description: "tor-2 uplink",
+					PasswordFile: "/etc/ovn-bgp-agent/tor2.password", EBGPMultihop: 2, UpdateSource: "172.30.2.10",
+					Timers: Timers{Keepalive: 10, Hold: 30, Connect: 5}, ExtendedNexthop: true, BFDProfile: "fast",
+					GracefulRestart: "helper", AddressFamilies: []string{"ipv4", "ipv6"},
+					Import: []PrefixFilter{{Prefix: "0.0.0.0/0"}},
+					Export: []PrefixFilter{
+						{Action: "permit", Prefix: "172.24.0.0/16", Ge: 32, Le: 32},
+						{Action: "deny", Prefix: "0.0.0.0/0", Le: 32},
+					},
+					LocalPreference: 200, Communities: []string{"64999:2"}, LargeCommunities: []string{"64999:2:2"},
+				},
+				{Interface: "eth3", RemoteAS: "internal"},
+			},
 		},
 		FRR: FRR{
 			VtySocket:     "/var/run/frr",
 			ConfigFile:    "/etc/frr/frr.conf",
 			ReloadCommand: "/usr/lib/frr/frr-reload.py",
+			ExtraConfig:   "/etc/ovn-bgp-agent/frr-extra.conf",
+			WatchInterval: 2 * time.Second,
 		},
 		Kernel: Kernel{RulePriority: 2100, RouteProtocol: 150, BridgeTableBase: 4000},
 		Log:    Log{Level: "info", Format: "text"},
@@ -148,7 +174,7 @@ frr: {pathspace: node-1.a_b}
 				c.Driver = "ovn_bgp_driver"
 				c.OVN.NBConnection = "ssl:10.0.0.1:6641, ssl:[fd00::1]:6641,tcp:ovn-nb.example.org:6641"
 				c.OVN.NBTLS = TLS{PrivateKey: "/etc/pki/agent.key", Certificate: "/etc/pki/agent.crt", CACert: "/etc/pki/ca.crt"}
-				c.BGP.Peers = []Peer{{Address: "fd00::fe", RemoteAS: 4200000000}, {Address: "10.0.0.254", RemoteAS: 65000}}
+				c.BGP.Peers = []Peer{{Address: "fd00::fe", RemoteAS: "4200000000"}, {Address: "10.0.0.254", RemoteAS: "65000"}}
 				c.FRR.Pathspace = "node-1.a_b"
 			},
 		},
@@ -274,8 +300,8 @@ log: {level: verbose, format: text}
 bgp.peer: unknown key (did you mean peers?)
 bgp.peers[1].address: duplicates bgp.peers[0].address, got "172.30.1.254"
 bgp.peers[1].bdf: unknown key (did you mean bfd?)
-bgp.peers[1].remote_as: must be 1..4294967295, got 0
-bgp.peers[10].remote_as: must be a whole number 0..4294967295, got -1
+bgp.peers[1].remote_as: must be 1..4294967295, internal or external, got "0"
+bgp.peers[10].remote_as: must be 1..4294967295, internal or external, got -1
 bgp.vrf: must differ from bgp.nic, got "bgp-nic"
 colour: unknown key
 driver: must be one of nb_ovn_bgp_driver, ovn_bgp_driver, got "bgp_driver"

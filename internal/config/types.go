@@ -51,15 +51,80 @@ type BGP struct {
 	NIC        string `mapstructure:"nic"`
 	VRF        string `mapstructure:"vrf"` // "": no VRF
 	VRFTableID uint32 `mapstructure:"vrf_table_id"`
-	Peers      []Peer `mapstructure:"peers"`
+	// MaximumPaths and MaximumPathsIBGP are ECMP limits; 0 leaves FRR's default.
+	MaximumPaths     uint16 `mapstructure:"maximum_paths"`
+	MaximumPathsIBGP uint16 `mapstructure:"maximum_paths_ibgp"`
+	MultipathRelax   bool   `mapstructure:"multipath_relax"`
+	// Communities and LargeCommunities are set on every prefix the node originates.
+	Communities      []string `mapstructure:"communities"`
+	LargeCommunities []string `mapstructure:"large_communities"`
+	// KindCommunities are set, on top of Communities, on the prefixes of one exposure kind.
+	KindCommunities []KindCommunities `mapstructure:"kind_communities"`
+	BFDProfiles     []BFDProfile      `mapstructure:"bfd_profiles"`
+	Peers           []Peer            `mapstructure:"peers"`
 }
 
-// Peer is one BGP neighbour, typically a ToR switch.
-type Peer struct {
-	Address  string `mapstructure:"address"`
-	RemoteAS uint32 `mapstructure:"remote_as"`
-	BFD      bool   `mapstructure:"bfd"`
+// KindCommunities are the communities for the prefixes of one exposure kind (vm, fip,
+// gateway, tenant, tenant-subnet, lb-vip, lb-fip, port-forwarding).
+type KindCommunities struct {
+	Kind             string   `mapstructure:"kind"`
+	Communities      []string `mapstructure:"communities"`
+	LargeCommunities []string `mapstructure:"large_communities"`
 }
+
+// BFDProfile is a named set of BFD timers peers can refer to. Zero values are FRR's defaults.
+type BFDProfile struct {
+	Name             string `mapstructure:"name"`
+	DetectMultiplier uint8  `mapstructure:"detect_multiplier"`
+	ReceiveInterval  uint32 `mapstructure:"receive_interval"`  // milliseconds
+	TransmitInterval uint32 `mapstructure:"transmit_interval"` // milliseconds
+	Echo             bool   `mapstructure:"echo"`
+	Passive          bool   `mapstructure:"passive"`
+}
+
+// Peer is one BGP neighbour, typically a ToR switch: by address, or by interface (unnumbered).
+type Peer struct {
+	Address         string   `mapstructure:"address"`
+	Interface       string   `mapstructure:"interface"`
+	RemoteAS        RemoteAS `mapstructure:"remote_as"`
+	Description     string   `mapstructure:"description"`
+	PasswordFile    string   `mapstructure:"password_file"` // read when frr.conf is rendered
+	EBGPMultihop    uint8    `mapstructure:"ebgp_multihop"`
+	UpdateSource    string   `mapstructure:"update_source"`
+	Timers          Timers   `mapstructure:"timers"`
+	ExtendedNexthop bool     `mapstructure:"extended_nexthop"`
+	BFD             bool     `mapstructure:"bfd"`
+	BFDProfile      string   `mapstructure:"bfd_profile"`
+	GracefulRestart string   `mapstructure:"graceful_restart"` // "", enable, disable, helper
+	AddressFamilies []string `mapstructure:"address_families"` // ipv4, ipv6; none: the peer's own
+	// The peer's policy: prefix filters, and attributes set on what is sent to it. The
+	// fields stay flat here because they are flat in the YAML.
+	Import           []PrefixFilter `mapstructure:"import"`
+	Export           []PrefixFilter `mapstructure:"export"`
+	LocalPreference  uint32         `mapstructure:"local_preference"`
+	Communities      []string       `mapstructure:"communities"`
+	LargeCommunities []string       `mapstructure:"large_communities"`
+}
+
+// Timers are BGP timers in seconds; 0 leaves FRR's default.
+type Timers struct {
+	Keepalive uint16 `mapstructure:"keepalive"`
+	Hold      uint16 `mapstructure:"hold"`
+	Connect   uint16 `mapstructure:"connect"`
+}
+
+// PrefixFilter is one prefix-list entry: action (permit, the default, or deny), a prefix,
+// and optional ge/le prefix lengths.
+type PrefixFilter struct {
+	Action string `mapstructure:"action"`
+	Prefix string `mapstructure:"prefix"`
+	Ge     uint8  `mapstructure:"ge"`
+	Le     uint8  `mapstructure:"le"`
+}
+
+// RemoteAS is a peer's AS: a number 1..4294967295, "internal" or "external". The YAML may
+// write the number bare.
+type RemoteAS string
 
 // FRR says how to reach and reload the FRR instance next to the agent.
 type FRR struct {
@@ -67,6 +132,10 @@ type FRR struct {
 	VtySocket     string `mapstructure:"vty_socket"`
 	ConfigFile    string `mapstructure:"config_file"`
 	ReloadCommand string `mapstructure:"reload_command"`
+	// ExtraConfig is an operator's FRR config file appended verbatim to the rendered one.
+	ExtraConfig string `mapstructure:"extra_config"`
+	// WatchInterval is how often vtysh is asked whether FRR still runs our config.
+	WatchInterval time.Duration `mapstructure:"watch_interval"`
 }
 
 // Kernel says how the agent marks the routing state it owns, so that it never touches anyone

@@ -55,9 +55,60 @@ func validateBGP(ps *problems, b BGP) {
 		ps.addGot("bgp.vrf_table_id", b.VRFTableID, "must be 1..4294967295")
 	}
 
-	seen := make(map[netip.Addr]int)
+	kinds := map[string]bool{}
+	for i, k := range b.KindCommunities {
+		// The kind names belong to internal/exposure; internal/frr checks them.
+		key := fmt.Sprintf("bgp.kind_communities[%d].kind", i)
+		if k.Kind == "" {
+			ps.add(key, "must not be empty")
+		} else if kinds[k.Kind] {
+			ps.addGot(key, k.Kind, "duplicates an earlier entry")
+		}
+		kinds[k.Kind] = true
+	}
+	profiles := map[string]bool{}
+	for i, p := range b.BFDProfiles {
+		key := fmt.Sprintf("bgp.bfd_profiles[%d]", i)
+		if p.Name == "" {
+			ps.add(key+".name", "must not be empty")
+		} else if profiles[p.Name] {
+			ps.addGot(key+".name", p.Name, "duplicates an earlier profile")
+		}
+		profiles[p.Name] = true
+	}
+	seen := make(map[string]int)
 	for i, p := range b.Peers {
 		key := fmt.Sprintf("bgp.peers[%d]", i)
+		name := validatePeer(ps, key, p, profiles)
+		if name == "" {
+			continue
+		}
+		field := ".address"
+		if p.Interface != "" {
+			field = ".interface"
+		}
+		if j, dup := seen[name]; dup {
+			ps.addGot(key+field, name, "duplicates bgp.peers[%d]%s", j, field)
+		} else {
+			seen[name] = i
+		}
+	}
+}
+
+// validatePeer checks what can be checked without FRR's rules (internal/frr checks those) and
+// returns the peer's name: its address or interface, "" when neither is usable.
+func validatePeer(ps *problems, key string, p Peer, profiles map[string]bool) string {
+	var name string
+	switch {
+	case p.Address != "" && p.Interface != "":
+		ps.add(key, "set address or interface, not both")
+	case p.Interface != "":
+		if checkIfname(ps, key+".interface", p.Interface) {
+			name = p.Interface
+		}
+	case p.Address == "":
+		ps.add(key+".address", "must be set (or interface, for an unnumbered peer)")
+	default:
 		a, err := netip.ParseAddr(p.Address)
 		switch {
 		case err != nil:
@@ -65,14 +116,40 @@ func validateBGP(ps *problems, b BGP) {
 		case a.Zone() != "":
 			ps.addGot(key+".address", p.Address, "must be an IP address without a zone")
 		default:
-			if j, dup := seen[a.Unmap()]; dup {
-				ps.addGot(key+".address", p.Address, "duplicates bgp.peers[%d].address", j)
-			} else {
-				seen[a.Unmap()] = i
+			name = a.Unmap().String()
+		}
+	}
+	switch p.RemoteAS {
+	case "internal", "external":
+	default:
+		if n, err := strconv.ParseUint(string(p.RemoteAS), 10, 32); err != nil || n == 0 {
+			ps.addGot(key+".remote_as", string(p.RemoteAS), "must be 1..4294967295, internal or external")
+		}
+	}
+	if p.PasswordFile != "" && !filepath.IsAbs(p.PasswordFile) {
+		ps.add(key+".password_file", "must be an absolute path")
+	}
+	if p.BFDProfile != "" && !profiles[p.BFDProfile] {
+		ps.addGot(key+".bfd_profile", p.BFDProfile, "must name one of bgp.bfd_profiles")
+	}
+	if p.GracefulRestart != "" {
+		oneOf(ps, key+".graceful_restart", p.GracefulRestart, "enable", "disable", "helper")
+	}
+	for j, f := range p.AddressFamilies {
+		oneOf(ps, fmt.Sprintf("%s.address_families[%d]", key, j), f, "ipv4", "ipv6")
+	}
+	for dir, list := range map[string][]PrefixFilter{"import": p.Import, "export": p.Export} {
+		for j, f := range list {
+			k := fmt.Sprintf("%s.%s[%d]", key, dir, j)
+			if f.Action != "" {
+				oneOf(ps, k+".action", f.Action, "permit", "deny")
+			}
+			if _, err := netip.ParsePrefix(f.Prefix); err != nil {
+				ps.addGot(k+".prefix", f.Prefix, "must be a prefix such as 10.0.0.0/8")
 			}
 		}
-		checkAS(ps, key+".remote_as", p.RemoteAS)
 	}
+	return name
 }
 
 func validateFRR(ps *problems, f FRR) {
@@ -87,6 +164,12 @@ func validateFRR(ps *problems, f FRR) {
 		if !filepath.IsAbs(p) {
 			ps.addGot(key, p, "must be an absolute path")
 		}
+	}
+	if f.ExtraConfig != "" && !filepath.IsAbs(f.ExtraConfig) {
+		ps.addGot("frr.extra_config", f.ExtraConfig, "must be empty or an absolute path")
+	}
+	if f.WatchInterval < 100*time.Millisecond {
+		ps.addGot("frr.watch_interval", f.WatchInterval, "must be at least 100ms")
 	}
 }
 

@@ -1,141 +1,177 @@
-// Package frr renders the agent's FRR configuration from a small typed model and applies it
-// with frr-reload.py. Per-IP state never appears here: the addresses on the agent's NIC carry
+// Package frr renders the agent's FRR configuration from a typed model and applies it with
+// frr-reload.py. Per-IP state never appears here: the addresses on the agent's NIC carry
 // the prefixes, and FRR redistributes them through one route-map.
 package frr
 
 import (
-	"errors"
-	"fmt"
 	"net/netip"
-	"regexp"
-
-	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
 )
 
 // RouteMap is the route-map that limits `redistribute connected` to the agent's NIC.
 const RouteMap = "ovn-bgp-agent-connected"
 
-// Config is everything the rendered frr.conf depends on, as plain typed data.
+// Config is everything the rendered frr.conf depends on, as plain typed data. A zero value
+// in an optional field means "leave FRR's default", and the line is not rendered.
 type Config struct {
 	ASN       uint32
 	RouterID  netip.Addr // zero: omit the line and let FRR choose
 	NIC       string     // only connected addresses on this interface are redistributed
 	VRF       string     // "": no VRF
-	Neighbors []Neighbor
+	Multipath Multipath
+	// Communities are set on every prefix the node originates (on the redistribute route-map).
+	Communities Communities
+	// KindCommunities are added to Communities on the prefixes of one exposure kind; the
+	// kernel side marks them with KindMetric (see kinds.go).
+	KindCommunities []KindCommunities
+	BFDProfiles     []BFDProfile
+	Neighbors       []Neighbor
 	// RedistributeKernel also advertises the agent's kernel routes through the NIC (tenant
 	// subnets with the subnet advertisement method), through the same route-map.
 	RedistributeKernel bool
+	// ExtraConfig is the operator's FRR text, appended verbatim after the rendered config.
+	// frr-reload.py --test checks the whole file before anything is applied.
+	ExtraConfig string
 }
 
-// Neighbor is one BGP peer of the default instance.
+// Multipath is ECMP for routes learned from several peers.
+type Multipath struct {
+	EBGP  uint16 // maximum-paths; 0 = FRR's default (MaxPathsDefault)
+	IBGP  uint16 // maximum-paths ibgp; 0 = FRR's default (MaxPathsDefault)
+	Relax bool   // bgp bestpath as-path multipath-relax
+}
+
+// MaxPathsDefault is FRR 8.4's maximum-paths default on Debian (its MULTIPATH_NUM): FRR never
+// prints it, so it is never rendered either.
+const MaxPathsDefault = 256
+
+// Communities are BGP communities to set on advertised routes, already validated:
+// Standard as "ASN:VALUE" (16 bits each), Large as "GA:LD1:LD2" (32 bits each).
+type Communities struct {
+	Standard []string
+	Large    []string
+}
+
+// Empty reports whether no community is set.
+func (c Communities) Empty() bool { return len(c.Standard) == 0 && len(c.Large) == 0 }
+
+// BFDProfile is a named set of BFD timers. Zero fields are FRR's defaults.
+type BFDProfile struct {
+	Name             string
+	DetectMultiplier uint8  // 0 = FRR's 3
+	ReceiveInterval  uint32 // milliseconds; 0 = FRR's 300
+	TransmitInterval uint32 // milliseconds; 0 = FRR's 300
+	Echo             bool
+	Passive          bool
+}
+
+// BFD defaults of FRR 8.4: never rendered.
+const (
+	bfdDefaultMultiplier = 3
+	bfdDefaultInterval   = 300
+)
+
+// RemoteAS is a peer's AS: a number, or Internal/External for "the same as ours" and "any
+// other". Exactly one of ASN and Kind is set.
+type RemoteAS struct {
+	ASN  uint32
+	Kind string // "", "internal" or "external"
+}
+
+// String is the remote-as argument as FRR prints it.
+func (r RemoteAS) String() string {
+	if r.Kind != "" {
+		return r.Kind
+	}
+	return formatUint(uint64(r.ASN))
+}
+
+// Remote-as keywords.
+const (
+	Internal = "internal"
+	External = "external"
+)
+
+// Neighbor is one BGP peer of the default instance, by address or by interface (unnumbered).
 type Neighbor struct {
-	Addr     netip.Addr
-	RemoteAS uint32
-	BFD      bool
+	Addr            netip.Addr // exactly one of Addr and Interface
+	Interface       string
+	RemoteAS        RemoteAS
+	Description     string
+	Password        string // secret: read from the peer's password_file, never logged
+	EBGPMultihop    uint8  // 0: off
+	UpdateSource    string // an address or an interface name; "": FRR's choice
+	Timers          Timers
+	ExtendedNexthop bool // always on for interface peers, so only rendered for address peers
+	BFD             BFD
+	GracefulRestart string   // "", GREnable, GRDisable or GRHelper
+	Families        []Family // nil: the family of Addr, or both for an interface peer
+	Policy          Policy
 }
 
-// ifName is what Linux accepts as a device name (at most 15 bytes), restricted to characters
-// that cannot change the meaning of an FRR command line.
-var ifName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$`)
-
-// FromAgentConfig parses the agent configuration into a Config. Every error names the
-// configuration key it comes from.
-func FromAgentConfig(c config.Config) (Config, error) {
-	b := c.BGP
-	out := Config{ASN: b.AS, NIC: b.NIC, VRF: b.VRF,
-		RedistributeKernel: c.AdvertisementMethodTenantNetworks == "subnet" && (c.ExposeTenantNetworks || c.ExposeIPv6GUATenantNetworks)}
-	var errs []error
-	if b.RouterID != "" {
-		a, err := netip.ParseAddr(b.RouterID)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("bgp.router_id: must be an IPv4 address, got %q", b.RouterID))
-		} else {
-			out.RouterID = a
-		}
-	}
-	for i, p := range b.Peers {
-		a, err := netip.ParseAddr(p.Address)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("bgp.peers[%d].address: must be an IP address, got %q", i, p.Address))
-			continue
-		}
-		out.Neighbors = append(out.Neighbors, Neighbor{Addr: a, RemoteAS: p.RemoteAS, BFD: p.BFD})
-	}
-	if err := errors.Join(errs...); err != nil {
-		return Config{}, err
-	}
-	if err := out.Validate(); err != nil {
-		return Config{}, err
-	}
-	return out, nil
+// Timers are BGP session timers in seconds; zero Keepalive and Hold (together) or zero
+// Connect leave FRR's defaults.
+type Timers struct {
+	Keepalive, Hold, Connect uint16
 }
 
-// Validate checks every value that reaches the rendered text. Errors use the agent's
-// configuration key names, so a user can find the value to fix.
-func (c Config) Validate() error {
-	var errs []error
-	if c.ASN == 0 {
-		errs = append(errs, errors.New("bgp.as: must be 1..4294967295, got 0"))
-	}
-	if c.RouterID.IsValid() {
-		if err := checkRouterID(c.RouterID); err != nil {
-			errs = append(errs, fmt.Errorf("bgp.router_id: %w", err))
-		}
-	}
-	if !ifName.MatchString(c.NIC) {
-		errs = append(errs, fmt.Errorf("bgp.nic: must be an interface name matching %s, got %q", ifName, c.NIC))
-	}
-	if c.VRF != "" {
-		if !ifName.MatchString(c.VRF) {
-			errs = append(errs, fmt.Errorf("bgp.vrf: must be empty or a VRF device name matching %s, got %q", ifName, c.VRF))
-		} else if c.VRF == "default" {
-			// `router bgp ASN vrf default` is the default instance itself.
-			errs = append(errs, errors.New(`bgp.vrf: "default" is FRR's default VRF; leave bgp.vrf empty for no VRF`))
-		}
-	}
-	seen := make(map[netip.Addr]int, len(c.Neighbors))
-	for i, n := range c.Neighbors {
-		key := fmt.Sprintf("bgp.peers[%d]", i)
-		if n.Addr.IsValid() {
-			key = fmt.Sprintf("bgp.peers[%d] (%s)", i, n.Addr)
-		}
-		if err := checkPeerAddr(n.Addr); err != nil {
-			errs = append(errs, fmt.Errorf("%s: address: %w", key, err))
-		} else if j, dup := seen[n.Addr]; dup {
-			errs = append(errs, fmt.Errorf("%s: address: duplicate of bgp.peers[%d]", key, j))
-		} else {
-			seen[n.Addr] = i
-		}
-		if n.RemoteAS == 0 {
-			errs = append(errs, fmt.Errorf("%s: remote_as must be 1..4294967295, got 0", key))
-		}
-	}
-	return errors.Join(errs...)
+// BFD turns BFD on for a peer, optionally with a named profile.
+type BFD struct {
+	Enabled bool
+	Profile string
 }
 
-func checkRouterID(a netip.Addr) error {
-	switch {
-	case !a.Is4():
-		return fmt.Errorf("must be an IPv4 address, got %s", a)
-	case a.IsUnspecified(), a.IsMulticast(), a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
-		return fmt.Errorf("must be a unicast IPv4 address, got %s", a)
-	}
-	return nil
+// Graceful restart modes of a peer.
+const (
+	GREnable  = "enable"
+	GRDisable = "disable"
+	GRHelper  = "helper"
+)
+
+// Family is an address family a peer is activated in.
+type Family string
+
+// The unicast families.
+const (
+	IPv4 Family = "ipv4"
+	IPv6 Family = "ipv6"
+)
+
+// Policy is what a peer accepts and how the node's routes are sent to it.
+type Policy struct {
+	// Import and Export are prefix filters. nil: no filter. Non-nil: only what a rule
+	// permits passes (per family; a family without rules passes nothing).
+	Import, Export  []PrefixRule
+	LocalPreference uint32 // set on routes sent to the peer (iBGP); 0: not set
+	Communities     Communities
 }
 
-func checkPeerAddr(a netip.Addr) error {
-	switch {
-	case !a.IsValid():
-		return errors.New("missing")
-	case a.Zone() != "":
-		return fmt.Errorf("must not have a zone, got %s", a)
-	case a.Is4In6():
-		return fmt.Errorf("must be written as IPv4 (%s), got %s", a.Unmap(), a)
-	case a.IsUnspecified(), a.IsMulticast(), a.IsLoopback():
-		return fmt.Errorf("must be a unicast address of a remote router, got %s", a)
-	case a.Is6() && a.IsLinkLocalUnicast():
-		// FRR needs the interface for a link-local peer, which this model does not carry.
-		return fmt.Errorf("IPv6 link-local peers are not supported, got %s", a)
+// PrefixRule is one prefix-list entry. Ge and Le are 0 when unset.
+type PrefixRule struct {
+	Deny   bool
+	Prefix netip.Prefix
+	Ge, Le uint8
+}
+
+// Name is how FRR names the peer in `neighbor NAME ...` lines.
+func (n Neighbor) Name() string {
+	if n.Interface != "" {
+		return n.Interface
 	}
-	return nil
+	return n.Addr.String()
+}
+
+// Active reports whether the peer is activated in family f.
+func (n Neighbor) Active(f Family) bool {
+	if n.Families == nil {
+		if n.Interface != "" {
+			return true
+		}
+		return (f == IPv4) == n.Addr.Is4()
+	}
+	for _, g := range n.Families {
+		if g == f {
+			return true
+		}
+	}
+	return false
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -38,9 +39,13 @@ type Reloader struct {
 
 	applyMu sync.Mutex // one apply at a time
 
-	mu      sync.Mutex // guards the fields below; never held while a command runs
-	applied []byte     // text of the last successful apply; nil = unknown
-	gen     uint64     // bumped by Forget, so an apply in flight does not record its text
+	runs    atomic.Uint64 // frr-reload.py processes started
+	reloads atomic.Uint64 // of which with --reload
+
+	mu        sync.Mutex // guards the fields below; never held while a command runs
+	applied   []byte     // text of the last successful apply; nil = unknown
+	gen       uint64     // bumped by Forget, so an apply in flight does not record its text
+	restarted bool       // a daemon restarted: load the whole file before reloading
 }
 
 // NewReloader returns a Reloader for the FRR instance c describes. Empty fields get the
@@ -75,6 +80,18 @@ func (r *Reloader) Forget() {
 	r.gen++
 }
 
+// Restarted is Forget after an FRR daemon restarted with no config. The next Apply loads the
+// whole file with `vtysh -f` before frr-reload.py: frr-reload.py diffs against the running
+// config merged over all daemons, so what a restarted bgpd lost but zebra still holds (the
+// route-map of `redistribute connected`, for one) would never be sent to bgpd again.
+func (r *Reloader) Restarted() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.applied = nil
+	r.restarted = true
+	r.gen++
+}
+
 // Apply makes FRR run text. Text equal to the last successful apply is skipped: (false, nil).
 // Otherwise the text is checked with `frr-reload.py --test` in a temporary file next to
 // ConfigFile; if FRR rejects it, ConfigFile is left alone and (false, error) is returned.
@@ -84,12 +101,13 @@ func (r *Reloader) Forget() {
 // true from there on, also with an error, since a failed reload may have changed FRR partly.
 // Only a successful apply is remembered, so a failed one is retried by the next Apply.
 func (r *Reloader) Apply(ctx context.Context, text []byte) (changed bool, err error) {
+	defer func() { err = redactErr(err) }()
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
 
 	r.mu.Lock()
 	unchanged := r.applied != nil && bytes.Equal(r.applied, text)
-	gen := r.gen
+	gen, restarted := r.gen, r.restarted
 	r.mu.Unlock()
 	if unchanged {
 		return false, nil
@@ -107,9 +125,18 @@ func (r *Reloader) Apply(ctx context.Context, text []byte) (changed bool, err er
 		return false, fmt.Errorf("check new FRR config (%s left unchanged): %w", r.ConfigFile, err)
 	}
 	pending := pendingChanges(diff)
-	log.Debug("frr-reload.py --test", "pending", pending)
+	log.Debug("frr-reload.py --test", "pending", redactLines(pending))
 	if err := replaceFile(tmp, r.ConfigFile); err != nil {
 		return false, err
+	}
+	if restarted {
+		// Lines a daemon already has are no-ops; vtysh fails on some accepted lines (see
+		// reloadAndVerify), so its verdict is the --test that follows, not its exit code.
+		argv := append([]string{"vtysh"}, instanceArgs("-N", r.Pathspace, r.VtySocket)...)
+		if _, err := r.runner()(ctx, r.timeout(), append(argv, "-f", r.ConfigFile)); err != nil {
+			log.Warn("vtysh -f after an FRR restart reported a failure; frr-reload.py follows", "err", redactErr(err))
+		}
+		pending = append(pending, "(whole file loaded after an FRR restart)")
 	}
 	if len(pending) > 0 {
 		if err := r.reloadAndVerify(ctx, text); err != nil {
@@ -121,6 +148,7 @@ func (r *Reloader) Apply(ctx context.Context, text []byte) (changed bool, err er
 	r.mu.Lock()
 	if r.gen == gen {
 		r.applied = bytes.Clone(text)
+		r.restarted = false
 	}
 	r.mu.Unlock()
 	log.Info("FRR config applied", "file", r.ConfigFile, "reloaded", changed, "duration", time.Since(start))
@@ -137,14 +165,16 @@ const maxReloads = 3
 // bgpd keeps an empty `router bgp ASN vrf V`; the next reload removes it.
 func (r *Reloader) reloadAndVerify(ctx context.Context, text []byte) error {
 	var pending []string
+	var reloadErr error
 	for i := 0; i < maxReloads; i++ {
 		if i > 0 {
 			r.logger().Warn("FRR config differs from the file after reload; reloading again",
-				"file", r.ConfigFile, "pending", pending)
+				"file", r.ConfigFile, "pending", redactLines(pending))
 		}
-		if _, err := r.frrReload(ctx, "--reload", r.ConfigFile); err != nil {
-			return fmt.Errorf("reload FRR from %s: %w", r.ConfigFile, err)
-		}
+		// A failed reload is not the end: FRR answers some accepted lines with a warning
+		// that vtysh turns into a failure (`neighbor X graceful-restart` wants a peer reset),
+		// so what counts is whether FRR runs the file afterwards.
+		_, reloadErr = r.frrReload(ctx, "--reload", r.ConfigFile)
 		// frr-reload.py ends with `vtysh write` whenever the file is not <confdir>/frr.conf,
 		// which is always the case with a pathspace: FRR overwrites ConfigFile with its
 		// running config, left-overs included. Put ours back before comparing against it.
@@ -156,8 +186,15 @@ func (r *Reloader) reloadAndVerify(ctx context.Context, text []byte) error {
 			return fmt.Errorf("verify FRR config after reload: %w", err)
 		}
 		if pending = pendingChanges(out); len(pending) == 0 {
+			if reloadErr != nil {
+				r.logger().Warn("frr-reload.py reported a failure, but FRR runs the new config",
+					"file", r.ConfigFile, "report", redact(reloadErr.Error()))
+			}
 			return nil
 		}
+	}
+	if reloadErr != nil {
+		return fmt.Errorf("reload FRR from %s: %w", r.ConfigFile, reloadErr)
 	}
 	return fmt.Errorf("FRR config still differs from %s after %d reloads; frr-reload.py --test wants:\n%s",
 		r.ConfigFile, maxReloads, strings.Join(pending, "\n"))
@@ -194,15 +231,25 @@ func (r *Reloader) frrReload(ctx context.Context, mode, file string) (string, er
 	argv = append(argv, "--stdout", "--log-level", "warning")
 	argv = append(argv, instanceArgs("--pathspace", r.Pathspace, r.VtySocket)...)
 	argv = append(argv, file)
-	timeout := r.Timeout
-	if timeout == 0 {
-		timeout = DefaultReloadTimeout
+	r.runs.Add(1)
+	if mode == "--reload" {
+		r.reloads.Add(1)
 	}
-	run := r.run
-	if run == nil {
-		run = runCommand
+	return r.runner()(ctx, r.timeout(), argv)
+}
+
+func (r *Reloader) timeout() time.Duration {
+	if r.Timeout == 0 {
+		return DefaultReloadTimeout
 	}
-	return run(ctx, timeout, argv)
+	return r.Timeout
+}
+
+func (r *Reloader) runner() func(ctx context.Context, timeout time.Duration, argv []string) (string, error) {
+	if r.run == nil {
+		return runCommand
+	}
+	return r.run
 }
 
 func (r *Reloader) restoreConfigFile(text []byte) error {

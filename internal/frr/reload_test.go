@@ -2,6 +2,7 @@ package frr
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +18,8 @@ import (
 // records its arguments in $CALLS, one call per line. Like frr-reload.py, --test rejects a bad
 // file (INVALID) with exit 1 and an error on stderr, else lists what differs; --reload makes
 // the file's text run, then overwrites the file with FRR's rendering as `vtysh write` does.
-// Files containing HANG never finish the test, BROKEN fail to reload, STALE need two reloads
+// Files containing HANG never finish the test, WARNS reload but exit 1 echoing the file (as
+// vtysh does for graceful-restart lines), BROKEN fail to reload, STALE need two reloads
 // (the first leaves something behind), STUCK never settle.
 const fakeReload = `#!/bin/sh
 echo "$*" >> "$CALLS"
@@ -26,12 +28,13 @@ running="$CALLS.running"
 ours() { grep -v -e '^frr version' -e '^hostname' "$1"; }
 case "$1" in
 --test)
-	if grep -q INVALID "$last"; then echo 'line 4: % Unknown command: INVALID' >&2; exit 1; fi
+	if grep -q INVALID "$last"; then grep -e password -e INVALID "$last" >&2; echo 'line 4: % Unknown command: INVALID' >&2; exit 1; fi
 	if grep -q HANG "$last"; then exec sleep 60; fi
 	printf 'Lines To Delete\n===============\nno hostname vm\n'
 	ours "$last" | cmp -s - "$running" || printf '\nLines To Add\n============\nrouter bgp 1\n' ;;
 --reload)
 	if grep -q BROKEN "$last"; then echo 'we failed to remove this command' >&2; exit 1; fi
+	if grep -q WARNS "$last"; then ours "$last" > "$running"; cat "$last" >&2; echo 'Failure to communicate[13] to bgpd' >&2; exit 1; fi
 	if grep -q STALE "$last" && [ ! -e "$running.stale" ]; then : > "$running.stale"; echo left-over > "$running"
 	elif grep -q STUCK "$last"; then echo left-over > "$running"
 	else ours "$last" > "$running"; fi
@@ -210,8 +213,8 @@ func TestApplyFailedReloadIsRetried(t *testing.T) {
 	if _, err := f.r.Apply(ctx, []byte("BROKEN\n")); err == nil {
 		t.Fatal("second Apply of a text that failed to reload was skipped")
 	}
-	if got := f.takeCalls(t); len(got) != 2 {
-		t.Errorf("calls = %q, want --test and --reload again", got)
+	if got := f.takeCalls(t); len(got) != 1+2*maxReloads {
+		t.Errorf("calls = %q, want --test, then --reload and --test %d times again", got, maxReloads)
 	}
 }
 
@@ -282,5 +285,24 @@ func TestForgetDuringApply(t *testing.T) {
 	}
 	if got := f.takeCalls(t); len(got) == 0 {
 		t.Error("Apply after a Forget during the previous apply was skipped")
+	}
+}
+
+// A reload that exits 1 although FRR took the file (vtysh's warning for graceful-restart
+// lines) is a success, judged by the --test after it; its report is logged, password redacted.
+func TestApplyReloadWarningIsSuccessAndRedacted(t *testing.T) {
+	f := newFakeFRR(t, config.FRR{})
+	var logs strings.Builder
+	f.r.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	text := "WARNS\n neighbor 10.0.0.1 password s3cret-pw\n"
+	changed, err := f.r.Apply(context.Background(), []byte(text))
+	if err != nil || !changed {
+		t.Fatalf("Apply = %v, %v; want a successful reload", changed, err)
+	}
+	if !strings.Contains(logs.String(), "reported a failure, but FRR runs the new config") {
+		t.Errorf("the warning is not logged:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), "s3cret-pw") || !strings.Contains(logs.String(), Redacted) {
+		t.Errorf("the log shows the password:\n%s", logs.String())
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/frr")
@@ -33,7 +35,7 @@ var renderCases = []renderCase{
 			ASN:       64999,
 			RouterID:  netip.MustParseAddr("172.30.1.1"),
 			NIC:       "bgp-nic",
-			Neighbors: []Neighbor{{Addr: netip.MustParseAddr("172.30.1.254"), RemoteAS: 65000, BFD: true}},
+			Neighbors: []Neighbor{{Addr: netip.MustParseAddr("172.30.1.254"), RemoteAS: RemoteAS{ASN: 65000}, BFD: BFD{Enabled: true}}},
 		},
 	},
 	{
@@ -43,8 +45,8 @@ var renderCases = []renderCase{
 			RouterID: netip.MustParseAddr("172.30.1.1"),
 			NIC:      "bgp-nic",
 			Neighbors: []Neighbor{
-				{Addr: netip.MustParseAddr("172.30.2.254"), RemoteAS: 65002},
-				{Addr: netip.MustParseAddr("172.30.1.254"), RemoteAS: 65001, BFD: true},
+				{Addr: netip.MustParseAddr("172.30.2.254"), RemoteAS: RemoteAS{ASN: 65002}},
+				{Addr: netip.MustParseAddr("172.30.1.254"), RemoteAS: RemoteAS{ASN: 65001}, BFD: BFD{Enabled: true}},
 			},
 		},
 	},
@@ -55,8 +57,8 @@ var renderCases = []renderCase{
 			RouterID: netip.MustParseAddr("172.30.1.1"),
 			NIC:      "bgp-nic",
 			Neighbors: []Neighbor{
-				{Addr: netip.MustParseAddr("2001:db8:1::fe"), RemoteAS: 65000, BFD: true},
-				{Addr: netip.MustParseAddr("172.30.1.254"), RemoteAS: 65000},
+				{Addr: netip.MustParseAddr("2001:db8:1::fe"), RemoteAS: RemoteAS{ASN: 65000}, BFD: BFD{Enabled: true}},
+				{Addr: netip.MustParseAddr("172.30.1.254"), RemoteAS: RemoteAS{ASN: 65000}},
 			},
 		},
 	},
@@ -66,7 +68,7 @@ var renderCases = []renderCase{
 			ASN:                64999,
 			NIC:                "bgp-nic",
 			RedistributeKernel: true,
-			Neighbors:          []Neighbor{{Addr: netip.MustParseAddr("172.30.1.254"), RemoteAS: 65000}},
+			Neighbors:          []Neighbor{{Addr: netip.MustParseAddr("172.30.1.254"), RemoteAS: RemoteAS{ASN: 65000}}},
 		},
 	},
 	{
@@ -76,7 +78,7 @@ var renderCases = []renderCase{
 			NIC:                "bgp-nic",
 			VRF:                "bgp-vrf",
 			RedistributeKernel: true,
-			Neighbors:          []Neighbor{{Addr: netip.MustParseAddr("172.30.1.254"), RemoteAS: 65000}},
+			Neighbors:          []Neighbor{{Addr: netip.MustParseAddr("172.30.1.254"), RemoteAS: RemoteAS{ASN: 65000}}},
 		},
 	},
 	{
@@ -87,9 +89,78 @@ var renderCases = []renderCase{
 			NIC:      "bgp-nic",
 			VRF:      "bgp-vrf",
 			Neighbors: []Neighbor{
-				{Addr: netip.MustParseAddr("172.30.1.254"), RemoteAS: 65000, BFD: true},
-				{Addr: netip.MustParseAddr("2001:db8:1::fe"), RemoteAS: 65000},
+				{Addr: netip.MustParseAddr("172.30.1.254"), RemoteAS: RemoteAS{ASN: 65000}, BFD: BFD{Enabled: true}},
+				{Addr: netip.MustParseAddr("2001:db8:1::fe"), RemoteAS: RemoteAS{ASN: 65000}},
 			},
+		},
+	},
+	{
+		// Every peer option at once, inputs deliberately out of FRR's print order.
+		name: "full",
+		cfg: Config{
+			ASN:         64999,
+			RouterID:    netip.MustParseAddr("172.30.1.1"),
+			NIC:         "bgp-nic",
+			Multipath:   Multipath{EBGP: 8, IBGP: 4, Relax: true},
+			Communities: Communities{Standard: []string{"64999:200", "64999:100"}, Large: []string{"64999:1:1"}},
+			KindCommunities: []KindCommunities{
+				{Kind: exposure.KindGateway, Communities: Communities{Standard: []string{"64999:3"}}},
+				{Kind: exposure.KindFIP, Communities: Communities{Standard: []string{"64999:2"}, Large: []string{"64999:0:2"}}},
+				{Kind: exposure.KindTenant}, // nothing to add: no entry
+			},
+			BFDProfiles: []BFDProfile{
+				{Name: "slow", DetectMultiplier: 5, ReceiveInterval: 300, TransmitInterval: 1000},
+				{Name: "fast", DetectMultiplier: 3, ReceiveInterval: 100, TransmitInterval: 100, Echo: true, Passive: true},
+			},
+			Neighbors: []Neighbor{
+				{Addr: netip.MustParseAddr("2001:db8:1::fe"), RemoteAS: RemoteAS{ASN: 65000},
+					Policy: Policy{Export: []PrefixRule{{Prefix: netip.MustParsePrefix("2001:db8:100::/48"), Ge: 64, Le: 128}}}},
+				{Addr: netip.MustParseAddr("172.30.1.254"), RemoteAS: RemoteAS{ASN: 65000}, Description: "tor-1 uplink",
+					Password: "s3cret-pw", EBGPMultihop: 2, UpdateSource: "172.30.1.1",
+					Timers: Timers{Keepalive: 10, Hold: 30, Connect: 5}, ExtendedNexthop: true,
+					BFD: BFD{Enabled: true, Profile: "fast"}, GracefulRestart: GREnable,
+					Families: []Family{IPv4, IPv6},
+					Policy: Policy{
+						Import: []PrefixRule{{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Le: 32}},
+						Export: []PrefixRule{
+							{Prefix: netip.MustParsePrefix("172.24.0.0/16"), Ge: 32, Le: 32},
+							{Deny: true, Prefix: netip.MustParsePrefix("10.0.0.0/8"), Le: 32},
+						},
+						LocalPreference: 200,
+						Communities:     Communities{Standard: []string{"64999:7"}, Large: []string{"64999:2:2", "64999:1:3"}},
+					}},
+				{Addr: netip.MustParseAddr("172.30.3.254"), RemoteAS: RemoteAS{Kind: Internal}, GracefulRestart: GRHelper,
+					BFD: BFD{Profile: "slow"}, Timers: Timers{Connect: 10}, UpdateSource: "lo"},
+				{Interface: "eth10", RemoteAS: RemoteAS{Kind: External}, ExtendedNexthop: true, GracefulRestart: GRDisable},
+				{Addr: netip.MustParseAddr("192.0.2.1"), RemoteAS: RemoteAS{ASN: 65100}, EBGPMultihop: 255},
+				{Interface: "eth2", RemoteAS: RemoteAS{Kind: External}, BFD: BFD{Enabled: true},
+					Families: []Family{IPv6}},
+			},
+		},
+	},
+	{
+		name: "vrf-multipath-communities",
+		cfg: Config{
+			ASN:         64999,
+			NIC:         "bgp-nic",
+			VRF:         "bgp-vrf",
+			Multipath:   Multipath{EBGP: 4, IBGP: MaxPathsDefault},
+			Communities: Communities{Standard: []string{"64999:1"}},
+			KindCommunities: []KindCommunities{
+				{Kind: exposure.KindVM, Communities: Communities{Large: []string{"64999:0:1"}}},
+			},
+			Neighbors: []Neighbor{
+				{Addr: netip.MustParseAddr("172.30.1.254"), RemoteAS: RemoteAS{ASN: 65000}, BFD: BFD{Enabled: true}},
+			},
+		},
+	},
+	{
+		name: "extra-config",
+		cfg: Config{
+			ASN:         64999,
+			NIC:         "bgp-nic",
+			Neighbors:   []Neighbor{{Addr: netip.MustParseAddr("172.30.1.254"), RemoteAS: RemoteAS{ASN: 65000}}},
+			ExtraConfig: "ip prefix-list operator-own seq 5 permit 192.0.2.0/24\n!",
 		},
 	},
 }
@@ -135,6 +206,9 @@ func TestNoStaleGoldens(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
+		if e.IsDir() { // vtysh/: captured FRR output for the parsers
+			continue
+		}
 		if !names[e.Name()] {
 			t.Errorf("%s has no case in renderCases; remove it", filepath.Join(goldenDir, e.Name()))
 		}
@@ -157,7 +231,7 @@ func TestRenderRejectsInvalid(t *testing.T) {
 		"no ASN":         {NIC: "bgp-nic"},
 		"NIC injection":  {ASN: 1, NIC: "bgp-nic\nexit\nrouter bgp 2"},
 		"VRF with space": {ASN: 1, NIC: "bgp-nic", VRF: "a b"},
-		"zero peer":      {ASN: 1, NIC: "bgp-nic", Neighbors: []Neighbor{{RemoteAS: 2}}},
+		"zero peer":      {ASN: 1, NIC: "bgp-nic", Neighbors: []Neighbor{{RemoteAS: RemoteAS{ASN: 2}}}},
 		"IPv6 router-id": {ASN: 1, NIC: "bgp-nic", RouterID: netip.MustParseAddr("2001:db8::1")},
 	}
 	for name, cfg := range cases {

@@ -37,8 +37,15 @@ func (v Vtysh) Run(ctx context.Context, cmds ...string) (string, error) {
 }
 
 // RunningConfig returns `show running-config` without vtysh's "Building configuration..."
-// preamble, starting at the "frr version" line.
+// preamble, starting at the "frr version" line, with BGP passwords redacted: this is the
+// copy for status output and logs.
 func (v Vtysh) RunningConfig(ctx context.Context) (string, error) {
+	out, err := v.runningConfig(ctx)
+	return redact(out), redactErr(err)
+}
+
+// runningConfig is RunningConfig with the passwords, for comparing with the rendered text.
+func (v Vtysh) runningConfig(ctx context.Context) (string, error) {
 	out, err := v.Run(ctx, "show running-config")
 	if err != nil {
 		return "", err

@@ -1,0 +1,336 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/integration/lab"
+)
+
+// ecmpTopology is one compute node dual-homed to tor1 and tor2, BFD 100 ms x 3 on both.
+const ecmpTopology = "../deploy/containerlab/ecmp-bfd.clab.yml"
+
+// startTopology is startLab for another topology file.
+func startTopology(t *testing.T, topo string) (*lab.Lab, context.Context) {
+	t.Helper()
+	requireLab(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	l, err := lab.Start(ctx, lab.Options{Topology: topo, AgentBinary: agentBinary, Log: logWriter{t}})
+	if err != nil {
+		cancel()
+		t.Fatalf("start lab: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("daemon logs:\n%s", l.Logs())
+		}
+		if err := l.Close(); err != nil {
+			t.Errorf("lab cleanup: %v", err)
+		}
+		cancel()
+	})
+	if err := l.SetupOpenStack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return l, ctx
+}
+
+// waitRouteAt waits until node has prefix via nextHop (present) or has no path for it.
+func waitRouteAt(t *testing.T, ctx context.Context, l *lab.Lab, node, prefix, nextHop string, present bool) {
+	t.Helper()
+	what := fmt.Sprintf("%s at %s via %s", prefix, node, nextHop)
+	if !present {
+		what = fmt.Sprintf("%s withdrawn at %s", prefix, node)
+	}
+	err := lab.Poll(ctx, routeWait, what, func() (bool, error) {
+		routes, err := l.BGPRoutes(ctx, node, family(prefix))
+		if err != nil {
+			return false, err
+		}
+		if !present {
+			return len(routes[prefix]) == 0, fmt.Errorf("%s has %v", node, routes[prefix])
+		}
+		for _, p := range routes[prefix] {
+			if p.NextHop == nextHop {
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("%s has %v", node, routes)
+	})
+	if err != nil {
+		t.Fatalf("%v\nagent log:\n%s", err, l.AgentLog(compute, 30))
+	}
+}
+
+// agentLogContains waits until the agent's recent log has s.
+func agentLogContains(t *testing.T, ctx context.Context, l *lab.Lab, s string) {
+	t.Helper()
+	if err := lab.Poll(ctx, routeWait, "agent log line with "+s, func() (bool, error) {
+		return strings.Contains(l.AgentLog(compute, 400), s), nil
+	}); err != nil {
+		t.Fatalf("%v\nagent log:\n%s", err, l.AgentLog(compute, 30))
+	}
+}
+
+func TestFRRRestartReapplied(t *testing.T) {
+	t.Parallel()
+	l, ctx := startLab(t)
+	if err := l.StartAgentWith(ctx, compute, []string{"OVN_BGP_AGENT_FRR_WATCH_INTERVAL=500ms"}); err != nil {
+		t.Fatal(err)
+	}
+	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
+	waitRoute(t, ctx, l, "172.24.4.10/32")
+	drops, err := l.SessionDrops(ctx, tor, computeBGP)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	f := l.Node(compute).FRR
+	if err := f.KillDaemon("bgpd"); err != nil {
+		t.Fatal(err)
+	}
+	// watchfrr would start bgpd again at once, with no config: the agent must notice.
+	if err := f.RestartDaemon(ctx, "bgpd"); err != nil {
+		t.Fatal(err)
+	}
+	waitNoRoute(t, ctx, l, "172.24.4.10/32") // the ToR saw the session go
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, n := range []string{tor, compute} {
+				out, _ := l.Node(n).FRR.Vtysh(context.Background(), "show bgp summary", "show bfd peers brief", "show running-config")
+				t.Logf("%s:\n%s", n, out)
+			}
+		}
+	})
+	waitRoute(t, ctx, l, "172.24.4.10/32")
+	if state, err := l.BGPSessionState(ctx, tor, computeBGP); err != nil || state != "Established" {
+		t.Errorf("ToR session after the bgpd restart: %q, %v", state, err)
+	}
+	if after, err := l.SessionDrops(ctx, tor, computeBGP); err != nil || after <= drops {
+		t.Errorf("ToR session drops %d → %d (%v): the restart was not seen by the ToR", drops, after, err)
+	}
+	if strings.Contains(l.AgentLog(compute, 400), "agent stopped") {
+		t.Error("the agent stopped; the re-apply must happen without an agent restart")
+	}
+	agentLogContains(t, ctx, l, "FRR lost the agent's config; re-applying")
+}
+
+func TestBFDFailoverWithdraws(t *testing.T) {
+	t.Parallel()
+	l, ctx := startTopology(t, ecmpTopology)
+	if err := l.StartAgent(ctx, compute); err != nil {
+		t.Fatal(err)
+	}
+	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
+	const prefix = "172.24.4.10/32"
+	waitRouteAt(t, ctx, l, "tor1", prefix, "172.30.1.10", true)
+	waitRouteAt(t, ctx, l, "tor2", prefix, "172.30.2.10", true)
+	for _, tor := range []struct{ node, peer string }{{"tor1", "172.30.1.10"}, {"tor2", "172.30.2.10"}} {
+		if err := lab.Poll(ctx, routeWait, "BFD up at "+tor.node, func() (bool, error) {
+			s, err := bfdStatus(ctx, l, tor.node, tor.peer)
+			return s == "up", fmt.Errorf("status %q: %v", s, err)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The node's communities reach the ToR (global, on the redistribute route-map).
+	if c, err := communities(ctx, l, "tor2", prefix); err != nil || c != "64999:100" {
+		t.Errorf("tor2 sees communities %q (%v), want 64999:100", c, err)
+	}
+	drops2, err := l.SessionDrops(ctx, "tor2", "172.30.2.10")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Carrier stays up on both ends: only BFD can notice within a second (the BGP hold
+	// time is 180 s).
+	cut := time.Now()
+	if err := l.CutLink(ctx, compute, "eth1"); err != nil {
+		t.Fatal(err)
+	}
+	var gone time.Duration
+	err = lab.Poll(ctx, 10*time.Second, prefix+" withdrawn at tor1", func() (bool, error) {
+		routes, err := l.BGPRoutes(ctx, "tor1", "ipv4")
+		if err == nil && len(routes[prefix]) == 0 {
+			gone = time.Since(cut)
+			return true, nil
+		}
+		return false, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("tor1 dropped %s %s after the link was cut", prefix, gone.Round(time.Millisecond))
+	if gone > time.Second {
+		t.Errorf("tor1 dropped the route %s after the cut, want within 1s (BFD 100 ms x 3)", gone)
+	}
+	// It was BFD that noticed: its session at tor1 is down.
+	if s, err := bfdStatus(ctx, l, "tor1", "172.30.1.10"); err != nil || s == "up" {
+		t.Errorf("tor1 BFD status %q (%v) after the cut, want not up", s, err)
+	}
+	routes, err := l.BGPRoutes(ctx, "tor2", "ipv4")
+	if err != nil || len(routes[prefix]) == 0 {
+		t.Errorf("tor2 lost %s too (%v): %v", prefix, err, routes)
+	}
+	if after, err := l.SessionDrops(ctx, "tor2", "172.30.2.10"); err != nil || after != drops2 {
+		t.Errorf("tor2's session dropped (%d → %d, %v)", drops2, after, err)
+	}
+	if s, err := bfdStatus(ctx, l, "tor2", "172.30.2.10"); err != nil || s != "up" {
+		t.Errorf("tor2 BFD status %q (%v), want up", s, err)
+	}
+}
+
+func TestUnchangedConfigDoesNotReload(t *testing.T) {
+	t.Parallel()
+	l, ctx := startLab(t)
+	// Every frr-reload.py process the agent starts leaves a line here.
+	calls := filepath.Join(t.TempDir(), "calls")
+	wrapper := filepath.Join(t.TempDir(), "frr-reload.py")
+	script := fmt.Sprintf("#!/bin/sh\necho \"$*\" >> %s\nexec /usr/lib/frr/frr-reload.py \"$@\"\n", calls)
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.StartAgentWith(ctx, compute, []string{"OVN_BGP_AGENT_FRR_RELOAD_COMMAND=" + wrapper}); err != nil {
+		t.Fatal(err)
+	}
+	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
+	// The FRR apply runs before the kernel's in each pass: with the route at the ToR, the
+	// first apply is over.
+	waitRoute(t, ctx, l, "172.24.4.10/32")
+	before := readCalls(t, calls)
+	if len(before) == 0 {
+		t.Fatal("the wrapper saw no frr-reload.py run: the test would prove nothing")
+	}
+
+	// Passes with new addresses but the same frr.conf.
+	addLocalVM(t, ctx, l, "vm2", "fa:16:3e:33:33:33", "172.24.4.30")
+	waitRoute(t, ctx, l, "172.24.4.30/32")
+	if _, err := l.NBCtl(ctx, "lsp-del", "vm2"); err != nil {
+		t.Fatal(err)
+	}
+	waitNoRoute(t, ctx, l, "172.24.4.30/32")
+	if after := readCalls(t, calls); len(after) != len(before) {
+		t.Errorf("frr-reload.py ran on passes with an unchanged config:\n%s", strings.Join(after[len(before):], "\n"))
+	}
+}
+
+func readCalls(t *testing.T, file string) []string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSpace(string(b)), "\n")
+}
+
+func TestBadExtraConfigKeepsLastGood(t *testing.T) {
+	t.Parallel()
+	l, ctx := startLab(t)
+	extra := filepath.Join(t.TempDir(), "frr-extra.conf")
+	write := func(text string) {
+		if err := os.WriteFile(extra, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("ip prefix-list operator-own seq 5 permit 192.0.2.0/24\n!\n")
+	if err := l.StartAgentWith(ctx, compute, []string{"OVN_BGP_AGENT_FRR_EXTRA_CONFIG=" + extra}); err != nil {
+		t.Fatal(err)
+	}
+	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
+	waitRoute(t, ctx, l, "172.24.4.10/32")
+	drops, err := l.SessionDrops(ctx, tor, computeBGP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := l.Node(compute).FRR
+	running := func() string {
+		out, err := f.Vtysh(ctx, "show running-config")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if !strings.Contains(running(), "ip prefix-list operator-own seq 5 permit 192.0.2.0/24") {
+		t.Fatalf("the extra config is not in FRR:\n%s", running())
+	}
+
+	write("ip prefix-list operator-own seq 5 permit 192.0.2.0/24\n!\nrouter bgp 64999\n neighbor 172.30.1.254 frobnicate\nexit\n!\n")
+	// A new port makes the agent render again (it reads the file then).
+	addLocalVM(t, ctx, l, "vm2", "fa:16:3e:33:33:33", "172.24.4.30")
+	agentLogContains(t, ctx, l, "frobnicate")
+	// The kernel side went on: the new address reaches the ToR through the last good config.
+	waitRoute(t, ctx, l, "172.24.4.30/32")
+	if r := running(); strings.Contains(r, "frobnicate") || !strings.Contains(r, "operator-own") {
+		t.Errorf("FRR does not run the last good config:\n%s", r)
+	}
+	if state, err := l.BGPSessionState(ctx, tor, computeBGP); err != nil || state != "Established" {
+		t.Errorf("ToR session: %q, %v", state, err)
+	}
+	if after, err := l.SessionDrops(ctx, tor, computeBGP); err != nil || after != drops {
+		t.Errorf("the ToR's session dropped (%d → %d, %v) over a rejected config", drops, after, err)
+	}
+	if routes := routesFromCompute(t, ctx, l); len(routes) != 2 {
+		t.Errorf("the ToR has %v from the compute node, want both VMs", routes)
+	}
+
+	// Fixed: the next render is applied (a new text is tried at once, backoff or not).
+	write("ip prefix-list operator-own seq 5 permit 192.0.2.0/24\nip prefix-list operator-own seq 10 permit 198.51.100.0/24\n!\n")
+	addLocalVM(t, ctx, l, "vm3", "fa:16:3e:44:44:44", "172.24.4.40")
+	if err := lab.Poll(ctx, routeWait, "fixed extra config applied", func() (bool, error) {
+		return strings.Contains(running(), "seq 10 permit 198.51.100.0/24"), nil
+	}); err != nil {
+		t.Fatalf("%v\nagent log:\n%s", err, l.AgentLog(compute, 30))
+	}
+}
+
+// bfdStatus returns node's BFD session status with peer ("up", "down", ...).
+func bfdStatus(ctx context.Context, l *lab.Lab, node, peer string) (string, error) {
+	out, err := l.Node(node).FRR.Vtysh(ctx, "show bfd peers json")
+	if err != nil {
+		return "", err
+	}
+	var peers []struct {
+		Peer   string `json:"peer"`
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(out), &peers); err != nil {
+		return "", err
+	}
+	for _, p := range peers {
+		if p.Peer == peer {
+			return p.Status, nil
+		}
+	}
+	return "", fmt.Errorf("no BFD peer %s on %s", peer, node)
+}
+
+// communities returns the standard communities on node's best path for prefix.
+func communities(ctx context.Context, l *lab.Lab, node, prefix string) (string, error) {
+	out, err := l.Node(node).FRR.Vtysh(ctx, "show bgp ipv4 unicast "+prefix+" json")
+	if err != nil {
+		return "", err
+	}
+	var r struct {
+		Paths []struct {
+			Community struct {
+				String string `json:"string"`
+			} `json:"community"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		return "", err
+	}
+	if len(r.Paths) == 0 {
+		return "", fmt.Errorf("%s not at %s", prefix, node)
+	}
+	return r.Paths[0].Community.String, nil
+}

@@ -1,0 +1,103 @@
+package frr
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/integration/lab"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
+)
+
+// The kind carrier end to end on the FRR side: addresses on bgp-nic with the kind's metric
+// (as the kernel side is to put them) get the kind's communities, with the MED reset; an
+// address without a metric gets the global ones; a metric changed in place moves the prefix
+// to the other kind.
+func TestKindCommunitiesByAddressMetric(t *testing.T) {
+	f := startFRR(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ip := func(args ...string) {
+		t.Helper()
+		if _, err := lab.Run(ctx, f.Netns, nil, append([]string{"ip"}, args...)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A bridge stands in for the dummy bgp-nic on this kernel (see architecture.md).
+	ip("link", "add", "bgp-nic", "type", "bridge")
+	ip("link", "set", "bgp-nic", "up")
+	metric := func(k exposure.Kind) string { return fmt.Sprint(KindMetric(k)) }
+	ip("addr", "add", "172.24.4.10/32", "dev", "bgp-nic", "metric", metric(exposure.KindFIP))
+	ip("addr", "add", "172.24.4.11/32", "dev", "bgp-nic", "metric", metric(exposure.KindGateway))
+	ip("addr", "add", "172.24.4.12/32", "dev", "bgp-nic")
+	ip("addr", "add", "2001:db8:4::10/128", "dev", "bgp-nic", "metric", metric(exposure.KindFIP), "nodad")
+
+	cfg := agentConfig(func(b *config.BGP) {
+		b.Peers = nil
+		b.Communities = []string{"64999:1"}
+		b.KindCommunities = []config.KindCommunities{
+			{Kind: "fip", Communities: []string{"64999:2"}, LargeCommunities: []string{"64999:0:2"}},
+			{Kind: "gateway", Communities: []string{"64999:3"}},
+		}
+	})
+	cfg.FRR = config.FRR{Pathspace: f.Name, ConfigFile: f.ConfigFile()}
+	if err := NewManager(cfg, nil).Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := func(prefix, comms, large string) {
+		t.Helper()
+		fam := "ipv4"
+		if strings.Contains(prefix, ":") {
+			fam = "ipv6"
+		}
+		err := lab.Poll(ctx, 30*time.Second, prefix+" with "+comms, func() (bool, error) {
+			c, l, med, err := pathAttrs(ctx, f, fam, prefix)
+			if err != nil {
+				return false, err
+			}
+			return c == comms && l == large && med == 0, fmt.Errorf("communities %q, large %q, MED %d", c, l, med)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	want("172.24.4.10/32", "64999:1 64999:2", "64999:0:2")
+	want("172.24.4.11/32", "64999:1 64999:3", "")
+	want("172.24.4.12/32", "64999:1", "")
+	want("2001:db8:4::10/128", "64999:1 64999:2", "64999:0:2")
+
+	// A kind change is an in-place metric change on the kernel side: no delete, no withdraw.
+	ip("addr", "change", "172.24.4.12/32", "dev", "bgp-nic", "metric", metric(exposure.KindGateway))
+	want("172.24.4.12/32", "64999:1 64999:3", "")
+}
+
+// pathAttrs reads the communities and MED of the local path for prefix.
+func pathAttrs(ctx context.Context, f *lab.FRR, family, prefix string) (comms, large string, med int, err error) {
+	out, err := f.Vtysh(ctx, "show bgp "+family+" unicast "+prefix+" json")
+	if err != nil {
+		return "", "", 0, err
+	}
+	var r struct {
+		Paths []struct {
+			Metric    int `json:"metric"`
+			Community struct {
+				String string `json:"string"`
+			} `json:"community"`
+			Large struct {
+				String string `json:"string"`
+			} `json:"largeCommunity"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		return "", "", 0, err
+	}
+	if len(r.Paths) == 0 {
+		return "", "", 0, fmt.Errorf("%s not in the BGP table", prefix)
+	}
+	p := r.Paths[0]
+	return p.Community.String, p.Large.String, p.Metric, nil
+}
