@@ -16,31 +16,6 @@ import (
 // ecmpTopology is one compute node dual-homed to tor1 and tor2, BFD 100 ms x 3 on both.
 const ecmpTopology = "../deploy/containerlab/ecmp-bfd.clab.yml"
 
-// startTopology is startLab for another topology file.
-func startTopology(t *testing.T, topo string) (*lab.Lab, context.Context) {
-	t.Helper()
-	requireLab(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	l, err := lab.Start(ctx, lab.Options{Topology: topo, AgentBinary: agentBinary, Log: logWriter{t}})
-	if err != nil {
-		cancel()
-		t.Fatalf("start lab: %v", err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("daemon logs:\n%s", l.Logs())
-		}
-		if err := l.Close(); err != nil {
-			t.Errorf("lab cleanup: %v", err)
-		}
-		cancel()
-	})
-	if err := l.SetupOpenStack(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return l, ctx
-}
-
 // waitRouteAt waits until node has prefix via nextHop (present) or has no path for it.
 func waitRouteAt(t *testing.T, ctx context.Context, l *lab.Lab, node, prefix, nextHop string, present bool) {
 	t.Helper()
@@ -123,7 +98,7 @@ func TestFRRRestartReapplied(t *testing.T) {
 
 func TestBFDFailoverWithdraws(t *testing.T) {
 	t.Parallel()
-	l, ctx := startTopology(t, ecmpTopology)
+	l, ctx := startLabFrom(t, ecmpTopology)
 	if err := l.StartAgent(ctx, compute); err != nil {
 		t.Fatal(err)
 	}

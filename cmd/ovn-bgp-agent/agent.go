@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
@@ -15,9 +19,18 @@ import (
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/reconcile"
 )
 
+// agentInput is what runAgent starts from.
+type agentInput struct {
+	cfg     config.Config
+	path    string   // the configuration file; "" = none, nothing to reload
+	environ []string // the process environment, applied over every reload
+	level   *slog.LevelVar
+}
+
 // runAgent wires OVN → exposure → appliers and runs the loop until ctx ends. Shutdown leaves
 // addresses and FRR config in place: a restart must not withdraw anything still wanted.
-func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
+	cfg := in.cfg
 	log.Info("starting", "version", version, "driver", cfg.Driver, "as", cfg.BGP.AS, "nic", cfg.BGP.NIC, "vrf", cfg.BGP.VRF)
 	if cfg.Driver == "ovn_bgp_driver" {
 		log.Info("driver ovn_bgp_driver runs the same engine as nb_ovn_bgp_driver: topology from NB, bindings from SB")
@@ -46,7 +59,8 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	p := &passer{k: k, wr: wr, frr: frrMgr, policy: exposurePolicy(cfg), log: log}
+	p := &passer{k: k, wr: wr, frr: frrMgr, log: log}
+	p.policy.Store(ptr(exposurePolicy(cfg)))
 	// The loop exists before the watcher so that OVN events can trigger it from the first
 	// row; its passes wait until every monitor has its initial rows, because a pass on a
 	// half-filled cache would withdraw routes that are still wanted.
@@ -66,6 +80,24 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	// config), trigger a pass at once.
 	wg.Go(func() { wr.watchKernel(ctx, loop.Trigger) })
 	wg.Go(func() { frrMgr.Watch(ctx, cfg.FRR.WatchInterval, loop.Trigger) })
+	if in.path != "" {
+		r := config.NewReloader(in.path, in.environ, cfg, log.With("component", "config"))
+		r.OnChange = func(next config.Config, changed []string) {
+			// Every live key takes effect from the next pass, which this triggers; state that
+			// did not change is not touched (FRR skips an unchanged text, appliers diff).
+			p.policy.Store(ptr(exposurePolicy(next)))
+			frrMgr.SetConfig(next)
+			loop.SetInterval(next.ReconcileInterval)
+			setLevel(in.level, next.Log.Level)
+			loop.Trigger("config reload")
+		}
+		wg.Go(func() {
+			if err := r.Run(ctx); err != nil {
+				log.Error("configuration is no longer watched; SIGHUP still reloads", "err", err)
+			}
+		})
+		wg.Go(func() { reloadOnSIGHUP(ctx, r, log) })
+	}
 	defer func() {
 		cancel()
 		wg.Wait() // no pass runs past this point, so closing the clients is safe
@@ -104,7 +136,7 @@ type passer struct {
 	k        *kernel.Applier
 	wr       *wiring
 	frr      *frr.Manager
-	policy   exposure.Policy
+	policy   atomic.Pointer[exposure.Policy] // replaced by a configuration reload
 	reported findingLog
 	log      *slog.Logger
 }
@@ -116,7 +148,7 @@ func (p *passer) pass(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	desired, findings := exposure.Compute(st, id, p.policy)
+	desired, findings := exposure.Compute(st, id, *p.policy.Load())
 	p.reported.report(findings, p.log)
 	// Each applier runs even when another failed: an FRR that is restarting must not stop
 	// a new VM's address from reaching bgp-nic, and the next pass retries the failed one.
@@ -138,6 +170,24 @@ func (p *passer) pass(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("kernel routes: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// reloadOnSIGHUP reloads the configuration on SIGHUP, the usual "re-read your config" signal.
+func reloadOnSIGHUP(ctx context.Context, r *config.Reloader, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			log.Info("SIGHUP: reloading the configuration")
+			r.Reload()
+		}
+	}
 }
 
 // exposurePolicy turns the configuration's upstream-named options into the core's policy.

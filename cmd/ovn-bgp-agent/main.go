@@ -112,19 +112,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 
-	log := newLogger(cfg.Log, stderr)
+	level := new(slog.LevelVar)
+	log := newLogger(cfg.Log, level, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if cmd == "explain" {
 		// Only warnings: the answer goes to stdout, connection chatter would bury it.
-		quiet := newLogger(config.Log{Level: "warn", Format: cfg.Log.Format}, stderr)
+		quiet := newLogger(config.Log{Level: "warn", Format: cfg.Log.Format}, new(slog.LevelVar), stderr)
 		if err := explain(ctx, cfg, operand, *output, stdout, quiet); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
 		return 0
 	}
-	if err := runAgent(ctx, cfg, log); err != nil && !errors.Is(err, context.Canceled) {
+	if err := runAgent(ctx, agentInput{cfg: cfg, path: *cfgPath, environ: os.Environ(), level: level}, log); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("agent stopped", "err", err)
 		return 1
 	}
@@ -132,12 +133,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level)) // validated by config
+// newLogger logs at the level in level, which it sets from c; a reloaded configuration
+// changes it by setting level again.
+func newLogger(c config.Log, level *slog.LevelVar, w io.Writer) *slog.Logger {
+	setLevel(level, c.Level)
 	opts := &slog.HandlerOptions{Level: level}
 	if c.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func setLevel(v *slog.LevelVar, name string) {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(name)) // validated by config
+	v.Set(l)
 }

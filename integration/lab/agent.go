@@ -23,10 +23,36 @@ func (l *Lab) StartAgentWith(ctx context.Context, node string, extraEnv []string
 	if p := l.agents[node]; p != nil && !p.Exited() {
 		return fmt.Errorf("agent on %s already running (pid %d)", node, p.Pid())
 	}
+	cfg, err := l.AgentConfigFile(node)
+	if err != nil {
+		return err
+	}
+	return l.StartAgentConfig(ctx, node, cfg, extraEnv)
+}
+
+// AgentConfigFile is the host file bound as node's agent configuration in the topology.
+func (l *Lab) AgentConfigFile(node string) (string, error) {
+	n := l.nodes[node]
+	if n == nil {
+		return "", fmt.Errorf("no node %q", node)
+	}
 	target := n.topo.Labels["ovn-bgp-agent.agent-config"]
 	cfg, ok := l.topo.Bind(node, target)
 	if !ok {
-		return fmt.Errorf("node %s: no bind for its agent config %q", node, target)
+		return "", fmt.Errorf("node %s: no bind for its agent config %q", node, target)
+	}
+	return cfg, nil
+}
+
+// StartAgentConfig is StartAgentWith with another configuration file, e.g. one in a
+// ConfigMap-style directory a test swaps.
+func (l *Lab) StartAgentConfig(ctx context.Context, node, cfg string, extraEnv []string) error {
+	n := l.nodes[node]
+	if n == nil || n.Role != "compute" {
+		return fmt.Errorf("no compute node %q", node)
+	}
+	if p := l.agents[node]; p != nil && !p.Exited() {
+		return fmt.Errorf("agent on %s already running (pid %d)", node, p.Pid())
 	}
 	env := append([]string{
 		"OVN_BGP_AGENT_OVN_OVS_CONNECTION=unix:" + n.OVSSocket(),

@@ -69,9 +69,20 @@ func (m *Manager) Stats() Stats {
 	return m.stats
 }
 
+// SetConfig makes the next Render use cfg: a reloaded configuration (new peers, filters,
+// communities). The FRR instance itself (pathspace, files, reload command) is fixed at start.
+func (m *Manager) SetConfig(cfg config.Config) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cfg = cfg
+}
+
 // Render reads the password and extra-config files and renders frr.conf.
 func (m *Manager) Render() ([]byte, error) {
-	fc, err := FromAgentConfig(m.cfg)
+	m.mu.Lock()
+	cfg := m.cfg
+	m.mu.Unlock()
+	fc, err := FromAgentConfig(cfg)
 	if err != nil {
 		return nil, err
 	}

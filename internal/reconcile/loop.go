@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,7 +17,7 @@ type Pass func(ctx context.Context) error
 // Loop coalesces triggers into passes.
 type Loop struct {
 	pass     Pass
-	interval time.Duration
+	interval atomic.Int64 // time.Duration; SetInterval changes it while running
 	log      *slog.Logger
 	kick     chan struct{}
 
@@ -26,8 +27,13 @@ type Loop struct {
 
 // New returns a loop that runs pass on every trigger and at least every interval.
 func New(pass Pass, interval time.Duration, log *slog.Logger) *Loop {
-	return &Loop{pass: pass, interval: interval, log: log, kick: make(chan struct{}, 1)}
+	l := &Loop{pass: pass, log: log, kick: make(chan struct{}, 1)}
+	l.interval.Store(int64(interval))
+	return l
 }
+
+// SetInterval changes the periodic interval (a reloaded configuration); the next wait uses it.
+func (l *Loop) SetInterval(d time.Duration) { l.interval.Store(int64(d)) }
 
 // Trigger asks for a pass. It never blocks: triggers that arrive while one is pending merge
 // into it, and the pass reads the newest state anyway.
@@ -47,7 +53,7 @@ func (l *Loop) Trigger(reason string) {
 // backoff (capped at the periodic interval) even without new triggers.
 func (l *Loop) Run(ctx context.Context) {
 	l.Trigger("start")
-	timer := time.NewTimer(l.interval)
+	timer := time.NewTimer(time.Duration(l.interval.Load()))
 	defer timer.Stop()
 	retry := time.Duration(0)
 	for {
@@ -69,9 +75,9 @@ func (l *Loop) Run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		next := l.interval
+		next := time.Duration(l.interval.Load())
 		if err != nil {
-			retry = min(max(2*retry, 500*time.Millisecond), l.interval)
+			retry = min(max(2*retry, 500*time.Millisecond), time.Duration(l.interval.Load()))
 			next = retry
 			l.log.Error("reconcile pass failed", "reason", reason, "duration", time.Since(start), "retry_in", retry, "err", err)
 		} else {
