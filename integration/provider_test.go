@@ -4,6 +4,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/integration/lab"
 )
@@ -123,5 +124,33 @@ func TestAgentRestartKeepsRoutes(t *testing.T) {
 	}
 	if dropsAfter, err := l.SessionDrops(ctx, tor, computeBGP); err != nil || dropsAfter != dropsBefore {
 		t.Errorf("the ToR's session with the compute node dropped across the restart (drops %d → %d, %v)", dropsBefore, dropsAfter, err)
+	}
+}
+
+// TestAgentStopsWhileOVNIsDown: SIGTERM ends the agent promptly and cleanly even while it is
+// reconnecting to a database that went away, and leaves the exposed address in place.
+func TestAgentStopsWhileOVNIsDown(t *testing.T) {
+	t.Parallel()
+	l, ctx := startLab(t)
+	if err := l.StartAgent(ctx, compute); err != nil {
+		t.Fatal(err)
+	}
+	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
+	waitRoute(t, ctx, l, "172.24.4.10/32")
+	if err := l.StopDaemon("ovsdb-server-nb"); err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.Poll(ctx, routeWait, "the agent to notice the NB database is gone", func() (bool, error) {
+		return strings.Contains(l.AgentLog(compute, 40), "reconnect"), nil
+	}); err != nil {
+		t.Fatalf("%v\n%s", err, l.AgentLog(compute, 40))
+	}
+	start := time.Now()
+	if err := l.StopAgent(compute); err != nil {
+		t.Fatalf("the agent did not stop cleanly on SIGTERM while reconnecting: %v", err)
+	}
+	t.Logf("agent stopped %v after SIGTERM while reconnecting to NB", time.Since(start).Round(time.Millisecond))
+	if a := nicAddrs(t, ctx, l); !strings.Contains(a, "172.24.4.10/32") {
+		t.Errorf("stopping the agent removed the address: %s", a)
 	}
 }

@@ -187,6 +187,16 @@ func (l *Lab) start(n *Node, name string, argv ...string) (*Proc, error) {
 // Label returns one of the node's containerlab labels.
 func (n *Node) Label(key string) string { return n.topo.Labels[key] }
 
+// StopDaemon stops the first lab daemon named name (e.g. "ovsdb-server-nb"), by pid.
+func (l *Lab) StopDaemon(name string) error {
+	for _, p := range l.procs {
+		if p.Name == name && !p.Exited() {
+			return p.Stop(5 * time.Second)
+		}
+	}
+	return fmt.Errorf("no running daemon %q", name)
+}
+
 // Node returns a started node by its topology name.
 func (l *Lab) Node(name string) *Node { return l.nodes[name] }
 
