@@ -55,12 +55,7 @@ func agentLogContains(t *testing.T, ctx context.Context, l *lab.Lab, s string) {
 
 func TestFRRRestartReapplied(t *testing.T) {
 	t.Parallel()
-	l, ctx := startLab(t)
-	if err := l.StartAgentWith(ctx, compute, []string{"OVN_BGP_AGENT_FRR_WATCH_INTERVAL=500ms"}); err != nil {
-		t.Fatal(err)
-	}
-	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
-	waitRoute(t, ctx, l, "172.24.4.10/32")
+	l, ctx := startWithVM(t, "OVN_BGP_AGENT_FRR_WATCH_INTERVAL=500ms")
 	drops, err := l.SessionDrops(ctx, tor, computeBGP)
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +204,6 @@ func readCalls(t *testing.T, file string) []string {
 
 func TestBadExtraConfigKeepsLastGood(t *testing.T) {
 	t.Parallel()
-	l, ctx := startLab(t)
 	extra := filepath.Join(t.TempDir(), "frr-extra.conf")
 	write := func(text string) {
 		if err := os.WriteFile(extra, []byte(text), 0o644); err != nil {
@@ -217,11 +211,7 @@ func TestBadExtraConfigKeepsLastGood(t *testing.T) {
 		}
 	}
 	write("ip prefix-list operator-own seq 5 permit 192.0.2.0/24\n!\n")
-	if err := l.StartAgentWith(ctx, compute, []string{"OVN_BGP_AGENT_FRR_EXTRA_CONFIG=" + extra}); err != nil {
-		t.Fatal(err)
-	}
-	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
-	waitRoute(t, ctx, l, "172.24.4.10/32")
+	l, ctx := startWithVM(t, "OVN_BGP_AGENT_FRR_EXTRA_CONFIG="+extra)
 	drops, err := l.SessionDrops(ctx, tor, computeBGP)
 	if err != nil {
 		t.Fatal(err)

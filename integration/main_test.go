@@ -174,6 +174,19 @@ func family(prefix string) string {
 	return "ipv4"
 }
 
+// startWithVM starts the provider-vm lab and its agent (with env, OVN_BGP_AGENT_*
+// overrides), plugs vm1 (172.24.4.10) on the compute node and waits for its /32 at the ToR.
+func startWithVM(t *testing.T, env ...string) (*lab.Lab, context.Context) {
+	t.Helper()
+	l, ctx := startLab(t)
+	if err := l.StartAgentWith(ctx, compute, env); err != nil {
+		t.Fatal(err)
+	}
+	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
+	waitRoute(t, ctx, l, "172.24.4.10/32")
+	return l, ctx
+}
+
 // addLocalVM creates a VM port on the provider network and plugs it on the compute node.
 func addLocalVM(t *testing.T, ctx context.Context, l *lab.Lab, port, mac, ip string) {
 	t.Helper()

@@ -11,13 +11,7 @@ import (
 
 func TestProviderVMRouteReachesToR(t *testing.T) {
 	t.Parallel()
-	l, ctx := startLab(t)
-	if err := l.StartAgent(ctx, compute); err != nil {
-		t.Fatal(err)
-	}
-	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
-
-	waitRoute(t, ctx, l, "172.24.4.10/32")
+	l, ctx := startWithVM(t)
 	if got := routesFromCompute(t, ctx, l); len(got) != 1 || got[0] != "172.24.4.10/32" {
 		t.Errorf("the ToR learned %v from the compute node, want only 172.24.4.10/32 (no link networks, no loopbacks)", got)
 	}
@@ -61,12 +55,7 @@ func TestRemoteChassisPortNotExposed(t *testing.T) {
 
 func TestAgentRestartKeepsRoutes(t *testing.T) {
 	t.Parallel()
-	l, ctx := startLab(t)
-	if err := l.StartAgent(ctx, compute); err != nil {
-		t.Fatal(err)
-	}
-	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
-	waitRoute(t, ctx, l, "172.24.4.10/32")
+	l, ctx := startWithVM(t)
 	var before int64
 	if err := lab.Poll(ctx, routeWait, "172.24.4.10/32 processed at the ToR", func() (bool, error) {
 		var err error
@@ -131,12 +120,7 @@ func TestAgentRestartKeepsRoutes(t *testing.T) {
 // reconnecting to a database that went away, and leaves the exposed address in place.
 func TestAgentStopsWhileOVNIsDown(t *testing.T) {
 	t.Parallel()
-	l, ctx := startLab(t)
-	if err := l.StartAgent(ctx, compute); err != nil {
-		t.Fatal(err)
-	}
-	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
-	waitRoute(t, ctx, l, "172.24.4.10/32")
+	l, ctx := startWithVM(t)
 	if err := l.StopDaemon("ovsdb-server-nb"); err != nil {
 		t.Fatal(err)
 	}

@@ -119,12 +119,7 @@ func nodeFlowsInstalled(t *testing.T, ctx context.Context, l *lab.Lab, node stri
 
 func TestWiringForExposedVM(t *testing.T) {
 	t.Parallel()
-	l, ctx := startLab(t)
-	if err := l.StartAgent(ctx, compute); err != nil {
-		t.Fatal(err)
-	}
-	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
-	waitRoute(t, ctx, l, "172.24.4.10/32")
+	l, ctx := startWithVM(t)
 	s := waitWiring(t, ctx, l, "rule, route and flows for 172.24.4.10", routeWait, func(s wiringState) bool {
 		return hostWired(s, "172.24.4.10") && flowsInstalled(t, ctx, l, s)
 	})

@@ -94,21 +94,12 @@ func checkSection(key string, raw any, t reflect.Type, ps *problems) map[string]
 			if val == nil {
 				continue
 			}
-			if f.Type.Elem().Kind() != reflect.Struct {
+			if f.Type.Elem().Kind() == reflect.String {
 				// In YAML a list is a list, checked item by item; the comma-separated form is
 				// for environment variables and upstream's INI lists (convert).
-				if f.Type.Elem().Kind() == reflect.String {
-					if l := checkStrings(sub, val, ps); l != nil {
-						out[name] = l
-					}
-					continue
+				if l := checkStrings(sub, val, ps); l != nil {
+					out[name] = l
 				}
-				v, err := convert(val, f.Type)
-				if err != nil {
-					ps.reject(sub, "", err)
-					continue
-				}
-				out[name] = v
 				continue
 			}
 			if l := checkList(sub, val, f.Type.Elem(), ps); l != nil {
