@@ -138,3 +138,31 @@ func TestAgentStopsWhileOVNIsDown(t *testing.T) {
 		t.Errorf("stopping the agent removed the address: %s", a)
 	}
 }
+
+// TestDriftRepairedDuringOVNOutage: with the NB database gone, passes keep applying the last
+// known state, so an exposed address deleted by hand comes back and the ToR keeps the route.
+func TestDriftRepairedDuringOVNOutage(t *testing.T) {
+	t.Parallel()
+	l, ctx := startWithVM(t)
+	if err := l.StopDaemon("ovsdb-server-nb"); err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.Poll(ctx, routeWait, "the agent to notice the NB database is gone", func() (bool, error) {
+		return strings.Contains(l.AgentLog(compute, 40), "reconnect"), nil
+	}); err != nil {
+		t.Fatalf("%v\n%s", err, l.AgentLog(compute, 40))
+	}
+	// The deletion itself triggers the pass (netlink), which must not wait for OVN.
+	if _, err := l.Exec(ctx, compute, "ip", "addr", "del", "172.24.4.10/32", "dev", "bgp-nic"); err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.Poll(ctx, 5*time.Second, "172.24.4.10 back on bgp-nic during the NB outage", func() (bool, error) {
+		return strings.Contains(nicAddrs(t, ctx, l), "172.24.4.10/32"), nil
+	}); err != nil {
+		t.Fatalf("%v\n%s", err, l.AgentLog(compute, 30))
+	}
+	waitRoute(t, ctx, l, "172.24.4.10/32")
+	if log := l.AgentLog(compute, 60); !strings.Contains(log, "passes keep applying its last known state") {
+		t.Errorf("the agent did not say it ran on the last known NB state:\n%s", log)
+	}
+}

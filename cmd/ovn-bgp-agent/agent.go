@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"sync/atomic"
 	"syscall"
 
@@ -138,7 +139,22 @@ type passer struct {
 	frr      *frr.Manager
 	policy   atomic.Pointer[exposure.Policy] // replaced by a configuration reload
 	reported findingLog
+	stale    string // databases disconnected at the last pass, for logging changes only
 	log      *slog.Logger
+}
+
+// reportStale logs when passes start and stop running on the last known state of a
+// disconnected database.
+func (p *passer) reportStale(stale []string) {
+	now := strings.Join(stale, ",")
+	switch {
+	case now == p.stale:
+	case now == "":
+		p.log.Info("OVN databases reconnected; passes use live state again")
+	default:
+		p.log.Warn("OVN database disconnected; passes keep applying its last known state until it is back", "db", now)
+	}
+	p.stale = now
 }
 
 // pass is one pass: snapshot, compute, apply FRR, then the kernel (the provider-bridge
@@ -148,6 +164,7 @@ func (p *passer) pass(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	p.reportStale(st.Stale)
 	desired, findings := exposure.Compute(st, id, *p.policy.Load())
 	p.reported.report(findings, p.log)
 	// Each applier runs even when another failed: an FRR that is restarting must not stop

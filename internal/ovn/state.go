@@ -13,6 +13,9 @@ type State struct {
 	Bindings map[string]PortBinding
 	// NBGlobalExternalIDs is NB_Global's external_ids (neutron:fip-distributed lives there).
 	NBGlobalExternalIDs map[string]string
+	// Stale names the databases ("NB", "SB") that were disconnected when the snapshot was
+	// taken: their part is the last state known before the outage.
+	Stale []string
 }
 
 // LogicalSwitch is an NB Logical_Switch.

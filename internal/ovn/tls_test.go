@@ -208,7 +208,10 @@ func waitSwitch(t *testing.T, c client.Client, name string) {
 	t.Helper()
 	if err := lab.Poll(context.Background(), 30*time.Second, "switch "+name+" in the TLS client's cache", func() (bool, error) {
 		var ls []nbdb.LogicalSwitch
-		if err := c.List(context.Background(), &ls); err != nil {
+		// Bounded: a disconnected client's List waits for the reconnect.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := c.List(ctx, &ls); err != nil {
 			return false, err
 		}
 		for _, s := range ls {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"time"
 
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
@@ -113,25 +114,49 @@ func (w *Watcher) Identity() (Identity, error) {
 	return identityFrom(rows[0].ExternalIDs)
 }
 
-// Snapshot copies what the core needs out of the caches.
+// staleReadAfter bounds how long Snapshot waits for a disconnected database. libovsdb's List
+// waits until the client has reconnected and refilled its cache; past the deadline it reads
+// the cache as it is, which is the last complete state (the refill replaces the rows under
+// the cache's write lock, so a read never sees it half done). During an outage the agent so
+// keeps exposing what it last knew, and its passes still repair kernel drift and re-apply
+// FRR after a restart, instead of waiting for OVN.
+const staleReadAfter = 2 * time.Second
+
+// Snapshot copies what the core needs out of the caches. Stale lists the databases that
+// were disconnected, whose part of the state is the last one known.
 func (w *Watcher) Snapshot(ctx context.Context) (State, error) {
 	var nb nbRows
 	var bindings []sbdb.PortBinding
 	var chassis []sbdb.Chassis
-	for _, l := range []struct {
-		c   client.Client
-		out any
+	var stale []string
+	for _, db := range []struct {
+		name string
+		c    client.Client
+		outs []any
 	}{
-		{w.nb, &nb.switches}, {w.nb, &nb.ports}, {w.nb, &nb.routers}, {w.nb, &nb.routerPorts},
-		{w.nb, &nb.nats}, {w.nb, &nb.lbs}, {w.nb, &nb.global},
-		{w.sb, &bindings}, {w.sb, &chassis},
+		{"NB", w.nb, []any{&nb.switches, &nb.ports, &nb.routers, &nb.routerPorts, &nb.nats, &nb.lbs, &nb.global}},
+		{"SB", w.sb, []any{&bindings, &chassis}},
 	} {
-		if err := l.c.List(ctx, l.out); err != nil {
-			return State{}, fmt.Errorf("read OVN cache: %w", err)
+		// libovsdb's Connected stays true while it reconnects; a cache it could not vouch
+		// for within the deadline is what "stale" means here.
+		lctx, cancel := context.WithTimeout(ctx, staleReadAfter)
+		for _, out := range db.outs {
+			if err := db.c.List(lctx, out); err != nil {
+				cancel()
+				return State{}, fmt.Errorf("read OVN %s cache: %w", db.name, err)
+			}
 		}
+		if lctx.Err() != nil && ctx.Err() == nil {
+			stale = append(stale, db.name)
+		}
+		cancel()
+	}
+	if err := ctx.Err(); err != nil {
+		return State{}, err
 	}
 	st := nb.state()
 	st.Bindings = buildBindings(bindings, chassis)
+	st.Stale = stale
 	return st, nil
 }
 
