@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -176,14 +175,10 @@ func (p *passer) pass(ctx context.Context) error {
 	// The wiring before the addresses: a new prefix is steered into OVN before bgp-nic makes
 	// FRR advertise it, so its first packets are not lost.
 	errs = append(errs, p.wr.apply(ctx, p.w, desired))
-	if _, err := p.k.Sync(ctx, desired.Addrs()); err != nil {
+	if _, err := p.k.Sync(ctx, hostAddrs(desired)); err != nil {
 		errs = append(errs, fmt.Errorf("kernel: %w", err))
 	}
-	var subnets []netip.Prefix
-	for _, e := range desired.Subnets() {
-		subnets = append(subnets, e.Prefix)
-	}
-	if _, err := p.k.SyncRoutes(ctx, subnets); err != nil {
+	if _, err := p.k.SyncRoutes(ctx, subnetRoutes(desired)); err != nil {
 		errs = append(errs, fmt.Errorf("kernel routes: %w", err))
 	}
 	return errors.Join(errs...)

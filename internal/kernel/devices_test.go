@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -70,10 +71,10 @@ func TestUnsupportedLinkKindMessage(t *testing.T) {
 
 func TestEnsureDevicesAdoptsExistingNIC(t *testing.T) {
 	t.Parallel()
-	h := newNetns(t)
+	ns, _, h := newNamedNetns(t)
 	before := addBridge(t, h, "bgp-nic", false)
 	plantAddr(t, h, "bgp-nic", "10.0.0.1/32")
-	a := NewWithHandle(h, Options{NIC: "bgp-nic"}, testLogger(t))
+	a := newApplierAt(t, ns, Options{NIC: "bgp-nic"})
 
 	for pass := 1; pass <= 2; pass++ {
 		if err := a.EnsureDevices(context.Background()); err != nil {
@@ -89,16 +90,16 @@ func TestEnsureDevicesAdoptsExistingNIC(t *testing.T) {
 		}
 	}
 	got, err := a.Installed(context.Background())
-	if err != nil || len(got) != 1 || got[0].String() != "10.0.0.1" {
+	if err != nil || len(got) != 1 || got[0] != (HostAddr{Addr: netip.MustParseAddr("10.0.0.1")}) {
 		t.Fatalf("Installed after adopting = %v, %v; want [10.0.0.1] (adopting must keep addresses)", got, err)
 	}
 }
 
 func TestEnsureDevicesMissingNIC(t *testing.T) {
 	t.Parallel()
-	h := newNetns(t)
+	ns, _, h := newNamedNetns(t)
 	dummy := kernelSupports(t, h, &netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: "probe0"}})
-	a := NewWithHandle(h, Options{NIC: "bgp-nic"}, testLogger(t))
+	a := newApplierAt(t, ns, Options{NIC: "bgp-nic"})
 	err := a.EnsureDevices(context.Background())
 
 	var unsupported *UnsupportedLinkKindError
@@ -127,10 +128,10 @@ func TestEnsureDevicesMissingNIC(t *testing.T) {
 
 func TestEnsureDevicesVRF(t *testing.T) {
 	t.Parallel()
-	h := newNetns(t)
+	ns, _, h := newNamedNetns(t)
 	vrf := kernelSupports(t, h, &netlink.Vrf{LinkAttrs: netlink.LinkAttrs{Name: "probe0"}, Table: 4242})
 	nic := addBridge(t, h, "bgp-nic", false)
-	a := NewWithHandle(h, Options{NIC: "bgp-nic", VRF: "bgp-vrf", VRFTableID: 1000}, testLogger(t))
+	a := newApplierAt(t, ns, Options{NIC: "bgp-nic", VRF: "bgp-vrf", VRFTableID: 1000})
 	err := a.EnsureDevices(context.Background())
 
 	if !vrf {
@@ -164,7 +165,7 @@ func TestEnsureDevicesVRF(t *testing.T) {
 		}
 	}
 	// With a VRF the local route lives in the VRF table and is left alone.
-	if _, err := a.Sync(context.Background(), addrs("10.0.0.1")); err != nil {
+	if _, err := a.Sync(context.Background(), hosts(101, addrs("10.0.0.1"))); err != nil {
 		t.Fatalf("Sync: %v", err)
 	}
 	if got := localEntries(t, h, "bgp-nic", 1000); !strings.Contains(strings.Join(got, " "), "10.0.0.1/32") {
@@ -174,10 +175,10 @@ func TestEnsureDevicesVRF(t *testing.T) {
 
 func TestEnsureDevicesRejectsNonVRFDevice(t *testing.T) {
 	t.Parallel()
-	h := newNetns(t)
+	ns, _, h := newNamedNetns(t)
 	addBridge(t, h, "bgp-nic", false)
 	addBridge(t, h, "bgp-vrf", false)
-	a := NewWithHandle(h, Options{NIC: "bgp-nic", VRF: "bgp-vrf", VRFTableID: 1000}, testLogger(t))
+	a := newApplierAt(t, ns, Options{NIC: "bgp-nic", VRF: "bgp-vrf", VRFTableID: 1000})
 	err := a.EnsureDevices(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "VRF bgp-vrf: a device of that name exists but is a bridge, not a vrf") {
 		t.Fatalf("EnsureDevices with a bridge named like the VRF: got %v", err)

@@ -16,6 +16,8 @@ import (
 	"sync"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -67,76 +69,98 @@ func validIfName(name string) error {
 // Applier syncs the addresses the agent exposes onto the NIC. Its methods
 // are safe for concurrent use; they are serialised.
 type Applier struct {
-	mu      sync.Mutex
-	h       *netlink.Handle
-	ownsH   bool // h was opened by New and is closed by Close
-	opts    Options
-	optsErr error
-	log     *slog.Logger
+	mu sync.Mutex
+	h  *netlink.Handle
+	// sock is a route socket in h's namespace for the address requests the netlink
+	// library cannot build (addr_netlink.go).
+	sock *nl.SocketHandle
+	opts Options
+	log  *slog.Logger
 }
 
-// Result reports one Sync pass. All slices are sorted.
+// HostAddr is an address to expose on the NIC as a /32 or /128, with the route metric
+// (IFA_RT_PRIORITY) that tells FRR its exposure kind (frr.KindMetric); 0 means none.
+type HostAddr struct {
+	Addr   netip.Addr
+	Metric uint32
+}
+
+func (h HostAddr) String() string { return fmt.Sprintf("%s metric %d", h.Addr, h.Metric) }
+
+// Result reports one Sync pass. All slices are sorted by address.
 type Result struct {
 	Added   []netip.Addr // put on the NIC in this pass
 	Removed []netip.Addr // stale /32 and /128 taken off the NIC in this pass
+	// Remetered lists addresses that were on the NIC with another metric than wanted and
+	// had it changed in place in this pass (a kind change, or a metric set by someone else).
+	Remetered []netip.Addr
 	// LocalRoutesDeleted lists exposed addresses whose entry in the kernel
 	// local table (255) was deleted in this pass; always empty with a VRF.
 	LocalRoutesDeleted []netip.Addr
-	// Installed is every /32 and /128 on the NIC after the pass, also when
-	// Sync returns an error.
-	Installed []netip.Addr
+	// Installed is every /32 and /128 on the NIC after the pass, with its
+	// metric, also when Sync returns an error.
+	Installed []HostAddr
 }
 
 // Changed reports whether the pass modified kernel state.
 func (r Result) Changed() bool {
-	return len(r.Added)+len(r.Removed)+len(r.LocalRoutesDeleted) > 0
+	return len(r.Added)+len(r.Removed)+len(r.Remetered)+len(r.LocalRoutesDeleted) > 0
 }
 
 // New returns an applier working in the current network namespace. Close
 // releases its netlink sockets.
 func New(opts Options, log *slog.Logger) (*Applier, error) {
+	return NewAt(netns.None(), opts, log)
+}
+
+// NewAt returns an applier working in network namespace ns (netns.None() for the current
+// one), whose netlink sockets it opens there; the caller may close ns afterwards. Close
+// releases the sockets.
+func NewAt(ns netns.NsHandle, opts Options, log *slog.Logger) (*Applier, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	h, err := netlink.NewHandle()
+	var (
+		h   *netlink.Handle
+		err error
+	)
+	if ns.IsOpen() {
+		h, err = netlink.NewHandleAt(ns)
+	} else {
+		h, err = netlink.NewHandle()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open netlink socket: %w", err)
 	}
-	a := NewWithHandle(h, opts, log)
-	a.ownsH = true
-	return a, nil
-}
-
-// NewWithHandle returns an applier that works through h, which may be open
-// in another network namespace (netlink.NewHandleAt). The caller keeps
-// ownership of h. Invalid options are reported by the first method called.
-func NewWithHandle(h *netlink.Handle, opts Options, log *slog.Logger) *Applier {
+	s, err := nl.GetNetlinkSocketAt(ns, netns.None(), unix.NETLINK_ROUTE)
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("open netlink socket: %w", err)
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Applier{
-		h:       h,
-		opts:    opts,
-		optsErr: opts.validate(),
-		log:     log.With("component", "kernel", "nic", opts.NIC),
-	}
+		h:    h,
+		sock: &nl.SocketHandle{Socket: s},
+		opts: opts,
+		log:  log.With("component", "kernel", "nic", opts.NIC),
+	}, nil
 }
 
-// Close releases the netlink handle if New opened it. Kernel state is left
-// in place: a restart adopts it.
+// Close releases the netlink sockets. Kernel state is left in place: a
+// restart adopts it.
 func (a *Applier) Close() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.ownsH && a.h != nil {
+	if a.h != nil {
 		a.h.Close()
-		a.h = nil
+		a.sock.Close()
+		a.h, a.sock = nil, nil
 	}
 }
 
 func (a *Applier) ready() error {
-	if a.optsErr != nil {
-		return a.optsErr
-	}
 	if a.h == nil {
 		return errors.New("kernel applier is closed")
 	}

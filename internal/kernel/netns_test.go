@@ -40,16 +40,9 @@ func requireRoot(t testing.TB) {
 
 var unsafeNSChars = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 
-// newNetns creates a fresh network namespace for t and returns a netlink
-// handle inside it. The namespace is deleted when t ends.
-func newNetns(t testing.TB) *netlink.Handle {
-	t.Helper()
-	_, _, h := newNamedNetns(t)
-	return h
-}
-
-// newNamedNetns is newNetns that also returns the namespace (open until t ends) and its
-// name, for `ip -n NAME` and for appliers that enter it.
+// newNamedNetns creates a fresh network namespace for t and returns it (open until t
+// ends), its name, for `ip -n NAME`, and a netlink handle inside it. The namespace is
+// deleted when t ends.
 func newNamedNetns(t testing.TB) (netns.NsHandle, string, *netlink.Handle) {
 	t.Helper()
 	requireRoot(t)
@@ -88,6 +81,17 @@ func newNamedNetns(t testing.TB) (netns.NsHandle, string, *netlink.Handle) {
 	}
 	t.Cleanup(h.Close)
 	return c.ns, name, h
+}
+
+// newApplierAt returns an applier working in ns, closed when t ends.
+func newApplierAt(t testing.TB, ns netns.NsHandle, opts Options) *Applier {
+	t.Helper()
+	a, err := NewAt(ns, opts, testLogger(t))
+	if err != nil {
+		t.Fatalf("kernel applier: %v", err)
+	}
+	t.Cleanup(a.Close)
+	return a
 }
 
 type testWriter struct{ t testing.TB }
@@ -214,6 +218,15 @@ func kernelSupports(t *testing.T, h *netlink.Handle, probe netlink.Link) bool {
 		t.Fatalf("delete %s probe: %v", probe.Type(), err)
 	}
 	return true
+}
+
+// hosts pairs each address with metric, as Sync wants them.
+func hosts(metric uint32, ips []netip.Addr) []HostAddr {
+	out := make([]HostAddr, 0, len(ips))
+	for _, ip := range ips {
+		out = append(out, HostAddr{Addr: ip, Metric: metric})
+	}
+	return out
 }
 
 func addrs(ss ...string) []netip.Addr {

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,85 +17,120 @@ import (
 // everyone else's. FRR's zebra uses 11 and 186..196; 201 is free in iproute2's rt_protos.
 const DefaultRouteProtocol = 201
 
+// NICRoute is a prefix routed through the NIC, with the route metric that tells FRR its
+// exposure kind (frr.KindMetric); 0 means none.
+type NICRoute struct {
+	Prefix netip.Prefix
+	Metric uint32
+}
+
 // RouteResult reports one SyncRoutes pass. All slices are sorted.
 type RouteResult struct {
-	Added     []netip.Prefix
-	Removed   []netip.Prefix
-	Installed []netip.Prefix // the agent's routes on the NIC after the pass, also on error
+	Added   []netip.Prefix
+	Removed []netip.Prefix
+	// Remetered lists prefixes whose route got another metric in this pass: the route with
+	// the new metric is added before the old one is deleted (the metric is part of a
+	// route's identity in the kernel, so it cannot be changed in place).
+	Remetered []netip.Prefix
+	Installed []NICRoute // the agent's routes on the NIC after the pass, also on error
 }
 
 // Changed reports whether the pass modified kernel state.
-func (r RouteResult) Changed() bool { return len(r.Added)+len(r.Removed) > 0 }
+func (r RouteResult) Changed() bool { return len(r.Added)+len(r.Removed)+len(r.Remetered) > 0 }
 
-// SyncRoutes makes the agent's routes through the NIC exactly want: one `PREFIX dev NIC`
-// route per prefix, in the VRF's table (or main without a VRF), with the agent's route
-// protocol. They carry prefixes that are not addresses, such as tenant subnets with the
-// subnet advertisement method, to FRR's `redistribute kernel`. Routes of another protocol,
-// table or device are never touched.
-func (a *Applier) SyncRoutes(ctx context.Context, want []netip.Prefix) (RouteResult, error) {
+// SyncRoutes makes the agent's routes through the NIC exactly want: one `PREFIX dev NIC
+// metric M` route per prefix, in the VRF's table (or main without a VRF), with the agent's
+// route protocol. They carry prefixes that are not addresses, such as tenant subnets with
+// the subnet advertisement method, to FRR's `redistribute kernel`, which passes the metric
+// on for the per-kind route-map entries. Routes of another protocol, table or device are
+// never touched, and a prefix that has such a route in the table is not routed (whatever
+// the metrics: it is someone else's).
+func (a *Applier) SyncRoutes(ctx context.Context, want []NICRoute) (RouteResult, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err := a.ready(); err != nil {
 		return RouteResult{}, err
 	}
-	wantSet := make(map[netip.Prefix]bool, len(want))
+	wantSet := make(map[netip.Prefix]uint32, len(want))
 	var bad []error
-	for _, p := range want {
+	for _, r := range want {
+		p := r.Prefix
 		if !p.IsValid() || p != p.Masked() || p.Addr().Zone() != "" {
 			bad = append(bad, fmt.Errorf("not routing %s through %s: not a masked prefix", p, a.opts.NIC))
 			continue
 		}
-		wantSet[p] = true
+		if m, dup := wantSet[p]; dup && m != r.Metric {
+			bad = append(bad, fmt.Errorf("%s is wanted with metrics %d and %d (two kinds); it gets %d",
+				p, m, r.Metric, min(m, r.Metric)))
+			wantSet[p] = min(m, r.Metric)
+			continue
+		}
+		wantSet[p] = r.Metric
 	}
 	link, err := a.nic()
 	if err != nil {
 		return RouteResult{}, errors.Join(append(bad, err)...)
 	}
-	cur, err := a.ownRoutes(link)
+	cur, foreign, err := a.tableRoutes(link)
 	if err != nil {
 		return RouteResult{}, errors.Join(append(bad, err)...)
 	}
+	routed := make(map[netip.Prefix]bool, len(cur)) // prefixes of ours, whatever the metric
+	for r := range cur {
+		routed[r.Prefix] = true
+	}
 	res := RouteResult{}
 	errs := bad
-	for _, p := range sortedPrefixes(cur) {
-		if wantSet[p] {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, err)
-			break
-		}
-		if err := a.h.RouteDel(a.route(link, p)); err != nil && !errors.Is(err, unix.ESRCH) {
-			errs = append(errs, fmt.Errorf("remove stale route %s dev %s: %w", p, a.opts.NIC, err))
-			continue
-		}
-		delete(cur, p)
-		res.Removed = append(res.Removed, p)
-		a.log.Info("removed route", "prefix", p, "table", a.table())
-	}
+	// Make before break: a wanted route with its new metric goes in before the route with
+	// the old one goes, so zebra always has a route to redistribute.
 	for _, p := range sortedPrefixes(wantSet) {
-		if cur[p] {
+		m := wantSet[p]
+		if cur[nicRoute(p, m)] {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
 			errs = append(errs, err)
 			break
 		}
-		// An exclusive add: a replace would take over someone else's route to the same
-		// prefix in this table.
-		if err := a.h.RouteAdd(a.route(link, p)); err != nil {
-			if errors.Is(err, unix.EEXIST) {
-				err = fmt.Errorf("%w: another route to %s is in table %d; it is not ours, so it is left alone and %s is not advertised",
-					err, p, a.table(), p)
-			}
-			errs = append(errs, fmt.Errorf("add route %s dev %s table %d: %w", p, a.opts.NIC, a.table(), err))
+		if foreign[p] {
+			errs = append(errs, fmt.Errorf("add route %s dev %s table %d: another route to %s is in table %d; it is not ours, so it is left alone and %s is not advertised",
+				p, a.opts.NIC, a.table(), p, a.table(), p))
 			continue
 		}
-		cur[p] = true
-		res.Added = append(res.Added, p)
-		a.log.Info("added route", "prefix", p, "table", a.table())
+		// An exclusive add: a replace would take over someone else's route.
+		if err := a.h.RouteAdd(a.route(link, p, m)); err != nil {
+			errs = append(errs, fmt.Errorf("add route %s dev %s table %d metric %d: %w", p, a.opts.NIC, a.table(), m, err))
+			continue
+		}
+		cur[nicRoute(p, m)] = true
+		if routed[p] {
+			res.Remetered = append(res.Remetered, p)
+			a.log.Info("changed route metric", "prefix", p, "table", a.table(), "metric", m)
+		} else {
+			res.Added = append(res.Added, p)
+			a.log.Info("added route", "prefix", p, "table", a.table(), "metric", m)
+		}
 	}
-	res.Installed = sortedPrefixes(cur)
+	for _, r := range sortedRoutes(cur) {
+		if m, ok := wantSet[r.Prefix]; ok && (m == r.Metric || !cur[nicRoute(r.Prefix, m)]) {
+			continue // wanted, or the old metric's route stays until the new one is in
+		}
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		if err := a.h.RouteDel(a.route(link, r.Prefix, r.Metric)); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("remove stale route %s dev %s metric %d: %w", r.Prefix, a.opts.NIC, r.Metric, err))
+			continue
+		}
+		delete(cur, r)
+		if _, ok := wantSet[r.Prefix]; ok {
+			continue // the second half of a metric change, reported as such above
+		}
+		res.Removed = append(res.Removed, r.Prefix)
+		a.log.Info("removed route", "prefix", r.Prefix, "table", a.table())
+	}
+	res.Installed = sortedRoutes(cur)
 	return res, errors.Join(errs...)
 }
 
@@ -113,29 +149,33 @@ func (a *Applier) protocol() netlink.RouteProtocol {
 	return netlink.RouteProtocol(a.opts.RouteProtocol)
 }
 
-func (a *Applier) route(link netlink.Link, p netip.Prefix) *netlink.Route {
+func (a *Applier) route(link netlink.Link, p netip.Prefix, metric uint32) *netlink.Route {
 	return &netlink.Route{
 		Dst:       &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())},
 		LinkIndex: link.Attrs().Index,
 		Table:     a.table(),
 		Protocol:  a.protocol(),
 		Scope:     netlink.SCOPE_LINK,
+		Priority:  int(metric),
 	}
 }
 
-// ownRoutes lists the agent's routes on the NIC: its table, its protocol.
-func (a *Applier) ownRoutes(link netlink.Link) (map[netip.Prefix]bool, error) {
-	filter := &netlink.Route{Table: a.table(), LinkIndex: link.Attrs().Index, Protocol: a.protocol()}
-	routes, err := retryDump("list routes on "+a.opts.NIC, func() ([]netlink.Route, error) {
-		return a.h.RouteListFiltered(netlink.FAMILY_ALL, filter,
-			netlink.RT_FILTER_TABLE|netlink.RT_FILTER_OIF|netlink.RT_FILTER_PROTOCOL)
+func nicRoute(p netip.Prefix, metric uint32) NICRoute { return NICRoute{Prefix: p, Metric: metric} }
+
+// tableRoutes lists the agent's routes on the NIC (its table, its protocol) and the
+// prefixes that other routes in that table go to, which the agent must not take over.
+func (a *Applier) tableRoutes(link netlink.Link) (map[NICRoute]bool, map[netip.Prefix]bool, error) {
+	filter := &netlink.Route{Table: a.table()}
+	routes, err := retryDump("list routes in table "+fmt.Sprint(a.table()), func() ([]netlink.Route, error) {
+		return a.h.RouteListFiltered(netlink.FAMILY_ALL, filter, netlink.RT_FILTER_TABLE)
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := make(map[netip.Prefix]bool, len(routes))
+	own := make(map[NICRoute]bool)
+	foreign := make(map[netip.Prefix]bool)
 	for _, r := range routes {
-		if r.Dst == nil {
+		if r.Dst == nil || r.Type != unix.RTN_UNICAST {
 			continue
 		}
 		ip, ok := netip.AddrFromSlice(r.Dst.IP)
@@ -143,21 +183,42 @@ func (a *Applier) ownRoutes(link netlink.Link) (map[netip.Prefix]bool, error) {
 			continue
 		}
 		ones, _ := r.Dst.Mask.Size()
-		out[netip.PrefixFrom(ip.Unmap(), ones)] = true
+		p := netip.PrefixFrom(ip.Unmap(), ones)
+		if r.LinkIndex == link.Attrs().Index && r.Protocol == a.protocol() {
+			own[nicRoute(p, uint32(r.Priority))] = true
+			continue
+		}
+		foreign[p] = true
 	}
-	return out, nil
+	return own, foreign, nil
 }
 
-func sortedPrefixes(set map[netip.Prefix]bool) []netip.Prefix {
+func sortedPrefixes[V any](set map[netip.Prefix]V) []netip.Prefix {
 	out := make([]netip.Prefix, 0, len(set))
 	for p := range set {
 		out = append(out, p)
 	}
-	slices.SortFunc(out, func(a, b netip.Prefix) int {
-		if c := a.Addr().Compare(b.Addr()); c != 0 {
+	slices.SortFunc(out, comparePrefix)
+	return out
+}
+
+func sortedRoutes(set map[NICRoute]bool) []NICRoute {
+	out := make([]NICRoute, 0, len(set))
+	for r := range set {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b NICRoute) int {
+		if c := comparePrefix(a.Prefix, b.Prefix); c != 0 {
 			return c
 		}
-		return a.Bits() - b.Bits()
+		return cmp.Compare(a.Metric, b.Metric)
 	})
 	return out
+}
+
+func comparePrefix(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return a.Bits() - b.Bits()
 }

@@ -39,6 +39,15 @@ func routesOn(t *testing.T, h *netlink.Handle, dev string) []string {
 	return out
 }
 
+// routesOf pairs each prefix with metric, as SyncRoutes wants them.
+func routesOf(metric uint32, ps []netip.Prefix) []NICRoute {
+	out := make([]NICRoute, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, NICRoute{Prefix: p, Metric: metric})
+	}
+	return out
+}
+
 func plantRoute(t *testing.T, h *netlink.Handle, dev, cidr string, proto int) {
 	t.Helper()
 	_, dst, _ := net.ParseCIDR(cidr)
@@ -59,20 +68,20 @@ func TestSyncRoutesOwnsOnlyItsProtocolOnTheNIC(t *testing.T) {
 	otherBefore := routesOn(t, h, "other")
 
 	// The stale route of ours goes with the first pass.
-	if res, err := a.SyncRoutes(context.Background(), prefixes("10.6.0.0/24")); err == nil || len(res.Installed) != 0 ||
+	if res, err := a.SyncRoutes(context.Background(), routesOf(105, prefixes("10.6.0.0/24"))); err == nil || len(res.Installed) != 0 ||
 		len(res.Removed) != 1 || res.Removed[0] != netip.MustParsePrefix("10.9.0.0/24") {
 		t.Errorf("a prefix someone else routes: want an error, nothing of ours added and the stale route removed, got %+v, %v", res, err)
 	}
 	want := prefixes("10.0.0.0/24", "2001:db8:10::/64")
-	got, err := a.SyncRoutes(context.Background(), append(want, want[0]))
+	got, err := a.SyncRoutes(context.Background(), routesOf(105, append(want, want[0])))
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantRes := RouteResult{Added: want, Installed: want}
+	wantRes := RouteResult{Added: want, Installed: routesOf(105, want)}
 	if d := cmp.Diff(wantRes, got, cmpOpts, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); d != "" {
 		t.Errorf("first pass (-want +got):\n%s", d)
 	}
-	again, err := a.SyncRoutes(context.Background(), want)
+	again, err := a.SyncRoutes(context.Background(), routesOf(105, want))
 	if err != nil || again.Changed() {
 		t.Errorf("second pass must change nothing: %+v, %v", again, err)
 	}
@@ -95,7 +104,7 @@ func TestSyncRoutesOwnsOnlyItsProtocolOnTheNIC(t *testing.T) {
 func TestSyncRoutesRejectsUnmaskedPrefix(t *testing.T) {
 	t.Parallel()
 	_, a := newSyncApplier(t)
-	res, err := a.SyncRoutes(context.Background(), prefixes("10.0.0.1/24", "10.1.0.0/24"))
+	res, err := a.SyncRoutes(context.Background(), routesOf(105, prefixes("10.0.0.1/24", "10.1.0.0/24")))
 	if err == nil || len(res.Installed) != 1 {
 		t.Errorf("want an error for 10.0.0.1/24 and 10.1.0.0/24 still installed, got %+v, %v", res, err)
 	}

@@ -15,10 +15,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Installed reads the /32 and /128 addresses currently on the NIC, sorted.
-// At startup it tells the agent what a previous run left, so nothing still
-// wanted is withdrawn.
-func (a *Applier) Installed(ctx context.Context) ([]netip.Addr, error) {
+// Installed reads the /32 and /128 addresses currently on the NIC with their
+// metrics, sorted. At startup it tells the agent what a previous run left, so
+// nothing still wanted is withdrawn.
+func (a *Applier) Installed(ctx context.Context) ([]HostAddr, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err := a.ready(); err != nil {
@@ -35,16 +35,18 @@ func (a *Applier) Installed(ctx context.Context) ([]netip.Addr, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sorted(cur), nil
+	return sortedHost(cur), nil
 }
 
-// Sync makes the /32 and /128 addresses on the NIC exactly want and, without
-// a VRF, keeps them out of the kernel local table so they are not host-local.
-// Entries of want that cannot be a host route (zero, unspecified, loopback,
-// multicast, IPv6 link-local) are skipped and reported in the error; the
-// rest are still applied. The Result says what changed and what is
-// installed afterwards, also when an error is returned.
-func (a *Applier) Sync(ctx context.Context, want []netip.Addr) (Result, error) {
+// Sync makes the /32 and /128 addresses on the NIC exactly want, each with its
+// metric, and, without a VRF, keeps them out of the kernel local table so they
+// are not host-local. An address already on the NIC with another metric has
+// the metric changed in place, never removed and re-added: a removal would be
+// a withdraw at the peers. Entries of want that cannot be a host route (zero,
+// unspecified, loopback, multicast, IPv6 link-local) are skipped and reported
+// in the error; the rest are still applied. The Result says what changed and
+// what is installed afterwards, also when an error is returned.
+func (a *Applier) Sync(ctx context.Context, want []HostAddr) (Result, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err := a.ready(); err != nil {
@@ -66,6 +68,7 @@ func (a *Applier) Sync(ctx context.Context, want []netip.Addr) (Result, error) {
 	var res Result
 	errs := []error{errWant}
 	nic := a.opts.NIC
+	index := link.Attrs().Index
 	// A cancelled context stops the pass between two changes; what was
 	// applied so far is reported.
 	var ctxErr error
@@ -85,27 +88,35 @@ func (a *Applier) Sync(ctx context.Context, want []netip.Addr) (Result, error) {
 		a.log.Info("removed address", "addr", ip)
 	}
 	for _, ip := range sorted(wantSet) {
-		if _, ok := cur[ip]; ok {
+		metric := wantSet[ip]
+		old, ok := cur[ip]
+		if ok && old == metric {
 			continue
 		}
 		if ctxErr = ctx.Err(); ctxErr != nil {
 			break
 		}
-		addr := &netlink.Addr{IPNet: hostNet(ip)}
-		if ip.Is6() {
-			// Usable at once: no duplicate address detection, no tentative state.
-			addr.Flags = unix.IFA_F_NODAD
-		}
-		if err := a.h.AddrAdd(link, addr); err != nil {
-			if errors.Is(err, unix.EEXIST) {
-				err = fmt.Errorf("%w (is %s already on %s with another prefix length?)", err, ip, nic)
+		if err := a.addrSet(index, ip, metric, ok); err != nil {
+			switch {
+			case ok:
+				err = fmt.Errorf("change metric of %s/%d on %s from %d to %d (its kind's communities are wrong until this works): %w",
+					ip, ip.BitLen(), nic, old, metric, err)
+			case errors.Is(err, unix.EEXIST):
+				err = fmt.Errorf("add %s/%d to %s: %w (is %s already on %s with another prefix length?)", ip, ip.BitLen(), nic, err, ip, nic)
+			default:
+				err = fmt.Errorf("add %s/%d metric %d to %s: %w", ip, ip.BitLen(), metric, nic, err)
 			}
-			errs = append(errs, fmt.Errorf("add %s/%d to %s: %w", ip, ip.BitLen(), nic, err))
+			errs = append(errs, err)
 			continue
 		}
-		cur[ip] = struct{}{}
+		cur[ip] = metric
+		if ok {
+			res.Remetered = append(res.Remetered, ip)
+			a.log.Info("changed address metric", "addr", ip, "from", old, "to", metric)
+			continue
+		}
 		res.Added = append(res.Added, ip)
-		a.log.Info("added address", "addr", ip)
+		a.log.Info("added address", "addr", ip, "metric", metric)
 	}
 	if a.opts.VRF == "" && ctxErr == nil {
 		exposed := make(map[netip.Addr]struct{}, len(cur))
@@ -119,7 +130,7 @@ func (a *Applier) Sync(ctx context.Context, want []netip.Addr) (Result, error) {
 		res.LocalRoutesDeleted = deleted
 		errs = append(errs, err)
 	}
-	res.Installed = sorted(cur)
+	res.Installed = sortedHost(cur)
 	return res, errors.Join(append(errs, ctxErr)...)
 }
 
@@ -231,50 +242,60 @@ func (a *Applier) nic() (netlink.Link, error) {
 	return link, nil
 }
 
-// owned returns the addresses on link that are the agent's: every /32 and
-// /128, except IPv6 link-local ones and point-to-point addresses with a peer
-// (those are an operator's link configuration, never something we add).
-func (a *Applier) owned(link netlink.Link) (map[netip.Addr]struct{}, error) {
-	addrs, err := retryDump("list addresses on "+a.opts.NIC, func() ([]netlink.Addr, error) {
-		return a.h.AddrList(link, netlink.FAMILY_ALL)
+// owned returns the addresses on link that are the agent's, with their
+// metrics: every /32 and /128, except IPv6 link-local ones and point-to-point
+// addresses with a peer (those are an operator's link configuration, never
+// something we add).
+func (a *Applier) owned(link netlink.Link) (map[netip.Addr]uint32, error) {
+	index := link.Attrs().Index
+	addrs, err := retryDump("list addresses on "+a.opts.NIC, func() ([]rawAddr, error) {
+		return a.addrDump(index)
 	})
 	if err != nil {
 		return nil, err
 	}
-	set := make(map[netip.Addr]struct{}, len(addrs))
+	set := make(map[netip.Addr]uint32, len(addrs))
 	for _, ad := range addrs {
-		if ad.Peer != nil {
+		if ad.peer || ad.prefixLen != ad.ip.BitLen() || (ad.ip.Is6() && ad.ip.IsLinkLocalUnicast()) {
 			continue
 		}
-		ip, ok := hostAddr(ad.IPNet)
-		if !ok || (ip.Is6() && ip.IsLinkLocalUnicast()) {
-			continue
-		}
-		set[ip] = struct{}{}
+		set[ad.ip] = ad.metric
 	}
 	return set, nil
 }
 
-// normalise turns want into a set, skipping what cannot be exposed.
-func (a *Applier) normalise(want []netip.Addr) (map[netip.Addr]struct{}, error) {
-	set := make(map[netip.Addr]struct{}, len(want))
-	var bad []string
-	for _, ip := range want {
-		ip = ip.Unmap().WithZone("")
+// normalise turns want into a map from address to metric, skipping what
+// cannot be exposed. An address wanted twice with different metrics is
+// reported and gets the lower one, so the choice is stable from pass to pass.
+func (a *Applier) normalise(want []HostAddr) (map[netip.Addr]uint32, error) {
+	set := make(map[netip.Addr]uint32, len(want))
+	var (
+		bad  []string
+		errs []error
+	)
+	for _, w := range want {
+		ip := w.Addr.Unmap().WithZone("")
 		switch {
 		case !ip.IsValid():
 			bad = append(bad, "invalid (zero) address")
 		case ip.IsUnspecified(), ip.IsLoopback(), ip.IsMulticast(), ip.Is6() && ip.IsLinkLocalUnicast():
 			bad = append(bad, ip.String())
 		default:
-			set[ip] = struct{}{}
+			m, dup := set[ip]
+			if !dup || w.Metric < m {
+				set[ip] = w.Metric
+			}
+			if dup && m != w.Metric {
+				errs = append(errs, fmt.Errorf("%s is wanted with metrics %d and %d (two kinds); it gets %d",
+					ip, m, w.Metric, set[ip]))
+			}
 		}
 	}
-	if len(bad) == 0 {
-		return set, nil
+	if len(bad) > 0 {
+		errs = append(errs, fmt.Errorf("not exposing %d address(es) that cannot be a host route on %s: %s",
+			len(bad), a.opts.NIC, strings.Join(bad, ", ")))
 	}
-	return set, fmt.Errorf("not exposing %d address(es) that cannot be a host route on %s: %s",
-		len(bad), a.opts.NIC, strings.Join(bad, ", "))
+	return set, errors.Join(errs...)
 }
 
 func hostNet(ip netip.Addr) *net.IPNet {
@@ -298,6 +319,14 @@ func hostAddr(n *net.IPNet) (netip.Addr, bool) {
 	return ip, true
 }
 
-func sorted(set map[netip.Addr]struct{}) []netip.Addr {
+func sorted[V any](set map[netip.Addr]V) []netip.Addr {
 	return slices.SortedFunc(maps.Keys(set), netip.Addr.Compare)
+}
+
+func sortedHost(set map[netip.Addr]uint32) []HostAddr {
+	out := make([]HostAddr, 0, len(set))
+	for _, ip := range sorted(set) {
+		out = append(out, HostAddr{Addr: ip, Metric: set[ip]})
+	}
+	return out
 }

@@ -20,7 +20,7 @@ var cmpOpts = cmp.Options{cmpopts.EquateEmpty(), cmpopts.EquateComparable(netip.
 
 // syncTwice runs Sync, checks the first Result against want, then proves
 // that a second pass with the same input changes nothing.
-func syncTwice(t *testing.T, a *Applier, in []netip.Addr, want Result) {
+func syncTwice(t *testing.T, a *Applier, in []HostAddr, want Result) {
 	t.Helper()
 	got, err := a.Sync(context.Background(), in)
 	if err != nil {
@@ -40,9 +40,9 @@ func syncTwice(t *testing.T, a *Applier, in []netip.Addr, want Result) {
 
 func newSyncApplier(t *testing.T) (*netlink.Handle, *Applier) {
 	t.Helper()
-	h := newNetns(t)
+	ns, _, h := newNamedNetns(t)
 	addBridge(t, h, "bgp-nic", true)
-	return h, NewWithHandle(h, Options{NIC: "bgp-nic"}, testLogger(t))
+	return h, newApplierAt(t, ns, Options{NIC: "bgp-nic"})
 }
 
 func TestSyncAddsAndSecondPassChangesNothing(t *testing.T) {
@@ -51,13 +51,13 @@ func TestSyncAddsAndSecondPassChangesNothing(t *testing.T) {
 	want := addrs("10.0.0.1", "10.0.0.2", "2001:db8::1", "2001:db8::2")
 	// Unsorted, duplicated and v4-mapped input is normalised.
 	in := append(addrs("2001:db8::2", "::ffff:10.0.0.2", "10.0.0.1", "2001:db8::1"), want...)
-	syncTwice(t, a, in, Result{Added: want, LocalRoutesDeleted: want, Installed: want})
+	syncTwice(t, a, hosts(101, in), Result{Added: want, LocalRoutesDeleted: want, Installed: hosts(101, want)})
 
 	got, err := a.Installed(context.Background())
 	if err != nil {
 		t.Fatalf("Installed: %v", err)
 	}
-	if d := cmp.Diff(want, got, cmpOpts); d != "" {
+	if d := cmp.Diff(hosts(101, want), got, cmpOpts); d != "" {
 		t.Errorf("Installed (-want +got):\n%s", d)
 	}
 	list, err := h.AddrList(mustLink(t, h, "bgp-nic"), netlink.FAMILY_V6)
@@ -96,11 +96,11 @@ func TestSyncLeavesForeignState(t *testing.T) {
 	otherLocalBefore := localEntries(t, h, "other", unix.RT_TABLE_LOCAL)
 
 	want := addrs("10.0.0.1", "2001:db8::1")
-	syncTwice(t, a, want, Result{
+	syncTwice(t, a, hosts(102, want), Result{
 		Added:              want,
 		Removed:            addrs("10.0.0.9", "2001:db8::9"),
 		LocalRoutesDeleted: want,
-		Installed:          want,
+		Installed:          hosts(102, want),
 	})
 
 	wantNIC := slices.DeleteFunc(slices.Clone(nicBefore), func(s string) bool {
@@ -127,7 +127,8 @@ func TestSyncKeepsExposedAddressesOutOfLocalTable(t *testing.T) {
 	t.Parallel()
 	h, a := newSyncApplier(t)
 	want := addrs("10.0.0.1", "2001:db8::1")
-	syncTwice(t, a, want, Result{Added: want, LocalRoutesDeleted: want, Installed: want})
+	in := hosts(103, want)
+	syncTwice(t, a, in, Result{Added: want, LocalRoutesDeleted: want, Installed: in})
 	assertNotLocal(t, h, want)
 	nic := mustLink(t, h, "bgp-nic")
 
@@ -144,7 +145,7 @@ func TestSyncKeepsExposedAddressesOutOfLocalTable(t *testing.T) {
 				t.Fatalf("re-add local route for %s: %v", ip, err)
 			}
 		}
-		syncTwice(t, a, want, Result{LocalRoutesDeleted: want, Installed: want})
+		syncTwice(t, a, in, Result{LocalRoutesDeleted: want, Installed: in})
 		assertNotLocal(t, h, want)
 	})
 
@@ -164,7 +165,7 @@ func TestSyncKeepsExposedAddressesOutOfLocalTable(t *testing.T) {
 		if got := devAddrs(t, h, "bgp-nic"); slices.Contains(got, "2001:db8::1/128") {
 			added = nil // a kernel that keeps IPv6 addresses on down
 		}
-		syncTwice(t, a, want, Result{Added: added, LocalRoutesDeleted: want, Installed: want})
+		syncTwice(t, a, in, Result{Added: added, LocalRoutesDeleted: want, Installed: in})
 		assertNotLocal(t, h, want)
 	})
 }
@@ -189,18 +190,18 @@ func TestSyncAdoptsWhatARestartFinds(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Installed: %v", err)
 	}
-	if d := cmp.Diff(want, got, cmpOpts); d != "" {
+	if d := cmp.Diff(hosts(0, want), got, cmpOpts); d != "" {
 		t.Fatalf("Installed (-want +got):\n%s", d)
 	}
 	// A previous run left these: nothing is withdrawn, only made non-local.
-	syncTwice(t, a, want, Result{LocalRoutesDeleted: want, Installed: want})
+	syncTwice(t, a, hosts(0, want), Result{LocalRoutesDeleted: want, Installed: hosts(0, want)})
 }
 
 func TestSyncSkipsUnexposableAddresses(t *testing.T) {
 	t.Parallel()
 	_, a := newSyncApplier(t)
 	in := append(addrs("10.0.0.1", "fe80::1", "224.0.0.5", "::"), netip.Addr{})
-	res, err := a.Sync(context.Background(), in)
+	res, err := a.Sync(context.Background(), hosts(101, in))
 	if err == nil {
 		t.Fatal("Sync accepted addresses that cannot be exposed")
 	}
@@ -210,16 +211,16 @@ func TestSyncSkipsUnexposableAddresses(t *testing.T) {
 		}
 	}
 	want := addrs("10.0.0.1")
-	if d := cmp.Diff(Result{Added: want, LocalRoutesDeleted: want, Installed: want}, res, cmpOpts); d != "" {
+	if d := cmp.Diff(Result{Added: want, LocalRoutesDeleted: want, Installed: hosts(101, want)}, res, cmpOpts); d != "" {
 		t.Errorf("the valid address must still be applied (-want +got):\n%s", d)
 	}
 }
 
 func TestSyncWithoutNIC(t *testing.T) {
 	t.Parallel()
-	h := newNetns(t)
-	a := NewWithHandle(h, Options{NIC: "bgp-nic"}, testLogger(t))
-	_, err := a.Sync(context.Background(), addrs("10.0.0.1"))
+	ns, _, _ := newNamedNetns(t)
+	a := newApplierAt(t, ns, Options{NIC: "bgp-nic"})
+	_, err := a.Sync(context.Background(), hosts(101, addrs("10.0.0.1")))
 	if err == nil || !strings.Contains(err.Error(), "device bgp-nic does not exist (EnsureDevices creates or adopts it)") {
 		t.Fatalf("Sync without the NIC: got %v", err)
 	}
@@ -236,7 +237,7 @@ func TestSyncStopsOnCancelledContext(t *testing.T) {
 	h, a := newSyncApplier(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := a.Sync(ctx, addrs("10.0.0.1")); err != context.Canceled {
+	if _, err := a.Sync(ctx, hosts(101, addrs("10.0.0.1"))); err != context.Canceled {
 		t.Fatalf("Sync with a cancelled context: got %v, want context.Canceled", err)
 	}
 	for _, s := range devAddrs(t, h, "bgp-nic") {
