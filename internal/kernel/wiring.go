@@ -49,6 +49,7 @@ type Wirer struct {
 	optsErr error
 	log     *slog.Logger
 	names   map[item]string // String of the items installed after the last pass
+	noIPv6  bool            // IPv6 was disabled at the last pass (logged once per change)
 }
 
 // WiringResult reports one pass as `ip`-style lines (e.g. "route 10.0.0.5/32 dev br-ex
@@ -108,6 +109,11 @@ type item struct {
 	// other describes state that carries the agent's marks but not a shape it creates: it
 	// is stale whatever the desired state.
 	other string
+}
+
+// isIPv6 reports whether the item is IPv6 state (a route, rule, neighbour or proxy entry).
+func (i item) isIPv6() bool {
+	return i.dst.IsValid() && i.dst.Addr().Is6() || i.addr.IsValid() && i.addr.Is6()
 }
 
 func (i item) String() string {

@@ -56,6 +56,7 @@ func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired) (WiringResul
 		return WiringResult{}, errors.New("kernel wiring applier is closed")
 	}
 	ws, errWant := w.desired(d)
+	w.leaveOutIPv6IfDisabled(ws)
 	errs := []error{errWant}
 	if err := ctx.Err(); err != nil {
 		return WiringResult{}, errors.Join(errWant, err)
@@ -173,6 +174,30 @@ func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired) (WiringResul
 	slices.Sort(res.Removed)
 	res.Installed = w.installed(cur)
 	return res, errors.Join(append(errs, ctxErr)...)
+}
+
+// leaveOutIPv6IfDisabled drops the IPv6 state from ws on a host with IPv6 disabled (the
+// ipv6.disable=1 boot option, or disable_ipv6=1): every IPv6 request would fail on every
+// pass, and there is no IPv6 traffic to steer. It says so once, and again when it changes.
+func (w *Wirer) leaveOutIPv6IfDisabled(ws wantState) {
+	v, err := w.b.readSysctl("net/ipv6/conf/all/disable_ipv6")
+	disabled := errors.Is(err, fs.ErrNotExist) || err == nil && strings.TrimSpace(v) == "1"
+	if disabled != w.noIPv6 {
+		if disabled {
+			w.log.Warn("IPv6 is disabled on this host: IPv6 exposures are not wired")
+		} else {
+			w.log.Info("IPv6 is enabled on this host again: IPv6 exposures are wired")
+		}
+		w.noIPv6 = disabled
+	}
+	if !disabled {
+		return
+	}
+	for it := range ws.items {
+		if it.isIPv6() {
+			delete(ws.items, it)
+		}
+	}
 }
 
 // syncSysctls turns on forwarding and proxy ARP/NDP on the provider devices that exist.

@@ -52,6 +52,9 @@ func (f *fakeWiring) owned(WiringOptions, map[int]string) (map[item]struct{}, er
 }
 
 func (f *fakeWiring) add(it item, _ WiringOptions) error {
+	if f.noIPv6 && it.isIPv6() {
+		return fmt.Errorf("ip %s: %w", it, unix.EAFNOSUPPORT) // what a kernel without IPv6 answers
+	}
 	if _, ok := f.devs[it.dev]; !ok && it.kind != kindRule {
 		return fmt.Errorf("device %s: %w", it.dev, unix.ENODEV)
 	}
@@ -222,13 +225,24 @@ func TestWiringWithoutIPv6(t *testing.T) {
 	f := newFakeWiring("br-ex")
 	f.noIPv6 = true
 	w := newWirer(f, testWiringOpts, testLogger(t))
-	if _, err := w.SyncWiring(context.Background(), exposure.Desired{Bridges: []exposure.Bridge{{Name: "br-ex"}}}); err != nil {
-		t.Fatalf("a host without IPv6 must not fail the pass: %v", err)
-	}
-	for _, c := range f.takeCmds() {
-		if strings.Contains(c, "ipv6") {
-			t.Errorf("wrote an IPv6 sysctl on a host without IPv6: %s", c)
+	d := exposure.Desired{Bridges: []exposure.Bridge{{Name: "br-ex"}}, Exposures: []exposure.Exposure{
+		{Prefix: netip.MustParsePrefix("172.24.4.10/32"), Kind: exposure.KindVM, Wiring: exposure.Wiring{Bridge: "br-ex"}},
+		{Prefix: netip.MustParsePrefix("2001:db8::10/128"), Kind: exposure.KindVM, Wiring: exposure.Wiring{Bridge: "br-ex"}},
+	}}
+	for pass := 1; pass <= 2; pass++ {
+		if _, err := w.SyncWiring(context.Background(), d); err != nil {
+			t.Fatalf("pass %d: a host without IPv6 must not fail the pass: %v", pass, err)
 		}
+	}
+	var v4 bool
+	for _, c := range f.cmds {
+		if strings.Contains(c, "ipv6") || strings.Contains(c, "::") {
+			t.Errorf("asked a host without IPv6 for IPv6 state: %s", c)
+		}
+		v4 = v4 || strings.Contains(c, "172.24.4.10/32")
+	}
+	if !v4 {
+		t.Errorf("the IPv4 exposure was not wired: %v", f.cmds)
 	}
 }
 
