@@ -13,12 +13,20 @@ import (
 // Pass is one full reconcile: snapshot, compute, apply.
 type Pass func(ctx context.Context) error
 
+// Observer sees every pass, for metrics and health. Its methods run on the loop's goroutine
+// and must not block.
+type Observer interface {
+	PassStarted(reason string)
+	PassDone(reason string, d time.Duration, err error)
+}
+
 // Loop coalesces triggers into passes.
 type Loop struct {
 	pass     Pass
 	interval time.Duration
 	log      *slog.Logger
 	kick     chan struct{}
+	obs      Observer // nil: nobody watches
 
 	mu     sync.Mutex
 	reason string // why the next pass runs (the first reason since the last pass)
@@ -28,6 +36,9 @@ type Loop struct {
 func New(pass Pass, interval time.Duration, log *slog.Logger) *Loop {
 	return &Loop{pass: pass, interval: interval, log: log, kick: make(chan struct{}, 1)}
 }
+
+// Observe makes o see every pass. Call it before Run.
+func (l *Loop) Observe(o Observer) { l.obs = o }
 
 // Trigger asks for a pass. It never blocks: triggers that arrive while one is pending merge
 // into it, and the pass reads the newest state anyway.
@@ -65,9 +76,15 @@ func (l *Loop) Run(ctx context.Context) {
 		l.mu.Unlock()
 
 		start := time.Now()
+		if l.obs != nil {
+			l.obs.PassStarted(reason)
+		}
 		err := l.pass(ctx)
 		if ctx.Err() != nil {
 			return
+		}
+		if l.obs != nil {
+			l.obs.PassDone(reason, time.Since(start), err)
 		}
 		next := l.interval
 		if err != nil {
