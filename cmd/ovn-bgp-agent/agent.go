@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"time"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/frr"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/kernel"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/metrics"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/reconcile"
 )
@@ -46,7 +48,8 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	p := &passer{k: k, wr: wr, frr: frrMgr, policy: exposurePolicy(cfg), log: log}
+	obs := newObservability(cfg, frrMgr)
+	p := &passer{k: k, wr: wr, frr: frrMgr, policy: exposurePolicy(cfg), log: log, obs: obs}
 	// The loop exists before the watcher so that OVN events can trigger it from the first
 	// row; its passes wait until every monitor has its initial rows, because a pass on a
 	// half-filled cache would withdraw routes that are still wanted.
@@ -60,7 +63,11 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return p.pass(ctx)
 	}
 	loop := reconcile.New(pass, cfg.ReconcileInterval, log)
+	loop.Observe(obs)
 	var wg routines
+	if err := serveObservability(ctx, &wg, cfg.Metrics.Listen, obs, frrMgr, log); err != nil {
+		return err
+	}
 	wg.Go(func() { loop.Run(ctx) })
 	// Netlink events on what the agent owns, and FRR restarts (which lose the runtime
 	// config), trigger a pass at once.
@@ -78,6 +85,8 @@ func runAgent(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	obs.Health().OVNSynced()
+	wg.Go(func() { obs.WatchOVN(ctx, time.Second, p.w.Connected) })
 	close(ready)
 	<-ctx.Done()
 	return ctx.Err()
@@ -107,6 +116,7 @@ type passer struct {
 	policy   exposure.Policy
 	reported findingLog
 	log      *slog.Logger
+	obs      *metrics.Metrics
 }
 
 // pass is one pass: snapshot, compute, apply FRR, then the kernel (the provider-bridge
@@ -114,27 +124,41 @@ type passer struct {
 func (p *passer) pass(ctx context.Context) error {
 	id, st, err := p.w.Read(ctx)
 	if err != nil {
+		p.obs.ApplierFailed(metrics.ApplierOVN)
 		return err
 	}
 	desired, findings := exposure.Compute(st, id, p.policy)
 	p.reported.report(findings, p.log)
+	p.obs.Exposed(desired)
 	// Each applier runs even when another failed: an FRR that is restarting must not stop
 	// a new VM's address from reaching bgp-nic, and the next pass retries the failed one.
 	var errs []error
+	before := p.frr.Stats()
 	if err := p.frr.Sync(ctx); err != nil {
+		p.obs.ApplierFailed(metrics.ApplierFRR)
 		errs = append(errs, fmt.Errorf("frr: %w", err))
 	}
+	p.obs.FRRApplied(before, p.frr.Stats())
 	// The wiring before the addresses: a new prefix is steered into OVN before bgp-nic makes
 	// FRR advertise it, so its first packets are not lost.
-	errs = append(errs, p.wr.apply(ctx, p.w, desired))
-	if _, err := p.k.Sync(ctx, desired.Addrs()); err != nil {
+	errs = append(errs, p.wr.apply(ctx, p.w, desired, p.obs))
+	res, err := p.k.Sync(ctx, desired.Addrs())
+	p.obs.Changed(metrics.ApplierKernel, "address-added", len(res.Added))
+	p.obs.Changed(metrics.ApplierKernel, "address-removed", len(res.Removed))
+	p.obs.Changed(metrics.ApplierKernel, "local-route-deleted", len(res.LocalRoutesDeleted))
+	if err != nil {
+		p.obs.ApplierFailed(metrics.ApplierKernel)
 		errs = append(errs, fmt.Errorf("kernel: %w", err))
 	}
 	var subnets []netip.Prefix
 	for _, e := range desired.Subnets() {
 		subnets = append(subnets, e.Prefix)
 	}
-	if _, err := p.k.SyncRoutes(ctx, subnets); err != nil {
+	rres, err := p.k.SyncRoutes(ctx, subnets)
+	p.obs.Changed(metrics.ApplierKernelRoutes, "route-added", len(rres.Added))
+	p.obs.Changed(metrics.ApplierKernelRoutes, "route-removed", len(rres.Removed))
+	if err != nil {
+		p.obs.ApplierFailed(metrics.ApplierKernelRoutes)
 		errs = append(errs, fmt.Errorf("kernel routes: %w", err))
 	}
 	return errors.Join(errs...)
