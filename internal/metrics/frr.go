@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -61,16 +62,19 @@ func (r *FRRReader) Read(ctx context.Context) FRRSnapshot {
 	start := r.now()
 	s := FRRSnapshot{}
 	var errs []error
+	keep := func(err error) {
+		// A vtysh that cannot connect fails the same way three times: say it once.
+		if err != nil && !slices.ContainsFunc(errs, func(e error) bool { return e.Error() == err.Error() }) {
+			errs = append(errs, err)
+		}
+	}
 	var err error
-	if s.Neighbors, err = r.src.Neighbors(ctx); err != nil {
-		errs = append(errs, err)
-	}
-	if s.BFD, err = r.src.BFDPeers(ctx); err != nil {
-		errs = append(errs, err)
-	}
-	if s.BFDCounters, err = r.src.BFDCounters(ctx); err != nil {
-		errs = append(errs, err)
-	}
+	s.Neighbors, err = r.src.Neighbors(ctx)
+	keep(err)
+	s.BFD, err = r.src.BFDPeers(ctx)
+	keep(err)
+	s.BFDCounters, err = r.src.BFDCounters(ctx)
+	keep(err)
 	s.Err = errors.Join(errs...)
 	s.Time = r.now()
 	s.Took = s.Time.Sub(start)

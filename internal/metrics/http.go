@@ -39,6 +39,7 @@ func (m *Metrics) Handler(version string, stats func() frr.Stats, log *slog.Logg
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // errors quote FRR text with <redacted> and -> in it
 		if err := enc.Encode(m.Status(r.Context(), version, stats)); err != nil {
 			log.Debug("write status reply", "err", err)
 		}
