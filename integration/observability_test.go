@@ -118,7 +118,8 @@ func TestMetricsReflectLab(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\nagent log:\n%s", err, l.AgentLog(compute, 30))
 	}
-	t.Logf("a scrape took %s", took.Round(time.Millisecond))
+	read, _ := s.value("ovn_bgp_agent_frr_read_duration_seconds")
+	t.Logf("a scrape took %s (through ip netns); the agent's last vtysh read of FRR %.0f ms", took.Round(time.Millisecond), read*1000)
 	for _, c := range []struct {
 		metric string
 		labels []string

@@ -68,11 +68,17 @@ func (h *Health) passStarted(reason string) {
 	h.running, h.passStart, h.passReason = true, h.now(), reason
 }
 
-func (h *Health) passDone(reason string, d time.Duration, err error) {
+// passDone records the end of a pass and returns its duration without the time it waited
+// for the OVN sync: the first pass starts at once and waits for the caches.
+func (h *Health) passDone(reason string, d time.Duration, err error) time.Duration {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.running = false
-	h.last = PassInfo{End: h.now(), Duration: d, Reason: reason}
+	end := h.now()
+	if !h.synced.IsZero() && h.passStart.Before(h.synced) {
+		d = min(d, end.Sub(h.synced))
+	}
+	h.last = PassInfo{End: end, Duration: d, Reason: reason}
 	if err != nil {
 		h.last.Error = frr.Redact(err.Error())
 	} else {
@@ -81,6 +87,7 @@ func (h *Health) passDone(reason string, d time.Duration, err error) {
 	if !h.synced.IsZero() {
 		h.passes++
 	}
+	return d
 }
 
 // Live reports whether the loop makes progress, and if not why. Before the OVN caches are

@@ -145,10 +145,10 @@ func (m *Metrics) PassDone(reason string, d time.Duration, err error) {
 	if err != nil {
 		result = "failure"
 	}
+	d = m.health.passDone(reason, d, err)
 	m.passes.WithLabelValues(result).Inc()
 	m.passDuration.Observe(d.Seconds())
 	m.lastPass.WithLabelValues(result).SetToCurrentTime()
-	m.health.passDone(reason, d, err)
 }
 
 // ApplierFailed counts a pass in which applier failed.
