@@ -50,7 +50,9 @@ func fetchStatus(ctx context.Context, addr string) (metrics.Status, []byte, erro
 	if err != nil {
 		return metrics.Status{}, nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	// Never through an HTTP_PROXY of the pod's environment: the agent is on this node.
+	client := &http.Client{Transport: &http.Transport{Proxy: nil}}
+	resp, err := client.Do(req)
 	if err != nil {
 		return metrics.Status{}, nil, fmt.Errorf("is the agent running? %w", err)
 	}
