@@ -7,6 +7,7 @@ import (
 	"context"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -195,7 +196,7 @@ func (m *Metrics) Exposed(d exposure.Desired) {
 		}
 	}
 	m.mu.Lock()
-	m.exposures = d.Exposures
+	m.exposures = slices.Clone(d.Exposures) // the pass's appliers still read d
 	m.mu.Unlock()
 }
 
