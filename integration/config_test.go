@@ -132,6 +132,11 @@ func TestConfigMapSwapAddsPeer(t *testing.T) {
 	if log := l.AgentLog(compute, 200); !strings.Contains(log, "configuration reloaded") || !strings.Contains(log, "bgp.peers") {
 		t.Errorf("the agent did not log the reload and what changed:\n%s", log)
 	}
+	if s, _, err := scrapeAgent(ctx, l); err != nil {
+		t.Error(err)
+	} else if err := s.want(1, "ovn_bgp_agent_config_reloads_total", "result", "success"); err != nil {
+		t.Error(err)
+	}
 }
 
 func TestInvalidConfigSwapKeepsRunning(t *testing.T) {
@@ -154,6 +159,17 @@ func TestInvalidConfigSwapKeepsRunning(t *testing.T) {
 		return strings.Contains(l.AgentLog(compute, 50), "configuration not reloaded; the running configuration stays"), nil
 	}); err != nil {
 		t.Fatalf("%v\nagent log:\n%s", err, l.AgentLog(compute, 30))
+	}
+	// Counted, for the alert on failing reloads.
+	if err := lab.Poll(ctx, routeWait, "the failed reload counted in /metrics", func() (bool, error) {
+		s, _, err := scrapeAgent(ctx, l)
+		if err != nil {
+			return false, err
+		}
+		err = s.want(1, "ovn_bgp_agent_config_reloads_total", "result", "failure")
+		return err == nil, err
+	}); err != nil {
+		t.Error(err)
 	}
 	// The agent still works: a new VM reaches both ToRs; nothing it had was disturbed.
 	addLocalVM(t, ctx, l, "vm2", "fa:16:3e:22:22:22", "172.24.4.20")

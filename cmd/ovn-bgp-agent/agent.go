@@ -10,11 +10,13 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/frr"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/kernel"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/metrics"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/reconcile"
 )
@@ -59,7 +61,8 @@ func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	p := &passer{k: k, wr: wr, frr: frrMgr, log: log}
+	obs := newObservability(cfg, frrMgr)
+	p := &passer{k: k, wr: wr, frr: frrMgr, log: log, obs: obs}
 	p.policy.Store(ptr(exposurePolicy(cfg)))
 	// The loop exists before the watcher so that OVN events can trigger it from the first
 	// row; its passes wait until every monitor has its initial rows, because a pass on a
@@ -74,7 +77,11 @@ func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
 		return p.pass(ctx)
 	}
 	loop := reconcile.New(pass, cfg.ReconcileInterval, log)
+	loop.Observe(obs)
 	var wg routines
+	if err := serveObservability(ctx, &wg, cfg.Metrics.Listen, obs, frrMgr, log); err != nil {
+		return err
+	}
 	wg.Go(func() { loop.Run(ctx) })
 	// Netlink events on what the agent owns, and FRR restarts (which lose the runtime
 	// config), trigger a pass at once.
@@ -88,9 +95,11 @@ func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
 			p.policy.Store(ptr(exposurePolicy(next)))
 			frrMgr.SetConfig(next)
 			loop.SetInterval(next.ReconcileInterval)
+			obs.Health().SetLimits(next.ReconcileInterval, metrics.DefaultStuckAfter)
 			setLevel(in.level, next.Log.Level)
 			loop.Trigger("config reload")
 		}
+		r.OnResult = func(ok bool, _ error) { obs.ConfigReloaded(ok) }
 		wg.Go(func() {
 			if err := r.Run(ctx); err != nil {
 				log.Error("configuration is no longer watched; SIGHUP still reloads", "err", err)
@@ -110,6 +119,8 @@ func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	obs.Health().OVNSynced()
+	wg.Go(func() { obs.WatchOVN(ctx, time.Second, p.w.Connected) })
 	close(ready)
 	<-ctx.Done()
 	return ctx.Err()
@@ -140,6 +151,7 @@ type passer struct {
 	reported findingLog
 	stale    string // databases disconnected at the last pass, for logging changes only
 	log      *slog.Logger
+	obs      *metrics.Metrics
 }
 
 // reportStale logs when passes start and stop running on the last known state of a
@@ -161,24 +173,40 @@ func (p *passer) reportStale(stale []string) {
 func (p *passer) pass(ctx context.Context) error {
 	id, st, err := p.w.Read(ctx)
 	if err != nil {
+		p.obs.ApplierFailed(metrics.ApplierOVN)
 		return err
 	}
 	p.reportStale(st.Stale)
 	desired, findings := exposure.Compute(st, id, *p.policy.Load())
 	p.reported.report(findings, p.log)
+	p.obs.Exposed(desired)
 	// Each applier runs even when another failed: an FRR that is restarting must not stop
 	// a new VM's address from reaching bgp-nic, and the next pass retries the failed one.
 	var errs []error
+	before := p.frr.Stats()
 	if err := p.frr.Sync(ctx); err != nil {
+		p.obs.ApplierFailed(metrics.ApplierFRR)
 		errs = append(errs, fmt.Errorf("frr: %w", err))
 	}
+	p.obs.FRRApplied(before, p.frr.Stats())
 	// The wiring before the addresses: a new prefix is steered into OVN before bgp-nic makes
 	// FRR advertise it, so its first packets are not lost.
-	errs = append(errs, p.wr.apply(ctx, p.w, desired))
-	if _, err := p.k.Sync(ctx, hostAddrs(desired)); err != nil {
+	errs = append(errs, p.wr.apply(ctx, p.w, desired, p.obs))
+	res, err := p.k.Sync(ctx, hostAddrs(desired))
+	p.obs.Changed(metrics.ApplierKernel, "address-added", len(res.Added))
+	p.obs.Changed(metrics.ApplierKernel, "address-removed", len(res.Removed))
+	p.obs.Changed(metrics.ApplierKernel, "address-remetered", len(res.Remetered))
+	p.obs.Changed(metrics.ApplierKernel, "local-route-deleted", len(res.LocalRoutesDeleted))
+	if err != nil {
+		p.obs.ApplierFailed(metrics.ApplierKernel)
 		errs = append(errs, fmt.Errorf("kernel: %w", err))
 	}
-	if _, err := p.k.SyncRoutes(ctx, subnetRoutes(desired)); err != nil {
+	rres, err := p.k.SyncRoutes(ctx, subnetRoutes(desired))
+	p.obs.Changed(metrics.ApplierKernelRoutes, "route-added", len(rres.Added))
+	p.obs.Changed(metrics.ApplierKernelRoutes, "route-removed", len(rres.Removed))
+	p.obs.Changed(metrics.ApplierKernelRoutes, "route-remetered", len(rres.Remetered))
+	if err != nil {
+		p.obs.ApplierFailed(metrics.ApplierKernelRoutes)
 		errs = append(errs, fmt.Errorf("kernel routes: %w", err))
 	}
 	return errors.Join(errs...)

@@ -26,6 +26,9 @@ const usage = `usage: ovn-bgp-agent <command> [--config FILE]
 commands:
   run            run the agent
   explain IP     say whether this node exposes IP and why, or why not (--output text|json)
+  status         show the running agent's state: exposed prefixes, BGP and BFD sessions, last
+                 reconcile and FRR apply (--output text|json; --address HOST:PORT, default
+                 from metrics.listen); exit 0 ready, 3 not ready, 1 agent not reachable
   check-config   validate the configuration; exit 0 when valid, 2 naming every bad key
   render         print the frr.conf the agent would apply
   version        print the version
@@ -53,7 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "configuration file (YAML)")
-	output := fs.String("output", "text", "explain: text or json")
+	output := fs.String("output", "text", "explain, status: text or json")
+	address := fs.String("address", "", "status: the agent's metrics.listen address (default: from the configuration)")
 	if err := fs.Parse(rest); err != nil {
 		return exitUsage
 	}
@@ -72,6 +76,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "usage: ovn-bgp-agent explain IP [--config FILE] [--output text|json]\n")
 		return exitUsage
 	}
+	if cmd == "status" && *output != "text" && *output != "json" {
+		fmt.Fprintf(stderr, "usage: ovn-bgp-agent status [--config FILE | --address HOST:PORT] [--output text|json]\n")
+		return exitUsage
+	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "%s: unexpected arguments: %s\n", cmd, strings.Join(fs.Args(), " "))
 		return exitUsage
@@ -81,6 +89,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintln(stdout, "ovn-bgp-agent", version)
 		return 0
+	case "status":
+		if *address != "" {
+			addr, err := statusAddress(*address)
+			if err != nil {
+				fmt.Fprintf(stderr, "status: %v\n", err)
+				return exitUsage
+			}
+			return status(context.Background(), addr, *output, stdout, stderr)
+		}
 	case "check-config", "render", "run", "explain":
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n%s", cmd, usage)
@@ -112,6 +129,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 
+	if cmd == "status" {
+		addr, err := statusAddress(cfg.Metrics.Listen)
+		if err != nil {
+			fmt.Fprintf(stderr, "status: %v\n", err)
+			return exitConfig
+		}
+		return status(context.Background(), addr, *output, stdout, stderr)
+	}
 	level := new(slog.LevelVar)
 	log := newLogger(cfg.Log, level, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

@@ -11,6 +11,7 @@ import (
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/kernel"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/metrics"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovs"
 )
@@ -47,18 +48,27 @@ func (wr *wiring) watchKernel(ctx context.Context, trigger func(string)) {
 
 func (wr *wiring) close() { wr.kernel.Close() }
 
-// apply runs both appliers; one failing does not stop the other.
-func (wr *wiring) apply(ctx context.Context, w *ovn.Watcher, d exposure.Desired) error {
+// apply runs both appliers; one failing does not stop the other. obs counts their changes
+// and failures.
+func (wr *wiring) apply(ctx context.Context, w *ovn.Watcher, d exposure.Desired, obs *metrics.Metrics) error {
 	var errs []error
-	if _, err := wr.kernel.SyncWiring(ctx, d); err != nil {
+	kres, err := wr.kernel.SyncWiring(ctx, d)
+	obs.Changed(metrics.ApplierWiring, "added", len(kres.Added))
+	obs.Changed(metrics.ApplierWiring, "removed", len(kres.Removed))
+	if err != nil {
+		obs.ApplierFailed(metrics.ApplierWiring)
 		errs = append(errs, fmt.Errorf("kernel wiring: %w", err))
 	}
 	local, err := w.LocalBridges(ctx)
 	if err != nil {
+		obs.ApplierFailed(metrics.ApplierOVS)
 		return errors.Join(append(errs, err)...)
 	}
 	res, err := wr.flows.Sync(ctx, flowBridges(d, local))
+	obs.Changed(metrics.ApplierOVS, "flow-added", len(res.Added))
+	obs.Changed(metrics.ApplierOVS, "flow-removed", len(res.Removed))
 	if err != nil {
+		obs.ApplierFailed(metrics.ApplierOVS)
 		errs = append(errs, fmt.Errorf("ovs flows: %w", err))
 	}
 	if len(res.Waiting) > 0 {

@@ -42,7 +42,8 @@ func Default() Config {
 			RouteProtocol:   201, // kernel.DefaultRouteProtocol
 			BridgeTableBase: 3000,
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Log:     Log{Level: "info", Format: "text"},
+		Metrics: Metrics{Listen: "127.0.0.1:9447"},
 	}
 }
 

@@ -77,8 +77,9 @@ func TestLoadFullExample(t *testing.T) {
 			ExtraConfig:   "/etc/ovn-bgp-agent/frr-extra.conf",
 			WatchInterval: 2 * time.Second,
 		},
-		Kernel: Kernel{RulePriority: 2100, RouteProtocol: 150, BridgeTableBase: 4000},
-		Log:    Log{Level: "info", Format: "text"},
+		Kernel:  Kernel{RulePriority: 2100, RouteProtocol: 150, BridgeTableBase: 4000},
+		Log:     Log{Level: "info", Format: "text"},
+		Metrics: Metrics{Listen: "127.0.0.1:9447"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("LoadWithEnv(full.yaml) mismatch (-want +got):\n%s", diff)

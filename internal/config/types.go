@@ -22,6 +22,7 @@ type Config struct {
 	FRR                                  FRR      `mapstructure:"frr"`
 	Kernel                               Kernel   `mapstructure:"kernel"`
 	Log                                  Log      `mapstructure:"log"`
+	Metrics                              Metrics  `mapstructure:"metrics"`
 }
 
 // OVN says where the databases are. Each connection is a comma-separated list of remotes.
@@ -156,6 +157,14 @@ const BridgeTableCount = 256
 type Log struct {
 	Level  string `mapstructure:"level"`  // debug, info, warn, error
 	Format string `mapstructure:"format"` // text or json
+}
+
+// Metrics says where the agent serves /metrics, /healthz, /readyz and /status (read by
+// `ovn-bgp-agent status`).
+type Metrics struct {
+	// Listen is HOST:PORT; "" serves nothing. The default is loopback only: status is for
+	// the pod itself, and a scrape through the pod network needs the address set explicitly.
+	Listen string `mapstructure:"listen"`
 }
 
 // RouterIDAddr returns the router-id as an address; the zero Addr when unset.

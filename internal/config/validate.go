@@ -31,6 +31,11 @@ func validate(c Config) []Problem {
 	validateKernel(&ps, c.Kernel, c.BGP)
 	oneOf(&ps, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf(&ps, "log.format", c.Log.Format, "text", "json")
+	if c.Metrics.Listen != "" {
+		if msg := listenProblem(c.Metrics.Listen); msg != "" {
+			ps.addGot("metrics.listen", c.Metrics.Listen, "%s", msg)
+		}
+	}
 	return ps.list
 }
 
@@ -340,4 +345,24 @@ func validHostname(h string) bool {
 	}
 	// An all-numeric last label means a mistyped IPv4 address such as 10.0.0.256.
 	return digitRun(labels[len(labels)-1]) != len(labels[len(labels)-1])
+}
+
+// listenProblem checks a listen address: HOST:PORT with an IP address, "localhost" or nothing
+// (every address) as host. A DNS name is refused: what it resolves to may change under the
+// running agent.
+func listenProblem(hp string) string {
+	host, port, err := net.SplitHostPort(hp)
+	if err != nil {
+		return `must be HOST:PORT (e.g. 127.0.0.1:9447, [::1]:9447 or :9447), or "" to serve nothing`
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return "port must be 1..65535"
+	}
+	if host == "" || host == "localhost" {
+		return ""
+	}
+	if _, err := netip.ParseAddr(host); err != nil {
+		return "host must be an IP address, localhost or empty (every address)"
+	}
+	return ""
 }

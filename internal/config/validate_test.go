@@ -94,6 +94,10 @@ func TestLoadBadKey(t *testing.T) {
 		{"reload_command relative", "frr: {reload_command: frr-reload.py}\n", nil, "frr.reload_command", "must be an absolute path"},
 		{"log level", "log: {level: trace}\n", nil, "log.level", "must be one of debug, info, warn, error"},
 		{"log format", "log: {format: xml}\n", nil, "log.format", "must be one of text, json"},
+		{"metrics listen no port", "metrics: {listen: 127.0.0.1}\n", nil, "metrics.listen", "must be HOST:PORT"},
+		{"metrics listen port zero", "metrics: {listen: \"127.0.0.1:0\"}\n", nil, "metrics.listen", "port must be 1..65535"},
+		{"metrics listen dns", "metrics: {listen: \"metrics.example:9447\"}\n", nil, "metrics.listen", "host must be an IP address"},
+		{"metrics listen env", "", []string{"OVN_BGP_AGENT_METRICS_LISTEN=9447"}, "metrics.listen", "must be HOST:PORT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -39,3 +39,7 @@ func redactErr(err error) error {
 	}
 	return redactedError{err}
 }
+
+// Redact removes BGP passwords from FRR text that reaches an operator through another
+// package: errors of a pass shown by status, for instance.
+func Redact(s string) string { return redact(s) }

@@ -181,3 +181,39 @@ func ParseAdvertisedRoutes(out []byte) ([]netip.Prefix, error) {
 	})
 	return ps, nil
 }
+
+// BFDCounter is how often one BFD session went up and down since bfdd created it.
+type BFDCounter struct {
+	Peer         string
+	Interface    string
+	SessionUps   uint64
+	SessionDowns uint64
+}
+
+// BFDCounters reads the session counters of every BFD peer, sorted by peer.
+func (v Vtysh) BFDCounters(ctx context.Context) ([]BFDCounter, error) {
+	out, err := v.read(ctx, "show bfd peers counters json")
+	if err != nil {
+		return nil, err
+	}
+	return ParseBFDCounters([]byte(out))
+}
+
+// ParseBFDCounters parses `show bfd peers counters json` (FRR 8.4).
+func ParseBFDCounters(out []byte) ([]BFDCounter, error) {
+	var raw []struct {
+		Peer      string `json:"peer"`
+		Interface string `json:"interface"`
+		Up        uint64 `json:"session-up"`
+		Down      uint64 `json:"session-down"`
+	}
+	if err := json.Unmarshal(out, &raw); err != nil {
+		return nil, fmt.Errorf("parse show bfd peers counters json: %w", err)
+	}
+	cs := make([]BFDCounter, 0, len(raw))
+	for _, r := range raw {
+		cs = append(cs, BFDCounter{Peer: r.Peer, Interface: r.Interface, SessionUps: r.Up, SessionDowns: r.Down})
+	}
+	slices.SortFunc(cs, func(a, b BFDCounter) int { return strings.Compare(a.Peer, b.Peer) })
+	return cs, nil
+}

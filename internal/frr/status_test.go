@@ -138,3 +138,17 @@ func TestReadBackRealFRR(t *testing.T) {
 		t.Errorf("running config not redacted:\n%s", running)
 	}
 }
+
+func TestParseBFDCounters(t *testing.T) {
+	got, err := ParseBFDCounters(capture(t, "bfd-peers-counters.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []BFDCounter{{Peer: "172.30.1.254", Interface: "eth1", SessionUps: 1, SessionDowns: 1}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if _, err := ParseBFDCounters([]byte("% Unknown command")); err == nil {
+		t.Error("vtysh's complaint parsed as counters")
+	}
+}

@@ -14,12 +14,20 @@ import (
 // Pass is one full reconcile: snapshot, compute, apply.
 type Pass func(ctx context.Context) error
 
+// Observer sees every pass, for metrics and health. Its methods run on the loop's goroutine
+// and must not block.
+type Observer interface {
+	PassStarted(reason string)
+	PassDone(reason string, d time.Duration, err error)
+}
+
 // Loop coalesces triggers into passes.
 type Loop struct {
 	pass     Pass
 	interval atomic.Int64 // time.Duration; SetInterval changes it while running
 	log      *slog.Logger
 	kick     chan struct{}
+	obs      Observer // nil: nobody watches
 
 	mu     sync.Mutex
 	reason string // why the next pass runs (the first reason since the last pass)
@@ -34,6 +42,9 @@ func New(pass Pass, interval time.Duration, log *slog.Logger) *Loop {
 
 // SetInterval changes the periodic interval (a reloaded configuration); the next wait uses it.
 func (l *Loop) SetInterval(d time.Duration) { l.interval.Store(int64(d)) }
+
+// Observe makes o see every pass. Call it before Run.
+func (l *Loop) Observe(o Observer) { l.obs = o }
 
 // Trigger asks for a pass. It never blocks: triggers that arrive while one is pending merge
 // into it, and the pass reads the newest state anyway.
@@ -71,9 +82,15 @@ func (l *Loop) Run(ctx context.Context) {
 		l.mu.Unlock()
 
 		start := time.Now()
+		if l.obs != nil {
+			l.obs.PassStarted(reason)
+		}
 		err := l.pass(ctx)
 		if ctx.Err() != nil {
 			return
+		}
+		if l.obs != nil {
+			l.obs.PassDone(reason, time.Since(start), err)
 		}
 		next := time.Duration(l.interval.Load())
 		if err != nil {

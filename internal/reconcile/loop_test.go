@@ -74,3 +74,47 @@ func TestRunStopsOnCancel(t *testing.T) {
 		t.Fatal("Run did not return after cancel")
 	}
 }
+
+// recorder is an Observer that keeps what it saw.
+type recorder struct {
+	started, done []string
+	errs          []error
+	doneCh        chan struct{}
+}
+
+func (r *recorder) PassStarted(reason string) { r.started = append(r.started, reason) }
+func (r *recorder) PassDone(reason string, d time.Duration, err error) {
+	r.done = append(r.done, reason)
+	r.errs = append(r.errs, err)
+	if len(r.done) == 2 {
+		close(r.doneCh)
+	}
+}
+
+func TestObserverSeesEveryPass(t *testing.T) {
+	fail := errors.New("kernel: no bgp-nic")
+	var calls atomic.Int32
+	l := New(func(ctx context.Context) error {
+		if calls.Add(1) == 1 {
+			return fail
+		}
+		return nil
+	}, time.Hour, quiet)
+	rec := &recorder{doneCh: make(chan struct{})}
+	l.Observe(rec)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { l.Run(ctx); close(done) }()
+	select {
+	case <-rec.doneCh:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the observer did not see two passes")
+	}
+	cancel()
+	<-done
+	// The retry of the failed pass has no new trigger, so no reason.
+	if len(rec.started) < 2 || rec.started[0] != "start" || rec.done[0] != "start" ||
+		!errors.Is(rec.errs[0], fail) || rec.errs[1] != nil {
+		t.Errorf("observer saw started %q, done %q, errs %v", rec.started, rec.done, rec.errs)
+	}
+}

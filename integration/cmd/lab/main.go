@@ -78,6 +78,7 @@ func run(topo, agent string) error {
 	}
 	fmt.Printf("  vtysh -N %s            # the ToR's FRR\n", l.Node("tor").FRR.Name)
 	fmt.Printf("  vtysh -N %s            # the compute node's FRR\n", l.Node("compute").FRR.Name)
+	fmt.Printf("  ip netns exec %s %s status   # the agent's own view\n", l.Node("compute").Netns, agent)
 	fmt.Printf("  logs in %s\n", l.Dir)
 	fmt.Println("Press Ctrl-C to stop.")
 	<-ctx.Done()
