@@ -230,12 +230,33 @@ func (r *Reloader) frrReload(ctx context.Context, mode, file string) (string, er
 	// in our error messages.
 	argv = append(argv, "--stdout", "--log-level", "warning")
 	argv = append(argv, instanceArgs("--pathspace", r.Pathspace, r.VtySocket)...)
+	if d := r.runDir(); d != "" {
+		argv = append(argv, "--rundir", d)
+	}
 	argv = append(argv, file)
 	r.runs.Add(1)
 	if mode == "--reload" {
 		r.reloads.Add(1)
 	}
 	return r.runner()(ctx, r.timeout(), argv)
+}
+
+// runDir is where frr-reload.py writes its temporary reload-*.txt file, which it leaves
+// behind when an apply fails. Its default is /var/run/frr whatever the pathspace; an
+// instance with a pathspace gets its own run directory instead, so the leftovers stay with
+// the instance that made them. "" keeps the default.
+func (r *Reloader) runDir() string {
+	if r.Pathspace == "" {
+		return ""
+	}
+	dir := r.VtySocket
+	if dir == "" {
+		dir = "/var/run/frr"
+	}
+	if filepath.Base(filepath.Clean(dir)) != r.Pathspace {
+		dir = filepath.Join(dir, r.Pathspace) // FRR's layout: <socket dir>/<pathspace>
+	}
+	return dir
 }
 
 func (r *Reloader) timeout() time.Duration {

@@ -114,7 +114,7 @@ func (f *fakeFRR) restartFRR(t *testing.T) {
 func TestApplySkipsUnchangedAndForget(t *testing.T) {
 	f := newFakeFRR(t, config.FRR{Pathspace: "node1", VtySocket: "/var/run/frr/node1"})
 	ctx := context.Background()
-	const pre = "--stdout --log-level warning --pathspace node1"
+	const pre = "--stdout --log-level warning --pathspace node1 --rundir /var/run/frr/node1"
 	reload := []string{"--test " + pre + " TMP", "--reload " + pre + " CONF", "--test " + pre + " CONF"}
 	apply := func(text string) func() (bool, error) {
 		return func() (bool, error) { return f.r.Apply(ctx, []byte(text)) }
@@ -304,5 +304,20 @@ func TestApplyReloadWarningIsSuccessAndRedacted(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "s3cret-pw") || !strings.Contains(logs.String(), Redacted) {
 		t.Errorf("the log shows the password:\n%s", logs.String())
+	}
+}
+
+func TestReloadRunDirFollowsThePathspace(t *testing.T) {
+	for _, tc := range []struct{ pathspace, socket, want string }{
+		{"", "/var/run/frr", ""}, // frr-reload.py's own default
+		{"node1", "", "/var/run/frr/node1"},
+		{"node1", "/var/run/frr", "/var/run/frr/node1"},
+		{"node1", "/var/run/frr/node1", "/var/run/frr/node1"},
+		{"node1", "/run/sidecar", "/run/sidecar/node1"},
+	} {
+		r := NewReloader(config.FRR{Pathspace: tc.pathspace, VtySocket: tc.socket}, nil)
+		if got := r.runDir(); got != tc.want {
+			t.Errorf("pathspace %q, vty_socket %q: run dir %q, want %q", tc.pathspace, tc.socket, got, tc.want)
+		}
 	}
 }
