@@ -57,7 +57,13 @@ func run(topo, agent string) error {
 	start := time.Now()
 	err = lab.Poll(ctx, 60*time.Second, vmIP+"/32 at the ToR", func() (bool, error) {
 		r, err := l.BGPRoutes(ctx, "tor", "ipv4")
-		return len(r[vmIP+"/32"]) > 0, err
+		// Best, not just received: bgpd runs best-path selection a moment after a path arrives.
+		for _, p := range r[vmIP+"/32"] {
+			if p.Best {
+				return true, nil
+			}
+		}
+		return false, err
 	})
 	if err != nil {
 		fmt.Println(l.Logs())
