@@ -192,6 +192,9 @@ func (p *passer) pass(ctx context.Context) error {
 	// The wiring before the addresses: a new prefix is steered into OVN before bgp-nic makes
 	// FRR advertise it, so its first packets are not lost.
 	errs = append(errs, p.wr.apply(ctx, p.w, desired, p.obs))
+	if p.wr.kernel.IPv6Disabled() {
+		desired = desired.IPv4Only() // the wiring said so once; every IPv6 address would fail
+	}
 	res, err := p.k.Sync(ctx, hostAddrs(desired))
 	p.obs.Changed(metrics.ApplierKernel, "address-added", len(res.Added))
 	p.obs.Changed(metrics.ApplierKernel, "address-removed", len(res.Removed))

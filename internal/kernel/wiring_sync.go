@@ -200,6 +200,13 @@ func (w *Wirer) leaveOutIPv6IfDisabled(ws wantState) {
 	}
 }
 
+// IPv6Disabled reports whether the last pass found IPv6 disabled on this host.
+func (w *Wirer) IPv6Disabled() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.noIPv6
+}
+
 // syncSysctls turns on forwarding and proxy ARP/NDP on the provider devices that exist.
 // Sysctls are never turned back off: another component may rely on them too.
 func (w *Wirer) syncSysctls(ws wantState, links map[string]linkInfo, cur map[item]struct{}, missing map[string]bool, errs *[]error) []string {

@@ -244,6 +244,9 @@ func TestWiringWithoutIPv6(t *testing.T) {
 	if !v4 {
 		t.Errorf("the IPv4 exposure was not wired: %v", f.cmds)
 	}
+	if !w.IPv6Disabled() {
+		t.Error("IPv6Disabled is false on a host without IPv6")
+	}
 }
 
 func TestWiringOptionsValidated(t *testing.T) {
