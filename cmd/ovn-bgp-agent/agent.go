@@ -191,7 +191,7 @@ func (p *passer) pass(ctx context.Context) error {
 	p.obs.FRRApplied(before, p.frr.Stats())
 	// The wiring before the addresses: a new prefix is steered into OVN before bgp-nic makes
 	// FRR advertise it, so its first packets are not lost.
-	errs = append(errs, p.wr.apply(ctx, p.w, desired, p.obs))
+	errs = append(errs, p.wr.apply(ctx, p.w, id, desired, p.obs))
 	if p.wr.kernel.IPv6Disabled() {
 		desired = desired.IPv4Only() // the wiring said so once; every IPv6 address would fail
 	}

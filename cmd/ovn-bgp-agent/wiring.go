@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/vishvananda/netns"
 
@@ -50,21 +51,22 @@ func (wr *wiring) close() { wr.kernel.Close() }
 
 // apply runs both appliers; one failing does not stop the other. obs counts their changes
 // and failures.
-func (wr *wiring) apply(ctx context.Context, w *ovn.Watcher, d exposure.Desired, obs *metrics.Metrics) error {
+func (wr *wiring) apply(ctx context.Context, w *ovn.Watcher, id ovn.Identity, d exposure.Desired, obs *metrics.Metrics) error {
 	var errs []error
-	kres, err := wr.kernel.SyncWiring(ctx, d)
+	local, lerr := w.LocalBridges(ctx)
+	retired := retiredBridges(d, local, id.IntegrationBridge)
+	kres, err := wr.kernel.SyncWiring(ctx, d, retired...)
 	obs.Changed(metrics.ApplierWiring, "added", len(kres.Added))
 	obs.Changed(metrics.ApplierWiring, "removed", len(kres.Removed))
 	if err != nil {
 		obs.ApplierFailed(metrics.ApplierWiring)
 		errs = append(errs, fmt.Errorf("kernel wiring: %w", err))
 	}
-	local, err := w.LocalBridges(ctx)
-	if err != nil {
+	if lerr != nil {
 		obs.ApplierFailed(metrics.ApplierOVS)
-		return errors.Join(append(errs, err)...)
+		return errors.Join(append(errs, lerr)...)
 	}
-	res, err := wr.flows.Sync(ctx, flowBridges(d, local))
+	res, err := wr.flows.Sync(ctx, flowBridges(d, local), retired...)
 	obs.Changed(metrics.ApplierOVS, "flow-added", len(res.Added))
 	obs.Changed(metrics.ApplierOVS, "flow-removed", len(res.Removed))
 	if err != nil {
@@ -75,6 +77,24 @@ func (wr *wiring) apply(ctx context.Context, w *ovn.Watcher, d exposure.Desired,
 		wr.log.Debug("provider bridges waiting for their localnet patch port", "bridges", res.Waiting)
 	}
 	return errors.Join(errs...)
+}
+
+// retiredBridges are the node's OVS bridges that are neither provider bridges nor OVN's
+// integration bridge: where an earlier run may have left flows and neighbours of the agent's
+// before the bridge left ovn-bridge-mappings.
+func retiredBridges(d exposure.Desired, local map[string]ovn.LocalBridge, integration string) []string {
+	provider := map[string]bool{integration: true}
+	for _, b := range d.Bridges {
+		provider[b.Name] = true
+	}
+	var out []string
+	for name := range local {
+		if !provider[name] {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // flowBridges joins the node's provider bridges with what the local OVS says about them.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -25,5 +26,14 @@ func TestFlowBridges(t *testing.T) {
 	}
 	if d := cmp.Diff(want, flowBridges(d, local)); d != "" {
 		t.Errorf("flowBridges (-want +got):\n%s", d)
+	}
+}
+
+func TestRetiredBridges(t *testing.T) {
+	d := exposure.Desired{Bridges: []exposure.Bridge{{Name: "br-ex"}}}
+	local := map[string]ovn.LocalBridge{"br-ex": {}, "br-int": {}, "br-old": {}, "br-phy": {}, "br-vlan": {}}
+	got := retiredBridges(d, local, "br-int")
+	if want := []string{"br-old", "br-phy", "br-vlan"}; !slices.Equal(got, want) {
+		t.Errorf("retiredBridges = %v, want %v (never the provider or the integration bridge)", got, want)
 	}
 }

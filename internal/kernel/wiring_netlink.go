@@ -106,7 +106,7 @@ func (n *netlinkWiring) linkIndex(name string) (int, error) {
 	return l.Attrs().Index, nil
 }
 
-func (n *netlinkWiring) owned(opts WiringOptions, devs map[int]string) (map[item]struct{}, error) {
+func (n *netlinkWiring) owned(opts WiringOptions, devs, retired map[int]string) (map[item]struct{}, error) {
 	out := map[item]struct{}{}
 	n.raw = map[item]any{}
 	n.foreign = map[string]bool{}
@@ -179,6 +179,10 @@ func (n *netlinkWiring) owned(opts WiringOptions, devs map[int]string) (map[item
 			for _, nb := range neighs {
 				dev, ok := devs[nb.index]
 				if !ok {
+					if old, was := retired[nb.index]; was && nb.proto == opts.RouteProtocol {
+						keep(item{kind: kindNeigh, addr: nb.addr, other: fmt.Sprintf("neigh %s dev %s proxy %v proto %d (no longer a provider bridge)",
+							nb.addr, old, proxy, nb.proto)}, nb)
+					}
 					continue
 				}
 				if nb.proto != opts.RouteProtocol {

@@ -312,3 +312,56 @@ func BenchmarkWiringPass(b *testing.B) {
 		})
 	}
 }
+
+// TestWiringRestartCleansARetiredBridge: neighbours and NDP proxies wired by one run on a
+// bridge that left the mappings while the agent was down are removed by the next run when
+// that bridge is named retired; a neighbour with the agent's protocol on a device that is
+// not named retired stays (it is not the agent's to judge).
+func TestWiringRestartCleansARetiredBridge(t *testing.T) {
+	t.Parallel()
+	ns, name, h := newNamedNetns(t)
+	ipIn(t, name, "link", "set", "lo", "up")
+	addBridge(t, h, "br-ex", true)
+	addBridge(t, h, "br-old", true)
+	addBridge(t, h, "eth0", true)
+	ipIn(t, name, "neigh", "add", "172.24.4.51", "lladdr", "fa:16:3e:aa:aa:ab", "dev", "eth0", "nud", "permanent", "proto", "149")
+	gw := func(br string) exposure.Desired {
+		return exposure.Desired{
+			Bridges: []exposure.Bridge{{Name: br, Physnet: "physnet1"}},
+			Exposures: []exposure.Exposure{
+				{Prefix: netip.MustParsePrefix("172.24.4.1/32"), Kind: exposure.KindGateway, Wiring: exposure.Wiring{Bridge: br, MAC: "fa:16:3e:00:00:01"}},
+				{Prefix: netip.MustParsePrefix("2001:db8::1/128"), Kind: exposure.KindGateway, Wiring: exposure.Wiring{Bridge: br, MAC: "fa:16:3e:00:00:01"}},
+			},
+		}
+	}
+	first, err := NewWirerAt(ns, testWiringOpts, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.SyncWiring(context.Background(), gw("br-old")); err != nil {
+		t.Fatal(err)
+	}
+	first.Close() // the agent stops and leaves its state
+
+	second := newWirerIn(t, ns)
+	if _, err := second.SyncWiring(context.Background(), gw("br-ex"), "br-old", "br-gone"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ipIn(t, name, "neigh", "show", "dev", "br-old") + ipIn(t, name, "-6", "neigh", "show", "dev", "br-old") +
+		ipIn(t, name, "-6", "neigh", "show", "proxy", "dev", "br-old"); strings.TrimSpace(got) != "" {
+		t.Errorf("the previous run's neighbours on br-old survived:\n%s", got)
+	}
+	if got := ipIn(t, name, "route", "show", "table", "all", "dev", "br-old", "proto", "149"); strings.TrimSpace(got) != "" {
+		t.Errorf("the previous run's routes on br-old survived:\n%s", got)
+	}
+	if got := ipIn(t, name, "neigh", "show", "dev", "eth0"); !strings.Contains(got, "172.24.4.51") {
+		t.Errorf("a neighbour on a device not named retired was removed:\n%s", got)
+	}
+	if got := ipIn(t, name, "neigh", "show", "dev", "br-ex"); !strings.Contains(got, "172.24.4.1 lladdr fa:16:3e:00:00:01 PERMANENT") {
+		t.Errorf("br-ex was not wired:\n%s", got)
+	}
+	again, err := second.SyncWiring(context.Background(), gw("br-ex"), "br-old")
+	if err != nil || len(again.Added)+len(again.Removed) != 0 {
+		t.Errorf("a second pass must change nothing: %+v, %v", again, err)
+	}
+}

@@ -29,7 +29,9 @@ type wiringBackend interface {
 	links() (map[string]linkInfo, error)
 	// owned reads the rules, routes, neighbours and NDP proxy entries that carry the agent's
 	// marks; neighbours and proxies only on devs (index → name).
-	owned(opts WiringOptions, devs map[int]string) (map[item]struct{}, error)
+	// owned lists the agent's state on the provider devices devs, and its neighbours and
+	// proxy entries on the retired devices (former provider bridges), which are all stale.
+	owned(opts WiringOptions, devs, retired map[int]string) (map[item]struct{}, error)
 	add(it item, opts WiringOptions) error
 	// del removes an item that the last owned call returned.
 	del(it item, opts WiringOptions) error
@@ -46,7 +48,11 @@ type wiringBackend interface {
 // the error; a provider bridge that does not exist yet is reported and wired on a later pass.
 // Nothing without the agent's marks is touched. The result lists what changed and what is
 // installed afterwards, also when an error is returned.
-func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired) (WiringResult, error) {
+//
+// retired names OVS bridges of this node that are not provider bridges (any more): the
+// neighbours and NDP proxies carrying the agent's protocol there were wired by an earlier
+// run, before the bridge left the mappings, and are removed too.
+func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired, retired ...string) (WiringResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.optsErr != nil {
@@ -104,7 +110,13 @@ func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired) (WiringResul
 			devs[li.index] = dev
 		}
 	}
-	owned, err := w.b.owned(w.opts, devs)
+	gone := map[int]string{}
+	for _, dev := range retired {
+		if li, ok := links[dev]; ok && !slices.Contains(ws.devs, dev) {
+			gone[li.index] = dev
+		}
+	}
+	owned, err := w.b.owned(w.opts, devs, gone)
 	if err != nil {
 		res.Installed = w.installed(cur)
 		return res, errors.Join(append(errs, err)...)

@@ -43,7 +43,7 @@ func (f *fakeWiring) links() (map[string]linkInfo, error) {
 	return out, nil
 }
 
-func (f *fakeWiring) owned(WiringOptions, map[int]string) (map[item]struct{}, error) {
+func (f *fakeWiring) owned(WiringOptions, map[int]string, map[int]string) (map[item]struct{}, error) {
 	out := map[item]struct{}{}
 	for k, v := range f.items {
 		out[k] = v

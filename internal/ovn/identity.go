@@ -9,8 +9,12 @@ import (
 // error: without it the agent cannot tell which ports are bound here.
 func identityFrom(ext map[string]string) (Identity, error) {
 	id := Identity{
-		Chassis:   ext["system-id"],
-		OVNRemote: ext["ovn-remote"],
+		Chassis:           ext["system-id"],
+		OVNRemote:         ext["ovn-remote"],
+		IntegrationBridge: ext["ovn-bridge"],
+	}
+	if id.IntegrationBridge == "" {
+		id.IntegrationBridge = "br-int" // ovn-controller's default
 	}
 	if id.Chassis == "" {
 		return id, fmt.Errorf("local Open_vSwitch has no external_ids:system-id: is ovn-controller configured on this node?")

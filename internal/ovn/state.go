@@ -91,4 +91,7 @@ type Identity struct {
 	Chassis        string            // external_ids:system-id
 	BridgeMappings map[string]string // physical network name → bridge, from ovn-bridge-mappings
 	OVNRemote      string            // external_ids:ovn-remote (the SB connection)
+	// IntegrationBridge is ovn-controller's bridge (external_ids:ovn-bridge, default br-int):
+	// OVN's flows live there, never the agent's.
+	IntegrationBridge string
 }

@@ -103,7 +103,7 @@ func TestWatcherAgainstRealOVSDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantID := Identity{Chassis: "chassis-a", OVNRemote: "unix:" + sb,
-		BridgeMappings: map[string]string{"physnet1": "br-ex", "physnet2": "br-vlan"}}
+		BridgeMappings: map[string]string{"physnet1": "br-ex", "physnet2": "br-vlan"}, IntegrationBridge: "br-int"}
 	if diff := cmp.Diff(wantID, id); diff != "" {
 		t.Errorf("identity (-want +got):\n%s", diff)
 	}

@@ -70,7 +70,11 @@ const ofctlTimeout = 10 * time.Second
 // Sync makes the agent's flows on each bridge exactly what Desired says, and removes them
 // from bridges this process wired before that are no longer given. Bridges are independent:
 // one that fails (e.g. ovs-vswitchd restarting) does not stop the others; the error names it.
-func (a *Applier) Sync(ctx context.Context, bridges []Bridge) (Result, error) {
+//
+// retired names OVS bridges of this node that are not provider bridges (any more): the
+// agent's flows there (its cookies say so) are from an earlier run and are removed. A
+// retired bridge without a management socket has no flows to look at.
+func (a *Applier) Sync(ctx context.Context, bridges []Bridge, retired ...string) (Result, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var (
@@ -96,6 +100,14 @@ func (a *Applier) Sync(ctx context.Context, bridges []Bridge) (Result, error) {
 	for name := range a.wired {
 		if _, ok := want[name]; !ok {
 			want[name] = nil // no longer a provider bridge: take our flows away
+		}
+	}
+	for _, name := range retired {
+		if _, ok := want[name]; ok || validBridgeName(name) != nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(a.opts.RunDir, name+".mgmt")); err == nil {
+			want[name] = nil
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(want)) {

@@ -286,3 +286,33 @@ func TestBadInputNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartCleansARetiredBridge: flows of the agent's on a bridge that left the mappings
+// while the agent was down are removed by the next run, which never wired that bridge; the
+// bridge's other flows stay; a retired bridge without a socket is no error.
+func TestRestartCleansARetiredBridge(t *testing.T) {
+	t.Parallel()
+	s := startSwitchd(t)
+	s.addProviderBridge("br-ex")
+	s.addProviderBridge("br-old")
+	port := s.addPatch("br-old", "provnet-old")
+	first := s.applier(t)
+	old := toHost("br-old", s.mac("br-old"), port)
+	if _, err := first.Sync(context.Background(), []Bridge{{Name: "br-old", MAC: s.mac("br-old"), Patches: []int{port}}}); err != nil {
+		t.Fatal(err)
+	}
+	s.ofctl("add-flow", s.mgmt("br-old"), "cookie=0x5,priority=10,arp,actions=NORMAL")
+
+	second := s.applier(t) // a new run: it never wired br-old
+	res, err := second.Sync(context.Background(), []Bridge{{Name: "br-ex", MAC: s.mac("br-ex")}}, "br-old", "br-missing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(old, res.Removed); diff != "" {
+		t.Errorf("removed (-want +got):\n%s", diff)
+	}
+	dump := s.ofctl("--no-stats", "--no-names", "dump-flows", s.mgmt("br-old"))
+	if strings.Contains(dump, "cookie=0xb9ab9a00000000") || !strings.Contains(dump, "cookie=0x5") {
+		t.Errorf("br-old after the restart: want the operator's flow only:\n%s", dump)
+	}
+}
