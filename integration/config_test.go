@@ -183,3 +183,33 @@ func TestInvalidConfigSwapKeepsRunning(t *testing.T) {
 		t.Errorf("tor2 saw a flap after the broken swap: %+v → %+v", before2, after)
 	}
 }
+
+// TestConfigMapSwapChangesExposurePolicy: switching tenant-network exposure on through a
+// ConfigMap swap re-exposes at once, without restarting the agent.
+func TestConfigMapSwapChangesExposurePolicy(t *testing.T) {
+	t.Parallel()
+	l, ctx := startLabFrom(t, osTopology)
+	base, err := l.AgentConfigFile(nodeA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := os.ReadFile(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := newConfigMap(t, filepath.Join(l.Node(nodeA).Dir, "configmap"), "config.yaml", string(text))
+	if err := l.StartAgentConfig(ctx, nodeA, cm.path(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.StartAgent(ctx, nodeB); err != nil {
+		t.Fatal(err)
+	}
+	setGateway(t, ctx, l, nodeA)
+	waitBound(t, ctx, l, "cr-lrp-gw", nodeA)
+	plugTenantVM(t, ctx, l, nodeB, "vmT", "fa:16:3e:bb:00:01", "10.0.0.5")
+	syncMarker(t, ctx, l, 4)
+	assertAbsent(t, ctx, l, "10.0.0.5/32")
+
+	cm.swap(t, "expose_tenant_networks: true\n"+string(text))
+	waitOnlyVia(t, ctx, l, "10.0.0.5/32", nodeA)
+}
