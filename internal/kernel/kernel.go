@@ -120,6 +120,24 @@ func NewAt(ns netns.NsHandle, opts Options, log *slog.Logger) (*Applier, error) 
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
+	h, sock, err := openNetlink(ns)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Applier{
+		h:    h,
+		sock: sock,
+		opts: opts,
+		log:  log.With("component", "kernel", "nic", opts.NIC),
+	}, nil
+}
+
+// openNetlink opens, in network namespace ns (netns.None() for the current one), a netlink
+// handle and a raw route socket for the requests the library cannot build.
+func openNetlink(ns netns.NsHandle) (*netlink.Handle, *nl.SocketHandle, error) {
 	var (
 		h   *netlink.Handle
 		err error
@@ -130,22 +148,14 @@ func NewAt(ns netns.NsHandle, opts Options, log *slog.Logger) (*Applier, error) 
 		h, err = netlink.NewHandle()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open netlink socket: %w", err)
+		return nil, nil, fmt.Errorf("open netlink socket: %w", err)
 	}
 	s, err := nl.GetNetlinkSocketAt(ns, netns.None(), unix.NETLINK_ROUTE)
 	if err != nil {
 		h.Close()
-		return nil, fmt.Errorf("open netlink socket: %w", err)
+		return nil, nil, fmt.Errorf("open netlink socket: %w", err)
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Applier{
-		h:    h,
-		sock: &nl.SocketHandle{Socket: s},
-		opts: opts,
-		log:  log.With("component", "kernel", "nic", opts.NIC),
-	}, nil
+	return h, &nl.SocketHandle{Socket: s}, nil
 }
 
 // Close releases the netlink sockets. Kernel state is left in place: a

@@ -47,24 +47,11 @@ func NewWirerAt(ns netns.NsHandle, opts WiringOptions, log *slog.Logger) (*Wirer
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	var (
-		h   *netlink.Handle
-		err error
-	)
-	if ns.IsOpen() {
-		h, err = netlink.NewHandleAt(ns)
-	} else {
-		h, err = netlink.NewHandle()
-	}
+	h, sock, err := openNetlink(ns)
 	if err != nil {
-		return nil, fmt.Errorf("open netlink socket: %w", err)
+		return nil, err
 	}
-	s, err := nl.GetNetlinkSocketAt(ns, netns.None(), unix.NETLINK_ROUTE)
-	if err != nil {
-		h.Close()
-		return nil, fmt.Errorf("open netlink socket: %w", err)
-	}
-	b := &netlinkWiring{h: h, sock: &nl.SocketHandle{Socket: s}, ns: ns}
+	b := &netlinkWiring{h: h, sock: sock, ns: ns}
 	return newWirer(b, opts, log), nil
 }
 
