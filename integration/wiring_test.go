@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -312,4 +313,60 @@ func TestWiringForExposedFIP(t *testing.T) {
 	waitBound(t, ctx, l, "cr-lrp-gw", nodeB)
 	waitNodeWiring(t, ctx, l, nodeB, "the gateway wired", routeWait, func(s wiringState) bool { return gatewayWired(s, gwIP, gwMAC) })
 	waitNodeWiring(t, ctx, l, nodeA, "the gateway's wiring gone", routeWait, func(s wiringState) bool { return hostUnwired(s, gwIP) })
+}
+
+// TestUpstreamFlowsReplacedAfterCleanup is the README's migration from the Python agent: its
+// MAC-rewrite flow (cookie 999) holds our place and is not replaced; the agent says how to
+// remove it; once it is removed, the agent's own flows follow (the failed pass is retried).
+func TestUpstreamFlowsReplacedAfterCleanup(t *testing.T) {
+	t.Parallel()
+	l, ctx := startLab(t)
+	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
+	var port string
+	if err := lab.Poll(ctx, routeWait, "the localnet patch port on br-ex", func() (bool, error) {
+		out, err := l.Exec(ctx, compute, "ovs-vsctl", "get", "interface", "patch-provnet-public-to-br-int", "ofport")
+		port = strings.TrimSpace(out)
+		return err == nil && port != "" && port != "-1" && port != "[]", nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Exec(ctx, compute, "ovs-ofctl", "add-flow", "br-ex",
+		"cookie=999,priority=900,ip,in_port="+port+",actions=mod_dl_dst:02:00:00:00:00:09,NORMAL"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.StartAgent(ctx, compute); err != nil {
+		t.Fatal(err)
+	}
+	waitRoute(t, ctx, l, "172.24.4.10/32")
+	if err := lab.Poll(ctx, routeWait, "the agent to name upstream's flow and its removal", func() (bool, error) {
+		return strings.Contains(l.AgentLog(compute, 80), "ovs-ofctl del-flows br-ex cookie=999/-1"), nil
+	}); err != nil {
+		t.Fatalf("%v\n%s", err, l.AgentLog(compute, 40))
+	}
+
+	if _, err := l.Exec(ctx, compute, "ovs-ofctl", "del-flows", "br-ex", "cookie=999/-1"); err != nil {
+		t.Fatal(err)
+	}
+	waitWiring(t, ctx, l, "the agent's flows on br-ex after upstream's are gone", routeWait, func(s wiringState) bool {
+		return flowsInstalled(t, ctx, l, s)
+	})
+}
+
+// TestSIGHUPRunsAFullPass: flows are repaired by the periodic pass (30 s in the lab's
+// configuration) since nothing signals their deletion; SIGHUP runs a pass at once.
+func TestSIGHUPRunsAFullPass(t *testing.T) {
+	t.Parallel()
+	l, ctx := startWithVM(t)
+	waitWiring(t, ctx, l, "the agent's flows on br-ex", routeWait, func(s wiringState) bool {
+		return flowsInstalled(t, ctx, l, s)
+	})
+	if _, err := l.Exec(ctx, compute, "ovs-ofctl", "del-flows", "br-ex", cookieIPv4+"/-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SignalAgent(compute, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitWiring(t, ctx, l, "the agent's flows back after SIGHUP", 5*time.Second, func(s wiringState) bool {
+		return flowsInstalled(t, ctx, l, s)
+	})
 }

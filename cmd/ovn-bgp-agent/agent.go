@@ -105,7 +105,7 @@ func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
 				log.Error("configuration is no longer watched; SIGHUP still reloads", "err", err)
 			}
 		})
-		wg.Go(func() { reloadOnSIGHUP(ctx, r, log) })
+		wg.Go(func() { reloadOnSIGHUP(ctx, r, loop.Trigger, log) })
 	}
 	defer func() {
 		cancel()
@@ -217,8 +217,10 @@ func (p *passer) pass(ctx context.Context) error {
 
 func ptr[T any](v T) *T { return &v }
 
-// reloadOnSIGHUP reloads the configuration on SIGHUP, the usual "re-read your config" signal.
-func reloadOnSIGHUP(ctx context.Context, r *config.Reloader, log *slog.Logger) {
+// reloadOnSIGHUP reloads the configuration on SIGHUP, the usual "re-read your config" signal,
+// and runs a full pass at once: an operator who just cleaned something up by hand (upstream's
+// flows, say) need not wait for the periodic pass.
+func reloadOnSIGHUP(ctx context.Context, r *config.Reloader, trigger func(string), log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -227,8 +229,9 @@ func reloadOnSIGHUP(ctx context.Context, r *config.Reloader, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-hup:
-			log.Info("SIGHUP: reloading the configuration")
+			log.Info("SIGHUP: reloading the configuration and running a full pass")
 			r.Reload()
+			trigger("SIGHUP")
 		}
 	}
 }

@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 )
 
@@ -68,6 +69,15 @@ func (l *Lab) StartAgentConfig(ctx context.Context, node, cfg string, extraEnv [
 	l.agents[node] = p
 	l.logf("  %s: ovn-bgp-agent started (pid %d)", node, p.Pid())
 	return nil
+}
+
+// SignalAgent sends sig to the node's running agent.
+func (l *Lab) SignalAgent(node string, sig os.Signal) error {
+	p := l.agents[node]
+	if p == nil || p.Exited() {
+		return fmt.Errorf("no agent running on %s", node)
+	}
+	return p.cmd.Process.Signal(sig)
 }
 
 // StopAgent sends SIGTERM to the node's agent and waits for it to exit.

@@ -155,10 +155,12 @@ func (a *Applier) syncBridge(ctx context.Context, name string, want []Flow, res 
 		}
 	}
 	for _, f := range want {
+		cookie, taken := foreign[f.match()]
 		switch {
 		case slices.Contains(have, f):
-		case foreign[f.match()]:
-			errs = append(errs, fmt.Errorf("a flow with another cookie has the match %q: not replacing it", f.match()))
+		case taken:
+			errs = append(errs, fmt.Errorf("a flow with another cookie (%#x) has the match %q: not replacing it%s",
+				cookie, f.match(), foreignHint(name, cookie)))
 		default:
 			missing = append(missing, f)
 		}
@@ -207,6 +209,19 @@ func (a *Applier) ofctl(ctx context.Context, stdin *bytes.Buffer, args ...string
 }
 
 // validBridgeName keeps the name safe as a socket file name and as an ovs-ofctl argument.
+// upstreamCookie is the cookie of the flows upstream's Python ovn-bgp-agent installs on the
+// provider bridges, with the same match and priority as ours.
+const upstreamCookie = 999
+
+// foreignHint tells an operator what to do about a known foreign flow in the agent's place.
+func foreignHint(bridge string, cookie uint64) string {
+	if cookie != upstreamCookie {
+		return ""
+	}
+	return fmt.Sprintf(" (cookie 999 is upstream ovn-bgp-agent's: once it is stopped for good, remove its flows with "+
+		"`ovs-ofctl del-flows %s cookie=999/-1`)", bridge)
+}
+
 func validBridgeName(name string) error {
 	if name == "" || len(name) > 15 || strings.ContainsAny(name, "/ \t\n:") || name == "." || name == ".." {
 		return fmt.Errorf("provider bridge %q: not a valid bridge name", name)

@@ -84,9 +84,9 @@ func compareFlows(a, b Flow) int {
 }
 
 // parseDump splits `dump-flows --no-stats --no-names` output into the agent's flows and the
-// matches (with priority and table) of everyone else's.
-func parseDump(out string) (ours []Flow, foreign map[string]bool, err error) {
-	foreign = map[string]bool{}
+// matches (with priority and table) of everyone else's, with their cookies.
+func parseDump(out string) (ours []Flow, foreign map[string]uint64, err error) {
+	foreign = map[string]uint64{}
 	for _, line := range strings.Split(out, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "NXST_FLOW") || strings.HasPrefix(line, "OFPST_FLOW") {
@@ -102,7 +102,7 @@ func parseDump(out string) (ours []Flow, foreign map[string]bool, err error) {
 		}
 		f := Flow{Cookie: cookie, Rule: rest}
 		if cookie&cookieMask != cookieBase {
-			foreign[f.match()] = true
+			foreign[f.match()] = cookie
 			continue
 		}
 		ours = append(ours, f)

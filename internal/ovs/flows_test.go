@@ -26,7 +26,7 @@ func TestParseDump(t *testing.T) {
 	if d := cmp.Diff(want, ours); d != "" {
 		t.Errorf("ours (-want +got):\n%s", d)
 	}
-	if d := cmp.Diff(map[string]bool{"priority=900,arp": true, "table=3, priority=10,arp": true, "priority=0": true}, foreign); d != "" {
+	if d := cmp.Diff(map[string]uint64{"priority=900,arp": 0xb9ab9a000010004, "table=3, priority=10,arp": 0x5, "priority=0": 0}, foreign); d != "" {
 		t.Errorf("foreign matches (-want +got):\n%s", d)
 	}
 	if _, _, err := parseDump(" cookie=0xzz, priority=1 actions=drop\n"); err == nil {

@@ -262,8 +262,8 @@ func TestForeignFlowOnOurMatchKept(t *testing.T) {
 	mac := s.mac("br-ex")
 	s.ofctl("add-flow", s.mgmt("br-ex"), fmt.Sprintf("cookie=0x7,priority=900,ip,in_port=%d,actions=drop", port))
 	res, err := s.applier(t).Sync(context.Background(), []Bridge{{Name: "br-ex", MAC: mac, Patches: []int{port}}})
-	if err == nil || !strings.Contains(err.Error(), "a flow with another cookie has the match") {
-		t.Errorf("Sync: %v; want an error about the foreign flow", err)
+	if err == nil || !strings.Contains(err.Error(), "a flow with another cookie (0x7) has the match") {
+		t.Errorf("Sync: %v; want an error about the foreign flow naming its cookie", err)
 	}
 	if want := toHost("br-ex", mac, port)[1:]; !cmp.Equal(res.Installed, want) {
 		t.Errorf("Installed = %q, want only the IPv6 flow %q", res.Installed, want)
@@ -314,5 +314,19 @@ func TestRestartCleansARetiredBridge(t *testing.T) {
 	dump := s.ofctl("--no-stats", "--no-names", "dump-flows", s.mgmt("br-old"))
 	if strings.Contains(dump, "cookie=0xb9ab9a00000000") || !strings.Contains(dump, "cookie=0x5") {
 		t.Errorf("br-old after the restart: want the operator's flow only:\n%s", dump)
+	}
+}
+
+// TestUpstreamAgentFlowsNamed: the flows upstream's Python agent leaves (cookie 999, our
+// match and priority) are not replaced, and the error says how to remove them.
+func TestUpstreamAgentFlowsNamed(t *testing.T) {
+	t.Parallel()
+	s := startSwitchd(t)
+	s.addProviderBridge("br-ex")
+	port := s.addPatch("br-ex", "provnet-public")
+	s.ofctl("add-flow", s.mgmt("br-ex"), fmt.Sprintf("cookie=999,priority=900,ip,in_port=%d,actions=mod_dl_dst:02:00:00:00:00:09,NORMAL", port))
+	_, err := s.applier(t).Sync(context.Background(), []Bridge{{Name: "br-ex", MAC: s.mac("br-ex"), Patches: []int{port}}})
+	if err == nil || !strings.Contains(err.Error(), "ovs-ofctl del-flows br-ex cookie=999/-1") {
+		t.Errorf("Sync: %v; want the way to remove upstream's flows", err)
 	}
 }
