@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -363,5 +364,72 @@ func TestWiringRestartCleansARetiredBridge(t *testing.T) {
 	again, err := second.SyncWiring(context.Background(), gw("br-ex"), "br-old")
 	if err != nil || len(again.Added)+len(again.Removed) != 0 {
 		t.Errorf("a second pass must change nothing: %+v, %v", again, err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a monitor process writing while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestWiringMakesBeforeBreak: when a provider bridge's table is renumbered (a bridge that
+// sorts first is added), the rule into the new table exists before the old one goes, so
+// traffic for the prefix never falls through to the main table.
+func TestWiringMakesBeforeBreak(t *testing.T) {
+	t.Parallel()
+	ns, name, h := newNamedNetns(t)
+	ipIn(t, name, "link", "set", "lo", "up")
+	addBridge(t, h, "br-ex", true)
+	addBridge(t, h, "br-a", true)
+	w := newWirerIn(t, ns)
+	vm := exposure.Exposure{Prefix: netip.MustParsePrefix("172.24.4.10/32"), Kind: exposure.KindVM, Wiring: exposure.Wiring{Bridge: "br-ex"}}
+	if _, err := w.SyncWiring(context.Background(), exposure.Desired{
+		Bridges: []exposure.Bridge{{Name: "br-ex"}}, Exposures: []exposure.Exposure{vm}}); err != nil {
+		t.Fatal(err)
+	}
+
+	var events syncBuffer
+	mon := exec.Command("ip", "-n", name, "monitor", "rule")
+	mon.Stdout = &events
+	if err := mon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mon.Process.Kill(); _ = mon.Wait() })
+	// The monitor is listening once it reports a marker rule; one added before it subscribed
+	// is never reported, so each poll adds another.
+	marker := 0
+	waitFor(t, "ip monitor to report a marker rule", func() bool {
+		if strings.Contains(events.String(), "lookup 100") {
+			return true
+		}
+		marker++
+		_ = exec.Command("ip", "-n", name, "rule", "add", "to", fmt.Sprintf("10.255.%d.%d", marker/250%250, marker%250+1),
+			"lookup", "100", "pref", "1500").Run()
+		return false
+	})
+
+	if _, err := w.SyncWiring(context.Background(), exposure.Desired{
+		Bridges: []exposure.Bridge{{Name: "br-a"}, {Name: "br-ex"}}, Exposures: []exposure.Exposure{vm}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the old rule's deletion", func() bool { return strings.Contains(events.String(), "Deleted 2000:") })
+	out := events.String()
+	added := strings.Index(out, "to 172.24.4.10 lookup 3001")
+	deleted := strings.Index(out, "to 172.24.4.10 lookup 3000")
+	if added < 0 || deleted < 0 || added > deleted {
+		t.Errorf("want the rule into the new table (3001) before the old one (3000) is deleted:\n%s", out)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"io/fs"
 	"maps"
 	"slices"
@@ -137,8 +138,44 @@ func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired, retired ...s
 	slices.SortFunc(stale, func(a, b item) int { return compareItems(b, a) })
 	slices.SortFunc(add, compareItems)
 
+	// Make before break: what is wanted is added first, so traffic never finds neither the
+	// old nor the new entry (a bridge's table renumbered, a route's next hop changed). An add
+	// that collides with the stale entry it replaces (same route key) is retried after the
+	// removals.
 	var ctxErr error
+	var collided []item
+	addItem := func(it item) error {
+		if it.kind == kindLink {
+			err := w.b.addVLAN(it.dev, it.parent, it.vlan)
+			if err == nil {
+				err = w.b.setUp(it.dev)
+			}
+			return err
+		}
+		return w.b.add(it, w.opts)
+	}
+	added := func(it item) {
+		cur[it] = struct{}{}
+		res.Added = append(res.Added, it.String())
+		w.log.Info("added wiring", "what", it.String())
+	}
+	for _, it := range add {
+		if ctxErr = ctx.Err(); ctxErr != nil {
+			break
+		}
+		if err := addItem(it); errors.Is(err, unix.EEXIST) && len(stale) > 0 {
+			collided = append(collided, it)
+			continue
+		} else if err != nil {
+			errs = append(errs, fmt.Errorf("add %s: %w", it, err))
+			continue
+		}
+		added(it)
+	}
 	for _, it := range stale {
+		if ctxErr != nil {
+			break
+		}
 		if ctxErr = ctx.Err(); ctxErr != nil {
 			break
 		}
@@ -156,28 +193,15 @@ func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired, retired ...s
 		res.Removed = append(res.Removed, it.String())
 		w.log.Info("removed stale wiring", "what", it.String())
 	}
-	for _, it := range add {
+	for _, it := range collided {
 		if ctxErr != nil {
 			break
 		}
-		if ctxErr = ctx.Err(); ctxErr != nil {
-			break
-		}
-		var err error
-		if it.kind == kindLink {
-			if err = w.b.addVLAN(it.dev, it.parent, it.vlan); err == nil {
-				err = w.b.setUp(it.dev)
-			}
-		} else {
-			err = w.b.add(it, w.opts)
-		}
-		if err != nil {
+		if err := addItem(it); err != nil {
 			errs = append(errs, fmt.Errorf("add %s: %w", it, err))
 			continue
 		}
-		cur[it] = struct{}{}
-		res.Added = append(res.Added, it.String())
-		w.log.Info("added wiring", "what", it.String())
+		added(it)
 	}
 	if ctxErr == nil {
 		res.Added = append(res.Added, w.syncSysctls(ws, links, cur, missing, &errs)...)
