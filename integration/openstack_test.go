@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/integration/lab"
@@ -304,15 +305,23 @@ func TestLiveMigrationNoDuplicateAdvertisement(t *testing.T) {
 	waitBound(t, ctx, l, port, nodeA)
 	waitOnlyVia(t, ctx, l, prefix, nodeA)
 
-	// Sample the ToR all through the migration: never two paths.
+	// Sample the ToR all through the migration. While both chassis are requested (the
+	// migration window, which upstream advertised from both nodes) it must see exactly one
+	// path. At the handover the two nodes react to one SB change independently; what the ToR
+	// saw there is reported (see the closing note of issue #4 for the trade-off).
+	var phase atomic.Int32 // 0 window, 1 handover
 	sampleCtx, stopSampling := context.WithCancel(ctx)
-	type sample struct{ hops []string }
+	type sample struct {
+		phase int32
+		hops  []string
+	}
 	samples := make(chan []sample, 1)
 	go func() {
 		var seen []sample
 		for sampleCtx.Err() == nil {
+			p := phase.Load()
 			if hops, err := nextHops(sampleCtx, l, prefix); err == nil {
-				seen = append(seen, sample{hops})
+				seen = append(seen, sample{p, hops})
 			}
 		}
 		samples <- seen
@@ -322,6 +331,11 @@ func TestLiveMigrationNoDuplicateAdvertisement(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitAdditional(t, ctx, l, port, nodeB)
+	syncMarker(t, ctx, l, 5) // both agents have run passes that saw the target join
+	if hops, err := nextHops(ctx, l, prefix); err != nil || len(hops) != 1 || hops[0] != bgpAddr(l, nodeA) {
+		t.Fatalf("during the migration window the ToR has %v (%v), want only node-a", hops, err)
+	}
+	phase.Store(1)
 	if _, err := l.NBCtl(ctx, "set", "logical_switch_port", port, "options:requested-chassis=node-b"); err != nil {
 		t.Fatal(err)
 	}
@@ -330,16 +344,25 @@ func TestLiveMigrationNoDuplicateAdvertisement(t *testing.T) {
 	stopSampling()
 	seen := <-samples
 
-	gaps := 0
+	var window, handover, both, none int
 	for _, s := range seen {
-		if len(s.hops) > 1 {
-			t.Fatalf("the ToR had %d paths for %s at once during the migration: %v", len(s.hops), prefix, s.hops)
+		if s.phase == 0 {
+			window++
+			if len(s.hops) != 1 {
+				t.Errorf("during the migration window the ToR had %v for %s, want exactly one path", s.hops, prefix)
+			}
+			continue
 		}
-		if len(s.hops) == 0 {
-			gaps++
+		handover++
+		switch len(s.hops) {
+		case 0:
+			none++
+		case 2:
+			both++
 		}
 	}
-	t.Logf("%d samples of the ToR during the migration, never two paths; %d samples without a path (the handover gap)", len(seen), gaps)
+	t.Logf("migration window: %d samples, one path each; handover: %d samples, %d with both nodes, %d with none",
+		window, handover, both, none)
 }
 
 // waitAdditional waits until SB lists chassis as an additional chassis of port.

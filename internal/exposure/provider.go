@@ -73,6 +73,10 @@ func (c *computer) boundHere(port string) (string, bool) {
 	switch {
 	case !ok:
 		return "has no Port_Binding in the Southbound database", false
+	case b.Chassis == c.node.Chassis && b.RequestedChassis != "" && b.RequestedChassis != c.node.Chassis:
+		// Nova has moved requested-chassis on; ovn-controller moves the binding next. Leaving
+		// now, before the target advertises, keeps the ToR from seeing both nodes at once.
+		return fmt.Sprintf("is leaving this chassis: requested-chassis now names %s (live migration); withdrawn before the binding moves", b.RequestedChassis), false
 	case b.Chassis == c.node.Chassis:
 		return "is bound to this chassis (" + c.node.Chassis + ")", true
 	case slices.Contains(b.AdditionalChassis, c.node.Chassis):

@@ -398,3 +398,29 @@ func TestBridgesCarryVLANs(t *testing.T) {
 		t.Errorf("bridges (-want +got):\n%s", diff)
 	}
 }
+
+func TestMigrationSourceLeavesBeforeTheBindingMoves(t *testing.T) {
+	for _, tc := range []struct {
+		requested string
+		want      int
+	}{{"", 1}, {"compute-0", 1}, {"compute-1", 0}} {
+		c := newCloud().vm("public", "vmM", "compute-0", "172.24.4.20")
+		b := c.st.Bindings["vmM"]
+		b.RequestedChassis = tc.requested
+		c.st.Bindings["vmM"] = b
+		d, _ := Compute(c.st, node, Policy{})
+		if got := len(d.Addrs()); got != tc.want {
+			t.Errorf("bound here, requested-chassis %q: %d addresses exposed, want %d", tc.requested, got, tc.want)
+		}
+	}
+	ex := Explain(func() ovn.State {
+		c := newCloud().vm("public", "vmM", "compute-0", "172.24.4.20")
+		b := c.st.Bindings["vmM"]
+		b.RequestedChassis = "compute-1"
+		c.st.Bindings["vmM"] = b
+		return c.st
+	}(), node, Policy{}, netip.MustParseAddr("172.24.4.20"))
+	if len(ex.Decisions) != 1 || !strings.Contains(ex.Decisions[0].Reason, "requested-chassis now names compute-1") {
+		t.Errorf("explain: %+v", ex)
+	}
+}

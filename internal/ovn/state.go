@@ -84,6 +84,10 @@ type PortBinding struct {
 	// AdditionalChassis are the other chassis a port is bound to during a live migration
 	// (requested-chassis lists two); they must not advertise it.
 	AdditionalChassis []string
+	// RequestedChassis is the chassis northd resolved from the port's requested-chassis
+	// option ("" when it has none). It changes before ovn-controller moves the binding, so
+	// the node a port is leaving knows before the node it is going to.
+	RequestedChassis string
 }
 
 // Identity is who this node is in OVN, read from the local Open_vSwitch table.

@@ -81,10 +81,11 @@ func Connect(ctx context.Context, cfg config.OVN, trigger func(reason string), l
 	var pb sbdb.PortBinding
 	var ch sbdb.Chassis
 	// SB holds where each port is bound (VM ports, and router gateways as chassisredirect
-	// ports); additional_chassis is the live-migration target. At 10k ports a full SB
+	// ports); additional_chassis is the live-migration target and requested_chassis where
+	// nova wants the port next. At 10k ports a full SB
 	// monitor costs 5x the memory and time of these few columns (field-notes.md).
 	w.sb, err = dialRetry(ctx, "SB", remote{conn: sbConn, tls: cfg.SBTLS}, sbModel, triggerHandler("SB", trigger), log,
-		client.WithTable(&pb, &pb.LogicalPort, &pb.Type, &pb.Chassis, &pb.AdditionalChassis),
+		client.WithTable(&pb, &pb.LogicalPort, &pb.Type, &pb.Chassis, &pb.AdditionalChassis, &pb.RequestedChassis),
 		client.WithTable(&ch, &ch.Name))
 	if err != nil {
 		return nil, err
@@ -185,6 +186,9 @@ func buildBindings(bindings []sbdb.PortBinding, chassis []sbdb.Chassis) map[stri
 		pb := PortBinding{LogicalPort: b.LogicalPort, Type: b.Type}
 		if b.Chassis != nil {
 			pb.Chassis = chassisName[*b.Chassis]
+		}
+		if b.RequestedChassis != nil {
+			pb.RequestedChassis = chassisName[*b.RequestedChassis]
 		}
 		for _, u := range b.AdditionalChassis {
 			if n := chassisName[u]; n != "" {
