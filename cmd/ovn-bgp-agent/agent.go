@@ -77,6 +77,7 @@ func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
 		return p.pass(ctx)
 	}
 	loop := reconcile.New(pass, cfg.ReconcileInterval, log)
+	p.handover = newHandover(loop.Trigger)
 	loop.Observe(obs)
 	var wg routines
 	if err := serveObservability(ctx, &wg, cfg.Metrics.Listen, obs, frrMgr, log); err != nil {
@@ -150,6 +151,7 @@ type passer struct {
 	policy   atomic.Pointer[exposure.Policy] // replaced by a configuration reload
 	reported findingLog
 	stale    string // databases disconnected at the last pass, for logging changes only
+	handover *handover
 	log      *slog.Logger
 	obs      *metrics.Metrics
 }
@@ -179,6 +181,7 @@ func (p *passer) pass(ctx context.Context) error {
 	p.reportStale(st.Stale)
 	desired, findings := exposure.Compute(st, id, *p.policy.Load())
 	p.reported.report(findings, p.log)
+	desired, arriving := p.handover.apply(desired, st, id.Chassis)
 	p.obs.Exposed(desired)
 	// Each applier runs even when another failed: an FRR that is restarting must not stop
 	// a new VM's address from reaching bgp-nic, and the next pass retries the failed one.
@@ -195,7 +198,7 @@ func (p *passer) pass(ctx context.Context) error {
 	if p.wr.kernel.IPv6Disabled() {
 		desired = desired.IPv4Only() // the wiring said so once; every IPv6 address would fail
 	}
-	res, err := p.k.Sync(ctx, hostAddrs(desired))
+	res, err := p.k.Sync(ctx, hostAddrs(desired, arriving))
 	p.obs.Changed(metrics.ApplierKernel, "address-added", len(res.Added))
 	p.obs.Changed(metrics.ApplierKernel, "address-removed", len(res.Removed))
 	p.obs.Changed(metrics.ApplierKernel, "address-remetered", len(res.Remetered))

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/netip"
+
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/frr"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/kernel"
@@ -11,12 +13,17 @@ import (
 // The metric is set whether or not kind communities are configured, so configuring them later
 // changes frr.conf only.
 
-// hostAddrs are the desired host addresses with their kinds' metrics.
-func hostAddrs(d exposure.Desired) []kernel.HostAddr {
+// hostAddrs are the desired host addresses with their kinds' metrics; arriving ones (a live
+// migration's target, see handover.go) carry frr.ArrivingMetric instead.
+func hostAddrs(d exposure.Desired, arriving map[netip.Prefix]bool) []kernel.HostAddr {
 	var out []kernel.HostAddr
 	for _, e := range d.Exposures {
 		if e.Prefix.IsSingleIP() {
-			out = append(out, kernel.HostAddr{Addr: e.Prefix.Addr(), Metric: frr.KindMetric(e.Kind)})
+			m := frr.KindMetric(e.Kind)
+			if arriving[e.Prefix] {
+				m = frr.ArrivingMetric
+			}
+			out = append(out, kernel.HostAddr{Addr: e.Prefix.Addr(), Metric: m})
 		}
 	}
 	return out

@@ -11,15 +11,19 @@ type Path struct {
 	NextHop    string
 	PeerID     string
 	Best       bool
+	Multipath  bool  // used for forwarding alongside the best path (ECMP)
+	MED        int   // multi-exit discriminator ("metric")
 	LastUpdate int64 // epoch seconds FRR last changed this path: a withdraw and re-announce moves it
 }
 
 type bgpTable struct {
 	Routes map[string][]struct {
-		Valid    bool   `json:"valid"`
-		BestPath bool   `json:"bestpath"`
-		PeerID   string `json:"peerId"`
-		Nexthops []struct {
+		Valid     bool   `json:"valid"`
+		BestPath  bool   `json:"bestpath"`
+		Multipath bool   `json:"multipath"`
+		Metric    int    `json:"metric"`
+		PeerID    string `json:"peerId"`
+		Nexthops  []struct {
 			IP string `json:"ip"`
 		} `json:"nexthops"`
 	} `json:"routes"`
@@ -46,7 +50,7 @@ func (l *Lab) BGPRoutes(ctx context.Context, node, family string) (map[string][]
 			if !p.Valid {
 				continue
 			}
-			path := Path{PeerID: p.PeerID, Best: p.BestPath}
+			path := Path{PeerID: p.PeerID, Best: p.BestPath, Multipath: p.Multipath, MED: p.Metric}
 			if len(p.Nexthops) > 0 {
 				path.NextHop = p.Nexthops[0].IP
 			}

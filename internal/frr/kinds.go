@@ -37,6 +37,15 @@ var kindMetrics = map[exposure.Kind]uint32{
 	exposure.KindPortForward:  108,
 }
 
+// ArrivingMetric marks an address that has just arrived on this node with a live migration:
+// the redistribute route-map gives it ArrivingMED, so while the source node still announces
+// the VM the ToRs keep using the source's path (MED 0) and never split traffic between both.
+// The kernel side changes the metric to the kind's once the hold is over.
+const ArrivingMetric = 199
+
+// ArrivingMED is the MED of an arriving address: worse than the 0 of every other path.
+const ArrivingMED = 100
+
 // KindMetric is the route metric (IFA_RT_PRIORITY) the kernel side gives the addresses of
 // kind k on bgp-nic, so that FRR can tell the kinds apart; 0 for an unknown kind.
 func KindMetric(k exposure.Kind) uint32 { return kindMetrics[k] }

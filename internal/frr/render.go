@@ -31,6 +31,8 @@ type view struct {
 	Community    string // the redistribute route-map's `set community` argument; "": none
 	Large        string
 	Kinds        []kindEntry // per-kind entries of the redistribute route-map, before seq 10
+	Arriving     uint32      // ArrivingMetric: the seq 9 entry for addresses arriving with a migration
+	ArrivingMED  uint32
 	Neighbors    []viewNeighbor
 	PrefixLists4 []prefixList
 	PrefixLists6 []prefixList
@@ -74,7 +76,7 @@ func Render(c Config) ([]byte, error) {
 	}
 	v := view{ASN: c.ASN, NIC: c.NIC, VRF: c.VRF, RouteMap: RouteMap, Relax: c.Multipath.Relax,
 		Community: joinCommunities(c.Communities.Standard), Large: joinCommunities(c.Communities.Large),
-		ExtraConfig: c.ExtraConfig, Kernel: c.RedistributeKernel}
+		ExtraConfig: c.ExtraConfig, Kernel: c.RedistributeKernel, Arriving: ArrivingMetric, ArrivingMED: ArrivingMED}
 	if v.ExtraConfig != "" && !strings.HasSuffix(v.ExtraConfig, "\n") {
 		v.ExtraConfig += "\n"
 	}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn"
+)
+
+// A live migration moves a VM's binding from one node to another; both nodes' agents see
+// the same SB change and act independently, so the ToRs could briefly see both nodes, or
+// neither. The handover makes it one at a time, with no gap, in BGP's own terms:
+//   - the source keeps announcing the VM (MED 0) for departHold after the binding left;
+//     traffic it still attracts reaches the VM through OVN's tunnel;
+//   - the target announces at once, but with frr.ArrivingMetric (MED 100) for arriveHold,
+//     so while the source's path exists the ToRs use only that one (a worse MED is neither
+//     best nor multipath), and the target's takes over the moment the source withdraws;
+//   - then the target's metric changes in place to its kind's (MED 0): no withdraw.
+const (
+	departHold = time.Second
+	arriveHold = 3 * time.Second
+)
+
+// handover keeps the state of VM prefixes in motion between passes.
+type handover struct {
+	now     func() time.Time
+	trigger func(reason string) // asks for the pass that ends a hold
+
+	mu          sync.Mutex
+	prevChassis map[string]string                  // port → chassis at the last pass
+	prevVM      map[netip.Prefix]exposure.Exposure // VM exposures announced at the last pass
+	arriving    map[netip.Prefix]time.Time         // until when an arrived VM keeps the worse MED
+	departing   map[netip.Prefix]time.Time         // until when a departed VM is still announced
+}
+
+func newHandover(trigger func(string)) *handover {
+	return &handover{now: time.Now, trigger: trigger, prevChassis: map[string]string{},
+		prevVM: map[netip.Prefix]exposure.Exposure{}, arriving: map[netip.Prefix]time.Time{},
+		departing: map[netip.Prefix]time.Time{}}
+}
+
+// apply returns d with the VMs still departing from this node added back, and the prefixes
+// that are arriving. me is this node's chassis; st the snapshot d was computed from.
+func (h *handover) apply(d exposure.Desired, st ovn.State, me string) (exposure.Desired, map[netip.Prefix]bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.now()
+	current := map[netip.Prefix]exposure.Exposure{}
+	for _, e := range d.Exposures {
+		if e.Kind == exposure.KindVM {
+			current[e.Prefix] = e
+		}
+	}
+	// Arrivals: newly announced here, and bound to another chassis at the last pass. The
+	// first pass has no last pass: what a restart finds is adopted, not arriving.
+	for p, e := range current {
+		if _, was := h.prevVM[p]; was {
+			continue
+		}
+		if prev := h.prevChassis[portOf(e)]; prev != "" && prev != me {
+			h.arriving[p] = now.Add(arriveHold)
+			h.after(arriveHold)
+		}
+	}
+	// Departures: announced at the last pass, gone now, and the port moving to another
+	// chassis (a deleted port is withdrawn at once).
+	out := d
+	for p, e := range h.prevVM {
+		if _, still := current[p]; still {
+			delete(h.departing, p)
+			continue
+		}
+		b, ok := st.Bindings[portOf(e)]
+		moving := ok && (b.Chassis != "" && b.Chassis != me || b.RequestedChassis != "" && b.RequestedChassis != me)
+		until, held := h.departing[p]
+		switch {
+		case !moving:
+			delete(h.departing, p)
+			continue
+		case !held:
+			until = now.Add(departHold)
+			h.departing[p] = until
+			h.after(departHold)
+		}
+		if now.Before(until) {
+			e.Reason = "departing with a live migration, announced until the target has taken over: " + e.Reason
+			out.Exposures = append(out.Exposures, e)
+			current[p] = e
+		} else {
+			delete(h.departing, p)
+		}
+	}
+	slices.SortFunc(out.Exposures, func(a, b exposure.Exposure) int {
+		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
+			return c
+		}
+		return a.Prefix.Bits() - b.Prefix.Bits()
+	})
+	arriving := map[netip.Prefix]bool{}
+	for p, until := range h.arriving {
+		if _, ok := current[p]; !ok || !now.Before(until) {
+			delete(h.arriving, p)
+			continue
+		}
+		arriving[p] = true
+	}
+	h.prevVM = current
+	h.prevChassis = make(map[string]string, len(st.Bindings))
+	for port, b := range st.Bindings {
+		h.prevChassis[port] = b.Chassis
+	}
+	return out, arriving
+}
+
+// after asks for a pass once a hold of d is over.
+func (h *handover) after(d time.Duration) {
+	if h.trigger != nil {
+		time.AfterFunc(d+10*time.Millisecond, func() { h.trigger("live-migration hold over") })
+	}
+}
+
+func portOf(e exposure.Exposure) string { return strings.TrimPrefix(e.Object, "Logical_Switch_Port ") }

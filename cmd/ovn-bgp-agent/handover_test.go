@@ -1,0 +1,90 @@
+package main
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn"
+)
+
+var vmPrefix = netip.MustParsePrefix("172.24.4.30/32")
+
+func vmExposed() exposure.Desired {
+	return exposure.Desired{Exposures: []exposure.Exposure{{Prefix: vmPrefix, Kind: exposure.KindVM, Object: "Logical_Switch_Port vmM"}}}
+}
+
+func boundTo(chassis, requested string) ovn.State {
+	return ovn.State{Bindings: map[string]ovn.PortBinding{"vmM": {LogicalPort: "vmM", Chassis: chassis, RequestedChassis: requested}}}
+}
+
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time          { return c.t }
+func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func newTestHandover() (*handover, *fakeClock) {
+	c := &fakeClock{t: time.Unix(1000, 0)}
+	h := newHandover(nil)
+	h.now = c.now
+	return h, c
+}
+
+func announced(d exposure.Desired) bool {
+	_, ok := d.Lookup(vmPrefix)
+	return ok
+}
+
+func TestHandoverTarget(t *testing.T) {
+	h, clock := newTestHandover()
+	// Bound on node-a: nothing here.
+	if d, _ := h.apply(exposure.Desired{}, boundTo("node-a", "node-a"), "node-b"); announced(d) {
+		t.Fatal("announced before the binding moved")
+	}
+	// The binding moves here: announced at once, with the worse MED.
+	d, arriving := h.apply(vmExposed(), boundTo("node-b", "node-b"), "node-b")
+	if !announced(d) || !arriving[vmPrefix] {
+		t.Fatalf("after the move: announced %v, arriving %v; want both", announced(d), arriving[vmPrefix])
+	}
+	clock.advance(arriveHold)
+	if _, arriving := h.apply(vmExposed(), boundTo("node-b", "node-b"), "node-b"); arriving[vmPrefix] {
+		t.Error("still arriving after the hold")
+	}
+}
+
+func TestHandoverSource(t *testing.T) {
+	h, clock := newTestHandover()
+	h.apply(vmExposed(), boundTo("node-a", "node-a"), "node-a")
+	// requested-chassis moved on: the core stops exposing; the source keeps announcing.
+	d, arriving := h.apply(exposure.Desired{}, boundTo("node-a", "node-b"), "node-a")
+	if !announced(d) || arriving[vmPrefix] {
+		t.Fatalf("right after the move: announced %v, arriving %v; want announced, not arriving", announced(d), arriving[vmPrefix])
+	}
+	clock.advance(departHold / 2)
+	if d, _ := h.apply(exposure.Desired{}, boundTo("node-b", "node-b"), "node-a"); !announced(d) {
+		t.Error("withdrawn before the departure hold was over")
+	}
+	clock.advance(departHold)
+	if d, _ := h.apply(exposure.Desired{}, boundTo("node-b", "node-b"), "node-a"); announced(d) {
+		t.Error("still announced after the departure hold")
+	}
+	if d, _ := h.apply(exposure.Desired{}, boundTo("node-b", "node-b"), "node-a"); announced(d) {
+		t.Error("announced again on a later pass")
+	}
+}
+
+func TestHandoverDeletedPortWithdrawnAtOnce(t *testing.T) {
+	h, _ := newTestHandover()
+	h.apply(vmExposed(), boundTo("node-a", ""), "node-a")
+	if d, _ := h.apply(exposure.Desired{}, ovn.State{Bindings: map[string]ovn.PortBinding{}}, "node-a"); announced(d) {
+		t.Error("a deleted port must be withdrawn at once")
+	}
+}
+
+func TestHandoverRestartAdoptsWithoutArriving(t *testing.T) {
+	h, _ := newTestHandover()
+	if _, arriving := h.apply(vmExposed(), boundTo("node-b", ""), "node-b"); arriving[vmPrefix] {
+		t.Error("the first pass after a start must adopt, not treat the VM as arriving")
+	}
+}
