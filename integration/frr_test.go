@@ -91,16 +91,24 @@ func TestFRRRestartReapplied(t *testing.T) {
 	agentLogContains(t, ctx, l, "FRR lost the agent's config; re-applying")
 }
 
-func TestBFDFailoverWithdraws(t *testing.T) {
-	t.Parallel()
+// startECMPWithVM starts the dual-homed lab and its agent, plugs vm1 (172.24.4.10) and waits
+// for its /32 at both ToRs.
+func startECMPWithVM(t *testing.T) (*lab.Lab, context.Context) {
+	t.Helper()
 	l, ctx := startLabFrom(t, ecmpTopology)
 	if err := l.StartAgent(ctx, compute); err != nil {
 		t.Fatal(err)
 	}
 	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
+	waitRouteAt(t, ctx, l, "tor1", "172.24.4.10/32", "172.30.1.10", true)
+	waitRouteAt(t, ctx, l, "tor2", "172.24.4.10/32", "172.30.2.10", true)
+	return l, ctx
+}
+
+func TestBFDFailoverWithdraws(t *testing.T) {
+	t.Parallel()
+	l, ctx := startECMPWithVM(t)
 	const prefix = "172.24.4.10/32"
-	waitRouteAt(t, ctx, l, "tor1", prefix, "172.30.1.10", true)
-	waitRouteAt(t, ctx, l, "tor2", prefix, "172.30.2.10", true)
 	for _, tor := range []struct{ node, peer string }{{"tor1", "172.30.1.10"}, {"tor2", "172.30.2.10"}} {
 		if err := lab.Poll(ctx, routeWait, "BFD up at "+tor.node, func() (bool, error) {
 			s, err := bfdStatus(ctx, l, tor.node, tor.peer)

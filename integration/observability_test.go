@@ -91,14 +91,8 @@ func (s scrape) atLeast(v float64, metric string, labels ...string) error {
 
 func TestMetricsReflectLab(t *testing.T) {
 	t.Parallel()
-	l, ctx := startLabFrom(t, ecmpTopology)
-	if err := l.StartAgent(ctx, compute); err != nil {
-		t.Fatal(err)
-	}
-	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
+	l, ctx := startECMPWithVM(t)
 	const prefix = "172.24.4.10/32"
-	waitRouteAt(t, ctx, l, "tor1", prefix, "172.30.1.10", true)
-	waitRouteAt(t, ctx, l, "tor2", prefix, "172.30.2.10", true)
 
 	const tor1, tor2 = "172.30.1.254", "172.30.2.254"
 	var s scrape

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"os/exec"
 	"strings"
 	"testing"
@@ -121,14 +122,7 @@ func TestAgentRestartKeepsRoutes(t *testing.T) {
 func TestAgentStopsWhileOVNIsDown(t *testing.T) {
 	t.Parallel()
 	l, ctx := startWithVM(t)
-	if err := l.StopDaemon("ovsdb-server-nb"); err != nil {
-		t.Fatal(err)
-	}
-	if err := lab.Poll(ctx, routeWait, "the agent to notice the NB database is gone", func() (bool, error) {
-		return strings.Contains(l.AgentLog(compute, 40), "reconnect"), nil
-	}); err != nil {
-		t.Fatalf("%v\n%s", err, l.AgentLog(compute, 40))
-	}
+	stopNB(t, ctx, l)
 	start := time.Now()
 	if err := l.StopAgent(compute); err != nil {
 		t.Fatalf("the agent did not stop cleanly on SIGTERM while reconnecting: %v", err)
@@ -144,14 +138,7 @@ func TestAgentStopsWhileOVNIsDown(t *testing.T) {
 func TestDriftRepairedDuringOVNOutage(t *testing.T) {
 	t.Parallel()
 	l, ctx := startWithVM(t)
-	if err := l.StopDaemon("ovsdb-server-nb"); err != nil {
-		t.Fatal(err)
-	}
-	if err := lab.Poll(ctx, routeWait, "the agent to notice the NB database is gone", func() (bool, error) {
-		return strings.Contains(l.AgentLog(compute, 40), "reconnect"), nil
-	}); err != nil {
-		t.Fatalf("%v\n%s", err, l.AgentLog(compute, 40))
-	}
+	stopNB(t, ctx, l)
 	// The deletion itself triggers the pass (netlink), which must not wait for OVN.
 	if _, err := l.Exec(ctx, compute, "ip", "addr", "del", "172.24.4.10/32", "dev", "bgp-nic"); err != nil {
 		t.Fatal(err)
@@ -164,5 +151,18 @@ func TestDriftRepairedDuringOVNOutage(t *testing.T) {
 	waitRoute(t, ctx, l, "172.24.4.10/32")
 	if log := l.AgentLog(compute, 60); !strings.Contains(log, "passes keep applying its last known state") {
 		t.Errorf("the agent did not say it ran on the last known NB state:\n%s", log)
+	}
+}
+
+// stopNB stops the lab's NB ovsdb-server and waits until the agent has noticed.
+func stopNB(t *testing.T, ctx context.Context, l *lab.Lab) {
+	t.Helper()
+	if err := l.StopDaemon("ovsdb-server-nb"); err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.Poll(ctx, routeWait, "the agent to notice the NB database is gone", func() (bool, error) {
+		return strings.Contains(l.AgentLog(compute, 40), "reconnect"), nil
+	}); err != nil {
+		t.Fatalf("%v\n%s", err, l.AgentLog(compute, 40))
 	}
 }
