@@ -30,15 +30,15 @@ type handover struct {
 	now     func() time.Time
 	trigger func(reason string) // asks for the pass that ends a hold
 
-	mu          sync.Mutex
-	prevChassis map[string]string                  // port → chassis at the last pass
-	prevVM      map[netip.Prefix]exposure.Exposure // VM exposures announced at the last pass
-	arriving    map[netip.Prefix]time.Time         // until when an arrived VM keeps the worse MED
-	departing   map[netip.Prefix]time.Time         // until when a departed VM is still announced
+	mu           sync.Mutex
+	prevBindings map[string]ovn.PortBinding         // the last pass's bindings (its snapshot's, never mutated)
+	prevVM       map[netip.Prefix]exposure.Exposure // VM exposures announced at the last pass
+	arriving     map[netip.Prefix]time.Time         // until when an arrived VM keeps the worse MED
+	departing    map[netip.Prefix]time.Time         // until when a departed VM is still announced
 }
 
 func newHandover(trigger func(string)) *handover {
-	return &handover{now: time.Now, trigger: trigger, prevChassis: map[string]string{},
+	return &handover{now: time.Now, trigger: trigger,
 		prevVM: map[netip.Prefix]exposure.Exposure{}, arriving: map[netip.Prefix]time.Time{},
 		departing: map[netip.Prefix]time.Time{}}
 }
@@ -61,7 +61,7 @@ func (h *handover) apply(d exposure.Desired, st ovn.State, me string) (exposure.
 		if _, was := h.prevVM[p]; was {
 			continue
 		}
-		if prev := h.prevChassis[portOf(e)]; prev != "" && prev != me {
+		if prev := h.prevBindings[portOf(e)].Chassis; prev != "" && prev != me {
 			h.arriving[p] = now.Add(arriveHold)
 			h.after(arriveHold)
 		}
@@ -94,12 +94,7 @@ func (h *handover) apply(d exposure.Desired, st ovn.State, me string) (exposure.
 			delete(h.departing, p)
 		}
 	}
-	slices.SortFunc(out.Exposures, func(a, b exposure.Exposure) int {
-		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
-			return c
-		}
-		return a.Prefix.Bits() - b.Prefix.Bits()
-	})
+	slices.SortFunc(out.Exposures, func(a, b exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) })
 	arriving := map[netip.Prefix]bool{}
 	for p, until := range h.arriving {
 		if _, ok := current[p]; !ok || !now.Before(until) {
@@ -108,11 +103,7 @@ func (h *handover) apply(d exposure.Desired, st ovn.State, me string) (exposure.
 		}
 		arriving[p] = true
 	}
-	h.prevVM = current
-	h.prevChassis = make(map[string]string, len(st.Bindings))
-	for port, b := range st.Bindings {
-		h.prevChassis[port] = b.Chassis
-	}
+	h.prevVM, h.prevBindings = current, st.Bindings
 	return out, arriving
 }
 

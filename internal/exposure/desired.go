@@ -92,15 +92,15 @@ func (d Desired) Subnets() []Exposure {
 
 // Lookup returns the exposure of prefix, if any.
 func (d Desired) Lookup(p netip.Prefix) (Exposure, bool) {
-	i, ok := slices.BinarySearchFunc(d.Exposures, p, func(e Exposure, p netip.Prefix) int { return comparePrefix(e.Prefix, p) })
+	i, ok := slices.BinarySearchFunc(d.Exposures, p, func(e Exposure, p netip.Prefix) int { return ComparePrefix(e.Prefix, p) })
 	if !ok {
 		return Exposure{}, false
 	}
 	return d.Exposures[i], true
 }
 
-// comparePrefix orders by address, then prefix length.
-func comparePrefix(a, b netip.Prefix) int {
+// ComparePrefix orders prefixes by address, then prefix length: the order of Desired.Exposures.
+func ComparePrefix(a, b netip.Prefix) int {
 	if c := a.Addr().Compare(b.Addr()); c != 0 {
 		return c
 	}

@@ -2,7 +2,6 @@ package exposure
 
 import (
 	"net/netip"
-	"slices"
 	"strings"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn"
@@ -70,14 +69,4 @@ func mentions(f Finding, addr netip.Addr) bool {
 
 func splitWords(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune(" ,;()\"", r) })
-}
-
-// sortedKeys returns a map's keys in order.
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -122,7 +122,7 @@ func (c *computer) run() (Desired, []Finding) {
 	c.providerPorts()
 	c.routers()
 	sort.SliceStable(c.exposures, func(i, j int) bool {
-		return comparePrefix(c.exposures[i].Prefix, c.exposures[j].Prefix) < 0
+		return ComparePrefix(c.exposures[i].Prefix, c.exposures[j].Prefix) < 0
 	})
 	var d Desired
 	d.Exposures = c.dedupe(c.exposures)

@@ -2,6 +2,7 @@ package exposure
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -59,14 +60,12 @@ func (g *gateway) inProviderSubnet(a netip.Addr) bool {
 // subnets.
 func (c *computer) routers() {
 	var tenants []tenantSubnet
-	gateways := map[*ovn.LogicalRouter]*gateway{}
 	for i := range c.st.Routers {
 		lr := &c.st.Routers[i]
 		gw := c.gatewayOf(lr)
 		if gw == nil {
 			continue
 		}
-		gateways[lr] = gw
 		c.gatewayPort(gw)
 		c.floatingIPs(gw)
 		c.loadBalancers(gw)
@@ -220,7 +219,7 @@ func (c *computer) loadBalancers(g *gateway) {
 			kind = KindPortForward
 		}
 		var ips []netip.Addr
-		for _, vip := range sortedKeys(lb.VIPs) {
+		for _, vip := range slices.Sorted(maps.Keys(lb.VIPs)) {
 			a, err := parseVIP(vip)
 			if err != nil {
 				c.finding(object, "vips: %v", err)

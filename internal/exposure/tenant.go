@@ -98,7 +98,7 @@ func snatted(g *gateway, subnet netip.Prefix) bool {
 // would send one tenant's traffic to the other.
 func refuseOverlaps(c *computer, ts []tenantSubnet) []tenantSubnet {
 	slices.SortFunc(ts, func(a, b tenantSubnet) int {
-		return cmp.Or(comparePrefix(a.subnet, b.subnet), cmp.Compare(a.gw.router.Name, b.gw.router.Name), cmp.Compare(a.lrpName, b.lrpName))
+		return cmp.Or(ComparePrefix(a.subnet, b.subnet), cmp.Compare(a.gw.router.Name, b.gw.router.Name), cmp.Compare(a.lrpName, b.lrpName))
 	})
 	// Sorted by address, then length: a later subnet overlaps ts[i] exactly when ts[i]
 	// contains its first address, and once one does not, no later one can.

@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
+
 	"cmp"
 	"context"
 	"errors"
@@ -198,7 +200,7 @@ func sortedPrefixes[V any](set map[netip.Prefix]V) []netip.Prefix {
 	for p := range set {
 		out = append(out, p)
 	}
-	slices.SortFunc(out, comparePrefix)
+	slices.SortFunc(out, exposure.ComparePrefix)
 	return out
 }
 
@@ -208,17 +210,10 @@ func sortedRoutes(set map[NICRoute]bool) []NICRoute {
 		out = append(out, r)
 	}
 	slices.SortFunc(out, func(a, b NICRoute) int {
-		if c := comparePrefix(a.Prefix, b.Prefix); c != 0 {
+		if c := exposure.ComparePrefix(a.Prefix, b.Prefix); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.Metric, b.Metric)
 	})
 	return out
-}
-
-func comparePrefix(a, b netip.Prefix) int {
-	if c := a.Addr().Compare(b.Addr()); c != 0 {
-		return c
-	}
-	return a.Bits() - b.Bits()
 }
