@@ -31,6 +31,7 @@ type Applier struct {
 	opts  Options
 	log   *slog.Logger
 	wired map[string]bool // bridges wired by this process: cleaned when they stop being provider bridges
+	swept map[string]bool // retired bridges already cleaned of an earlier run's flows
 }
 
 // Result reports one pass. Lines are "BRIDGE: cookie=…, priority=… actions=…", sorted.
@@ -61,7 +62,7 @@ func New(opts Options, log *slog.Logger) *Applier {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Applier{opts: opts, log: log.With("component", "ovs"), wired: map[string]bool{}}
+	return &Applier{opts: opts, log: log.With("component", "ovs"), wired: map[string]bool{}, swept: map[string]bool{}}
 }
 
 // ofctlTimeout bounds one ovs-ofctl call: a hung ovs-vswitchd must not hold up the pass.
@@ -72,8 +73,10 @@ const ofctlTimeout = 10 * time.Second
 // one that fails (e.g. ovs-vswitchd restarting) does not stop the others; the error names it.
 //
 // retired names OVS bridges of this node that are not provider bridges (any more): the
-// agent's flows there (its cookies say so) are from an earlier run and are removed. A
-// retired bridge without a management socket has no flows to look at.
+// agent's flows there (its cookies say so) are from an earlier run and are removed. Only an
+// earlier run can have left them (this process tracks what it wires), so each retired bridge
+// is swept once, not dumped on every pass. A retired bridge without a management socket has
+// no flows to look at.
 func (a *Applier) Sync(ctx context.Context, bridges []Bridge, retired ...string) (Result, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -102,10 +105,12 @@ func (a *Applier) Sync(ctx context.Context, bridges []Bridge, retired ...string)
 			want[name] = nil // no longer a provider bridge: take our flows away
 		}
 	}
+	sweeping := map[string]bool{}
 	for _, name := range retired {
-		if _, ok := want[name]; ok || validBridgeName(name) != nil {
+		if _, ok := want[name]; ok || a.swept[name] || validBridgeName(name) != nil {
 			continue
 		}
+		sweeping[name] = true
 		if _, err := os.Stat(filepath.Join(a.opts.RunDir, name+".mgmt")); err == nil {
 			want[name] = nil
 		}
@@ -122,6 +127,9 @@ func (a *Applier) Sync(ctx context.Context, bridges []Bridge, retired ...string)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("bridge %s: %w", name, err))
 			continue
+		}
+		if sweeping[name] {
+			a.swept[name] = true
 		}
 		if want[name] == nil && len(installed) == 0 {
 			delete(a.wired, name)
