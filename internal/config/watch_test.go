@@ -66,7 +66,8 @@ func (c *configMapDir) swap(text string) {
 type reloadRecorder struct {
 	mu      sync.Mutex
 	changes [][]string
-	results []error // nil for a success
+	results []error       // nil for a success
+	result  chan struct{} // one value per result
 	r       *Reloader
 }
 
@@ -76,7 +77,7 @@ func startReloader(t *testing.T, path string, environ []string) *reloadRecorder 
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &reloadRecorder{}
+	rec := &reloadRecorder{result: make(chan struct{}, 16)}
 	rec.r = NewReloader(path, environ, running, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
 	rec.r.debounce = 50 * time.Millisecond
 	rec.r.OnChange = func(_ Config, changed []string) {
@@ -88,6 +89,10 @@ func startReloader(t *testing.T, path string, environ []string) *reloadRecorder 
 		rec.mu.Lock()
 		rec.results = append(rec.results, err)
 		rec.mu.Unlock()
+		select { // never block the reloader; a full buffer already holds a wake-up
+		case rec.result <- struct{}{}:
+		default:
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -96,9 +101,10 @@ func startReloader(t *testing.T, path string, environ []string) *reloadRecorder 
 	return rec
 }
 
+// waitResults waits, with a deadline, until the reloader has reported n results in all.
 func (rec *reloadRecorder) waitResults(t *testing.T, n int) []error {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.After(5 * time.Second)
 	for {
 		rec.mu.Lock()
 		got := slices.Clone(rec.results)
@@ -106,10 +112,11 @@ func (rec *reloadRecorder) waitResults(t *testing.T, n int) []error {
 		if len(got) >= n {
 			return got
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-rec.result:
+		case <-deadline:
 			t.Fatalf("timed out waiting for %d reload results, have %d", n, len(got))
 		}
-		time.Sleep(10 * time.Millisecond) // polling with a deadline
 	}
 }
 
