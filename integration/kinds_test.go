@@ -1,9 +1,6 @@
 package integration
 
 import (
-	"context"
-	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -43,11 +40,11 @@ func TestKindCommunitiesAtToR(t *testing.T) {
 		{"10.0.0.0/24", nodeA, "tenant-subnet", "64999:105", ""},
 	} {
 		waitOnlyVia(t, ctx, l, c.prefix, c.node)
-		var got pathCommunities
+		var got lab.PathAttrs
 		err := lab.Poll(ctx, routeWait, c.prefix+" with the "+c.kind+" communities", func() (bool, error) {
 			var err error
-			got, err = torCommunities(ctx, l, c.prefix)
-			return got.Standard == c.comms && got.Large == c.large && got.MED == 0, err
+			got, err = l.Node(tor).FRR.PathAttrs(ctx, family(c.prefix), c.prefix)
+			return got.Communities == c.comms && got.LargeCommunities == c.large && got.MED == 0, err
 		})
 		if err != nil {
 			t.Errorf("%s (%s): %v (last seen %+v)", c.prefix, c.kind, err, got)
@@ -67,36 +64,4 @@ func TestKindCommunitiesAtToR(t *testing.T) {
 			t.Errorf("%s bgp-nic: want %q in\n%s", c.node, c.want, out)
 		}
 	}
-}
-
-type pathCommunities struct {
-	Standard, Large string
-	MED             int
-}
-
-// torCommunities reads the communities and MED of the ToR's best path for prefix.
-func torCommunities(ctx context.Context, l *lab.Lab, prefix string) (pathCommunities, error) {
-	out, err := l.Node(tor).FRR.Vtysh(ctx, fmt.Sprintf("show bgp %s unicast %s json", family(prefix), prefix))
-	if err != nil {
-		return pathCommunities{}, err
-	}
-	var r struct {
-		Paths []struct {
-			Metric    int `json:"metric"`
-			Community struct {
-				String string `json:"string"`
-			} `json:"community"`
-			Large struct {
-				String string `json:"string"`
-			} `json:"largeCommunity"`
-		} `json:"paths"`
-	}
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		return pathCommunities{}, err
-	}
-	if len(r.Paths) == 0 {
-		return pathCommunities{}, fmt.Errorf("%s not at %s", prefix, tor)
-	}
-	p := r.Paths[0]
-	return pathCommunities{Standard: p.Community.String, Large: p.Large.String, MED: p.Metric}, nil
 }

@@ -115,3 +115,36 @@ func (l *Lab) BGPSessionState(ctx context.Context, node, peer string) (string, e
 	}
 	return r[peer].State, nil
 }
+
+// PathAttrs are the attributes of a prefix's first path that tell exposure kinds apart.
+type PathAttrs struct {
+	Communities, LargeCommunities string // as FRR prints them, space-separated
+	MED                           int
+}
+
+// PathAttrs reads the communities and MED of the first path for prefix in f's BGP table.
+func (f *FRR) PathAttrs(ctx context.Context, family, prefix string) (PathAttrs, error) {
+	out, err := f.Vtysh(ctx, "show bgp "+family+" unicast "+prefix+" json")
+	if err != nil {
+		return PathAttrs{}, err
+	}
+	var r struct {
+		Paths []struct {
+			Metric    int `json:"metric"`
+			Community struct {
+				String string `json:"string"`
+			} `json:"community"`
+			Large struct {
+				String string `json:"string"`
+			} `json:"largeCommunity"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		return PathAttrs{}, fmt.Errorf("parse %s from %s: %w", prefix, f.Name, err)
+	}
+	if len(r.Paths) == 0 {
+		return PathAttrs{}, fmt.Errorf("%s is not in the BGP table of %s", prefix, f.Name)
+	}
+	p := r.Paths[0]
+	return PathAttrs{Communities: p.Community.String, LargeCommunities: p.Large.String, MED: p.Metric}, nil
+}

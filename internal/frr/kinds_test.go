@@ -2,7 +2,6 @@ package frr
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -55,11 +54,12 @@ func TestKindCommunitiesByAddressMetric(t *testing.T) {
 			fam = "ipv6"
 		}
 		err := lab.Poll(ctx, 30*time.Second, prefix+" with "+comms, func() (bool, error) {
-			c, l, med, err := pathAttrs(ctx, f, fam, prefix)
+			a, err := f.PathAttrs(ctx, fam, prefix)
 			if err != nil {
 				return false, err
 			}
-			return c == comms && l == large && med == 0, fmt.Errorf("communities %q, large %q, MED %d", c, l, med)
+			return a.Communities == comms && a.LargeCommunities == large && a.MED == 0,
+				fmt.Errorf("communities %q, large %q, MED %d", a.Communities, a.LargeCommunities, a.MED)
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -73,31 +73,4 @@ func TestKindCommunitiesByAddressMetric(t *testing.T) {
 	// A kind change is an in-place metric change on the kernel side: no delete, no withdraw.
 	ip("addr", "change", "172.24.4.12/32", "dev", "bgp-nic", "metric", metric(exposure.KindGateway))
 	want("172.24.4.12/32", "64999:1 64999:3", "")
-}
-
-// pathAttrs reads the communities and MED of the local path for prefix.
-func pathAttrs(ctx context.Context, f *lab.FRR, family, prefix string) (comms, large string, med int, err error) {
-	out, err := f.Vtysh(ctx, "show bgp "+family+" unicast "+prefix+" json")
-	if err != nil {
-		return "", "", 0, err
-	}
-	var r struct {
-		Paths []struct {
-			Metric    int `json:"metric"`
-			Community struct {
-				String string `json:"string"`
-			} `json:"community"`
-			Large struct {
-				String string `json:"string"`
-			} `json:"largeCommunity"`
-		} `json:"paths"`
-	}
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		return "", "", 0, err
-	}
-	if len(r.Paths) == 0 {
-		return "", "", 0, fmt.Errorf("%s not in the BGP table", prefix)
-	}
-	p := r.Paths[0]
-	return p.Community.String, p.Large.String, p.Metric, nil
 }
