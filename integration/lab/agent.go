@@ -55,13 +55,7 @@ func (l *Lab) StartAgentConfig(ctx context.Context, node, cfg string, extraEnv [
 	if p := l.agents[node]; p != nil && !p.Exited() {
 		return fmt.Errorf("agent on %s already running (pid %d)", node, p.Pid())
 	}
-	env := append([]string{
-		"OVN_BGP_AGENT_OVN_OVS_CONNECTION=unix:" + n.OVSSocket(),
-		"OVN_BGP_AGENT_FRR_PATHSPACE=" + n.FRR.Name,
-		"OVN_BGP_AGENT_FRR_CONFIG_FILE=" + n.FRR.ConfigFile(),
-		"OVN_BGP_AGENT_LOG_LEVEL=debug",
-	}, n.Env...)
-	env = append(env, extraEnv...)
+	env := append(agentEnv(n), extraEnv...)
 	p, err := StartProc("agent-"+node, n.Netns, n.Dir, env, l.opts.AgentBinary, "run", "--config", cfg)
 	if err != nil {
 		return err
@@ -111,10 +105,20 @@ func (l *Lab) Explain(ctx context.Context, node, addr string, args ...string) (s
 	if n == nil || n.Role != "compute" {
 		return "", fmt.Errorf("no compute node %q", node)
 	}
-	cfg, ok := l.topo.Bind(node, n.topo.Labels["ovn-bgp-agent.agent-config"])
-	if !ok {
-		return "", fmt.Errorf("node %s: no agent config bind", node)
+	cfg, err := l.AgentConfigFile(node)
+	if err != nil {
+		return "", err
 	}
-	env := append([]string{"OVN_BGP_AGENT_OVN_OVS_CONNECTION=unix:" + n.OVSSocket()}, n.Env...)
-	return Run(ctx, n.Netns, env, append([]string{l.opts.AgentBinary, "explain", addr, "--config", cfg}, args...)...)
+	return Run(ctx, n.Netns, agentEnv(n), append([]string{l.opts.AgentBinary, "explain", addr, "--config", cfg}, args...)...)
+}
+
+// agentEnv is what differs per lab instance in an agent's configuration, as overrides: the
+// node's own OVS socket and FRR instance, and the node's OVS/OVN directories.
+func agentEnv(n *Node) []string {
+	return append([]string{
+		"OVN_BGP_AGENT_OVN_OVS_CONNECTION=unix:" + n.OVSSocket(),
+		"OVN_BGP_AGENT_FRR_PATHSPACE=" + n.FRR.Name,
+		"OVN_BGP_AGENT_FRR_CONFIG_FILE=" + n.FRR.ConfigFile(),
+		"OVN_BGP_AGENT_LOG_LEVEL=debug",
+	}, n.Env...)
 }
