@@ -164,10 +164,7 @@ func isINI(path string, data []byte) bool {
 // converted to their fields' types. Problems are keyed "[section] option"; options without a
 // meaning here come back as warnings.
 func readINI(data []byte, ps *problems) (map[string]any, []string, map[string]string) {
-	types := map[string]reflect.Type{}
-	for _, l := range leaves(reflect.TypeFor[Config](), "", nil) {
-		types[l.key] = l.typ
-	}
+	types := leafTypes()
 	out := map[string]any{}
 	names := map[string]string{} // Config key → the INI option that set it
 	var warnings []string
@@ -216,35 +213,52 @@ func readINI(data []byte, ps *problems) (map[string]any, []string, map[string]st
 			warnings = append(warnings, fmt.Sprintf("%s: accepted but has no effect here: %s", where, opt.why))
 			continue
 		}
-		v := value
-		if opt.conv != nil {
-			var err error
-			if v, err = opt.conv(value); err != nil {
-				ps.add(where, "%v", err)
-				continue
-			}
-			if opt.key == "" {
-				continue // a value checked for compatibility only (exposing_method)
-			}
+		if setOption(where, opt, value, types, out, ps) && opt.key != "" {
+			names[opt.key] = where
 		}
-		typ := types[opt.key]
-		if typ.Kind() == reflect.Bool {
-			b, err := parseINIBool(v)
-			if err != nil {
-				ps.add(where, "%v", err)
-				continue
-			}
-			v = fmt.Sprint(b)
-		}
-		conv, err := convert(v, typ)
-		if err != nil {
-			ps.reject(where+" ("+opt.key+")", "", err)
-			continue
-		}
-		setPath(out, opt.key, conv)
-		names[opt.key] = where
 	}
 	return out, warnings, names
+}
+
+// setOption converts value for opt's key and sets it in out; problems are keyed by where
+// (how the operator wrote it). It reports whether the value was set.
+func setOption(where string, opt iniOption, value string, types map[string]reflect.Type, out map[string]any, ps *problems) bool {
+	v := value
+	if opt.conv != nil {
+		var err error
+		if v, err = opt.conv(value); err != nil {
+			ps.add(where, "%v", err)
+			return false
+		}
+		if opt.key == "" {
+			return false // a value checked for compatibility only (exposing_method)
+		}
+	}
+	typ := types[opt.key]
+	if typ.Kind() == reflect.Bool {
+		b, err := parseINIBool(v)
+		if err != nil {
+			ps.add(where, "%v", err)
+			return false
+		}
+		v = fmt.Sprint(b)
+	}
+	conv, err := convert(v, typ)
+	if err != nil {
+		ps.reject(where+" ("+opt.key+")", "", err)
+		return false
+	}
+	setPath(out, opt.key, conv)
+	return true
+}
+
+// leafTypes maps each scalar key of Config to its type.
+func leafTypes() map[string]reflect.Type {
+	types := map[string]reflect.Type{}
+	for _, l := range leaves(reflect.TypeFor[Config](), "", nil) {
+		types[l.key] = l.typ
+	}
+	return types
 }
 
 // iniValue trims a value, an inline "# comment" or "; comment" after whitespace, and quotes.
@@ -289,29 +303,16 @@ var upstreamEnv = []string{
 
 // upstreamEnvOverrides reads upstreamEnv from environ the way the INI file is read.
 func upstreamEnvOverrides(environ []string, ps *problems) map[string]any {
-	var ini strings.Builder
-	ini.WriteString("[DEFAULT]\n")
-	found := false
+	out := map[string]any{}
+	types := leafTypes()
 	for _, opt := range upstreamEnv {
 		name := strings.ToUpper(opt)
 		for _, kv := range environ {
 			if v, ok := strings.CutPrefix(kv, name+"="); ok {
-				fmt.Fprintf(&ini, "%s = %s\n", opt, strings.ReplaceAll(v, "\n", " "))
-				found = true
+				setOption("environment "+name, iniOptions["default"][opt], strings.TrimSpace(v), types, out, ps)
 				break
 			}
 		}
-	}
-	if !found {
-		return nil
-	}
-	var sub problems
-	out, _, _ := readINI([]byte(ini.String()), &sub)
-	for _, p := range sub.list {
-		// "[DEFAULT] bgp_as (bgp.as): ..." becomes "BGP_AS (bgp.as): ...".
-		_, opt, _ := strings.Cut(p.Key, "] ")
-		name, rest, _ := strings.Cut(opt, " ")
-		ps.list = append(ps.list, Problem{Key: strings.TrimSpace("environment " + strings.ToUpper(name) + " " + rest), Message: p.Message})
 	}
 	return out
 }

@@ -82,8 +82,8 @@ func Connect(ctx context.Context, cfg config.OVN, trigger func(reason string), l
 	var ch sbdb.Chassis
 	// SB holds where each port is bound (VM ports, and router gateways as chassisredirect
 	// ports); additional_chassis is the live-migration target and requested_chassis where
-	// nova wants the port next. At 10k ports a full SB
-	// monitor costs 5x the memory and time of these few columns (field-notes.md).
+	// nova wants the port next. At 10k ports a full SB monitor costs 5x the memory and time
+	// of these few columns (field-notes.md).
 	w.sb, err = dialRetry(ctx, "SB", remote{conn: sbConn, tls: cfg.SBTLS}, sbModel, triggerHandler("SB", trigger), log,
 		client.WithTable(&pb, &pb.LogicalPort, &pb.Type, &pb.Chassis, &pb.AdditionalChassis, &pb.RequestedChassis),
 		client.WithTable(&ch, &ch.Name))
