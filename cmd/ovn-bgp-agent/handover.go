@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
-	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 )
 
 // A live migration moves a VM's binding from one node to another; both nodes' agents see
@@ -31,7 +31,7 @@ type handover struct {
 	trigger func(reason string) // asks for the pass that ends a hold
 
 	mu           sync.Mutex
-	prevBindings map[string]ovn.PortBinding         // the last pass's bindings (its snapshot's, never mutated)
+	prevBindings map[string]ovnstate.PortBinding    // the last pass's bindings (its snapshot's, never mutated)
 	prevVM       map[netip.Prefix]exposure.Exposure // VM exposures announced at the last pass
 	arriving     map[netip.Prefix]time.Time         // until when an arrived VM keeps the worse MED
 	departing    map[netip.Prefix]time.Time         // until when a departed VM is still announced
@@ -45,7 +45,7 @@ func newHandover(trigger func(string)) *handover {
 
 // apply returns d with the VMs still departing from this node added back, and the prefixes
 // that are arriving. me is this node's chassis; st the snapshot d was computed from.
-func (h *handover) apply(d exposure.Desired, st ovn.State, me string) (exposure.Desired, map[netip.Prefix]bool) {
+func (h *handover) apply(d exposure.Desired, st ovnstate.State, me string) (exposure.Desired, map[netip.Prefix]bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := h.now()

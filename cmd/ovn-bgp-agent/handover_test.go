@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
-	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 )
 
 var vmPrefix = netip.MustParsePrefix("172.24.4.30/32")
@@ -15,8 +15,8 @@ func vmExposed() exposure.Desired {
 	return exposure.Desired{Exposures: []exposure.Exposure{{Prefix: vmPrefix, Kind: exposure.KindVM, Object: "Logical_Switch_Port vmM"}}}
 }
 
-func boundTo(chassis, requested string) ovn.State {
-	return ovn.State{Bindings: map[string]ovn.PortBinding{"vmM": {LogicalPort: "vmM", Chassis: chassis, RequestedChassis: requested}}}
+func boundTo(chassis, requested string) ovnstate.State {
+	return ovnstate.State{Bindings: map[string]ovnstate.PortBinding{"vmM": {LogicalPort: "vmM", Chassis: chassis, RequestedChassis: requested}}}
 }
 
 type fakeClock struct{ t time.Time }
@@ -77,7 +77,7 @@ func TestHandoverSource(t *testing.T) {
 func TestHandoverDeletedPortWithdrawnAtOnce(t *testing.T) {
 	h, _ := newTestHandover()
 	h.apply(vmExposed(), boundTo("node-a", ""), "node-a")
-	if d, _ := h.apply(exposure.Desired{}, ovn.State{Bindings: map[string]ovn.PortBinding{}}, "node-a"); announced(d) {
+	if d, _ := h.apply(exposure.Desired{}, ovnstate.State{Bindings: map[string]ovnstate.PortBinding{}}, "node-a"); announced(d) {
 		t.Error("a deleted port must be withdrawn at once")
 	}
 }

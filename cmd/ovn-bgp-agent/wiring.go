@@ -14,6 +14,7 @@ import (
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/kernel"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/metrics"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovs"
 )
 
@@ -51,7 +52,7 @@ func (wr *wiring) close() { wr.kernel.Close() }
 
 // apply runs both appliers; one failing does not stop the other. obs counts their changes
 // and failures.
-func (wr *wiring) apply(ctx context.Context, w *ovn.Watcher, id ovn.Identity, d exposure.Desired, obs *metrics.Metrics) error {
+func (wr *wiring) apply(ctx context.Context, w *ovn.Watcher, id ovnstate.Identity, d exposure.Desired, obs *metrics.Metrics) error {
 	var errs []error
 	local, lerr := w.LocalBridges(ctx)
 	retired := retiredBridges(d, local, id.IntegrationBridge)

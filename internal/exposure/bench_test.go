@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 )
 
 // BenchmarkCompute10k: 10,000 VM ports on one provider network, half bound here.
 func BenchmarkCompute10k(b *testing.B) {
-	ls := ovn.LogicalSwitch{Name: "public", Ports: []ovn.LogicalSwitchPort{localnet("physnet1")}}
-	bindings := map[string]ovn.PortBinding{}
+	ls := ovnstate.LogicalSwitch{Name: "public", Ports: []ovnstate.LogicalSwitchPort{localnet("physnet1")}}
+	bindings := map[string]ovnstate.PortBinding{}
 	for i := 0; i < 10000; i++ {
 		name := fmt.Sprintf("vm%05d", i)
 		ls.Ports = append(ls.Ports, vm(name, fmt.Sprintf("fa:16:3e:00:%02x:%02x 10.%d.%d.%d 2001:db8::%x", i>>8, i&0xff, i>>16, (i>>8)&0xff, i&0xff, i)))
@@ -18,9 +18,9 @@ func BenchmarkCompute10k(b *testing.B) {
 		if i%2 == 1 {
 			ch = "compute-1"
 		}
-		bindings[name] = ovn.PortBinding{LogicalPort: name, Chassis: ch}
+		bindings[name] = ovnstate.PortBinding{LogicalPort: name, Chassis: ch}
 	}
-	st := ovn.State{Switches: []ovn.LogicalSwitch{ls}, Bindings: bindings}
+	st := ovnstate.State{Switches: []ovnstate.LogicalSwitch{ls}, Bindings: bindings}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

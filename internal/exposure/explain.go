@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 )
 
 // Decision is one rule's verdict on one candidate prefix for this node.
@@ -29,7 +29,7 @@ type Explanation struct {
 
 // Explain runs the same computation as Compute and reports what it decided about addr and
 // why, including the rules that considered it and did not expose it here.
-func Explain(st ovn.State, node ovn.Identity, policy Policy, addr netip.Addr) Explanation {
+func Explain(st ovnstate.State, node ovnstate.Identity, policy Policy, addr netip.Addr) Explanation {
 	addr = addr.Unmap()
 	ex := Explanation{Addr: addr}
 	c := newComputer(st, node, policy, func(d Decision) {

@@ -10,7 +10,7 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 )
 
 // TenantMethod is how tenant networks are advertised.
@@ -48,15 +48,15 @@ type Finding struct {
 func (f Finding) String() string { return f.Object + ": " + f.Message }
 
 // Compute decides what node must advertise given the OVN state.
-func Compute(st ovn.State, node ovn.Identity, policy Policy) (Desired, []Finding) {
+func Compute(st ovnstate.State, node ovnstate.Identity, policy Policy) (Desired, []Finding) {
 	c := newComputer(st, node, policy, nil)
 	return c.run()
 }
 
 // computer holds the indexes of one pass over a State.
 type computer struct {
-	st     ovn.State
-	node   ovn.Identity
+	st     ovnstate.State
+	node   ovnstate.Identity
 	policy Policy
 	rec    func(Decision) // nil unless explaining
 
@@ -64,11 +64,11 @@ type computer struct {
 	findings  []Finding
 
 	// switchOf maps a logical switch port name to its switch.
-	switchOf map[string]*ovn.LogicalSwitch
+	switchOf map[string]*ovnstate.LogicalSwitch
 	// routerPortSwitch maps a router port name to the switch its peer (type router) port is on.
-	routerPortSwitch map[string]*ovn.LogicalSwitch
+	routerPortSwitch map[string]*ovnstate.LogicalSwitch
 	// routerPortLSP maps a router port name to its peer switch port.
-	routerPortLSP map[string]ovn.LogicalSwitchPort
+	routerPortLSP map[string]ovnstate.LogicalSwitchPort
 	// provider caches the provider network of each switch that has a localnet port.
 	provider map[string]providerNet
 	// portIPs caches each VM port's parsed addresses.
@@ -84,15 +84,15 @@ type providerNet struct {
 
 func (p providerNet) wiring() Wiring { return Wiring{Bridge: p.bridge, VLAN: p.vlan} }
 
-func newComputer(st ovn.State, node ovn.Identity, policy Policy, rec func(Decision)) *computer {
+func newComputer(st ovnstate.State, node ovnstate.Identity, policy Policy, rec func(Decision)) *computer {
 	if policy.TenantMethod == "" {
 		policy.TenantMethod = TenantHost
 	}
 	c := &computer{
 		st: st, node: node, policy: policy, rec: rec,
-		switchOf:         map[string]*ovn.LogicalSwitch{},
-		routerPortSwitch: map[string]*ovn.LogicalSwitch{},
-		routerPortLSP:    map[string]ovn.LogicalSwitchPort{},
+		switchOf:         map[string]*ovnstate.LogicalSwitch{},
+		routerPortSwitch: map[string]*ovnstate.LogicalSwitch{},
+		routerPortLSP:    map[string]ovnstate.LogicalSwitchPort{},
 		provider:         map[string]providerNet{},
 		portIPs:          map[string][]netip.Addr{},
 	}

@@ -7,85 +7,85 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 )
 
-var node = ovn.Identity{Chassis: "compute-0", BridgeMappings: map[string]string{"physnet1": "br-ex"}}
+var node = ovnstate.Identity{Chassis: "compute-0", BridgeMappings: map[string]string{"physnet1": "br-ex"}}
 
-func localnet(network string) ovn.LogicalSwitchPort {
-	return ovn.LogicalSwitchPort{Name: "provnet-" + network, Type: "localnet", Addresses: []string{"unknown"},
+func localnet(network string) ovnstate.LogicalSwitchPort {
+	return ovnstate.LogicalSwitchPort{Name: "provnet-" + network, Type: "localnet", Addresses: []string{"unknown"},
 		Options: map[string]string{"network_name": network}}
 }
 
-func vm(name string, addrs ...string) ovn.LogicalSwitchPort {
-	return ovn.LogicalSwitchPort{Name: name, Addresses: addrs}
+func vm(name string, addrs ...string) ovnstate.LogicalSwitchPort {
+	return ovnstate.LogicalSwitchPort{Name: name, Addresses: addrs}
 }
 
-func bound(ports map[string]string) map[string]ovn.PortBinding {
-	m := map[string]ovn.PortBinding{}
+func bound(ports map[string]string) map[string]ovnstate.PortBinding {
+	m := map[string]ovnstate.PortBinding{}
 	for p, ch := range ports {
-		m[p] = ovn.PortBinding{LogicalPort: p, Chassis: ch}
+		m[p] = ovnstate.PortBinding{LogicalPort: p, Chassis: ch}
 	}
 	return m
 }
 
 func TestComputeProviderVMPorts(t *testing.T) {
-	public := func(ports ...ovn.LogicalSwitchPort) ovn.LogicalSwitch {
-		return ovn.LogicalSwitch{Name: "public", Ports: append([]ovn.LogicalSwitchPort{localnet("physnet1")}, ports...)}
+	public := func(ports ...ovnstate.LogicalSwitchPort) ovnstate.LogicalSwitch {
+		return ovnstate.LogicalSwitch{Name: "public", Ports: append([]ovnstate.LogicalSwitchPort{localnet("physnet1")}, ports...)}
 	}
 	tests := []struct {
 		name     string
-		state    ovn.State
+		state    ovnstate.State
 		want     []string
 		findings []string
 	}{
 		{
 			name: "bound here, v4 and v6",
-			state: ovn.State{
-				Switches: []ovn.LogicalSwitch{public(vm("vm1", "fa:16:3e:00:00:01 172.24.4.10 2001:db8::10"))},
+			state: ovnstate.State{
+				Switches: []ovnstate.LogicalSwitch{public(vm("vm1", "fa:16:3e:00:00:01 172.24.4.10 2001:db8::10"))},
 				Bindings: bound(map[string]string{"vm1": "compute-0"}),
 			},
 			want: []string{"172.24.4.10", "2001:db8::10"},
 		},
 		{
 			name: "bound to another chassis",
-			state: ovn.State{
-				Switches: []ovn.LogicalSwitch{public(vm("vm1", "fa:16:3e:00:00:01 172.24.4.10"))},
+			state: ovnstate.State{
+				Switches: []ovnstate.LogicalSwitch{public(vm("vm1", "fa:16:3e:00:00:01 172.24.4.10"))},
 				Bindings: bound(map[string]string{"vm1": "compute-1"}),
 			},
 		},
 		{
 			name: "unbound and without a binding row",
-			state: ovn.State{
-				Switches: []ovn.LogicalSwitch{public(vm("vm1", "fa:16:3e:00:00:01 172.24.4.10"), vm("vm2", "fa:16:3e:00:00:02 172.24.4.11"))},
+			state: ovnstate.State{
+				Switches: []ovnstate.LogicalSwitch{public(vm("vm1", "fa:16:3e:00:00:01 172.24.4.10"), vm("vm2", "fa:16:3e:00:00:02 172.24.4.11"))},
 				Bindings: bound(map[string]string{"vm1": ""}),
 			},
 		},
 		{
 			name: "tenant network (no localnet) is not exposed",
-			state: ovn.State{
-				Switches: []ovn.LogicalSwitch{{Name: "private", Ports: []ovn.LogicalSwitchPort{vm("vm1", "fa:16:3e:00:00:01 10.0.0.5")}}},
+			state: ovnstate.State{
+				Switches: []ovnstate.LogicalSwitch{{Name: "private", Ports: []ovnstate.LogicalSwitchPort{vm("vm1", "fa:16:3e:00:00:01 10.0.0.5")}}},
 				Bindings: bound(map[string]string{"vm1": "compute-0"}),
 			},
 		},
 		{
 			name: "provider network not mapped on this node",
-			state: ovn.State{
-				Switches: []ovn.LogicalSwitch{{Name: "other", Ports: []ovn.LogicalSwitchPort{localnet("physnet9"), vm("vm1", "fa:16:3e:00:00:01 172.25.0.5")}}},
+			state: ovnstate.State{
+				Switches: []ovnstate.LogicalSwitch{{Name: "other", Ports: []ovnstate.LogicalSwitchPort{localnet("physnet9"), vm("vm1", "fa:16:3e:00:00:01 172.25.0.5")}}},
 				Bindings: bound(map[string]string{"vm1": "compute-0"}),
 			},
 		},
 		{
 			name: "router and localnet ports are not VM ports",
-			state: ovn.State{
-				Switches: []ovn.LogicalSwitch{public(ovn.LogicalSwitchPort{Name: "rp", Type: "router", Addresses: []string{"router"}})},
+			state: ovnstate.State{
+				Switches: []ovnstate.LogicalSwitch{public(ovnstate.LogicalSwitchPort{Name: "rp", Type: "router", Addresses: []string{"router"}})},
 				Bindings: bound(map[string]string{"rp": "compute-0", "provnet-physnet1": "compute-0"}),
 			},
 		},
 		{
 			name: "malformed addresses: the good ones survive, the bad part is reported",
-			state: ovn.State{
-				Switches: []ovn.LogicalSwitch{public(
+			state: ovnstate.State{
+				Switches: []ovnstate.LogicalSwitch{public(
 					vm("vm1", "fa:16:3e:00:00:01 172.24.4.10 999.1.1.1"),
 					vm("vm2", "not-a-mac 172.24.4.11"),
 					vm("vm3", "fa:16:3e:00:00:03 172.24.4.12"))},
@@ -99,8 +99,8 @@ func TestComputeProviderVMPorts(t *testing.T) {
 		},
 		{
 			name: "same address on two ports is advertised once and reported",
-			state: ovn.State{
-				Switches: []ovn.LogicalSwitch{public(vm("vm1", "fa:16:3e:00:00:01 172.24.4.10"), vm("vm2", "fa:16:3e:00:00:02 172.24.4.10"))},
+			state: ovnstate.State{
+				Switches: []ovnstate.LogicalSwitch{public(vm("vm1", "fa:16:3e:00:00:01 172.24.4.10"), vm("vm2", "fa:16:3e:00:00:02 172.24.4.10"))},
 				Bindings: bound(map[string]string{"vm1": "compute-0", "vm2": "compute-0"}),
 			},
 			want:     []string{"172.24.4.10"},
@@ -134,8 +134,8 @@ func TestComputeProviderVMPorts(t *testing.T) {
 }
 
 func TestComputeIsDeterministic(t *testing.T) {
-	st := ovn.State{
-		Switches: []ovn.LogicalSwitch{{Name: "public", Ports: []ovn.LogicalSwitchPort{
+	st := ovnstate.State{
+		Switches: []ovnstate.LogicalSwitch{{Name: "public", Ports: []ovnstate.LogicalSwitchPort{
 			localnet("physnet1"), vm("b", "fa:16:3e:00:00:02 172.24.4.20"), vm("a", "fa:16:3e:00:00:01 172.24.4.10")}}},
 		Bindings: bound(map[string]string{"a": "compute-0", "b": "compute-0"}),
 	}

@@ -3,7 +3,7 @@ package exposure
 import (
 	"testing"
 
-	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 )
 
 func FuzzParseVIP(f *testing.F) {
@@ -37,17 +37,17 @@ func FuzzCompute(f *testing.F) {
 	f.Fuzz(func(t *testing.T, addresses, network, fip, vip, cidrs, snat, distributed string) {
 		c := newCloud().gatewayOn("compute-0")
 		c.st.NBGlobalExternalIDs = map[string]string{"neutron:fip-distributed": distributed}
-		c.sw("private").Ports = append(c.sw("private").Ports, ovn.LogicalSwitchPort{Name: "vmA", Addresses: []string{addresses},
+		c.sw("private").Ports = append(c.sw("private").Ports, ovnstate.LogicalSwitchPort{Name: "vmA", Addresses: []string{addresses},
 			ExternalIDs: map[string]string{"neutron:cidrs": cidrs}})
-		c.sw("public").Ports = append(c.sw("public").Ports, ovn.LogicalSwitchPort{Name: "vmP", Addresses: []string{addresses},
+		c.sw("public").Ports = append(c.sw("public").Ports, ovnstate.LogicalSwitchPort{Name: "vmP", Addresses: []string{addresses},
 			ExternalIDs: map[string]string{"neutron:cidrs": cidrs}})
-		c.st.Bindings["vmA"] = ovn.PortBinding{LogicalPort: "vmA", Chassis: "compute-0"}
-		c.st.Bindings["vmP"] = ovn.PortBinding{LogicalPort: "vmP", Chassis: "compute-0"}
+		c.st.Bindings["vmA"] = ovnstate.PortBinding{LogicalPort: "vmA", Chassis: "compute-0"}
+		c.st.Bindings["vmP"] = ovnstate.PortBinding{LogicalPort: "vmP", Chassis: "compute-0"}
 		r := c.router("router1")
 		r.Ports[1].Networks = append(r.Ports[1].Networks, network)
-		r.NAT = append(r.NAT, ovn.NAT{Type: "dnat_and_snat", ExternalIP: fip, LogicalPort: "vmA", ExternalMAC: "x"},
-			ovn.NAT{Type: "snat", LogicalIP: snat})
-		r.LoadBalancers = append(r.LoadBalancers, ovn.LoadBalancer{Name: "lb", VIPs: map[string]string{vip: ""},
+		r.NAT = append(r.NAT, ovnstate.NAT{Type: "dnat_and_snat", ExternalIP: fip, LogicalPort: "vmA", ExternalMAC: "x"},
+			ovnstate.NAT{Type: "snat", LogicalIP: snat})
+		r.LoadBalancers = append(r.LoadBalancers, ovnstate.LoadBalancer{Name: "lb", VIPs: map[string]string{vip: ""},
 			ExternalIDs: map[string]string{"neutron:vip_fip": fip}})
 		for _, p := range []Policy{{}, {TenantNetworks: true, RequireSNATDisabled: true}, {TenantNetworks: true, TenantMethod: TenantSubnet}} {
 			d, _ := Compute(c.st, node, p)

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 )
 
 // vmPortTypes are the logical port types that carry a workload's own addresses: VM ports and
@@ -24,7 +24,7 @@ func (c *computer) providerPorts() {
 		if !ok {
 			continue
 		}
-		c.forEachVMPort(ls, func(p ovn.LogicalSwitchPort, object string, addrs []netip.Addr) {
+		c.forEachVMPort(ls, func(p ovnstate.LogicalSwitchPort, object string, addrs []netip.Addr) {
 			why, here := c.boundHere(p.Name)
 			if here && pn.bridge == "" {
 				here, why = false, fmt.Sprintf("provider network %s (%s) is not in this node's ovn-bridge-mappings", ls.Name, pn.physnet)
@@ -46,7 +46,7 @@ func (c *computer) providerPorts() {
 
 // forEachVMPort calls fn for every VM or virtual port of ls that has addresses. A port's
 // malformed addresses are reported once per pass, however often it is visited.
-func (c *computer) forEachVMPort(ls *ovn.LogicalSwitch, fn func(p ovn.LogicalSwitchPort, object string, addrs []netip.Addr)) {
+func (c *computer) forEachVMPort(ls *ovnstate.LogicalSwitch, fn func(p ovnstate.LogicalSwitchPort, object string, addrs []netip.Addr)) {
 	for _, p := range ls.Ports {
 		if !vmPortTypes[p.Type] {
 			continue
@@ -90,7 +90,7 @@ func (c *computer) boundHere(port string) (string, bool) {
 
 // vmPortIPs returns the IPs of a VM or virtual port: its addresses column, the virtual IP of
 // a virtual port, and neutron:cidrs when addresses carry no IP (port security off).
-func vmPortIPs(p ovn.LogicalSwitchPort) ([]netip.Addr, error) {
+func vmPortIPs(p ovnstate.LogicalSwitchPort) ([]netip.Addr, error) {
 	addrs, err := PortIPs(p.Addresses)
 	if vip := p.Options["virtual-ip"]; p.Type == "virtual" && vip != "" {
 		a, perr := parseHostIP(vip)

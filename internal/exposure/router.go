@@ -7,16 +7,16 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 )
 
 // gateway is a router's gateway port: an LRP with a chassis-redirect binding (cr-lrp) on a
 // provider network.
 type gateway struct {
-	router  *ovn.LogicalRouter
-	lrp     ovn.LogicalRouterPort
+	router  *ovnstate.LogicalRouter
+	lrp     ovnstate.LogicalRouterPort
 	chassis string // hosting chassis from SB; "" while unbound
-	network *ovn.LogicalSwitch
+	network *ovnstate.LogicalSwitch
 	pn      providerNet
 	ips     []netip.Addr   // the port's own addresses
 	subnets []netip.Prefix // the provider subnets
@@ -76,7 +76,7 @@ func (c *computer) routers() {
 
 // gatewayOf returns the router's gateway port on a provider network, or nil. A router with
 // several is reported and its first (by name) is used.
-func (c *computer) gatewayOf(lr *ovn.LogicalRouter) *gateway {
+func (c *computer) gatewayOf(lr *ovnstate.LogicalRouter) *gateway {
 	var gws []*gateway
 	for _, lrp := range lr.Ports {
 		b, ok := c.st.Bindings["cr-"+lrp.Name]

@@ -9,36 +9,36 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 )
 
 // cloud is an OpenStack-like OVN fixture: provider network "public" (physnet1, VLAN-less),
 // router1 with its gateway lrp-gw on public and tenant network "private" (lrp-priv) behind it.
-type cloud struct{ st ovn.State }
+type cloud struct{ st ovnstate.State }
 
 func newCloud() *cloud {
-	c := &cloud{st: ovn.State{Bindings: map[string]ovn.PortBinding{}}}
-	c.st.Switches = []ovn.LogicalSwitch{
-		{Name: "public", Ports: []ovn.LogicalSwitchPort{localnet("physnet1"), routerLSP("public-router1", "lrp-gw")}},
-		{Name: "private", Ports: []ovn.LogicalSwitchPort{routerLSP("private-router1", "lrp-priv")}},
+	c := &cloud{st: ovnstate.State{Bindings: map[string]ovnstate.PortBinding{}}}
+	c.st.Switches = []ovnstate.LogicalSwitch{
+		{Name: "public", Ports: []ovnstate.LogicalSwitchPort{localnet("physnet1"), routerLSP("public-router1", "lrp-gw")}},
+		{Name: "private", Ports: []ovnstate.LogicalSwitchPort{routerLSP("private-router1", "lrp-priv")}},
 	}
-	c.st.Routers = []ovn.LogicalRouter{{Name: "router1", Ports: []ovn.LogicalRouterPort{
+	c.st.Routers = []ovnstate.LogicalRouter{{Name: "router1", Ports: []ovnstate.LogicalRouterPort{
 		{Name: "lrp-gw", MAC: "fa:16:3e:00:00:01", Networks: []string{"172.24.4.1/24", "2001:db8:4::1/64"}},
 		{Name: "lrp-priv", MAC: "fa:16:3e:00:00:02", Networks: []string{"10.0.0.1/24", "2001:db8:10::1/64", "fd00:10::1/64"}},
 	}}}
 	return c
 }
 
-func routerLSP(name, lrp string) ovn.LogicalSwitchPort {
-	return ovn.LogicalSwitchPort{Name: name, Type: "router", Addresses: []string{"router"}, Options: map[string]string{"router-port": lrp}}
+func routerLSP(name, lrp string) ovnstate.LogicalSwitchPort {
+	return ovnstate.LogicalSwitchPort{Name: name, Type: "router", Addresses: []string{"router"}, Options: map[string]string{"router-port": lrp}}
 }
 
 func (c *cloud) gatewayOn(chassis string) *cloud {
-	c.st.Bindings["cr-lrp-gw"] = ovn.PortBinding{LogicalPort: "cr-lrp-gw", Type: "chassisredirect", Chassis: chassis}
+	c.st.Bindings["cr-lrp-gw"] = ovnstate.PortBinding{LogicalPort: "cr-lrp-gw", Type: "chassisredirect", Chassis: chassis}
 	return c
 }
 
-func (c *cloud) sw(name string) *ovn.LogicalSwitch {
+func (c *cloud) sw(name string) *ovnstate.LogicalSwitch {
 	for i := range c.st.Switches {
 		if c.st.Switches[i].Name == name {
 			return &c.st.Switches[i]
@@ -47,7 +47,7 @@ func (c *cloud) sw(name string) *ovn.LogicalSwitch {
 	panic(name)
 }
 
-func (c *cloud) router(name string) *ovn.LogicalRouter {
+func (c *cloud) router(name string) *ovnstate.LogicalRouter {
 	for i := range c.st.Routers {
 		if c.st.Routers[i].Name == name {
 			return &c.st.Routers[i]
@@ -60,13 +60,13 @@ func (c *cloud) router(name string) *ovn.LogicalRouter {
 func (c *cloud) vm(ls, name, chassis string, addrs ...string) *cloud {
 	s := c.sw(ls)
 	s.Ports = append(s.Ports, vm(name, "fa:16:3e:aa:00:01 "+strings.Join(addrs, " ")))
-	c.st.Bindings[name] = ovn.PortBinding{LogicalPort: name, Chassis: chassis}
+	c.st.Bindings[name] = ovnstate.PortBinding{LogicalPort: name, Chassis: chassis}
 	return c
 }
 
 func (c *cloud) fip(ip, port, mac string) *cloud {
 	r := c.router("router1")
-	r.NAT = append(r.NAT, ovn.NAT{Type: "dnat_and_snat", ExternalIP: ip, LogicalIP: "10.0.0.5", LogicalPort: port, ExternalMAC: mac})
+	r.NAT = append(r.NAT, ovnstate.NAT{Type: "dnat_and_snat", ExternalIP: ip, LogicalIP: "10.0.0.5", LogicalPort: port, ExternalMAC: mac})
 	return c
 }
 
@@ -81,7 +81,7 @@ func (c *cloud) lb(name string, ext map[string]string, vips ...string) *cloud {
 	for _, v := range vips {
 		m[v] = "10.0.0.5:80"
 	}
-	r.LoadBalancers = append(r.LoadBalancers, ovn.LoadBalancer{Name: name, VIPs: m, ExternalIDs: ext})
+	r.LoadBalancers = append(r.LoadBalancers, ovnstate.LoadBalancer{Name: name, VIPs: m, ExternalIDs: ext})
 	return c
 }
 
@@ -221,7 +221,7 @@ func TestComputeRouterCases(t *testing.T) {
 			cloud: func() *cloud {
 				c := newCloud().gatewayOn(me)
 				r := c.router("router1")
-				r.NAT = append(r.NAT, ovn.NAT{Type: "snat", ExternalIP: "172.24.4.1", LogicalIP: "10.0.0.0/24"})
+				r.NAT = append(r.NAT, ovnstate.NAT{Type: "snat", ExternalIP: "172.24.4.1", LogicalIP: "10.0.0.0/24"})
 				return c
 			}(),
 			policy: Policy{TenantNetworks: true, TenantMethod: TenantSubnet, RequireSNATDisabled: true},
@@ -237,12 +237,12 @@ func TestComputeRouterCases(t *testing.T) {
 			cloud: func() *cloud {
 				c := newCloud().gatewayOn(me)
 				c.sw("public").Ports = append(c.sw("public").Ports, routerLSP("public-router2", "lrp-gw2"))
-				c.st.Switches = append(c.st.Switches, ovn.LogicalSwitch{Name: "private2", Ports: []ovn.LogicalSwitchPort{routerLSP("private2-router2", "lrp-priv2")}})
-				c.st.Routers = append(c.st.Routers, ovn.LogicalRouter{Name: "router2", Ports: []ovn.LogicalRouterPort{
+				c.st.Switches = append(c.st.Switches, ovnstate.LogicalSwitch{Name: "private2", Ports: []ovnstate.LogicalSwitchPort{routerLSP("private2-router2", "lrp-priv2")}})
+				c.st.Routers = append(c.st.Routers, ovnstate.LogicalRouter{Name: "router2", Ports: []ovnstate.LogicalRouterPort{
 					{Name: "lrp-gw2", MAC: "fa:16:3e:00:00:03", Networks: []string{"172.24.4.2/24"}},
 					{Name: "lrp-priv2", MAC: "fa:16:3e:00:00:04", Networks: []string{"10.0.0.1/25"}},
 				}})
-				c.st.Bindings["cr-lrp-gw2"] = ovn.PortBinding{LogicalPort: "cr-lrp-gw2", Type: "chassisredirect", Chassis: other}
+				c.st.Bindings["cr-lrp-gw2"] = ovnstate.PortBinding{LogicalPort: "cr-lrp-gw2", Type: "chassisredirect", Chassis: other}
 				return c
 			}(),
 			policy: Policy{TenantNetworks: true, TenantMethod: TenantSubnet},
@@ -306,9 +306,9 @@ func TestComputeRouterCases(t *testing.T) {
 			name: "virtual port with its virtual IP",
 			cloud: func() *cloud {
 				c := newCloud()
-				c.sw("public").Ports = append(c.sw("public").Ports, ovn.LogicalSwitchPort{Name: "vip1", Type: "virtual",
+				c.sw("public").Ports = append(c.sw("public").Ports, ovnstate.LogicalSwitchPort{Name: "vip1", Type: "virtual",
 					Options: map[string]string{"virtual-ip": "172.24.4.99", "virtual-parents": "vmA"}})
-				c.st.Bindings["vip1"] = ovn.PortBinding{LogicalPort: "vip1", Type: "virtual", Chassis: me}
+				c.st.Bindings["vip1"] = ovnstate.PortBinding{LogicalPort: "vip1", Type: "virtual", Chassis: me}
 				return c
 			}(),
 			want: []string{"172.24.4.99/32 vm br-ex"},
@@ -317,9 +317,9 @@ func TestComputeRouterCases(t *testing.T) {
 			name: "port security off: addresses from neutron:cidrs",
 			cloud: func() *cloud {
 				c := newCloud()
-				c.sw("public").Ports = append(c.sw("public").Ports, ovn.LogicalSwitchPort{Name: "vmU", Addresses: []string{"unknown"},
+				c.sw("public").Ports = append(c.sw("public").Ports, ovnstate.LogicalSwitchPort{Name: "vmU", Addresses: []string{"unknown"},
 					ExternalIDs: map[string]string{"neutron:cidrs": "172.24.4.33/24 2001:db8:4::33/64"}})
-				c.st.Bindings["vmU"] = ovn.PortBinding{LogicalPort: "vmU", Chassis: me}
+				c.st.Bindings["vmU"] = ovnstate.PortBinding{LogicalPort: "vmU", Chassis: me}
 				return c
 			}(),
 			want: []string{"172.24.4.33/32 vm br-ex", "2001:db8:4::33/128 vm br-ex"},
@@ -357,7 +357,7 @@ func TestLiveMigrationExactlyOneNodeAdvertises(t *testing.T) {
 	c.st.Bindings["vmM"] = b
 	count := 0
 	for _, ch := range []string{"compute-0", "compute-1"} {
-		n := ovn.Identity{Chassis: ch, BridgeMappings: node.BridgeMappings}
+		n := ovnstate.Identity{Chassis: ch, BridgeMappings: node.BridgeMappings}
 		d, _ := Compute(c.st, n, Policy{})
 		count += len(d.Addrs())
 	}
@@ -390,7 +390,7 @@ func TestExplain(t *testing.T) {
 
 func TestBridgesCarryVLANs(t *testing.T) {
 	c := newCloud()
-	c.st.Switches = append(c.st.Switches, ovn.LogicalSwitch{Name: "vlan100", Ports: []ovn.LogicalSwitchPort{
+	c.st.Switches = append(c.st.Switches, ovnstate.LogicalSwitch{Name: "vlan100", Ports: []ovnstate.LogicalSwitchPort{
 		{Name: "provnet-vlan100", Type: "localnet", Options: map[string]string{"network_name": "physnet1"}, Tag: 100}}})
 	d, _ := Compute(c.st, node, Policy{})
 	want := []Bridge{{Name: "br-ex", Physnet: "physnet1", VLANs: []uint16{100}}}
@@ -413,7 +413,7 @@ func TestMigrationSourceLeavesBeforeTheBindingMoves(t *testing.T) {
 			t.Errorf("bound here, requested-chassis %q: %d addresses exposed, want %d", tc.requested, got, tc.want)
 		}
 	}
-	ex := Explain(func() ovn.State {
+	ex := Explain(func() ovnstate.State {
 		c := newCloud().vm("public", "vmM", "compute-0", "172.24.4.20")
 		b := c.st.Bindings["vmM"]
 		b.RequestedChassis = "compute-1"

@@ -6,7 +6,7 @@ import (
 	"net/netip"
 	"slices"
 
-	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 )
 
 // tenantSubnet is a subnet behind a router gateway that the policy allows to expose.
@@ -66,7 +66,7 @@ func (c *computer) tenantSubnets(g *gateway) []tenantSubnet {
 
 // addressScope returns the neutron address scope of a router port's subnet, from the peer
 // switch port (where neutron writes it) or the router port itself.
-func (c *computer) addressScope(lrp ovn.LogicalRouterPort, subnet netip.Prefix) string {
+func (c *computer) addressScope(lrp ovnstate.LogicalRouterPort, subnet netip.Prefix) string {
 	key := "neutron:subnet_pool_addr_scope4"
 	if subnet.Addr().Is6() {
 		key = "neutron:subnet_pool_addr_scope6"
@@ -137,7 +137,7 @@ func (c *computer) tenantNetworks(ts []tenantSubnet) {
 		if ls == nil {
 			continue
 		}
-		c.forEachVMPort(ls, func(p ovn.LogicalSwitchPort, object string, addrs []netip.Addr) {
+		c.forEachVMPort(ls, func(p ovnstate.LogicalSwitchPort, object string, addrs []netip.Addr) {
 			for _, a := range addrs {
 				if !t.subnet.Contains(a) {
 					continue

@@ -3,12 +3,14 @@ package ovn
 import (
 	"fmt"
 	"strings"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 )
 
 // identityFrom reads the node identity from Open_vSwitch external_ids. A missing system-id is an
 // error: without it the agent cannot tell which ports are bound here.
-func identityFrom(ext map[string]string) (Identity, error) {
-	id := Identity{
+func identityFrom(ext map[string]string) (ovnstate.Identity, error) {
+	id := ovnstate.Identity{
 		Chassis:           ext["system-id"],
 		OVNRemote:         ext["ovn-remote"],
 		IntegrationBridge: ext["ovn-bridge"],

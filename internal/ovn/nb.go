@@ -12,6 +12,7 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/model"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn/nbdb"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 )
 
 // dialNB connects to the Northbound database with a monitor restricted to what the exposure
@@ -72,17 +73,17 @@ type nbRows struct {
 
 // state copies the rows into plain data, joined by UUID and sorted. A reference to a row
 // not (yet) in the cache is skipped: the event that brings it triggers another pass.
-func (r nbRows) state() State {
-	var st State
+func (r nbRows) state() ovnstate.State {
+	var st ovnstate.State
 	if len(r.global) > 0 {
 		st.NBGlobalExternalIDs = maps.Clone(r.global[0].ExternalIDs)
 	}
 	ports := byUUID(r.ports, func(p nbdb.LogicalSwitchPort) string { return p.UUID })
 	for _, s := range r.switches {
-		out := LogicalSwitch{UUID: s.UUID, Name: s.Name, ExternalIDs: maps.Clone(s.ExternalIDs)}
+		out := ovnstate.LogicalSwitch{UUID: s.UUID, Name: s.Name, ExternalIDs: maps.Clone(s.ExternalIDs)}
 		for _, u := range s.Ports {
 			if p, ok := ports[u]; ok {
-				lsp := LogicalSwitchPort{
+				lsp := ovnstate.LogicalSwitchPort{
 					UUID: p.UUID, Name: p.Name, Type: p.Type,
 					Addresses:   slices.Clone(p.Addresses),
 					Options:     maps.Clone(p.Options),
@@ -103,10 +104,10 @@ func (r nbRows) state() State {
 	nats := byUUID(r.nats, func(n nbdb.NAT) string { return n.UUID })
 	lbs := byUUID(r.lbs, func(l nbdb.LoadBalancer) string { return l.UUID })
 	for _, lr := range r.routers {
-		out := LogicalRouter{UUID: lr.UUID, Name: lr.Name, ExternalIDs: maps.Clone(lr.ExternalIDs)}
+		out := ovnstate.LogicalRouter{UUID: lr.UUID, Name: lr.Name, ExternalIDs: maps.Clone(lr.ExternalIDs)}
 		for _, u := range lr.Ports {
 			if p, ok := rports[u]; ok {
-				out.Ports = append(out.Ports, LogicalRouterPort{
+				out.Ports = append(out.Ports, ovnstate.LogicalRouterPort{
 					UUID: p.UUID, Name: p.Name, MAC: p.MAC, Networks: slices.Clone(p.Networks),
 					Options: maps.Clone(p.Options), ExternalIDs: maps.Clone(p.ExternalIDs),
 				})
@@ -114,7 +115,7 @@ func (r nbRows) state() State {
 		}
 		for _, u := range lr.Nat {
 			if n, ok := nats[u]; ok {
-				out.NAT = append(out.NAT, NAT{
+				out.NAT = append(out.NAT, ovnstate.NAT{
 					UUID: n.UUID, Type: string(n.Type), ExternalIP: n.ExternalIP, LogicalIP: n.LogicalIP,
 					ExternalMAC: deref(n.ExternalMAC), LogicalPort: deref(n.LogicalPort),
 					ExternalIDs: maps.Clone(n.ExternalIDs),
@@ -123,22 +124,22 @@ func (r nbRows) state() State {
 		}
 		for _, u := range lr.LoadBalancer {
 			if l, ok := lbs[u]; ok {
-				out.LoadBalancers = append(out.LoadBalancers, LoadBalancer{
+				out.LoadBalancers = append(out.LoadBalancers, ovnstate.LoadBalancer{
 					UUID: l.UUID, Name: l.Name, VIPs: maps.Clone(l.Vips), ExternalIDs: maps.Clone(l.ExternalIDs),
 				})
 			}
 		}
 		sort.Slice(out.Ports, func(i, j int) bool { return out.Ports[i].Name < out.Ports[j].Name })
-		slices.SortFunc(out.NAT, func(a, b NAT) int {
+		slices.SortFunc(out.NAT, func(a, b ovnstate.NAT) int {
 			return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.ExternalIP, b.ExternalIP),
 				cmp.Compare(a.LogicalIP, b.LogicalIP), cmp.Compare(a.UUID, b.UUID))
 		})
-		slices.SortFunc(out.LoadBalancers, func(a, b LoadBalancer) int {
+		slices.SortFunc(out.LoadBalancers, func(a, b ovnstate.LoadBalancer) int {
 			return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.UUID, b.UUID))
 		})
 		st.Routers = append(st.Routers, out)
 	}
-	slices.SortFunc(st.Routers, func(a, b LogicalRouter) int {
+	slices.SortFunc(st.Routers, func(a, b ovnstate.LogicalRouter) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.UUID, b.UUID))
 	})
 	return st

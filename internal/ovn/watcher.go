@@ -14,6 +14,7 @@ import (
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn/sbdb"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn/vswitchd"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 )
 
 // Watcher holds the clients of the local Open_vSwitch, the NB and the SB databases and turns
@@ -104,13 +105,13 @@ func (w *Watcher) Close() {
 }
 
 // Identity reads this node's identity from the local OVS cache.
-func (w *Watcher) Identity() (Identity, error) {
+func (w *Watcher) Identity() (ovnstate.Identity, error) {
 	var rows []vswitchd.OpenvSwitch
 	if err := w.ovs.List(context.Background(), &rows); err != nil {
-		return Identity{}, fmt.Errorf("read local Open_vSwitch: %w", err)
+		return ovnstate.Identity{}, fmt.Errorf("read local Open_vSwitch: %w", err)
 	}
 	if len(rows) != 1 {
-		return Identity{}, fmt.Errorf("local OVS database has %d Open_vSwitch rows, want 1", len(rows))
+		return ovnstate.Identity{}, fmt.Errorf("local OVS database has %d Open_vSwitch rows, want 1", len(rows))
 	}
 	return identityFrom(rows[0].ExternalIDs)
 }
@@ -125,7 +126,7 @@ const staleReadAfter = 2 * time.Second
 
 // Snapshot copies what the core needs out of the caches. Stale lists the databases that
 // were disconnected, whose part of the state is the last one known.
-func (w *Watcher) Snapshot(ctx context.Context) (State, error) {
+func (w *Watcher) Snapshot(ctx context.Context) (ovnstate.State, error) {
 	var nb nbRows
 	var bindings []sbdb.PortBinding
 	var chassis []sbdb.Chassis
@@ -144,7 +145,7 @@ func (w *Watcher) Snapshot(ctx context.Context) (State, error) {
 		for _, out := range db.outs {
 			if err := db.c.List(lctx, out); err != nil {
 				cancel()
-				return State{}, fmt.Errorf("read OVN %s cache: %w", db.name, err)
+				return ovnstate.State{}, fmt.Errorf("read OVN %s cache: %w", db.name, err)
 			}
 		}
 		if lctx.Err() != nil && ctx.Err() == nil {
@@ -153,7 +154,7 @@ func (w *Watcher) Snapshot(ctx context.Context) (State, error) {
 		cancel()
 	}
 	if err := ctx.Err(); err != nil {
-		return State{}, err
+		return ovnstate.State{}, err
 	}
 	st := nb.state()
 	st.Bindings = buildBindings(bindings, chassis)
@@ -162,10 +163,10 @@ func (w *Watcher) Snapshot(ctx context.Context) (State, error) {
 }
 
 // Read returns this node's identity and a snapshot: everything one pass computes from.
-func (w *Watcher) Read(ctx context.Context) (Identity, State, error) {
+func (w *Watcher) Read(ctx context.Context) (ovnstate.Identity, ovnstate.State, error) {
 	id, err := w.Identity()
 	if err != nil {
-		return Identity{}, State{}, err
+		return ovnstate.Identity{}, ovnstate.State{}, err
 	}
 	st, err := w.Snapshot(ctx)
 	return id, st, err
@@ -176,14 +177,14 @@ func (w *Watcher) Connected() map[string]bool {
 	return map[string]bool{"OVS": w.ovs.Connected(), "NB": w.nb.Connected(), "SB": w.sb.Connected()}
 }
 
-func buildBindings(bindings []sbdb.PortBinding, chassis []sbdb.Chassis) map[string]PortBinding {
+func buildBindings(bindings []sbdb.PortBinding, chassis []sbdb.Chassis) map[string]ovnstate.PortBinding {
 	chassisName := make(map[string]string, len(chassis))
 	for _, c := range chassis {
 		chassisName[c.UUID] = c.Name
 	}
-	out := make(map[string]PortBinding, len(bindings))
+	out := make(map[string]ovnstate.PortBinding, len(bindings))
 	for _, b := range bindings {
-		pb := PortBinding{LogicalPort: b.LogicalPort, Type: b.Type}
+		pb := ovnstate.PortBinding{LogicalPort: b.LogicalPort, Type: b.Type}
 		if b.Chassis != nil {
 			pb.Chassis = chassisName[*b.Chassis]
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/integration/lab"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 )
 
 // ovsdb starts a real ovsdb-server for schema on a unix socket in dir.
@@ -102,7 +103,7 @@ func TestWatcherAgainstRealOVSDB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantID := Identity{Chassis: "chassis-a", OVNRemote: "unix:" + sb,
+	wantID := ovnstate.Identity{Chassis: "chassis-a", OVNRemote: "unix:" + sb,
 		BridgeMappings: map[string]string{"physnet1": "br-ex", "physnet2": "br-vlan"}, IntegrationBridge: "br-int"}
 	if diff := cmp.Diff(wantID, id); diff != "" {
 		t.Errorf("identity (-want +got):\n%s", diff)

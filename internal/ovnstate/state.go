@@ -1,4 +1,6 @@
-package ovn
+// Package ovnstate holds the plain data the exposure core reads: what OVN and the local OVS say,
+// copied out of the database clients. No client, no I/O: the core depends on this package alone.
+package ovnstate
 
 // State is the part of the OVN databases the exposure core reads, copied out of the libovsdb
 // caches into plain structs: nothing here aliases cache memory or carries libovsdb types.
