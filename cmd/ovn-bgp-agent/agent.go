@@ -253,19 +253,19 @@ func exposurePolicy(cfg config.Config) exposure.Policy {
 // findingLog logs a refused OVN row once when it appears and once when it is gone, rather
 // than on every pass: a pass runs on every OVN event.
 type findingLog struct {
-	seen map[exposure.Finding]bool
+	seen map[string]exposure.Finding // by Finding.String: a row and its reason
 }
 
 func (l *findingLog) report(findings []exposure.Finding, log *slog.Logger) {
-	now := make(map[exposure.Finding]bool, len(findings))
+	now := make(map[string]exposure.Finding, len(findings))
 	for _, f := range findings {
-		now[f] = true
-		if !l.seen[f] {
+		now[f.String()] = f
+		if _, seen := l.seen[f.String()]; !seen {
 			log.Warn("OVN data refused", "object", f.Object, "finding", f.Message)
 		}
 	}
-	for f := range l.seen {
-		if !now[f] {
+	for k, f := range l.seen {
+		if _, still := now[k]; !still {
 			log.Info("OVN data no longer refused", "object", f.Object, "finding", f.Message)
 		}
 	}

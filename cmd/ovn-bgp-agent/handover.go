@@ -3,7 +3,6 @@ package main
 import (
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -61,7 +60,7 @@ func (h *handover) apply(d exposure.Desired, st ovnstate.State, me string) (expo
 		if _, was := h.prevVM[p]; was {
 			continue
 		}
-		if prev := h.prevBindings[portOf(e)].Chassis; prev != "" && prev != me {
+		if prev := h.prevBindings[e.Port].Chassis; prev != "" && prev != me {
 			h.arriving[p] = now.Add(arriveHold)
 			h.after(arriveHold)
 		}
@@ -74,7 +73,7 @@ func (h *handover) apply(d exposure.Desired, st ovnstate.State, me string) (expo
 			delete(h.departing, p)
 			continue
 		}
-		b, ok := st.Bindings[portOf(e)]
+		b, ok := st.Bindings[e.Port]
 		moving := ok && (b.Chassis != "" && b.Chassis != me || b.RequestedChassis != "" && b.RequestedChassis != me)
 		until, held := h.departing[p]
 		switch {
@@ -113,5 +112,3 @@ func (h *handover) after(d time.Duration) {
 		time.AfterFunc(d+10*time.Millisecond, func() { h.trigger("live-migration hold over") })
 	}
 }
-
-func portOf(e exposure.Exposure) string { return strings.TrimPrefix(e.Object, "Logical_Switch_Port ") }

@@ -12,7 +12,7 @@ import (
 var vmPrefix = netip.MustParsePrefix("172.24.4.30/32")
 
 func vmExposed() exposure.Desired {
-	return exposure.Desired{Exposures: []exposure.Exposure{{Prefix: vmPrefix, Kind: exposure.KindVM, Object: "Logical_Switch_Port vmM"}}}
+	return exposure.Desired{Exposures: []exposure.Exposure{{Prefix: vmPrefix, Kind: exposure.KindVM, Object: "Logical_Switch_Port vmM", Port: "vmM"}}}
 }
 
 func boundTo(chassis, requested string) ovnstate.State {

@@ -32,6 +32,9 @@ type Exposure struct {
 	Wiring Wiring
 	// Object names the OVN row the exposure comes from, e.g. "Logical_Switch_Port vm1".
 	Object string
+	// Port is the logical switch port of a VM's address (kinds vm and tenant), whose
+	// binding a live migration moves; "" for other kinds.
+	Port string
 	// Reason says, for `explain`, which rule exposed it and why it belongs on this node.
 	Reason string
 }

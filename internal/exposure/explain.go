@@ -2,7 +2,6 @@ package exposure
 
 import (
 	"net/netip"
-	"strings"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 )
@@ -47,26 +46,9 @@ func Explain(st ovnstate.State, node ovnstate.Identity, policy Policy, addr neti
 		}
 	}
 	for _, f := range findings {
-		if mentions(f, addr) {
+		if f.About(addr) {
 			ex.Findings = append(ex.Findings, f)
 		}
 	}
 	return ex
-}
-
-// mentions reports whether a finding's text names addr or a prefix containing it.
-func mentions(f Finding, addr netip.Addr) bool {
-	for _, word := range splitWords(f.Object + " " + f.Message) {
-		if p, err := netip.ParsePrefix(word); err == nil && p.Contains(addr) {
-			return true
-		}
-		if a, err := netip.ParseAddr(word); err == nil && a.Unmap() == addr {
-			return true
-		}
-	}
-	return false
-}
-
-func splitWords(s string) []string {
-	return strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune(" ,;()\"", r) })
 }

@@ -43,9 +43,22 @@ type Policy struct {
 type Finding struct {
 	Object  string // e.g. "Logical_Switch_Port vm1"
 	Message string
+	// Prefixes are the addresses or subnets the refused row names, so that explain can
+	// find the findings about an address without reading the message.
+	Prefixes []netip.Prefix
 }
 
 func (f Finding) String() string { return f.Object + ": " + f.Message }
+
+// About reports whether the finding names addr or a prefix containing it.
+func (f Finding) About(addr netip.Addr) bool {
+	for _, p := range f.Prefixes {
+		if p.Contains(addr.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
 
 // Compute decides what node must advertise given the OVN state.
 func Compute(st ovnstate.State, node ovnstate.Identity, policy Policy) (Desired, []Finding) {
@@ -145,8 +158,8 @@ func (c *computer) skip(p netip.Prefix, kind Kind, object, format string, args .
 	}
 }
 
-func (c *computer) finding(object, format string, args ...any) {
-	c.findings = append(c.findings, Finding{Object: object, Message: fmt.Sprintf(format, args...)})
+func (c *computer) finding(object string, prefixes []netip.Prefix, format string, args ...any) {
+	c.findings = append(c.findings, Finding{Object: object, Message: fmt.Sprintf(format, args...), Prefixes: prefixes})
 }
 
 // dedupe keeps the first claim of a prefix (sorted by prefix; within a prefix, in the
@@ -157,7 +170,7 @@ func (c *computer) dedupe(in []Exposure) []Exposure {
 	for _, e := range in {
 		if n := len(out); n > 0 && out[n-1].Prefix == e.Prefix {
 			if out[n-1].Object != e.Object {
-				c.finding(e.Object, "prefix %s is also claimed by %s; advertised once", e.Prefix, out[n-1].Object)
+				c.finding(e.Object, []netip.Prefix{e.Prefix}, "prefix %s is also claimed by %s; advertised once", e.Prefix, out[n-1].Object)
 			}
 			continue
 		}

@@ -35,7 +35,7 @@ func (c *computer) providerPorts() {
 					continue
 				}
 				c.expose(Exposure{
-					Prefix: HostPrefix(a), Kind: KindVM, Object: object, Wiring: pn.wiring(),
+					Prefix: HostPrefix(a), Kind: KindVM, Object: object, Port: p.Name, Wiring: pn.wiring(),
 					Reason: fmt.Sprintf("VM port %s on provider network %s (%s→%s) %s",
 						p.Name, ls.Name, pn.physnet, pn.bridge, why),
 				})
@@ -57,7 +57,7 @@ func (c *computer) forEachVMPort(ls *ovnstate.LogicalSwitch, fn func(p ovnstate.
 			var err error
 			addrs, err = vmPortIPs(p)
 			if err != nil {
-				c.finding(object, "%v", err)
+				c.finding(object, nil, "%v", err)
 			}
 			c.portIPs[p.Name] = addrs
 		}

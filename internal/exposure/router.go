@@ -86,7 +86,7 @@ func (c *computer) gatewayOf(lr *ovnstate.LogicalRouter) *gateway {
 		object := "Logical_Router_Port " + lrp.Name
 		ls := c.routerPortSwitch[lrp.Name]
 		if ls == nil {
-			c.finding(object, "gateway port of router %s has no switch port with options:router-port=%s", lr.Name, lrp.Name)
+			c.finding(object, nil, "gateway port of router %s has no switch port with options:router-port=%s", lr.Name, lrp.Name)
 			continue
 		}
 		pn, isProvider := c.provider[ls.Name]
@@ -97,14 +97,14 @@ func (c *computer) gatewayOf(lr *ovnstate.LogicalRouter) *gateway {
 		for _, n := range lrp.Networks {
 			a, subnet, err := parseNetwork(n)
 			if err != nil {
-				c.finding(object, "%v", err)
+				c.finding(object, nil, "%v", err)
 				continue
 			}
 			g.ips = append(g.ips, a)
 			g.subnets = append(g.subnets, subnet)
 		}
 		if g.chassis == c.node.Chassis && pn.bridge == "" {
-			c.finding(object, "gateway is hosted on this chassis but provider network %s (%s) is not in ovn-bridge-mappings", ls.Name, pn.physnet)
+			c.finding(object, hostPrefixes(g.ips), "gateway is hosted on this chassis but provider network %s (%s) is not in ovn-bridge-mappings", ls.Name, pn.physnet)
 			g.chassis = "" // nothing here can be wired; advertising would black-hole traffic
 		}
 		gws = append(gws, g)
@@ -113,7 +113,7 @@ func (c *computer) gatewayOf(lr *ovnstate.LogicalRouter) *gateway {
 		return nil
 	}
 	if len(gws) > 1 {
-		c.finding("Logical_Router "+lr.Name, "has %d gateway ports on provider networks; using %s", len(gws), gws[0].lrp.Name)
+		c.finding("Logical_Router "+lr.Name, nil, "has %d gateway ports on provider networks; using %s", len(gws), gws[0].lrp.Name)
 	}
 	return gws[0]
 }
@@ -153,7 +153,7 @@ func (c *computer) floatingIPs(g *gateway) {
 		object := fmt.Sprintf("NAT %s (router %s)", nat.ExternalIP, g.router.Name)
 		fip, err := parseHostIP(nat.ExternalIP)
 		if err != nil {
-			c.finding(object, "external_ip: %v", err)
+			c.finding(object, nil, "external_ip: %v", err)
 			continue
 		}
 		p := HostPrefix(fip)
@@ -222,7 +222,7 @@ func (c *computer) loadBalancers(g *gateway) {
 		for _, vip := range slices.Sorted(maps.Keys(lb.VIPs)) {
 			a, err := parseVIP(vip)
 			if err != nil {
-				c.finding(object, "vips: %v", err)
+				c.finding(object, nil, "vips: %v", err)
 				continue
 			}
 			if kind == KindLBVIP && !g.inProviderSubnet(a) {
@@ -234,7 +234,7 @@ func (c *computer) loadBalancers(g *gateway) {
 		if kind == KindLBVIP {
 			if s := lb.ExternalIDs["neutron:vip_fip"]; s != "" {
 				if a, err := parseHostIP(s); err != nil {
-					c.finding(object, "external_ids:neutron:vip_fip: %v", err)
+					c.finding(object, nil, "external_ids:neutron:vip_fip: %v", err)
 				} else {
 					c.exposeLB(g, KindLBFIP, a, object, why, here)
 				}
@@ -254,4 +254,12 @@ func (c *computer) exposeLB(g *gateway, kind Kind, a netip.Addr, object, why str
 	}
 	c.expose(Exposure{Prefix: HostPrefix(a), Kind: kind, Object: object, Wiring: g.pn.wiring(),
 		Reason: fmt.Sprintf("%s %s: %s", kind, a, why)})
+}
+
+func hostPrefixes(addrs []netip.Addr) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(addrs))
+	for _, a := range addrs {
+		out = append(out, HostPrefix(a))
+	}
+	return out
 }

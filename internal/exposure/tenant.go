@@ -38,7 +38,7 @@ func (c *computer) tenantSubnets(g *gateway) []tenantSubnet {
 		for _, n := range lrp.Networks {
 			_, subnet, err := parseNetwork(n)
 			if err != nil {
-				c.finding(object, "%v", err)
+				c.finding(object, nil, "%v", err)
 				continue
 			}
 			isGUA6 := subnet.Addr().Is6() && netip.MustParsePrefix("2000::/3").Contains(subnet.Addr())
@@ -104,8 +104,8 @@ func refuseOverlaps(c *computer, ts []tenantSubnet) []tenantSubnet {
 	// contains its first address, and once one does not, no later one can.
 	for i := range ts {
 		for j := i + 1; j < len(ts) && ts[i].subnet.Contains(ts[j].subnet.Addr()); j++ {
-			c.finding(ts[i].object(), "tenant subnet %s overlaps %s of %s; neither is advertised", ts[i].subnet, ts[j].subnet, ts[j].object())
-			c.finding(ts[j].object(), "tenant subnet %s overlaps %s of %s; neither is advertised", ts[j].subnet, ts[i].subnet, ts[i].object())
+			c.finding(ts[i].object(), []netip.Prefix{ts[i].subnet, ts[j].subnet}, "tenant subnet %s overlaps %s of %s; neither is advertised", ts[i].subnet, ts[j].subnet, ts[j].object())
+			c.finding(ts[j].object(), []netip.Prefix{ts[j].subnet, ts[i].subnet}, "tenant subnet %s overlaps %s of %s; neither is advertised", ts[j].subnet, ts[i].subnet, ts[i].object())
 			ts[i].refused, ts[j].refused = true, true
 		}
 	}
@@ -148,7 +148,7 @@ func (c *computer) tenantNetworks(ts []tenantSubnet) {
 				case b.Chassis == "":
 					c.skip(HostPrefix(a), KindTenant, object, "tenant VM port %s is not bound to any chassis", p.Name)
 				default:
-					c.expose(Exposure{Prefix: HostPrefix(a), Kind: KindTenant, Object: object, Wiring: w,
+					c.expose(Exposure{Prefix: HostPrefix(a), Kind: KindTenant, Object: object, Port: p.Name, Wiring: w,
 						Reason: fmt.Sprintf("tenant VM port %s (bound to %s) on %s behind router %s via %s: %s",
 							p.Name, b.Chassis, t.subnet, t.gw.router.Name, t.via, why)})
 				}
