@@ -1,6 +1,6 @@
 module github.com/ovn-bgp-agent/ovn-bgp-agent
 
-go 1.24
+go 1.26
 
 require (
 	github.com/cenkalti/backoff/v4 v4.3.0

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
@@ -25,7 +26,7 @@ func newObservability(cfg config.Config, frrMgr *frr.Manager) *metrics.Metrics {
 
 // serveObservability listens on addr ("" = not at all) before returning, so a taken port
 // stops the agent at start with the key to fix, and serves until ctx ends.
-func serveObservability(ctx context.Context, wg *routines, addr string, m *metrics.Metrics, frrMgr *frr.Manager, log *slog.Logger) error {
+func serveObservability(ctx context.Context, wg *sync.WaitGroup, addr string, m *metrics.Metrics, frrMgr *frr.Manager, log *slog.Logger) error {
 	if addr == "" {
 		log.Info("metrics.listen is empty: no metrics, health or status endpoint")
 		return nil

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,7 +26,7 @@ func TestServeObservability(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	var wg routines
+	var wg sync.WaitGroup
 	err = serveObservability(context.Background(), &wg, taken.Addr().String(), m, mgr, log)
 	if err == nil || !strings.Contains(err.Error(), "metrics.listen "+taken.Addr().String()) {
 		t.Fatalf("listen on a taken port: %v, want an error naming metrics.listen", err)

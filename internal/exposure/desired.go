@@ -23,6 +23,28 @@ const (
 // Kinds lists every kind, in a fixed order (metrics, status).
 var Kinds = []Kind{KindVM, KindFIP, KindGateway, KindTenant, KindTenantSubnet, KindLBVIP, KindLBFIP, KindPortForward}
 
+// kindMetrics are the fixed route metrics per kind that the kernel side puts on the
+// addresses and routes of bgp-nic, and FRR's redistribute route-map matches to tell the kinds
+// apart (internal/frr/kinds.go). Never renumber one: a running node's addresses carry them.
+var kindMetrics = map[Kind]uint32{
+	KindVM:           101,
+	KindFIP:          102,
+	KindGateway:      103,
+	KindTenant:       104,
+	KindTenantSubnet: 105,
+	KindLBVIP:        106,
+	KindLBFIP:        107,
+	KindPortForward:  108,
+}
+
+// Metric is the route metric of k's addresses on bgp-nic; 0 for an unknown kind.
+func (k Kind) Metric() uint32 { return kindMetrics[k] }
+
+// ArrivingMetric marks an address that has just arrived on this node with a live migration:
+// FRR gives it a worse MED, so while the source node still announces the VM the ToRs keep
+// using the source's path. The kernel side changes it to the kind's once the hold is over.
+const ArrivingMetric = 199
+
 // Exposure is one prefix this node advertises: a host prefix (/32, /128), or a tenant subnet
 // with the subnet advertisement method.
 type Exposure struct {

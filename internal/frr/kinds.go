@@ -24,31 +24,16 @@ import (
 // new metric (no delete, so no withdraw). An address with no kind entry, or metric 0, gets
 // only the global communities.
 
-// kindMetrics are the fixed metric codes per kind: the contract with the kernel side. Never
-// renumber one: a running node's addresses carry them.
-var kindMetrics = map[exposure.Kind]uint32{
-	exposure.KindVM:           101,
-	exposure.KindFIP:          102,
-	exposure.KindGateway:      103,
-	exposure.KindTenant:       104,
-	exposure.KindTenantSubnet: 105,
-	exposure.KindLBVIP:        106,
-	exposure.KindLBFIP:        107,
-	exposure.KindPortForward:  108,
-}
-
-// ArrivingMetric marks an address that has just arrived on this node with a live migration:
-// the redistribute route-map gives it ArrivingMED, so while the source node still announces
-// the VM the ToRs keep using the source's path (MED 0) and never split traffic between both.
-// The kernel side changes the metric to the kind's once the hold is over.
-const ArrivingMetric = 199
+// ArrivingMetric marks an address that has just arrived on this node with a live migration
+// (exposure.ArrivingMetric): the redistribute route-map gives it ArrivingMED.
+const ArrivingMetric = exposure.ArrivingMetric
 
 // ArrivingMED is the MED of an arriving address: worse than the 0 of every other path.
 const ArrivingMED = 100
 
 // KindMetric is the route metric (IFA_RT_PRIORITY) the kernel side gives the addresses of
 // kind k on bgp-nic, so that FRR can tell the kinds apart; 0 for an unknown kind.
-func KindMetric(k exposure.Kind) uint32 { return kindMetrics[k] }
+func KindMetric(k exposure.Kind) uint32 { return k.Metric() }
 
 // KindCommunities are the communities of one exposure kind, on top of the global ones.
 type KindCommunities struct {
@@ -76,7 +61,7 @@ func kindEntries(global Communities, kinds []KindCommunities) []kindEntry {
 		c := kinds[j]
 		out = append(out, kindEntry{
 			Seq:       i + 1,
-			Metric:    kindMetrics[k],
+			Metric:    k.Metric(),
 			Community: joinCommunities(append(slices.Clone(global.Standard), c.Standard...)),
 			Large:     joinCommunities(append(slices.Clone(global.Large), c.Large...)),
 		})
@@ -89,7 +74,7 @@ func checkKindCommunities(kinds []KindCommunities) []error {
 	seen := map[exposure.Kind]bool{}
 	for i, k := range kinds {
 		key := fmt.Sprintf("bgp.kind_communities[%d]", i)
-		if _, ok := kindMetrics[k.Kind]; !ok {
+		if k.Kind.Metric() == 0 {
 			errs = append(errs, fmt.Errorf("%s.kind: must be one of %v, got %q", key, exposure.Kinds, k.Kind))
 		} else if seen[k.Kind] {
 			errs = append(errs, fmt.Errorf("%s.kind: duplicate of an earlier entry for %s", key, k.Kind))

@@ -74,8 +74,12 @@ type Applier struct {
 	// sock is a route socket in h's namespace for the address requests the netlink
 	// library cannot build (addr_netlink.go).
 	sock *nl.SocketHandle
+	ns   netns.NsHandle // closed handle: the current namespace
 	opts Options
 	log  *slog.Logger
+	// noIPv6 is what the last pass found: IPv6 disabled on the host, so IPv6 exposures
+	// are left out (with one warning) instead of failing on every pass.
+	noIPv6 bool
 }
 
 // HostAddr is an address to expose on the NIC as a /32 or /128, with the route metric
@@ -114,7 +118,7 @@ func New(opts Options, log *slog.Logger) (*Applier, error) {
 }
 
 // NewAt returns an applier working in network namespace ns (netns.None() for the current
-// one), whose netlink sockets it opens there; the caller may close ns afterwards. Close
+// one), whose netlink sockets it opens there. The caller keeps ns open until Close, which
 // releases the sockets.
 func NewAt(ns netns.NsHandle, opts Options, log *slog.Logger) (*Applier, error) {
 	if err := opts.validate(); err != nil {
@@ -130,6 +134,7 @@ func NewAt(ns netns.NsHandle, opts Options, log *slog.Logger) (*Applier, error) 
 	return &Applier{
 		h:    h,
 		sock: sock,
+		ns:   ns,
 		opts: opts,
 		log:  log.With("component", "kernel", "nic", opts.NIC),
 	}, nil

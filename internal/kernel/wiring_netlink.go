@@ -282,9 +282,12 @@ func (n *netlinkWiring) setUp(name string) error {
 	return n.h.LinkSetUp(l)
 }
 
-func (n *netlinkWiring) readSysctl(path string) (string, error) {
+func (n *netlinkWiring) readSysctl(path string) (string, error) { return readSysctl(n.ns, path) }
+
+// readSysctl reads /proc/sys/PATH in ns.
+func readSysctl(ns netns.NsHandle, path string) (string, error) {
 	var val string
-	err := n.inNetns(func() error {
+	err := inNetns(ns, func() error {
 		b, err := os.ReadFile(filepath.Join("/proc/sys", path))
 		val = strings.TrimSpace(string(b))
 		return err
@@ -300,15 +303,18 @@ func (n *netlinkWiring) writeSysctl(path, val string) error {
 
 // inNetns runs fn in the backend's namespace: /proc/sys/net shows the namespace of the
 // thread that opens it.
-func (n *netlinkWiring) inNetns(fn func() error) error {
-	if !n.ns.IsOpen() {
+func (n *netlinkWiring) inNetns(fn func() error) error { return inNetns(n.ns, fn) }
+
+// inNetns runs fn on a thread in ns (a closed handle: the current namespace).
+func inNetns(ns netns.NsHandle, fn func() error) error {
+	if !ns.IsOpen() {
 		return fn()
 	}
 	errc := make(chan error, 1)
 	go func() {
 		// Never unlocked: the runtime discards the thread, and its namespace, on exit.
 		runtime.LockOSThread()
-		if err := netns.Set(n.ns); err != nil {
+		if err := netns.Set(ns); err != nil {
 			errc <- fmt.Errorf("enter network namespace: %w", err)
 			return
 		}

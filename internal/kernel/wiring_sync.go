@@ -216,8 +216,7 @@ func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired, retired ...s
 // ipv6.disable=1 boot option, or disable_ipv6=1): every IPv6 request would fail on every
 // pass, and there is no IPv6 traffic to steer. It says so once, and again when it changes.
 func (w *Wirer) leaveOutIPv6IfDisabled(ws wantState) {
-	v, err := w.b.readSysctl("net/ipv6/conf/all/disable_ipv6")
-	disabled := errors.Is(err, fs.ErrNotExist) || err == nil && strings.TrimSpace(v) == "1"
+	disabled := ipv6Disabled(w.b.readSysctl)
 	if disabled != w.noIPv6 {
 		if disabled {
 			w.log.Warn("IPv6 is disabled on this host: IPv6 exposures are not wired")
@@ -234,6 +233,13 @@ func (w *Wirer) leaveOutIPv6IfDisabled(ws wantState) {
 			delete(ws.items, it)
 		}
 	}
+}
+
+// ipv6Disabled reports whether the host has IPv6 turned off: the ipv6.disable=1 boot option
+// (no /proc/sys/net/ipv6) or disable_ipv6=1.
+func ipv6Disabled(read func(path string) (string, error)) bool {
+	v, err := read("net/ipv6/conf/all/disable_ipv6")
+	return errors.Is(err, fs.ErrNotExist) || err == nil && strings.TrimSpace(v) == "1"
 }
 
 // IPv6Disabled reports whether the last pass found IPv6 disabled on this host.

@@ -16,28 +16,28 @@ import (
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/frr"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/reconcile"
 )
 
 const namespace = "ovn_bgp_agent"
 
 // Appliers label the errors and changes of each part of a pass.
 const (
-	ApplierOVN          = "ovn" // reading the OVN caches
-	ApplierFRR          = "frr"
-	ApplierKernel       = "kernel" // addresses on the NIC
-	ApplierKernelRoutes = "kernel-routes"
-	ApplierWiring       = "kernel-wiring"
-	ApplierOVS          = "ovs"
+	ApplierOVN    = "ovn" // reading the OVN caches
+	ApplierFRR    = "frr"
+	ApplierKernel = "kernel" // addresses and subnet routes on the NIC
+	ApplierWiring = "kernel-wiring"
+	ApplierOVS    = "ovs"
 )
 
 // Change kinds, with the applier they belong to: the label pairs that exist from the start,
 // so a rate() over them is 0 rather than absent.
 var changeKinds = map[string][]string{
-	ApplierKernel:       {"address-added", "address-removed", "local-route-deleted"},
-	ApplierKernelRoutes: {"route-added", "route-removed"},
-	ApplierWiring:       {"added", "removed"},
-	ApplierOVS:          {"flow-added", "flow-removed"},
-	ApplierFRR:          {"reload"},
+	ApplierKernel: {"address-added", "address-removed", "address-remetered", "local-route-deleted",
+		"route-added", "route-removed", "route-remetered"},
+	ApplierWiring: {"added", "removed"},
+	ApplierOVS:    {"flow-added", "flow-removed"},
+	ApplierFRR:    {"reload"},
 }
 
 // OVN databases as ovn.Watcher.Connected names them.
@@ -162,14 +162,17 @@ func (m *Metrics) Changed(applier, change string, n int) {
 	}
 }
 
-// FRRApplied records one FRR apply from the applier's counters before and after it.
-func (m *Metrics) FRRApplied(before, after frr.Stats) {
-	if after.Reloads > before.Reloads {
-		m.Changed(ApplierFRR, "reload", int(after.Reloads-before.Reloads))
+// Applied records what one applier did in a pass (a reconcile.Reporter): its changes, its
+// failure, and for FRR how long frr-reload.py ran.
+func (m *Metrics) Applied(applier string, r reconcile.Report, err error) {
+	for change, n := range r.Changes {
+		m.Changed(applier, change, n)
 	}
-	ran := after.Reloads+after.Verified > before.Reloads+before.Verified
-	if ran || (after.Failures > before.Failures && after.LastDuration != before.LastDuration) {
-		m.frrReloadTime.Observe(after.LastDuration.Seconds())
+	if err != nil {
+		m.ApplierFailed(applier)
+	}
+	if applier == ApplierFRR && r.Ran > 0 {
+		m.frrReloadTime.Observe(r.Ran.Seconds())
 	}
 }
 

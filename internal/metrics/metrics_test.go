@@ -17,6 +17,7 @@ import (
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/frr"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/reconcile"
 )
 
 // fakeFRR answers like FRR with one session each; it counts the reads.
@@ -185,8 +186,8 @@ ovn_bgp_agent_bfd_peer_up{interface="eth1",peer="172.30.1.254"} 0
 
 func TestFRRAppliedObservesOnlyRealRuns(t *testing.T) {
 	m := New("test")
-	m.FRRApplied(frr.Stats{Unchanged: 3}, frr.Stats{Unchanged: 4}) // skipped: nothing ran
-	m.FRRApplied(frr.Stats{}, frr.Stats{Reloads: 1, LastDuration: 600 * time.Millisecond})
+	m.Applied(ApplierFRR, reconcile.Report{}, nil) // skipped: nothing ran
+	m.Applied(ApplierFRR, reconcile.Report{Changes: map[string]int{"reload": 1}, Ran: 600 * time.Millisecond}, nil)
 	if n := testutil.CollectAndCount(m.frrReloadTime); n != 1 {
 		t.Fatalf("histogram families = %d", n)
 	}

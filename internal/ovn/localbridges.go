@@ -9,21 +9,8 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/client"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn/vswitchd"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 )
-
-// LocalBridge is an OVS bridge of this node with what the flow applier needs.
-type LocalBridge struct {
-	Name    string
-	MAC     string       // mac_in_use of the bridge's own internal interface; "" until known
-	Patches []LocalPatch // localnet patch ports towards br-int, sorted by name
-}
-
-// LocalPatch is a patch port ovn-controller created for a localnet port.
-type LocalPatch struct {
-	Name     string // patch-<localnet>-to-br-int
-	Localnet string // the localnet logical port, from external_ids:ovn-localnet-port
-	OFPort   int    // OpenFlow port number; 0 until ovs-vswitchd has assigned one
-}
 
 // localBridgeTables are the extra monitors on the local OVS for the provider bridges:
 // bridges to their ports, ports to their interfaces, and per interface its type and
@@ -44,7 +31,7 @@ func localBridgeTables() []client.MonitorOption {
 }
 
 // LocalBridges reads the local OVS bridges from the cache, keyed by name.
-func (w *Watcher) LocalBridges(ctx context.Context) (map[string]LocalBridge, error) {
+func (w *Watcher) LocalBridges(ctx context.Context) (map[string]ovnstate.LocalBridge, error) {
 	var (
 		bridges []vswitchd.Bridge
 		ports   []vswitchd.Port
@@ -58,7 +45,7 @@ func (w *Watcher) LocalBridges(ctx context.Context) (map[string]LocalBridge, err
 	return buildLocalBridges(bridges, ports, ifaces), nil
 }
 
-func buildLocalBridges(bridges []vswitchd.Bridge, ports []vswitchd.Port, ifaces []vswitchd.Interface) map[string]LocalBridge {
+func buildLocalBridges(bridges []vswitchd.Bridge, ports []vswitchd.Port, ifaces []vswitchd.Interface) map[string]ovnstate.LocalBridge {
 	portByUUID := make(map[string]vswitchd.Port, len(ports))
 	for _, p := range ports {
 		portByUUID[p.UUID] = p
@@ -67,9 +54,9 @@ func buildLocalBridges(bridges []vswitchd.Bridge, ports []vswitchd.Port, ifaces 
 	for _, i := range ifaces {
 		ifaceByUUID[i.UUID] = i
 	}
-	out := make(map[string]LocalBridge, len(bridges))
+	out := make(map[string]ovnstate.LocalBridge, len(bridges))
 	for _, b := range bridges {
-		lb := LocalBridge{Name: b.Name}
+		lb := ovnstate.LocalBridge{Name: b.Name}
 		for _, pu := range b.Ports {
 			p, ok := portByUUID[pu]
 			if !ok {
@@ -83,18 +70,21 @@ func buildLocalBridges(bridges []vswitchd.Bridge, ports []vswitchd.Port, ifaces 
 				if i.Name == b.Name && i.MACInUse != nil {
 					lb.MAC = *i.MACInUse
 				}
+				if i.Name == b.Name && i.Ifindex != nil {
+					lb.Ifindex = *i.Ifindex
+				}
 				localnet := i.ExternalIDs["ovn-localnet-port"]
 				if i.Type != "patch" || localnet == "" && !(strings.HasPrefix(i.Name, "patch-") && strings.HasSuffix(i.Name, "-to-br-int")) {
 					continue
 				}
-				lp := LocalPatch{Name: i.Name, Localnet: localnet}
+				lp := ovnstate.LocalPatch{Name: i.Name, Localnet: localnet}
 				if i.Ofport != nil && *i.Ofport > 0 {
 					lp.OFPort = *i.Ofport
 				}
 				lb.Patches = append(lb.Patches, lp)
 			}
 		}
-		slices.SortFunc(lb.Patches, func(a, b LocalPatch) int { return strings.Compare(a.Name, b.Name) })
+		slices.SortFunc(lb.Patches, func(a, b ovnstate.LocalPatch) int { return strings.Compare(a.Name, b.Name) })
 		out[b.Name] = lb
 	}
 	return out

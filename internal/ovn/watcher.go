@@ -162,13 +162,18 @@ func (w *Watcher) Snapshot(ctx context.Context) (ovnstate.State, error) {
 	return st, nil
 }
 
-// Read returns this node's identity and a snapshot: everything one pass computes from.
+// Read returns this node's identity and a snapshot, with the local OVS bridges: everything
+// one pass computes from and applies.
 func (w *Watcher) Read(ctx context.Context) (ovnstate.Identity, ovnstate.State, error) {
 	id, err := w.Identity()
 	if err != nil {
 		return ovnstate.Identity{}, ovnstate.State{}, err
 	}
 	st, err := w.Snapshot(ctx)
+	if err != nil {
+		return id, st, err
+	}
+	st.LocalBridges, err = w.LocalBridges(ctx)
 	return id, st, err
 }
 

@@ -127,7 +127,7 @@ func TestWatcherAgainstRealOVSDB(t *testing.T) {
 	run("ovs-vsctl", "--db=unix:"+ovs, "--no-wait", "add-br", "br-ex", "--", "add-port", "br-ex", "patch-ln-to-br-int",
 		"--", "set", "interface", "patch-ln-to-br-int", "type=patch", "external_ids:ovn-localnet-port=ln",
 		"--", "add-port", "br-ex", "eth9")
-	wantBridges := map[string]LocalBridge{"br-ex": {Name: "br-ex", Patches: []LocalPatch{{Name: "patch-ln-to-br-int", Localnet: "ln"}}}}
+	wantBridges := map[string]ovnstate.LocalBridge{"br-ex": {Name: "br-ex", Patches: []ovnstate.LocalPatch{{Name: "patch-ln-to-br-int", Localnet: "ln"}}}}
 	if err := lab.Poll(ctx, 10*time.Second, "br-ex in the local bridges", func() (bool, error) {
 		got, err := w.LocalBridges(ctx)
 		if d := cmp.Diff(wantBridges, got); d != "" {

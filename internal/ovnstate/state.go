@@ -15,6 +15,10 @@ type State struct {
 	Bindings map[string]PortBinding
 	// NBGlobalExternalIDs is NB_Global's external_ids (neutron:fip-distributed lives there).
 	NBGlobalExternalIDs map[string]string
+	// LocalBridges are this node's OVS bridges, keyed by name, from the local Open_vSwitch
+	// database: the provider bridges' MACs and localnet patch ports the flows need, and the
+	// bridges that left ovn-bridge-mappings whose leftovers must be cleaned.
+	LocalBridges map[string]LocalBridge
 	// Stale names the databases ("NB", "SB") that were disconnected when the snapshot was
 	// taken: their part is the last state known before the outage.
 	Stale []string
@@ -100,4 +104,21 @@ type Identity struct {
 	// IntegrationBridge is ovn-controller's bridge (external_ids:ovn-bridge, default br-int):
 	// OVN's flows live there, never the agent's.
 	IntegrationBridge string
+}
+
+// LocalBridge is an OVS bridge of this node with what the flow applier needs.
+type LocalBridge struct {
+	Name    string
+	MAC     string       // mac_in_use of the bridge's own internal interface; "" until known
+	Patches []LocalPatch // localnet patch ports towards br-int, sorted by name
+	// Ifindex is the kernel index of the bridge's own interface: a restarted ovs-vswitchd
+	// recreates the bridge with a new one, and without the flows.
+	Ifindex int
+}
+
+// LocalPatch is a patch port ovn-controller created for a localnet port.
+type LocalPatch struct {
+	Name     string // patch-<localnet>-to-br-int
+	Localnet string // the localnet logical port, from external_ids:ovn-localnet-port
+	OFPort   int    // OpenFlow port number; 0 until ovs-vswitchd has assigned one
 }

@@ -32,6 +32,8 @@ type Applier struct {
 	log   *slog.Logger
 	wired map[string]bool // bridges wired by this process: cleaned when they stop being provider bridges
 	swept map[string]bool // retired bridges already cleaned of an earlier run's flows
+	// applied are the inputs of the last Apply that succeeded; "" when none did.
+	applied string
 }
 
 // Result reports one pass. Lines are "BRIDGE: cookie=…, priority=… actions=…", sorted.

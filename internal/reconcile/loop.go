@@ -1,6 +1,8 @@
-// Package reconcile runs the agent's passes: triggers from OVN events, the periodic timer and
-// retries are coalesced, and one pass at a time recomputes the whole desired state from the
-// newest snapshot and applies it. Level-triggered: a lost event costs latency, not correctness.
+// Package reconcile owns the agent's pass and the loop that runs it: triggers from OVN
+// events, netlink events, FRR restarts, configuration changes and the periodic timer are
+// coalesced, and one pass at a time reads the newest snapshot, computes the desired state
+// (exposure.Compute), applies the live-migration handover and hands one Plan to every
+// applier. Level-triggered: a lost event costs latency, not correctness.
 package reconcile
 
 import (
@@ -11,8 +13,9 @@ import (
 	"time"
 )
 
-// Pass is one full reconcile: snapshot, compute, apply.
-type Pass func(ctx context.Context) error
+// Pass is one reconcile: snapshot, compute, apply. full asks for a full read-back of what is
+// installed rather than work on what changed.
+type Pass func(ctx context.Context, full bool) error
 
 // Observer sees every pass, for metrics and health. Its methods run on the loop's goroutine
 // and must not block.
@@ -31,6 +34,7 @@ type Loop struct {
 
 	mu     sync.Mutex
 	reason string // why the next pass runs (the first reason since the last pass)
+	full   bool   // the next pass reads everything back
 }
 
 // New returns a loop that runs pass on every trigger and at least every interval.
@@ -48,11 +52,18 @@ func (l *Loop) Observe(o Observer) { l.obs = o }
 
 // Trigger asks for a pass. It never blocks: triggers that arrive while one is pending merge
 // into it, and the pass reads the newest state anyway.
-func (l *Loop) Trigger(reason string) {
+func (l *Loop) Trigger(reason string) { l.trigger(reason, false) }
+
+// TriggerFull asks for a pass that reads back everything the appliers own: after something
+// may have changed unseen (a lost event stream, an operator's SIGHUP).
+func (l *Loop) TriggerFull(reason string) { l.trigger(reason, true) }
+
+func (l *Loop) trigger(reason string, full bool) {
 	l.mu.Lock()
 	if l.reason == "" {
 		l.reason = reason
 	}
+	l.full = l.full || full
 	l.mu.Unlock()
 	select {
 	case l.kick <- struct{}{}:
@@ -63,7 +74,7 @@ func (l *Loop) Trigger(reason string) {
 // Run runs passes until ctx ends. The first pass runs at once. A failed pass is retried with
 // backoff (capped at the periodic interval) even without new triggers.
 func (l *Loop) Run(ctx context.Context) {
-	l.Trigger("start")
+	l.TriggerFull("start")
 	timer := time.NewTimer(time.Duration(l.interval.Load()))
 	defer timer.Stop()
 	retry := time.Duration(0)
@@ -73,19 +84,19 @@ func (l *Loop) Run(ctx context.Context) {
 			return
 		case <-l.kick:
 		case <-timer.C:
-			l.Trigger("periodic")
+			l.TriggerFull("periodic")
 			<-l.kick
 		}
 		l.mu.Lock()
-		reason := l.reason
-		l.reason = ""
+		reason, full := l.reason, l.full
+		l.reason, l.full = "", false
 		l.mu.Unlock()
 
 		start := time.Now()
 		if l.obs != nil {
 			l.obs.PassStarted(reason)
 		}
-		err := l.pass(ctx)
+		err := l.pass(ctx, full)
 		if ctx.Err() != nil {
 			return
 		}

@@ -16,7 +16,7 @@ func TestTriggersCoalesce(t *testing.T) {
 	release := make(chan struct{})
 	var passes atomic.Int32
 	started := make(chan struct{}, 10)
-	l := New(func(ctx context.Context) error {
+	l := New(func(ctx context.Context, _ bool) error {
 		passes.Add(1)
 		started <- struct{}{}
 		<-release
@@ -45,7 +45,7 @@ func TestTriggersCoalesce(t *testing.T) {
 func TestFailedPassIsRetried(t *testing.T) {
 	var calls atomic.Int32
 	ok := make(chan struct{})
-	l := New(func(ctx context.Context) error {
+	l := New(func(ctx context.Context, _ bool) error {
 		if calls.Add(1) < 3 {
 			return errors.New("frr not reachable")
 		}
@@ -63,7 +63,7 @@ func TestFailedPassIsRetried(t *testing.T) {
 }
 
 func TestRunStopsOnCancel(t *testing.T) {
-	l := New(func(ctx context.Context) error { return nil }, time.Millisecond, quiet)
+	l := New(func(ctx context.Context, _ bool) error { return nil }, time.Millisecond, quiet)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { l.Run(ctx); close(done) }()
@@ -94,7 +94,7 @@ func (r *recorder) PassDone(reason string, d time.Duration, err error) {
 func TestObserverSeesEveryPass(t *testing.T) {
 	fail := errors.New("kernel: no bgp-nic")
 	var calls atomic.Int32
-	l := New(func(ctx context.Context) error {
+	l := New(func(ctx context.Context, _ bool) error {
 		if calls.Add(1) == 1 {
 			return fail
 		}

@@ -1,0 +1,93 @@
+package kernel
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/reconcile"
+)
+
+// Name makes the Applier the pass's address and route applier.
+func (a *Applier) Name() string { return "kernel" }
+
+// Apply puts the plan's host prefixes on the NIC and its subnet routes in the NIC's table,
+// each with its exposure kind's metric, which FRR's redistribute route-map matches to set the
+// kind's communities (internal/frr/kinds.go). The metric is set whether or not kind
+// communities are configured, so configuring them later changes frr.conf only. On a host
+// with IPv6 disabled, IPv6 exposures are left out.
+func (a *Applier) Apply(ctx context.Context, p reconcile.Plan) (reconcile.Report, error) {
+	d := p.Desired
+	if a.checkIPv6() {
+		d = d.IPv4Only()
+	}
+	var r reconcile.Report
+	res, err := a.Sync(ctx, hostAddrs(d, p.Arriving))
+	r.Add("address-added", len(res.Added))
+	r.Add("address-removed", len(res.Removed))
+	r.Add("address-remetered", len(res.Remetered))
+	r.Add("local-route-deleted", len(res.LocalRoutesDeleted))
+	rres, rerr := a.SyncRoutes(ctx, subnetRoutes(d))
+	r.Add("route-added", len(rres.Added))
+	r.Add("route-removed", len(rres.Removed))
+	r.Add("route-remetered", len(rres.Remetered))
+	return r, errors.Join(err, rerr)
+}
+
+// checkIPv6 reads whether IPv6 is disabled on the host and says so when that changes.
+func (a *Applier) checkIPv6() bool {
+	disabled := ipv6Disabled(func(path string) (string, error) { return readSysctl(a.ns, path) })
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if disabled != a.noIPv6 {
+		if disabled {
+			a.log.Warn("IPv6 is disabled on this host: IPv6 exposures are not put on the NIC")
+		} else {
+			a.log.Info("IPv6 is enabled on this host again: IPv6 exposures are put on the NIC")
+		}
+		a.noIPv6 = disabled
+	}
+	return disabled
+}
+
+// hostAddrs are the desired host addresses with their kinds' metrics; arriving ones (a live
+// migration's target, see reconcile's handover) carry exposure.ArrivingMetric instead.
+func hostAddrs(d exposure.Desired, arriving map[netip.Prefix]bool) []HostAddr {
+	var out []HostAddr
+	for _, e := range d.Exposures {
+		if e.Prefix.IsSingleIP() {
+			m := e.Kind.Metric()
+			if arriving[e.Prefix] {
+				m = exposure.ArrivingMetric
+			}
+			out = append(out, HostAddr{Addr: e.Prefix.Addr(), Metric: m})
+		}
+	}
+	return out
+}
+
+// subnetRoutes are the desired subnet routes with their kinds' metrics.
+func subnetRoutes(d exposure.Desired) []NICRoute {
+	var out []NICRoute
+	for _, e := range d.Subnets() {
+		out = append(out, NICRoute{Prefix: e.Prefix, Metric: e.Kind.Metric()})
+	}
+	return out
+}
+
+// WiringName is the wiring applier's name in metrics and logs.
+const WiringName = "kernel-wiring"
+
+// Name makes the Wirer the pass's wiring applier.
+func (w *Wirer) Name() string { return WiringName }
+
+// Apply wires the plan's exposures through their provider bridges, and cleans what an
+// earlier run left on bridges that are no provider bridge any more.
+func (w *Wirer) Apply(ctx context.Context, p reconcile.Plan) (reconcile.Report, error) {
+	res, err := w.SyncWiring(ctx, p.Desired, p.RetiredBridges()...)
+	var r reconcile.Report
+	r.Add("added", len(res.Added))
+	r.Add("removed", len(res.Removed))
+	return r, err
+}
