@@ -19,7 +19,9 @@ type fakeSource struct {
 	st ovnstate.State
 }
 
-func (s *fakeSource) Read(context.Context) (ovnstate.Identity, ovnstate.State, error) { return s.id, s.st, nil }
+func (s *fakeSource) Read(context.Context) (ovnstate.Identity, ovnstate.State, error) {
+	return s.id, s.st, nil
+}
 
 // fakeApplier is a state-recording applier: it keeps the lines it "installed" and, like the
 // real ones, changes only the difference and reports it.
