@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
@@ -17,6 +18,9 @@ import (
 type WatchOptions struct {
 	Netns         netns.NsHandle // closed handle: the current namespace
 	RouteProtocol uint8          // the agent's routes, wherever they are
+	// Resync asks for a full pass after events were lost (a subscription that failed);
+	// nil: trigger.
+	Resync func(reason string)
 }
 
 // Watch calls trigger whenever something of the agent's may have gone: a host address
@@ -30,7 +34,12 @@ func Watch(ctx context.Context, o WatchOptions, trigger func(reason string), log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	wait := 50 * time.Millisecond
+	resync := o.Resync
+	if resync == nil {
+		resync = trigger
+	}
+	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(50*time.Millisecond),
+		backoff.WithMaxInterval(5*time.Second), backoff.WithMaxElapsedTime(0))
 	for {
 		start := time.Now()
 		err := watchOnce(ctx, o, trigger)
@@ -38,16 +47,16 @@ func Watch(ctx context.Context, o WatchOptions, trigger func(reason string), log
 			return
 		}
 		if time.Since(start) > 10*time.Second {
-			wait = 50 * time.Millisecond
+			bo.Reset()
 		}
+		wait := bo.NextBackOff()
 		log.Warn("netlink subscription ended; resubscribing and running a full pass", "err", err, "retry_in", wait)
-		trigger("netlink resubscribe")
+		resync("netlink resubscribe")
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, 5*time.Second)
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cenkalti/backoff/v4"
 )
 
 // Pass is one reconcile: snapshot, compute, apply. full asks for a full read-back of what is
@@ -77,7 +79,9 @@ func (l *Loop) Run(ctx context.Context) {
 	l.TriggerFull("start")
 	timer := time.NewTimer(time.Duration(l.interval.Load()))
 	defer timer.Stop()
-	retry := time.Duration(0)
+	// Retries of a failed pass back off from 0.5 s, capped at the periodic interval.
+	retry := backoff.NewExponentialBackOff(backoff.WithInitialInterval(500*time.Millisecond),
+		backoff.WithMaxElapsedTime(0))
 	for {
 		select {
 		case <-ctx.Done():
@@ -105,11 +109,11 @@ func (l *Loop) Run(ctx context.Context) {
 		}
 		next := time.Duration(l.interval.Load())
 		if err != nil {
-			retry = min(max(2*retry, 500*time.Millisecond), time.Duration(l.interval.Load()))
-			next = retry
-			l.log.Error("reconcile pass failed", "reason", reason, "duration", time.Since(start), "retry_in", retry, "err", err)
+			retry.MaxInterval = next
+			next = min(retry.NextBackOff(), next)
+			l.log.Error("reconcile pass failed", "reason", reason, "duration", time.Since(start), "retry_in", next, "err", err)
 		} else {
-			retry = 0
+			retry.Reset()
 			l.log.Debug("reconcile pass done", "reason", reason, "duration", time.Since(start))
 		}
 		if !timer.Stop() {
