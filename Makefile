@@ -5,6 +5,13 @@ export PATH := $(PATH):/usr/local/go/bin
 GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
+# Tools the Makefile installs itself, pinned, into a cache outside the clone.
+TOOLS_DIR         ?= $(HOME)/.cache/ovn-bgp-agent/tools
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK       := $(TOOLS_DIR)/staticcheck-$(STATICCHECK_VERSION)
+# Unit packages: no root, no daemons. Tests that need either carry the `privileged` build
+# tag (real FRR, OVS, ovsdb-server, network namespaces) or live in integration/.
+UNIT_PKGS = $$($(GO) list ./... | grep -v /integration)
 
 .PHONY: all build deps generate test unit integration lint bench lab clean
 
@@ -20,22 +27,34 @@ deps:
 generate: deps
 	$(GO) generate ./internal/ovn/...
 
-lint:
+$(STATICCHECK):
+	mkdir -p $(TOOLS_DIR)
+	GOBIN=$(TOOLS_DIR) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv $(TOOLS_DIR)/staticcheck $@
+
+# gofmt, vet and staticcheck over every file (privileged tests included), and the unit
+# packages under the race detector.
+lint: $(STATICCHECK)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags privileged ./...
+	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags privileged ./...
+	$(GO) test -count=1 -race $(UNIT_PKGS)
 
-# Unit tests need nothing installed; integration tests run the real daemons as root.
+# Unit tests need nothing installed and run as any user.
 unit:
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)
+	$(GO) test -count=1 $(UNIT_PKGS)
 
+# Integration tests run the real daemons as root.
 integration: deps
-	$(GO) test -count=1 -timeout 20m ./integration/...
+	$(GO) test -count=1 -tags privileged -timeout 30m ./integration/...
 
 test: deps lint
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -tags privileged -timeout 40m ./...
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+	$(GO) test -tags privileged -run '^$$' -bench . -benchmem ./internal/...
 
 lab: deps build
 	$(GO) run ./integration/cmd/lab -topology deploy/containerlab/provider-vm.clab.yml -agent bin/ovn-bgp-agent

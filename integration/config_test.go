@@ -150,6 +150,18 @@ func TestInvalidConfigSwapKeepsRunning(t *testing.T) {
 	for _, tor := range []struct{ name, hop string }{{"tor1", "172.30.1.10"}, {"tor2", "172.30.2.10"}} {
 		waitRouteAt(t, ctx, l, tor.name, "172.24.4.10/32", tor.hop, true)
 	}
+	// FRR applies beside the kernel work, so the prefix can reach the ToRs before the
+	// agent's first frr-reload.py has finished (and updates it as the route-map fills in):
+	// start from the settled state.
+	if err := lab.Poll(ctx, routeWait, "the agent's first FRR apply", func() (bool, error) {
+		s, _, err := scrapeAgent(ctx, l)
+		if err != nil {
+			return false, err
+		}
+		return s.atLeast(1, "ovn_bgp_agent_frr_reloads_total", "result", "success") == nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	before1 := readTorState(t, ctx, l, "tor1", "172.30.1.10", "172.24.4.10/32")
 	before2 := readTorState(t, ctx, l, "tor2", "172.30.2.10", "172.24.4.10/32")
 

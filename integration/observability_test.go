@@ -92,8 +92,6 @@ func (s scrape) atLeast(v float64, metric string, labels ...string) error {
 func TestMetricsReflectLab(t *testing.T) {
 	t.Parallel()
 	l, ctx := startECMPWithVM(t)
-	const prefix = "172.24.4.10/32"
-
 	const tor1, tor2 = "172.30.1.254", "172.30.2.254"
 	var s scrape
 	var took time.Duration

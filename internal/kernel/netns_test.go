@@ -1,16 +1,16 @@
+//go:build privileged
+
 package kernel
 
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"regexp"
 	"runtime"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -92,18 +92,6 @@ func newApplierAt(t testing.TB, ns netns.NsHandle, opts Options) *Applier {
 	}
 	t.Cleanup(a.Close)
 	return a
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
-}
-
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, nil))
 }
 
 // addBridge creates an empty bridge, the stand-in for a dummy on kernels

@@ -1,3 +1,5 @@
+//go:build privileged
+
 package kernel
 
 import (
@@ -17,8 +19,6 @@ import (
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 )
-
-var testWiringOpts = WiringOptions{RulePriority: 2000, RouteProtocol: 149, TableBase: 3000, TableCount: 256}
 
 // ipIn runs ip (or another command) inside the named namespace and returns its output;
 // the tests read state back through iproute2, independently of the code under test.

@@ -3,6 +3,9 @@ package ovs
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/reconcile"
 )
@@ -15,11 +18,12 @@ func (a *Applier) Name() string { return "ovs" }
 // are those of the last successful apply does nothing (no ovs-ofctl at all, which with many
 // routes in the node costs ovs-vswitchd a routing-table re-read), except a full pass, which
 // dumps and repairs what someone changed by hand. A bridge recreated by a restarted
-// ovs-vswitchd has a new ifindex, which counts as a changed input.
+// ovs-vswitchd has a new ifindex and a new management socket (BRIDGE.mgmt), which count as
+// changed inputs: a restart loses every flow.
 func (a *Applier) Apply(ctx context.Context, p reconcile.Plan) (reconcile.Report, error) {
 	bridges := FlowBridges(p)
 	retired := p.RetiredBridges()
-	key := fmt.Sprint(bridges, retired, ifindexes(p))
+	key := fmt.Sprint(bridges, retired, ifindexes(p), a.sockets(bridges))
 	a.mu.Lock()
 	unchanged := a.applied == key
 	a.mu.Unlock()
@@ -62,6 +66,25 @@ func ifindexes(p reconcile.Plan) []int {
 	out := make([]int, 0, len(p.Desired.Bridges))
 	for _, b := range p.Desired.Bridges {
 		out = append(out, p.LocalBridges[b.Name].Ifindex)
+	}
+	return out
+}
+
+// sockets identifies each bridge's management socket (inode and change time): a restarted
+// ovs-vswitchd creates it anew, even where the datapath keeps the bridge's ifindex.
+func (a *Applier) sockets(bridges []Bridge) []string {
+	out := make([]string, 0, len(bridges))
+	for _, b := range bridges {
+		fi, err := os.Stat(filepath.Join(a.opts.RunDir, b.Name+".mgmt"))
+		if err != nil {
+			out = append(out, "absent")
+			continue
+		}
+		id := fi.ModTime().String()
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			id = fmt.Sprint(st.Ino, st.Ctim)
+		}
+		out = append(out, id)
 	}
 	return out
 }

@@ -31,6 +31,10 @@ type handover struct {
 
 	mu           sync.Mutex
 	prevBindings map[string]ovnstate.PortBinding    // the last pass's bindings (its snapshot's, never mutated)
+	// releasedBy holds ports seen unbound right after another chassis held them: between the
+	// source's release and the target's claim a pass can see the port bound nowhere, and
+	// the arrival must still be recognised.
+	releasedBy map[string]string
 	prevVM       map[netip.Prefix]exposure.Exposure // VM exposures announced at the last pass
 	arriving     map[netip.Prefix]time.Time         // until when an arrived VM keeps the worse MED
 	departing    map[netip.Prefix]time.Time         // until when a departed VM is still announced
@@ -60,7 +64,11 @@ func (h *handover) apply(d exposure.Desired, st ovnstate.State, me string) (expo
 		if _, was := h.prevVM[p]; was {
 			continue
 		}
-		if prev := h.prevBindings[e.Port].Chassis; prev != "" && prev != me {
+		prev := h.prevBindings[e.Port].Chassis
+		if prev == "" {
+			prev = h.releasedBy[e.Port]
+		}
+		if prev != "" && prev != me {
 			h.arriving[p] = now.Add(arriveHold)
 			h.after(arriveHold)
 		}
@@ -102,6 +110,7 @@ func (h *handover) apply(d exposure.Desired, st ovnstate.State, me string) (expo
 		}
 		arriving[p] = true
 	}
+	h.trackReleases(st.Bindings)
 	h.prevVM, h.prevBindings = current, st.Bindings
 	return out, arriving
 }
@@ -110,5 +119,26 @@ func (h *handover) apply(d exposure.Desired, st ovnstate.State, me string) (expo
 func (h *handover) after(d time.Duration) {
 	if h.trigger != nil {
 		time.AfterFunc(d+10*time.Millisecond, func() { h.trigger("live-migration hold over") })
+	}
+}
+
+// trackReleases remembers which chassis held a port that is now bound nowhere, and forgets
+// it once the port is bound again or gone.
+func (h *handover) trackReleases(now map[string]ovnstate.PortBinding) {
+	for port := range h.releasedBy {
+		if b, ok := now[port]; !ok || b.Chassis != "" {
+			delete(h.releasedBy, port)
+		}
+	}
+	for port, prev := range h.prevBindings {
+		if prev.Chassis == "" {
+			continue
+		}
+		if b, ok := now[port]; ok && b.Chassis == "" {
+			if h.releasedBy == nil {
+				h.releasedBy = map[string]string{}
+			}
+			h.releasedBy[port] = prev.Chassis
+		}
 	}
 }

@@ -88,3 +88,14 @@ func TestHandoverRestartAdoptsWithoutArriving(t *testing.T) {
 		t.Error("the first pass after a start must adopt, not treat the VM as arriving")
 	}
 }
+
+// TestHandoverTargetAfterAnUnboundPass: the source releases the port before the target
+// claims it, and a pass may run in between; the target must still treat the VM as arriving.
+func TestHandoverTargetAfterAnUnboundPass(t *testing.T) {
+	h, _ := newTestHandover()
+	h.apply(exposure.Desired{}, boundTo("node-a", "node-a"), "node-b")
+	h.apply(exposure.Desired{}, boundTo("", "node-b"), "node-b") // released, not claimed yet
+	if _, arriving := h.apply(vmExposed(), boundTo("node-b", "node-b"), "node-b"); !arriving[vmPrefix] {
+		t.Error("the VM claimed here after a pass that saw it bound nowhere is not arriving")
+	}
+}
