@@ -60,6 +60,9 @@ func Watch(ctx context.Context, o WatchOptions, trigger func(reason string), log
 	}
 }
 
+// subscriptionRcvBuf is every subscription's socket receive buffer.
+const subscriptionRcvBuf = 8 << 20
+
 func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error {
 	done := make(chan struct{})
 	defer close(done)
@@ -74,21 +77,29 @@ func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error 
 	if o.Netns.IsOpen() {
 		ns = &o.Netns
 	}
-	const buf = 1024
+	// A cold start adds thousands of addresses at once, and each brings an address and a
+	// local-route notification: with the default socket buffer the subscription overflowed
+	// (ENOBUFS) and every overflow costs a full pass. The buffer is forced past rmem_max
+	// (the agent runs as root), and the channels hold a burst while a pass runs.
+	const buf = 8192
+	const rcvbuf = subscriptionRcvBuf
 	addrs := make(chan netlink.AddrUpdate, buf)
 	routes := make(chan netlink.RouteUpdate, buf)
 	neighs := make(chan rawNeigh, buf)
 	links := make(chan netlink.LinkUpdate, buf)
-	if err := netlink.AddrSubscribeWithOptions(addrs, done, netlink.AddrSubscribeOptions{Namespace: ns, ErrorCallback: onErr}); err != nil {
+	if err := netlink.AddrSubscribeWithOptions(addrs, done, netlink.AddrSubscribeOptions{Namespace: ns, ErrorCallback: onErr,
+		ReceiveBufferSize: rcvbuf, ReceiveBufferForceSize: true}); err != nil {
 		return fmt.Errorf("subscribe to addresses: %w", err)
 	}
-	if err := netlink.RouteSubscribeWithOptions(routes, done, netlink.RouteSubscribeOptions{Namespace: ns, ErrorCallback: onErr}); err != nil {
+	if err := netlink.RouteSubscribeWithOptions(routes, done, netlink.RouteSubscribeOptions{Namespace: ns, ErrorCallback: onErr,
+		ReceiveBufferSize: rcvbuf, ReceiveBufferForceSize: true}); err != nil {
 		return fmt.Errorf("subscribe to routes: %w", err)
 	}
 	if err := subscribeDeletedNeighs(o.Netns, neighs, done, onErr); err != nil {
 		return fmt.Errorf("subscribe to neighbours: %w", err)
 	}
-	if err := netlink.LinkSubscribeWithOptions(links, done, netlink.LinkSubscribeOptions{Namespace: ns, ErrorCallback: onErr}); err != nil {
+	if err := netlink.LinkSubscribeWithOptions(links, done, netlink.LinkSubscribeOptions{Namespace: ns, ErrorCallback: onErr,
+		ReceiveBufferSize: rcvbuf, ReceiveBufferForceSize: true}); err != nil {
 		return fmt.Errorf("subscribe to links: %w", err)
 	}
 	closed := errors.New("subscription channel closed")
@@ -142,6 +153,10 @@ func subscribeDeletedNeighs(ns netns.NsHandle, ch chan<- rawNeigh, done <-chan s
 	// Receive blocks in recvfrom, which closing the socket does not interrupt: wake up
 	// regularly to see whether the subscription is still wanted.
 	if err := s.SetReceiveTimeout(&unix.Timeval{Sec: 0, Usec: 200_000}); err != nil {
+		s.Close()
+		return err
+	}
+	if err := s.SetReceiveBufferSize(subscriptionRcvBuf, true); err != nil {
 		s.Close()
 		return err
 	}
