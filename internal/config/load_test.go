@@ -352,7 +352,7 @@ log: {level: verbose, format: text}
 bgp.peer: unknown key (did you mean peers?)
 bgp.peers[1].address: duplicates bgp.peers[0].address; remove one, got "172.30.1.254"
 bgp.peers[1].bdf: unknown key (did you mean bfd?)
-bgp.peers[1].remote_as: must be 1..4294967295, internal or external, got "0"
+bgp.peers[1].remote_as: must be 1..4294967295, internal or external, got 0
 bgp.peers[10].remote_as: must be 1..4294967295, internal or external, got -1
 bgp.vrf: must differ from bgp.nic, got "bgp-nic"
 colour: unknown key
