@@ -71,7 +71,7 @@ var reloadTable = []struct {
 	{"graceful_restart", peerWith("graceful_restart: yes"), false, "bgp.peers[0].graceful_restart"},
 	// Files both take.
 	{"another peer", "bgp:\n  vrf: \"\"\n  peers: [{address: 172.30.1.254, remote_as: 65001}, {interface: eth1, remote_as: external}]\n", true, ""},
-	{"communities and kinds", bgpWith("  communities: [\"64999:100\"]\n  large_communities: [\"64999:0:100\"]\n"+
+	{"communities and kinds", bgpWith("  communities: [\"64999:100\"]\n  large_communities: [\"64999:0:100\"]\n" +
 		"  kind_communities: [{kind: fip, communities: [\"64999:2\"]}]\n"), true, ""},
 	{"password and extra config", peerWith("password_file: DIR/pw, timers: {keepalive: 10, hold: 30}, description: tor-1 uplink") +
 		"frr: {extra_config: DIR/extra.conf}\n", true, ""},
