@@ -49,7 +49,7 @@ func TestLoadRulesTheRendererNeeds(t *testing.T) {
 		{"multihop same as", "bgp: {peers: [{address: 10.0.0.1, remote_as: 64999, ebgp_multihop: 2}]}\n", "bgp.peers[0].ebgp_multihop", "is only for eBGP peers"},
 		{"description newline", peer(`description: "tor\nrouter bgp 1"`), "bgp.peers[0].description", "must be at most 80 printable ASCII characters"},
 		{"description two spaces", peer(`description: "a  b"`), "bgp.peers[0].description", `got "a  b"`},
-		{"description too long", peer(`description: "`+strings.Repeat("x", 81)+`"`), "bgp.peers[0].description", "at most 80"},
+		{"description too long", peer(`description: "` + strings.Repeat("x", 81) + `"`), "bgp.peers[0].description", "at most 80"},
 		{"password file missing", peer("password_file: /nonexistent/pw"), "bgp.peers[0].password_file", "open /nonexistent/pw: no such file or directory; make the file readable by the agent"},
 		{"password file empty", peer("password_file: " + dir + "/empty"), "bgp.peers[0].password_file", "the first line is empty; write the password on it"},
 		{"password with a space", peer("password_file: " + dir + "/spaced"), "bgp.peers[0].password_file", "1..80 printable ASCII characters without spaces"},
