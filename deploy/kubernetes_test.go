@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -146,8 +147,13 @@ func TestKubernetesManifestsMatchTheAgent(t *testing.T) {
 	}
 
 	// The configuration is valid for this agent, with the container's environment on top,
-	// and renders an FRR configuration.
+	// and renders an FRR configuration. Validation reads the files it names, so the mount
+	// directory is where the test mounted the ConfigMap.
 	dir := mountConfigMap(t, cm)
+	text := strings.ReplaceAll(cm.Data[path.Base(cfgPath)], mountDir+"/", dir+"/")
+	if err := os.WriteFile(filepath.Join(dir, path.Base(cfgPath)), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var env []string
 	for _, e := range agent.Env {
 		env = append(env, e.Name+"="+e.Value)
@@ -159,11 +165,8 @@ func TestKubernetesManifestsMatchTheAgent(t *testing.T) {
 	if len(warnings) > 0 {
 		t.Errorf("the shipped configuration has warnings: %v", warnings)
 	}
-	if x := cfg.FRR.ExtraConfig; x != "" {
-		if path.Dir(x) != mountDir || cm.Data[path.Base(x)] == "" {
-			t.Errorf("frr.extra_config %s is not a key of the mounted ConfigMap", x)
-		}
-		cfg.FRR.ExtraConfig = filepath.Join(dir, path.Base(x))
+	if x := cfg.FRR.ExtraConfig; x != "" && (!strings.HasPrefix(x, dir+"/") || cm.Data[path.Base(x)] == "") {
+		t.Errorf("frr.extra_config %s is not a key of the ConfigMap mounted at %s", x, mountDir)
 	}
 	if _, err := frr.NewManager(cfg, nil).Render(); err != nil {
 		t.Errorf("the shipped configuration does not render: %v", err)

@@ -104,6 +104,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
+	// The one validation: start-up, check-config and a live reload (config.Reloader) all take
+	// exactly the files config.LoadWithWarnings takes, password and extra-config files included.
 	cfg, warnings, err := config.LoadWithWarnings(*cfgPath, os.Environ())
 	if err != nil {
 		fmt.Fprintf(stderr, "invalid configuration:\n%v\n", err)
@@ -113,19 +115,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	switch cmd {
-	case "check-config", "render":
-		// Rendering reads the password and extra-config files and applies FRR's own rules,
-		// so check-config runs it too.
+	case "check-config":
+		fmt.Fprintf(stdout, "configuration is valid\n")
+		return 0
+	case "render":
+		// Only a file that vanished since it was validated fails here.
 		text, err := frr.NewManager(cfg, nil).Render()
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 			return exitConfig
 		}
-		if cmd == "render" {
-			stdout.Write(text)
-		} else {
-			fmt.Fprintf(stdout, "configuration is valid\n")
-		}
+		stdout.Write(text)
 		return 0
 	}
 

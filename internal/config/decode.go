@@ -1,9 +1,11 @@
 package config
 
 import (
+	"encoding"
 	"fmt"
 	"maps"
 	"math"
+	"net/netip"
 	"reflect"
 	"slices"
 	"strconv"
@@ -17,15 +19,23 @@ import (
 // print values. What passes is handed on already converted to each field's Go type.
 
 var (
-	durationType = reflect.TypeFor[time.Duration]()
-	remoteASType = reflect.TypeFor[RemoteAS]()
+	durationType    = reflect.TypeFor[time.Duration]()
+	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
+
+// isText reports whether t is a value parsed from one string (an address, a prefix, a
+// community): a scalar, although its Go kind may be a struct.
+func isText(t reflect.Type) bool { return reflect.PointerTo(t).Implements(textUnmarshaler) }
+
+// isSection reports whether t is a mapping of keys in the file.
+func isSection(t reflect.Type) bool { return t.Kind() == reflect.Struct && !isText(t) }
 
 // leaf is one scalar key of Config, e.g. bgp.as. Lists of sections (bgp.peers) are not leaves.
 type leaf struct {
 	key   string
 	index []int
 	typ   reflect.Type
+	want  string // the field's want tag: what a value must be, for messages
 }
 
 func leaves(t reflect.Type, prefix string, index []int) []leaf {
@@ -34,16 +44,13 @@ func leaves(t reflect.Type, prefix string, index []int) []leaf {
 		f := t.Field(i)
 		key := joinKey(prefix, fieldKey(f))
 		idx := append(slices.Clone(index), i)
-		switch f.Type.Kind() {
-		case reflect.Struct:
+		switch {
+		case isSection(f.Type):
 			out = append(out, leaves(f.Type, key, idx)...)
-		case reflect.Slice:
-			if f.Type.Elem().Kind() == reflect.Struct {
-				continue // lists of sections (bgp.peers) are set from the file only
-			}
-			out = append(out, leaf{key: key, index: idx, typ: f.Type})
+		case f.Type.Kind() == reflect.Slice && isSection(f.Type.Elem()):
+			continue // lists of sections (bgp.peers) are set from the file only
 		default:
-			out = append(out, leaf{key: key, index: idx, typ: f.Type})
+			out = append(out, leaf{key: key, index: idx, typ: f.Type, want: f.Tag.Get("want")})
 		}
 	}
 	return out
@@ -82,23 +89,25 @@ func checkSection(key string, raw any, t reflect.Type, ps *problems) map[string]
 			ps.add(sub, "%s", unknownKey(name, slices.Collect(maps.Keys(fields))))
 			continue
 		}
-		switch f.Type.Kind() {
-		case reflect.Struct:
+		switch {
+		case isSection(f.Type):
 			if val == nil { // a section whose lines are all commented out
 				continue
 			}
 			if s := checkSection(sub, val, f.Type, ps); s != nil {
 				out[name] = s
 			}
-		case reflect.Slice:
+		case f.Type.Kind() == reflect.Slice:
 			if val == nil {
 				continue
 			}
-			if f.Type.Elem().Kind() == reflect.String {
+			if elem := f.Type.Elem(); elem.Kind() == reflect.String || isText(elem) {
 				// In YAML a list is a list, checked item by item; the comma-separated form is
 				// for environment variables and upstream's INI lists (convert).
 				if l := checkStrings(sub, val, ps); l != nil {
-					out[name] = l
+					if v, ok := parseItems(sub, l, f.Type, f.Tag.Get("want"), ps); ok {
+						out[name] = v
+					}
 				}
 				continue
 			}
@@ -110,7 +119,7 @@ func checkSection(key string, raw any, t reflect.Type, ps *problems) map[string]
 				ps.reject(sub, "", &valueError{msg: `has no value; write "" for empty, or remove the key for the default`})
 				continue
 			}
-			v, err := convert(val, f.Type)
+			v, err := convert(val, f.Type, f.Tag.Get("want"))
 			if err != nil {
 				ps.reject(sub, "", err)
 				continue
@@ -161,6 +170,51 @@ func checkStrings(key string, raw any, ps *problems) []string {
 		return nil
 	}
 	return out
+}
+
+// parseItems converts a list of strings to slice type t, each item refused under its own
+// index. It reports false when any item was refused.
+func parseItems(key string, items []string, t reflect.Type, want string, ps *problems) (any, bool) {
+	out := reflect.MakeSlice(t, 0, len(items))
+	ok := true
+	for i, s := range items {
+		v, err := convertItem(s, t.Elem(), want)
+		if err != nil {
+			ps.reject(fmt.Sprintf("%s[%d]", key, i), "", err)
+			ok = false
+			continue
+		}
+		out = reflect.Append(out, reflect.ValueOf(v))
+	}
+	return out.Interface(), ok
+}
+
+// convertItem converts one string of a list to elem, a string type or a text type.
+func convertItem(s string, elem reflect.Type, want string) (any, *valueError) {
+	if isText(elem) {
+		return parseText(s, elem, want)
+	}
+	return reflect.ValueOf(s).Convert(elem).Interface(), nil
+}
+
+// parseText parses s into text type t. want, if set, says what the value must be;
+// otherwise the type's own message does.
+func parseText(s string, t reflect.Type, want string) (any, *valueError) {
+	p := reflect.New(t)
+	if err := p.Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
+		msg := "must be " + want
+		switch {
+		case want != "":
+		case t == reflect.TypeFor[netip.Addr]():
+			msg = "must be an IP address"
+		case t == reflect.TypeFor[netip.Prefix]():
+			msg = "must be a prefix such as 10.0.0.0/8"
+		default:
+			msg = err.Error() // the types of this package say what they must be
+		}
+		return nil, badValue(msg, s)
+	}
+	return p.Elem().Interface(), nil
 }
 
 // stringMap accepts both shapes the YAML decoder produces for a mapping.
@@ -216,18 +270,22 @@ func editDistance(a, b string) int {
 
 // convert turns a value from the YAML file or the environment into type t. Strings are accepted
 // for every type because environment variables are strings.
-func convert(raw any, t reflect.Type) (any, *valueError) {
+func convert(raw any, t reflect.Type, want string) (any, *valueError) {
 	if t == durationType {
 		return toDuration(raw)
 	}
-	if t == remoteASType {
-		switch raw.(type) {
+	if isText(t) {
+		switch v := raw.(type) {
+		case string:
+			return parseText(v, t, want)
 		case int, uint64: // remote_as: 65000
-			if _, err := toUint(raw, reflect.TypeFor[uint32]()); err != nil {
-				return nil, badValue("must be 1..4294967295, internal or external", raw)
+			out, err := parseText(fmt.Sprint(v), t, want)
+			if err != nil {
+				err.got = raw
 			}
-			return RemoteAS(fmt.Sprint(raw)), nil
+			return out, err
 		}
+		return nil, mismatch("must be a string", raw)
 	}
 	switch t.Kind() {
 	case reflect.String:
@@ -249,8 +307,8 @@ func convert(raw any, t reflect.Type) (any, *valueError) {
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return toUint(raw, t)
 	case reflect.Slice:
-		if t.Elem().Kind() == reflect.String {
-			return toStrings(raw, t)
+		if t.Elem().Kind() == reflect.String || isText(t.Elem()) {
+			return toStrings(raw, t, want)
 		}
 	}
 	panic(fmt.Sprintf("config: no conversion to %s", t))
@@ -284,7 +342,7 @@ func toUint(raw any, t reflect.Type) (any, *valueError) {
 
 // toStrings accepts a YAML list of strings, or one comma-separated string (the form of an
 // environment variable and of upstream's INI list options). Empty items are dropped.
-func toStrings(raw any, t reflect.Type) (any, *valueError) {
+func toStrings(raw any, t reflect.Type, itemWant string) (any, *valueError) {
 	const want = "must be a list of strings, or one comma-separated string"
 	var items []string
 	switch v := raw.(type) {
@@ -302,9 +360,14 @@ func toStrings(raw any, t reflect.Type) (any, *valueError) {
 		return nil, mismatch(want, raw)
 	}
 	out := reflect.MakeSlice(t, 0, len(items))
-	for _, s := range items {
+	for i, s := range items {
 		if s = strings.TrimSpace(s); s != "" {
-			out = reflect.Append(out, reflect.ValueOf(s).Convert(t.Elem()))
+			v, err := convertItem(s, t.Elem(), itemWant)
+			if err != nil {
+				err.msg = fmt.Sprintf("item %d: %s", i+1, err.msg)
+				return nil, err
+			}
+			out = reflect.Append(out, reflect.ValueOf(v))
 		}
 	}
 	return out.Interface(), nil
@@ -389,7 +452,7 @@ func envOverrides(environ []string, ps *problems) map[string]any {
 		if !ok {
 			continue
 		}
-		v, err := convert(s, l.typ)
+		v, err := convert(s, l.typ, l.want)
 		if err != nil {
 			ps.reject(l.key, "from "+EnvVar(l.key)+": ", err)
 			continue

@@ -16,7 +16,7 @@ func Changed(a, b Config) []string {
 }
 
 func diffValue(key string, a, b reflect.Value, out *[]string) {
-	if a.Kind() == reflect.Struct {
+	if isSection(a.Type()) {
 		for i := range a.NumField() {
 			diffValue(joinKey(key, fieldKey(a.Type().Field(i))), a.Field(i), b.Field(i), out)
 		}

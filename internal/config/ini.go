@@ -222,7 +222,7 @@ func readINI(data []byte, ps *problems) (map[string]any, []string, map[string]st
 
 // setOption converts value for opt's key and sets it in out; problems are keyed by where
 // (how the operator wrote it). It reports whether the value was set.
-func setOption(where string, opt iniOption, value string, types map[string]reflect.Type, out map[string]any, ps *problems) bool {
+func setOption(where string, opt iniOption, value string, types map[string]leaf, out map[string]any, ps *problems) bool {
 	v := value
 	if opt.conv != nil {
 		var err error
@@ -235,7 +235,7 @@ func setOption(where string, opt iniOption, value string, types map[string]refle
 		}
 	}
 	typ := types[opt.key]
-	if typ.Kind() == reflect.Bool {
+	if typ.typ.Kind() == reflect.Bool {
 		b, err := parseINIBool(v)
 		if err != nil {
 			ps.add(where, "%v", err)
@@ -243,7 +243,7 @@ func setOption(where string, opt iniOption, value string, types map[string]refle
 		}
 		v = fmt.Sprint(b)
 	}
-	conv, err := convert(v, typ)
+	conv, err := convert(v, typ.typ, typ.want)
 	if err != nil {
 		ps.reject(where+" ("+opt.key+")", "", err)
 		return false
@@ -252,11 +252,11 @@ func setOption(where string, opt iniOption, value string, types map[string]refle
 	return true
 }
 
-// leafTypes maps each scalar key of Config to its type.
-func leafTypes() map[string]reflect.Type {
-	types := map[string]reflect.Type{}
+// leafTypes maps each scalar key of Config to its leaf.
+func leafTypes() map[string]leaf {
+	types := map[string]leaf{}
 	for _, l := range leaves(reflect.TypeFor[Config](), "", nil) {
-		types[l.key] = l.typ
+		types[l.key] = l
 	}
 	return types
 }

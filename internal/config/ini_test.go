@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"flag"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,7 +69,7 @@ func TestINIForms(t *testing.T) {
 			name: "options in any case, yes/no booleans, quoted values, lists",
 			file: "a.ini", text: "[DEFAULT]\nBGP_as = 65001\nrequire_snat_disabled_for_tenant_networks = yes\nbgp_router_id = \"172.30.1.10\"\naddress_scopes = s1, s2\n",
 			want: func(c *Config) {
-				c.BGP.AS, c.RequireSNATDisabledForTenantNetworks, c.BGP.RouterID = 65001, true, "172.30.1.10"
+				c.BGP.AS, c.RequireSNATDisabledForTenantNetworks, c.BGP.RouterID = 65001, true, netip.MustParseAddr("172.30.1.10")
 				c.AddressScopes = []string{"s1", "s2"}
 			},
 		},
@@ -124,7 +125,7 @@ func TestINIForms(t *testing.T) {
 			}
 			want := Default()
 			tt.want(&want)
-			if diff := cmp.Diff(want, got); diff != "" {
+			if diff := cmp.Diff(want, got, cmpNet); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})

@@ -66,7 +66,9 @@ func LoadWithEnv(path string, environ []string) (Config, error) {
 }
 
 // LoadWithWarnings is LoadWithEnv that also returns the warnings of a valid load: upstream
-// INI options that are accepted but have no effect here.
+// INI options that are accepted but have no effect here. It is the one validation: start-up,
+// check-config and the Reloader all call it, so they take exactly the same files. It reads
+// the password and extra-config files the configuration names.
 //
 // The file is YAML, or upstream's INI form (by extension .conf/.ini/.cfg, or a first line
 // that opens a [section]). Between the file and the OVN_BGP_AGENT_* variables sit the
@@ -131,7 +133,8 @@ type fileLayer struct {
 	names    map[string]string // Config key → INI option, for messages
 }
 
-// Validate checks a Config built in code. It returns a *ValidationError, or nil.
+// Validate checks a Config built in code by the rules a loaded file passes, reading the
+// password and extra-config files it names. It returns a *ValidationError, or nil.
 func (c Config) Validate() error {
 	ps := problems{list: validate(c)}
 	return ps.err()

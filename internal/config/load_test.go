@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,8 +22,57 @@ func writeConfig(t *testing.T, text string) string {
 	return path
 }
 
+// cmpNet compares the net/netip values of a Config, which cmp cannot look into.
+var cmpNet = cmp.Options{
+	cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
+	cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),
+}
+
+func communities(s ...string) []Community {
+	out := make([]Community, len(s))
+	for i, c := range s {
+		if err := out[i].UnmarshalText([]byte(c)); err != nil {
+			panic(err)
+		}
+	}
+	return out
+}
+
+func largeCommunities(s ...string) []LargeCommunity {
+	out := make([]LargeCommunity, len(s))
+	for i, c := range s {
+		if err := out[i].UnmarshalText([]byte(c)); err != nil {
+			panic(err)
+		}
+	}
+	return out
+}
+
+// withFiles copies the example file at path into a fresh directory, with the password and
+// extra-config files it names under /etc/ovn-bgp-agent/ created there (validation reads
+// them), and returns the new path and the directory.
+func withFiles(t *testing.T, path string) (string, string) {
+	t.Helper()
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for name, content := range map[string]string{"tor2.password": "s3cret\n", "frr-extra.conf": "!\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(dir, filepath.Base(path))
+	if err := os.WriteFile(out, []byte(strings.ReplaceAll(string(text), "/etc/ovn-bgp-agent/", dir+"/")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return out, dir
+}
+
 func TestLoadFullExample(t *testing.T) {
-	got, err := LoadWithEnv("testdata/full.yaml", nil)
+	path, dir := withFiles(t, "testdata/full.yaml")
+	got, err := LoadWithEnv(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,48 +90,48 @@ func TestLoadFullExample(t *testing.T) {
 		},
 		BGP: BGP{
 			AS:               64999,
-			RouterID:         "172.30.1.10",
+			RouterID:         netip.MustParseAddr("172.30.1.10"),
 			NIC:              "bgp-nic",
 			VRF:              "bgp-vrf",
 			VRFTableID:       10,
 			MaximumPaths:     8,
 			MaximumPathsIBGP: 4,
 			MultipathRelax:   true,
-			Communities:      []string{"64999:100"},
-			LargeCommunities: []string{"64999:1:100"},
+			Communities:      communities("64999:100"),
+			LargeCommunities: largeCommunities("64999:1:100"),
 			KindCommunities: []KindCommunities{
-				{Kind: "fip", Communities: []string{"64999:2"}, LargeCommunities: []string{"64999:0:2"}},
+				{Kind: "fip", Communities: communities("64999:2"), LargeCommunities: largeCommunities("64999:0:2")},
 			},
 			BFDProfiles: []BFDProfile{{Name: "fast", DetectMultiplier: 3, ReceiveInterval: 100, TransmitInterval: 100}},
 			Peers: []Peer{
-				{Address: "172.30.1.254", RemoteAS: "65000", BFD: true},
+				{Address: netip.MustParseAddr("172.30.1.254"), RemoteAS: RemoteAS{ASN: 65000}, BFD: true},
 				{
-					Address: "172.30.2.254", RemoteAS: "external", Description: "tor-2 uplink",
-					PasswordFile: "/etc/ovn-bgp-agent/tor2.password", EBGPMultihop: 2, UpdateSource: "172.30.2.10",
+					Address: netip.MustParseAddr("172.30.2.254"), RemoteAS: RemoteAS{Kind: "external"}, Description: "tor-2 uplink",
+					PasswordFile: filepath.Join(dir, "tor2.password"), EBGPMultihop: 2, UpdateSource: "172.30.2.10",
 					Timers: Timers{Keepalive: 10, Hold: 30, Connect: 5}, ExtendedNexthop: true, BFDProfile: "fast",
 					GracefulRestart: "helper", AddressFamilies: []string{"ipv4", "ipv6"},
-					Import: []PrefixFilter{{Prefix: "0.0.0.0/0"}},
+					Import: []PrefixFilter{{Prefix: netip.MustParsePrefix("0.0.0.0/0")}},
 					Export: []PrefixFilter{
-						{Action: "permit", Prefix: "172.24.0.0/16", Ge: 32, Le: 32},
-						{Action: "deny", Prefix: "0.0.0.0/0", Le: 32},
+						{Action: "permit", Prefix: netip.MustParsePrefix("172.24.0.0/16"), Ge: 32, Le: 32},
+						{Action: "deny", Prefix: netip.MustParsePrefix("0.0.0.0/0"), Le: 32},
 					},
-					LocalPreference: 200, Communities: []string{"64999:2"}, LargeCommunities: []string{"64999:2:2"},
+					LocalPreference: 200, Communities: communities("64999:2"), LargeCommunities: largeCommunities("64999:2:2"),
 				},
-				{Interface: "eth3", RemoteAS: "internal"},
+				{Interface: "eth3", RemoteAS: RemoteAS{Kind: "internal"}},
 			},
 		},
 		FRR: FRR{
 			VtySocket:     "/var/run/frr",
 			ConfigFile:    "/etc/frr/frr.conf",
 			ReloadCommand: "/usr/lib/frr/frr-reload.py",
-			ExtraConfig:   "/etc/ovn-bgp-agent/frr-extra.conf",
+			ExtraConfig:   filepath.Join(dir, "frr-extra.conf"),
 			WatchInterval: 2 * time.Second,
 		},
 		Kernel:  Kernel{RulePriority: 2100, RouteProtocol: 150, BridgeTableBase: 4000},
 		Log:     Log{Level: "info", Format: "text"},
 		Metrics: Metrics{Listen: "127.0.0.1:9447"},
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, got, cmpNet); diff != "" {
 		t.Errorf("LoadWithEnv(full.yaml) mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -175,7 +225,8 @@ frr: {pathspace: node-1.a_b}
 				c.Driver = "ovn_bgp_driver"
 				c.OVN.NBConnection = "ssl:10.0.0.1:6641, ssl:[fd00::1]:6641,tcp:ovn-nb.example.org:6641"
 				c.OVN.NBTLS = TLS{PrivateKey: "/etc/pki/agent.key", Certificate: "/etc/pki/agent.crt", CACert: "/etc/pki/ca.crt"}
-				c.BGP.Peers = []Peer{{Address: "fd00::fe", RemoteAS: "4200000000"}, {Address: "10.0.0.254", RemoteAS: "65000"}}
+				c.BGP.Peers = []Peer{{Address: netip.MustParseAddr("fd00::fe"), RemoteAS: RemoteAS{ASN: 4200000000}},
+					{Address: netip.MustParseAddr("10.0.0.254"), RemoteAS: RemoteAS{ASN: 65000}}}
 				c.FRR.Pathspace = "node-1.a_b"
 			},
 		},
@@ -195,7 +246,7 @@ frr: {pathspace: node-1.a_b}
 			}
 			want := Default()
 			tt.want(&want)
-			if diff := cmp.Diff(want, got); diff != "" {
+			if diff := cmp.Diff(want, got, cmpNet); diff != "" {
 				t.Errorf("mismatch (-want +got):\n%s", diff)
 			}
 		})
@@ -299,9 +350,9 @@ log: {level: verbose, format: text}
 	err := &ValidationError{Problems: problemsOf(t, yaml, []string{"OVN_BGP_AGENT_FRR_CONFIG_FILE=frr.conf"})}
 	want := `bgp.as: must be a whole number 0..4294967295, got "abc"
 bgp.peer: unknown key (did you mean peers?)
-bgp.peers[1].address: duplicates bgp.peers[0].address, got "172.30.1.254"
+bgp.peers[1].address: duplicates bgp.peers[0].address; remove one, got "172.30.1.254"
 bgp.peers[1].bdf: unknown key (did you mean bfd?)
-bgp.peers[1].remote_as: must be 1..4294967295, internal or external, got "0"
+bgp.peers[1].remote_as: must be 1..4294967295, internal or external, got 0
 bgp.peers[10].remote_as: must be 1..4294967295, internal or external, got -1
 bgp.vrf: must differ from bgp.nic, got "bgp-nic"
 colour: unknown key

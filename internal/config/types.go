@@ -47,30 +47,34 @@ func (t TLS) Set() bool { return t.PrivateKey != "" || t.Certificate != "" || t.
 
 // BGP is what the node announces and to whom.
 type BGP struct {
-	AS         uint32 `mapstructure:"as"`
-	RouterID   string `mapstructure:"router_id"` // "" or an IPv4 address
-	NIC        string `mapstructure:"nic"`
-	VRF        string `mapstructure:"vrf"` // "": no VRF
-	VRFTableID uint32 `mapstructure:"vrf_table_id"`
+	AS         uint32     `mapstructure:"as"`
+	RouterID   netip.Addr `mapstructure:"router_id" want:"empty or an IPv4 address"` // zero: FRR chooses
+	NIC        string     `mapstructure:"nic"`
+	VRF        string     `mapstructure:"vrf"` // "": no VRF
+	VRFTableID uint32     `mapstructure:"vrf_table_id"`
 	// MaximumPaths and MaximumPathsIBGP are ECMP limits; 0 leaves FRR's default.
 	MaximumPaths     uint16 `mapstructure:"maximum_paths"`
 	MaximumPathsIBGP uint16 `mapstructure:"maximum_paths_ibgp"`
 	MultipathRelax   bool   `mapstructure:"multipath_relax"`
 	// Communities and LargeCommunities are set on every prefix the node originates.
-	Communities      []string `mapstructure:"communities"`
-	LargeCommunities []string `mapstructure:"large_communities"`
+	Communities      []Community      `mapstructure:"communities"`
+	LargeCommunities []LargeCommunity `mapstructure:"large_communities"`
 	// KindCommunities are set, on top of Communities, on the prefixes of one exposure kind.
 	KindCommunities []KindCommunities `mapstructure:"kind_communities"`
 	BFDProfiles     []BFDProfile      `mapstructure:"bfd_profiles"`
 	Peers           []Peer            `mapstructure:"peers"`
 }
 
-// KindCommunities are the communities for the prefixes of one exposure kind (vm, fip,
-// gateway, tenant, tenant-subnet, lb-vip, lb-fip, port-forwarding).
+// Kinds are the exposure kinds bgp.kind_communities may name: internal/exposure's kinds,
+// listed here because exposure depends on this package (a test in internal/frr keeps the two
+// lists equal).
+var Kinds = []string{"vm", "fip", "gateway", "tenant", "tenant-subnet", "lb-vip", "lb-fip", "port-forwarding"}
+
+// KindCommunities are the communities for the prefixes of one exposure kind (one of Kinds).
 type KindCommunities struct {
-	Kind             string   `mapstructure:"kind"`
-	Communities      []string `mapstructure:"communities"`
-	LargeCommunities []string `mapstructure:"large_communities"`
+	Kind             string           `mapstructure:"kind"` // one of Kinds
+	Communities      []Community      `mapstructure:"communities"`
+	LargeCommunities []LargeCommunity `mapstructure:"large_communities"`
 }
 
 // BFDProfile is a named set of BFD timers peers can refer to. Zero values are FRR's defaults.
@@ -85,26 +89,26 @@ type BFDProfile struct {
 
 // Peer is one BGP neighbour, typically a ToR switch: by address, or by interface (unnumbered).
 type Peer struct {
-	Address         string   `mapstructure:"address"`
-	Interface       string   `mapstructure:"interface"`
-	RemoteAS        RemoteAS `mapstructure:"remote_as"`
-	Description     string   `mapstructure:"description"`
-	PasswordFile    string   `mapstructure:"password_file"` // read when frr.conf is rendered
-	EBGPMultihop    uint8    `mapstructure:"ebgp_multihop"`
-	UpdateSource    string   `mapstructure:"update_source"`
-	Timers          Timers   `mapstructure:"timers"`
-	ExtendedNexthop bool     `mapstructure:"extended_nexthop"`
-	BFD             bool     `mapstructure:"bfd"`
-	BFDProfile      string   `mapstructure:"bfd_profile"`
-	GracefulRestart string   `mapstructure:"graceful_restart"` // "", enable, disable, helper
-	AddressFamilies []string `mapstructure:"address_families"` // ipv4, ipv6; none: the peer's own
+	Address         netip.Addr `mapstructure:"address"` // zero for an interface peer
+	Interface       string     `mapstructure:"interface"`
+	RemoteAS        RemoteAS   `mapstructure:"remote_as"`
+	Description     string     `mapstructure:"description"`
+	PasswordFile    string     `mapstructure:"password_file"` // read when frr.conf is rendered
+	EBGPMultihop    uint8      `mapstructure:"ebgp_multihop"`
+	UpdateSource    string     `mapstructure:"update_source"`
+	Timers          Timers     `mapstructure:"timers"`
+	ExtendedNexthop bool       `mapstructure:"extended_nexthop"`
+	BFD             bool       `mapstructure:"bfd"`
+	BFDProfile      string     `mapstructure:"bfd_profile"`
+	GracefulRestart string     `mapstructure:"graceful_restart"` // "", enable, disable, helper
+	AddressFamilies []string   `mapstructure:"address_families"` // ipv4, ipv6; none: the peer's own
 	// The peer's policy: prefix filters, and attributes set on what is sent to it. The
 	// fields stay flat here because they are flat in the YAML.
-	Import           []PrefixFilter `mapstructure:"import"`
-	Export           []PrefixFilter `mapstructure:"export"`
-	LocalPreference  uint32         `mapstructure:"local_preference"`
-	Communities      []string       `mapstructure:"communities"`
-	LargeCommunities []string       `mapstructure:"large_communities"`
+	Import           []PrefixFilter   `mapstructure:"import"`
+	Export           []PrefixFilter   `mapstructure:"export"`
+	LocalPreference  uint32           `mapstructure:"local_preference"`
+	Communities      []Community      `mapstructure:"communities"`
+	LargeCommunities []LargeCommunity `mapstructure:"large_communities"`
 }
 
 // Timers are BGP timers in seconds; 0 leaves FRR's default.
@@ -117,15 +121,11 @@ type Timers struct {
 // PrefixFilter is one prefix-list entry: action (permit, the default, or deny), a prefix,
 // and optional ge/le prefix lengths.
 type PrefixFilter struct {
-	Action string `mapstructure:"action"`
-	Prefix string `mapstructure:"prefix"`
-	Ge     uint8  `mapstructure:"ge"`
-	Le     uint8  `mapstructure:"le"`
+	Action string       `mapstructure:"action"`
+	Prefix netip.Prefix `mapstructure:"prefix" want:"a prefix such as 10.0.0.0/8"`
+	Ge     uint8        `mapstructure:"ge"`
+	Le     uint8        `mapstructure:"le"`
 }
-
-// RemoteAS is a peer's AS: a number 1..4294967295, "internal" or "external". The YAML may
-// write the number bare.
-type RemoteAS string
 
 // FRR says how to reach and reload the FRR instance next to the agent.
 type FRR struct {
@@ -165,16 +165,4 @@ type Metrics struct {
 	// Listen is HOST:PORT; "" serves nothing. The default is loopback only: status is for
 	// the pod itself, and a scrape through the pod network needs the address set explicitly.
 	Listen string `mapstructure:"listen"`
-}
-
-// RouterIDAddr returns the router-id as an address; the zero Addr when unset.
-func (b BGP) RouterIDAddr() netip.Addr {
-	a, _ := netip.ParseAddr(b.RouterID)
-	return a
-}
-
-// PeerAddr returns the peer's address; validation guarantees it parses.
-func (p Peer) PeerAddr() netip.Addr {
-	a, _ := netip.ParseAddr(p.Address)
-	return a
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,17 +40,29 @@ func validate(c Config) []Problem {
 	return ps.list
 }
 
+// MaxPaths is the most ECMP paths bgp.maximum_paths and bgp.maximum_paths_ibgp may ask for:
+// FRR's MULTIPATH_NUM on Debian, which is also its default.
+const MaxPaths = 256
+
 func validateBGP(ps *problems, b BGP) {
 	checkAS(ps, "bgp.as", b.AS)
-	if b.RouterID != "" {
-		if a, err := netip.ParseAddr(b.RouterID); err != nil || !a.Is4() {
-			ps.addGot("bgp.router_id", b.RouterID, "must be empty or an IPv4 address")
+	if a := b.RouterID; a.IsValid() {
+		switch {
+		case !a.Is4():
+			ps.addGot("bgp.router_id", a, "must be empty or an IPv4 address")
+		case a.IsUnspecified() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+			ps.addGot("bgp.router_id", a, "must be a unicast IPv4 address, or empty to let FRR choose")
 		}
 	}
 	checkIfname(ps, "bgp.nic", b.NIC)
 	if b.VRF != "" {
-		if checkIfname(ps, "bgp.vrf", b.VRF) && b.VRF == b.NIC {
+		switch {
+		case !checkIfname(ps, "bgp.vrf", b.VRF):
+		case b.VRF == b.NIC:
 			ps.addGot("bgp.vrf", b.VRF, "must differ from bgp.nic")
+		case b.VRF == "default":
+			// `router bgp ASN vrf default` is FRR's default instance itself.
+			ps.addGot("bgp.vrf", b.VRF, `is FRR's default VRF; set bgp.vrf to "" for no VRF`)
 		}
 		switch b.VRFTableID {
 		case 253, 254, 255:
@@ -59,24 +72,31 @@ func validateBGP(ps *problems, b BGP) {
 	if b.VRFTableID == 0 {
 		ps.addGot("bgp.vrf_table_id", b.VRFTableID, "must be 1..4294967295")
 	}
+	if b.MaximumPaths > MaxPaths {
+		ps.addGot("bgp.maximum_paths", b.MaximumPaths, "must be 0..%d (0: FRR's default)", MaxPaths)
+	}
+	if b.MaximumPathsIBGP > MaxPaths {
+		ps.addGot("bgp.maximum_paths_ibgp", b.MaximumPathsIBGP, "must be 0..%d (0: FRR's default)", MaxPaths)
+	}
 
 	kinds := map[string]bool{}
 	for i, k := range b.KindCommunities {
-		// The kind names belong to internal/exposure; internal/frr checks them.
 		key := fmt.Sprintf("bgp.kind_communities[%d].kind", i)
-		if k.Kind == "" {
-			ps.add(key, "must not be empty")
-		} else if kinds[k.Kind] {
-			ps.addGot(key, k.Kind, "duplicates an earlier entry")
+		switch {
+		case k.Kind == "":
+			ps.add(key, "must not be empty; set one of %s", strings.Join(Kinds, ", "))
+		case !slices.Contains(Kinds, k.Kind):
+			ps.addGot(key, k.Kind, "must be one of %s", strings.Join(Kinds, ", "))
+		case kinds[k.Kind]:
+			ps.addGot(key, k.Kind, "duplicates an earlier entry; merge the two")
 		}
 		kinds[k.Kind] = true
 	}
 	profiles := map[string]bool{}
 	for i, p := range b.BFDProfiles {
 		key := fmt.Sprintf("bgp.bfd_profiles[%d]", i)
-		if p.Name == "" {
-			ps.add(key+".name", "must not be empty")
-		} else if profiles[p.Name] {
+		validateBFDProfile(ps, key, p)
+		if p.Name != "" && profiles[p.Name] {
 			ps.addGot(key+".name", p.Name, "duplicates an earlier profile")
 		}
 		profiles[p.Name] = true
@@ -84,7 +104,7 @@ func validateBGP(ps *problems, b BGP) {
 	seen := make(map[string]int)
 	for i, p := range b.Peers {
 		key := fmt.Sprintf("bgp.peers[%d]", i)
-		name := validatePeer(ps, key, p, profiles)
+		name := validatePeer(ps, key, p, b.AS, profiles)
 		if name == "" {
 			continue
 		}
@@ -93,47 +113,90 @@ func validateBGP(ps *problems, b BGP) {
 			field = ".interface"
 		}
 		if j, dup := seen[name]; dup {
-			ps.addGot(key+field, name, "duplicates bgp.peers[%d]%s", j, field)
+			ps.addGot(key+field, name, "duplicates bgp.peers[%d]%s; remove one", j, field)
 		} else {
 			seen[name] = i
 		}
 	}
 }
 
-// validatePeer checks what can be checked without FRR's rules (internal/frr checks those) and
-// returns the peer's name: its address or interface, "" when neither is usable.
-func validatePeer(ps *problems, key string, p Peer, profiles map[string]bool) string {
-	var name string
+// profileName is a BFD profile name: one FRR WORD of safe characters.
+var profileName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+func validateBFDProfile(ps *problems, key string, p BFDProfile) {
 	switch {
-	case p.Address != "" && p.Interface != "":
+	case p.Name == "":
+		ps.add(key+".name", "must not be empty")
+	case !profileName.MatchString(p.Name):
+		ps.addGot(key+".name", p.Name, "must be 1..64 of A-Z a-z 0-9 _ . -, starting with a letter or digit")
+	}
+	if m := p.DetectMultiplier; m == 1 {
+		ps.addGot(key+".detect_multiplier", m, "must be 2..255, or 0 for FRR's default (3)")
+	}
+	if v := p.ReceiveInterval; v != 0 && (v < 10 || v > 60000) {
+		ps.addGot(key+".receive_interval", v, "must be 10..60000 milliseconds, or 0 for FRR's default (300)")
+	}
+	if v := p.TransmitInterval; v != 0 && (v < 10 || v > 60000) {
+		ps.addGot(key+".transmit_interval", v, "must be 10..60000 milliseconds, or 0 for FRR's default (300)")
+	}
+}
+
+// validatePeer checks one peer and returns its name: its address or interface, "" when
+// neither is usable.
+func validatePeer(ps *problems, key string, p Peer, asn uint32, profiles map[string]bool) string {
+	var name string
+	switch a := p.Address; {
+	case a.IsValid() && p.Interface != "":
 		ps.add(key, "set address or interface, not both")
 	case p.Interface != "":
 		if checkIfname(ps, key+".interface", p.Interface) {
 			name = p.Interface
 		}
-	case p.Address == "":
+	case !a.IsValid():
 		ps.add(key+".address", "must be set (or interface, for an unnumbered peer)")
+	case a.Zone() != "":
+		ps.addGot(key+".address", a, "must be an IP address without a zone")
+	case a.Is4In6():
+		ps.addGot(key+".address", a, "must be written as IPv4 (%s)", a.Unmap())
+	case a.IsUnspecified() || a.IsMulticast() || a.IsLoopback():
+		ps.addGot(key+".address", a, "must be a unicast address of a remote router")
+	case a.Is6() && a.IsLinkLocalUnicast():
+		// FRR reaches a link-local peer only through its interface.
+		ps.addGot(key+".address", a, "is IPv6 link-local; set interface instead for an unnumbered peer")
 	default:
-		a, err := netip.ParseAddr(p.Address)
-		switch {
-		case err != nil:
-			ps.addGot(key+".address", p.Address, "must be an IP address")
-		case a.Zone() != "":
-			ps.addGot(key+".address", p.Address, "must be an IP address without a zone")
-		default:
-			name = a.Unmap().String()
+		name = a.String()
+	}
+	if r := p.RemoteAS; r.ASN == 0 && r.Kind == "" {
+		ps.addGot(key+".remote_as", r.String(), "must be 1..4294967295, internal or external")
+	}
+	if d := p.Description; d != "" && !oneLine(d, 80) {
+		ps.addGot(key+".description", d,
+			"must be at most 80 printable ASCII characters with single spaces between words and none at either end")
+	}
+	if f := p.PasswordFile; f != "" {
+		if !filepath.IsAbs(f) {
+			ps.addGot(key+".password_file", f, "must be an absolute path")
+		} else if _, err := ReadPassword(f); err != nil {
+			ps.add(key+".password_file", "%v", err) // names the file, never its content
 		}
 	}
-	switch p.RemoteAS {
-	case "internal", "external":
-	default:
-		if n, err := strconv.ParseUint(string(p.RemoteAS), 10, 32); err != nil || n == 0 {
-			ps.addGot(key+".remote_as", string(p.RemoteAS), "must be 1..4294967295, internal or external")
+	if p.EBGPMultihop != 0 && p.RemoteAS.IsIBGP(asn) {
+		ps.addGot(key+".ebgp_multihop", p.EBGPMultihop,
+			"is only for eBGP peers (remote_as %s, bgp.as %d); remove it", p.RemoteAS, asn)
+	}
+	if s := p.UpdateSource; s != "" {
+		if p.Interface != "" {
+			// FRR ignores it: an unnumbered session is sourced from its interface.
+			ps.addGot(key+".update_source", s, "is not for an interface peer; remove it")
+		} else if a, err := netip.ParseAddr(s); err == nil {
+			if a.Zone() != "" || !a.IsGlobalUnicast() {
+				ps.addGot(key+".update_source", s, "must be a unicast address of this node or an interface name")
+			}
+		} else if !ifName.MatchString(s) {
+			ps.addGot(key+".update_source", s, "must be an IP address of this node or an interface name")
 		}
 	}
-	if p.PasswordFile != "" && !filepath.IsAbs(p.PasswordFile) {
-		ps.add(key+".password_file", "must be an absolute path")
-	}
+	validateTimers(ps, key+".timers", p.Timers)
 	if p.BFDProfile != "" && !profiles[p.BFDProfile] {
 		ps.addGot(key+".bfd_profile", p.BFDProfile, "must name one of bgp.bfd_profiles")
 	}
@@ -143,18 +206,61 @@ func validatePeer(ps *problems, key string, p Peer, profiles map[string]bool) st
 	for j, f := range p.AddressFamilies {
 		oneOf(ps, fmt.Sprintf("%s.address_families[%d]", key, j), f, "ipv4", "ipv6")
 	}
-	for dir, list := range map[string][]PrefixFilter{"import": p.Import, "export": p.Export} {
-		for j, f := range list {
-			k := fmt.Sprintf("%s.%s[%d]", key, dir, j)
-			if f.Action != "" {
-				oneOf(ps, k+".action", f.Action, "permit", "deny")
-			}
-			if _, err := netip.ParsePrefix(f.Prefix); err != nil {
-				ps.addGot(k+".prefix", f.Prefix, "must be a prefix such as 10.0.0.0/8")
-			}
+	validateFilters(ps, key+".import", p.Import)
+	validateFilters(ps, key+".export", p.Export)
+	return name
+}
+
+// validateTimers applies FRR's rules for `timers KEEPALIVE HOLD`: both or neither, hold 3 or
+// more and at least three keepalives long.
+func validateTimers(ps *problems, key string, t Timers) {
+	switch {
+	case t.Keepalive != 0 && t.Hold == 0:
+		ps.add(key, "keepalive %d needs hold; set hold (3..65535, ≥ 3×keepalive)", t.Keepalive)
+	case t.Hold != 0 && t.Keepalive == 0:
+		ps.add(key, "hold %d needs keepalive; set keepalive (1..hold/3)", t.Hold)
+	case t.Hold != 0 && t.Hold < 3:
+		ps.add(key, "hold %d is below FRR's minimum; set hold to 3..65535", t.Hold)
+	case t.Hold != 0 && uint32(t.Keepalive)*3 > uint32(t.Hold):
+		ps.add(key, "hold %d must be at least 3×keepalive %d; set hold ≥ %d or keepalive ≤ %d",
+			t.Hold, t.Keepalive, uint32(t.Keepalive)*3, t.Hold/3)
+	}
+}
+
+func validateFilters(ps *problems, key string, filters []PrefixFilter) {
+	for j, f := range filters {
+		k := fmt.Sprintf("%s[%d]", key, j)
+		if f.Action != "" {
+			oneOf(ps, k+".action", f.Action, "permit", "deny")
+		}
+		p := f.Prefix
+		switch {
+		case !p.IsValid():
+			ps.add(k+".prefix", "must be set, e.g. 10.0.0.0/8")
+			continue
+		case p.Addr().Zone() != "" || p.Addr().Is4In6():
+			ps.addGot(k+".prefix", p, "must be an IPv4 or IPv6 prefix without a zone")
+			continue
+		case p != p.Masked():
+			ps.addGot(k+".prefix", p, "must be a network address; write %s", p.Masked())
+		}
+		bits, l := uint8(p.Addr().BitLen()), uint8(p.Bits())
+		if f.Ge != 0 && (f.Ge <= l || f.Ge > bits) {
+			ps.addGot(k+".ge", f.Ge, "must be %d..%d (longer than the prefix), or 0 for none", l+1, bits)
+		}
+		if f.Le != 0 && (f.Le <= l || f.Le > bits || f.Le < f.Ge) {
+			ps.addGot(k+".le", f.Le, "must be %d..%d (longer than the prefix, at least ge), or 0 for none", max(l+1, f.Ge), bits)
 		}
 	}
-	return name
+}
+
+// oneLine reports whether s survives FRR's LINE argument unchanged: printable ASCII, single
+// spaces between words, at most max characters.
+func oneLine(s string, max int) bool {
+	if len(s) > max || strings.TrimSpace(s) != s || strings.Contains(s, "  ") {
+		return false
+	}
+	return !strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r > '~' })
 }
 
 func validateFRR(ps *problems, f FRR) {
@@ -170,8 +276,12 @@ func validateFRR(ps *problems, f FRR) {
 			ps.addGot(key, p, "must be an absolute path")
 		}
 	}
-	if f.ExtraConfig != "" && !filepath.IsAbs(f.ExtraConfig) {
-		ps.addGot("frr.extra_config", f.ExtraConfig, "must be empty or an absolute path")
+	if f.ExtraConfig != "" {
+		if !filepath.IsAbs(f.ExtraConfig) {
+			ps.addGot("frr.extra_config", f.ExtraConfig, "must be empty or an absolute path")
+		} else if _, err := ReadExtraConfig(f.ExtraConfig); err != nil {
+			ps.add("frr.extra_config", "%v", err)
+		}
 	}
 	if f.WatchInterval < 100*time.Millisecond {
 		ps.addGot("frr.watch_interval", f.WatchInterval, "must be at least 100ms")
@@ -217,22 +327,16 @@ func checkAS(ps *problems, key string, as uint32) {
 	}
 }
 
-// checkIfname applies the kernel's rules for a network device name (dev_valid_name).
+// ifName is a network device name the kernel accepts (at most 15 bytes, no '/', ':' or
+// whitespace), narrowed to characters that cannot change the meaning of an FRR command line.
+var ifName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$`)
+
+// checkIfname checks a network device name.
 func checkIfname(ps *problems, key, name string) bool {
-	var msg string
-	switch {
-	case len(name) < 1 || len(name) > 15:
-		msg = "must be an interface name of 1..15 characters"
-	case name == "." || name == "..":
-		msg = "must be an interface name other than . or .."
-	case strings.ContainsFunc(name, func(r rune) bool {
-		return r == '/' || r == ':' || r == 0 || unicode.IsSpace(r)
-	}):
-		msg = "must be an interface name without '/', ':' or whitespace"
-	default:
+	if ifName.MatchString(name) {
 		return true
 	}
-	ps.addGot(key, name, "%s", msg)
+	ps.addGot(key, name, "must be an interface name of 1..15 characters from A-Z a-z 0-9 _ . -, starting with a letter or digit")
 	return false
 }
 

@@ -20,8 +20,9 @@ import (
 const DefaultDebounce = 500 * time.Millisecond
 
 // Reloader keeps the running configuration and replaces it when the file changes or on
-// demand (SIGHUP). A new file is parsed into a fresh Config and validated in full; only a
-// valid one replaces the running one, and keys that need a restart keep their running
+// demand (SIGHUP). A new file is parsed into a fresh Config and validated in full by
+// LoadWithWarnings, the function check-config and start-up use, so a reload takes exactly
+// the files they take; only a valid one replaces the running one, and keys that need a restart keep their running
 // values. It never stops the agent: an invalid file is logged and counted, and nothing changes.
 type Reloader struct {
 	path     string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -161,7 +162,7 @@ func TestReloaderKeepsRunningConfigOnInvalidSwap(t *testing.T) {
 			t.Errorf("the error does not name %s:\n%v", key, res[0])
 		}
 	}
-	if diff := cmp.Diff(before, rec.r.Current()); diff != "" {
+	if diff := cmp.Diff(before, rec.r.Current(), cmpNet); diff != "" {
 		t.Errorf("the running config changed (-before +after):\n%s", diff)
 	}
 	// Other events in the directory do not report the same broken file again; a valid
@@ -209,7 +210,7 @@ func TestReloadForcesAReread(t *testing.T) {
 func TestChangedAndMerge(t *testing.T) {
 	a := Default()
 	b := a
-	b.BGP.Peers = []Peer{{Address: "10.0.0.1", RemoteAS: "65000"}}
+	b.BGP.Peers = []Peer{{Address: netip.MustParseAddr("10.0.0.1"), RemoteAS: RemoteAS{ASN: 65000}}}
 	b.BGP.VRF = ""
 	b.ExposeTenantNetworks = true
 	b.OVN.NBConnection = "tcp:10.0.0.9:6641"

@@ -5,13 +5,17 @@ package frr
 
 import (
 	"net/netip"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
 )
 
 // RouteMap is the route-map that limits `redistribute connected` to the agent's NIC.
 const RouteMap = "ovn-bgp-agent-connected"
 
 // Config is everything the rendered frr.conf depends on, as plain typed data. A zero value
-// in an optional field means "leave FRR's default", and the line is not rendered.
+// in an optional field means "leave FRR's default", and the line is not rendered. The values
+// come validated from internal/config (FromAgentConfig); Render only guards against values
+// that would break the text itself.
 type Config struct {
 	ASN       uint32
 	RouterID  netip.Addr // zero: omit the line and let FRR choose
@@ -42,13 +46,12 @@ type Multipath struct {
 
 // MaxPathsDefault is FRR 8.4's maximum-paths default on Debian (its MULTIPATH_NUM): FRR never
 // prints it, so it is never rendered either.
-const MaxPathsDefault = 256
+const MaxPathsDefault = config.MaxPaths
 
-// Communities are BGP communities to set on advertised routes, already validated:
-// Standard as "ASN:VALUE" (16 bits each), Large as "GA:LD1:LD2" (32 bits each).
+// Communities are BGP communities to set on advertised routes.
 type Communities struct {
-	Standard []string
-	Large    []string
+	Standard []config.Community
+	Large    []config.LargeCommunity
 }
 
 // Empty reports whether no community is set.
@@ -72,23 +75,12 @@ const (
 
 // RemoteAS is a peer's AS: a number, or Internal/External for "the same as ours" and "any
 // other". Exactly one of ASN and Kind is set.
-type RemoteAS struct {
-	ASN  uint32
-	Kind string // "", "internal" or "external"
-}
-
-// String is the remote-as argument as FRR prints it.
-func (r RemoteAS) String() string {
-	if r.Kind != "" {
-		return r.Kind
-	}
-	return formatUint(uint64(r.ASN))
-}
+type RemoteAS = config.RemoteAS
 
 // Remote-as keywords.
 const (
-	Internal = "internal"
-	External = "external"
+	Internal = config.RemoteASInternal
+	External = config.RemoteASExternal
 )
 
 // Neighbor is one BGP peer of the default instance, by address or by interface (unnumbered).

@@ -3,40 +3,26 @@ package frr
 import (
 	"errors"
 	"fmt"
-	"net/netip"
-	"os"
-	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 )
 
-// FromAgentConfig parses the agent configuration into a Config, reading the peers' password
-// files and the operator's extra config file. Call it for every render, so that a rotated
-// password or an edited extra config is picked up. Every error names the configuration key
-// it comes from; a password never appears in one.
+// FromAgentConfig turns the agent configuration, which internal/config has parsed and
+// validated, into a Config, reading the peers' password files and the operator's extra config
+// file. Call it for every render, so that a rotated password or an edited extra config is
+// picked up; the files are read, and their content checked, by the same functions that
+// validated them. Its errors name the key whose file failed, never a password.
 func FromAgentConfig(c config.Config) (Config, error) {
 	b := c.BGP
 	out := Config{
-		ASN: b.AS, NIC: b.NIC, VRF: b.VRF,
+		ASN: b.AS, RouterID: b.RouterID, NIC: b.NIC, VRF: b.VRF,
 		Multipath:   Multipath{EBGP: b.MaximumPaths, IBGP: b.MaximumPathsIBGP, Relax: b.MultipathRelax},
 		Communities: Communities{Standard: b.Communities, Large: b.LargeCommunities},
 		RedistributeKernel: c.AdvertisementMethodTenantNetworks == "subnet" &&
 			(c.ExposeTenantNetworks || c.ExposeIPv6GUATenantNetworks),
 	}
 	var errs []error
-	reported := []string{} // keys with a parse error: their checks below would only repeat it
-	if b.RouterID != "" {
-		a, err := netip.ParseAddr(b.RouterID)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("bgp.router_id: must be an IPv4 address, got %q", b.RouterID))
-			reported = append(reported, "bgp.router_id")
-		} else {
-			out.RouterID = a
-		}
-	}
 	for _, k := range b.KindCommunities {
 		out.KindCommunities = append(out.KindCommunities, KindCommunities{
 			Kind: exposure.Kind(k.Kind), Communities: Communities{Standard: k.Communities, Large: k.LargeCommunities},
@@ -49,27 +35,22 @@ func FromAgentConfig(c config.Config) (Config, error) {
 		})
 	}
 	for i, p := range b.Peers {
-		key := fmt.Sprintf("bgp.peers[%d]", i)
-		// Kept even when partly unparsable, so every peer's problems are reported at once,
-		// under its own index.
-		n, err := neighborFromConfig(key, p)
-		if err != nil {
-			errs = append(errs, err)
-			reported = append(reported, key+".")
+		n := neighborFromConfig(p)
+		if p.PasswordFile != "" {
+			pw, err := config.ReadPassword(p.PasswordFile)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("bgp.peers[%d].password_file: %w", i, err))
+			}
+			n.Password = pw
 		}
 		out.Neighbors = append(out.Neighbors, n)
 	}
 	if path := c.FRR.ExtraConfig; path != "" {
-		text, err := os.ReadFile(path)
+		text, err := config.ReadExtraConfig(path)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("frr.extra_config: %w", err))
 		}
-		out.ExtraConfig = string(text)
-	}
-	for _, err := range out.problems() {
-		if !slices.ContainsFunc(reported, func(k string) bool { return strings.HasPrefix(err.Error(), k) }) {
-			errs = append(errs, err)
-		}
+		out.ExtraConfig = text
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err
@@ -77,10 +58,11 @@ func FromAgentConfig(c config.Config) (Config, error) {
 	return out, nil
 }
 
-func neighborFromConfig(key string, p config.Peer) (Neighbor, error) {
-	var errs []error
+func neighborFromConfig(p config.Peer) Neighbor {
 	n := Neighbor{
+		Addr:            p.Address,
 		Interface:       p.Interface,
+		RemoteAS:        p.RemoteAS,
 		Description:     p.Description,
 		EBGPMultihop:    p.EBGPMultihop,
 		UpdateSource:    p.UpdateSource,
@@ -89,26 +71,11 @@ func neighborFromConfig(key string, p config.Peer) (Neighbor, error) {
 		BFD:             BFD{Enabled: p.BFD || p.BFDProfile != "", Profile: p.BFDProfile},
 		GracefulRestart: p.GracefulRestart,
 		Policy: Policy{
+			Import:          rulesFromConfig(p.Import),
+			Export:          rulesFromConfig(p.Export),
 			LocalPreference: p.LocalPreference,
 			Communities:     Communities{Standard: p.Communities, Large: p.LargeCommunities},
 		},
-	}
-	if p.Address != "" {
-		a, err := netip.ParseAddr(p.Address)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s.address: must be an IP address, got %q", key, p.Address))
-		}
-		n.Addr = a.Unmap()
-	}
-	switch s := string(p.RemoteAS); s {
-	case Internal, External:
-		n.RemoteAS.Kind = s
-	default:
-		asn, err := strconv.ParseUint(s, 10, 32)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s.remote_as: must be 1..4294967295, internal or external, got %q", key, s))
-		}
-		n.RemoteAS.ASN = uint32(asn)
 	}
 	if len(p.AddressFamilies) > 0 { // an empty list is no list, as everywhere in the config
 		n.Families = []Family{}
@@ -116,57 +83,18 @@ func neighborFromConfig(key string, p config.Peer) (Neighbor, error) {
 			n.Families = append(n.Families, Family(f))
 		}
 	}
-	var err error
-	if n.Policy.Import, err = rulesFromConfig(key+".import", p.Import); err != nil {
-		errs = append(errs, err)
-	}
-	if n.Policy.Export, err = rulesFromConfig(key+".export", p.Export); err != nil {
-		errs = append(errs, err)
-	}
-	if p.PasswordFile != "" {
-		pw, err := readPassword(p.PasswordFile)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s.password_file: %w", key, err))
-		}
-		n.Password = pw
-	}
-	return n, errors.Join(errs...)
-}
-
-// readPassword returns the first line of file. Its errors never quote the content.
-func readPassword(file string) (string, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", err // *PathError: the path and the reason, nothing read
-	}
-	pw, _, _ := strings.Cut(string(b), "\n")
-	pw = strings.TrimRight(pw, "\r")
-	if pw == "" {
-		return "", fmt.Errorf("%s: the first line is empty", file)
-	}
-	return pw, nil
+	return n
 }
 
 // rulesFromConfig returns nil (no filter) for no rules: `export: []` must not silently mean
 // "send nothing"; that takes an explicit deny.
-func rulesFromConfig(key string, filters []config.PrefixFilter) ([]PrefixRule, error) {
+func rulesFromConfig(filters []config.PrefixFilter) []PrefixRule {
 	if len(filters) == 0 {
-		return nil, nil
+		return nil
 	}
-	var errs []error
-	rules := []PrefixRule{}
-	for i, f := range filters {
-		p, err := netip.ParsePrefix(f.Prefix)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s[%d].prefix: must be a prefix such as 10.0.0.0/8, got %q", key, i, f.Prefix))
-			continue
-		}
-		switch f.Action {
-		case "", "permit", "deny":
-		default:
-			errs = append(errs, fmt.Errorf("%s[%d].action: must be permit or deny, got %q", key, i, f.Action))
-		}
-		rules = append(rules, PrefixRule{Deny: f.Action == "deny", Prefix: p, Ge: f.Ge, Le: f.Le})
+	rules := make([]PrefixRule, 0, len(filters))
+	for _, f := range filters {
+		rules = append(rules, PrefixRule{Deny: f.Action == "deny", Prefix: f.Prefix, Ge: f.Ge, Le: f.Le})
 	}
-	return rules, errors.Join(errs...)
+	return rules
 }

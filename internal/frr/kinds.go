@@ -1,7 +1,6 @@
 package frr
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
@@ -67,20 +66,4 @@ func kindEntries(global Communities, kinds []KindCommunities) []kindEntry {
 		})
 	}
 	return out
-}
-
-func checkKindCommunities(kinds []KindCommunities) []error {
-	var errs []error
-	seen := map[exposure.Kind]bool{}
-	for i, k := range kinds {
-		key := fmt.Sprintf("bgp.kind_communities[%d]", i)
-		if k.Kind.Metric() == 0 {
-			errs = append(errs, fmt.Errorf("%s.kind: must be one of %v, got %q", key, exposure.Kinds, k.Kind))
-		} else if seen[k.Kind] {
-			errs = append(errs, fmt.Errorf("%s.kind: duplicate of an earlier entry for %s", key, k.Kind))
-		}
-		seen[k.Kind] = true
-		errs = append(errs, checkCommunities(key, k.Communities)...)
-	}
-	return errs
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/integration/lab"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
@@ -39,10 +41,10 @@ func TestKindCommunitiesByAddressMetric(t *testing.T) {
 
 	cfg := agentConfig(func(b *config.BGP) {
 		b.Peers = nil
-		b.Communities = []string{"64999:1"}
+		b.Communities = std("64999:1")
 		b.KindCommunities = []config.KindCommunities{
-			{Kind: "fip", Communities: []string{"64999:2"}, LargeCommunities: []string{"64999:0:2"}},
-			{Kind: "gateway", Communities: []string{"64999:3"}},
+			{Kind: "fip", Communities: std("64999:2"), LargeCommunities: large("64999:0:2")},
+			{Kind: "gateway", Communities: std("64999:3")},
 		}
 	})
 	cfg.FRR = config.FRR{Pathspace: f.Name, ConfigFile: f.ConfigFile()}
@@ -75,4 +77,19 @@ func TestKindCommunitiesByAddressMetric(t *testing.T) {
 	// A kind change is an in-place metric change on the kernel side: no delete, no withdraw.
 	ip("addr", "change", "172.24.4.12/32", "dev", "bgp-nic", "metric", metric(exposure.KindGateway))
 	want("172.24.4.12/32", "64999:1 64999:3", "")
+}
+
+// config lists the kind names it accepts itself, because exposure depends on it; they must
+// be exposure's kinds, each with a metric here.
+func TestConfigKindsAreExposureKinds(t *testing.T) {
+	var kinds []string
+	for _, k := range exposure.Kinds {
+		kinds = append(kinds, string(k))
+		if KindMetric(k) == 0 {
+			t.Errorf("kind %s has no metric", k)
+		}
+	}
+	if diff := cmp.Diff(kinds, config.Kinds); diff != "" {
+		t.Errorf("config.Kinds (-exposure.Kinds +config.Kinds):\n%s", diff)
+	}
 }

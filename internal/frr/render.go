@@ -69,9 +69,10 @@ type peerRouteMap struct {
 	LocalPref uint32
 }
 
-// Render validates c and returns frr.conf. The same Config always gives the same bytes.
+// Render returns frr.conf for c, whose values internal/config validated. The same Config
+// always gives the same bytes.
 func Render(c Config) ([]byte, error) {
-	if err := c.Validate(); err != nil {
+	if err := c.guard(); err != nil {
 		return nil, fmt.Errorf("frr config: %w", err)
 	}
 	v := view{ASN: c.ASN, NIC: c.NIC, VRF: c.VRF, RouteMap: RouteMap, Relax: c.Multipath.Relax,
@@ -116,7 +117,7 @@ func Render(c Config) ([]byte, error) {
 		if n.BFD.Profile != "" {
 			vn.BFD.Enabled = true // `bfd profile P` without the plain `bfd` line churns
 		}
-		if n.RemoteAS.Kind == Internal || n.RemoteAS.ASN == c.ASN {
+		if n.RemoteAS.IsIBGP(c.ASN) {
 			vn.EBGPMultihop = 0 // validated; never printed for iBGP
 		}
 		base := "obgp-" + vn.Name
@@ -221,20 +222,19 @@ func formatRule(r PrefixRule) string {
 
 // joinCommunities sorts communities numerically and drops duplicates, as FRR does when it
 // parses a `set community` line.
-func joinCommunities(cs []string) string {
+func joinCommunities[C interface {
+	comparable
+	Compare(C) int
+	String() string
+}](cs []C) string {
 	cs = slices.Clone(cs)
-	slices.SortFunc(cs, func(a, b string) int {
-		fa, fb := strings.Split(a, ":"), strings.Split(b, ":")
-		for i := range min(len(fa), len(fb)) {
-			na, _ := strconv.ParseUint(fa[i], 10, 32)
-			nb, _ := strconv.ParseUint(fb[i], 10, 32)
-			if c := cmp.Compare(na, nb); c != 0 {
-				return c
-			}
-		}
-		return 0
-	})
-	return strings.Join(slices.Compact(cs), " ")
+	slices.SortFunc(cs, C.Compare)
+	cs = slices.Compact(cs)
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.String()
+	}
+	return strings.Join(out, " ")
 }
 
 // compareNeighbors is FRR's print order: unnumbered peers first, by interface name compared

@@ -102,10 +102,10 @@ var renderCases = []renderCase{
 			RouterID:    netip.MustParseAddr("172.30.1.1"),
 			NIC:         "bgp-nic",
 			Multipath:   Multipath{EBGP: 8, IBGP: 4, Relax: true},
-			Communities: Communities{Standard: []string{"64999:200", "64999:100"}, Large: []string{"64999:1:1"}},
+			Communities: Communities{Standard: std("64999:200", "64999:100"), Large: large("64999:1:1")},
 			KindCommunities: []KindCommunities{
-				{Kind: exposure.KindGateway, Communities: Communities{Standard: []string{"64999:3"}}},
-				{Kind: exposure.KindFIP, Communities: Communities{Standard: []string{"64999:2"}, Large: []string{"64999:0:2"}}},
+				{Kind: exposure.KindGateway, Communities: Communities{Standard: std("64999:3")}},
+				{Kind: exposure.KindFIP, Communities: Communities{Standard: std("64999:2"), Large: large("64999:0:2")}},
 				{Kind: exposure.KindTenant}, // nothing to add: no entry
 			},
 			BFDProfiles: []BFDProfile{
@@ -127,7 +127,7 @@ var renderCases = []renderCase{
 							{Deny: true, Prefix: netip.MustParsePrefix("10.0.0.0/8"), Le: 32},
 						},
 						LocalPreference: 200,
-						Communities:     Communities{Standard: []string{"64999:7"}, Large: []string{"64999:2:2", "64999:1:3"}},
+						Communities:     Communities{Standard: std("64999:7"), Large: large("64999:2:2", "64999:1:3")},
 					}},
 				{Addr: netip.MustParseAddr("172.30.3.254"), RemoteAS: RemoteAS{Kind: Internal}, GracefulRestart: GRHelper,
 					BFD: BFD{Profile: "slow"}, Timers: Timers{Connect: 10}, UpdateSource: "lo"},
@@ -145,9 +145,9 @@ var renderCases = []renderCase{
 			NIC:         "bgp-nic",
 			VRF:         "bgp-vrf",
 			Multipath:   Multipath{EBGP: 4, IBGP: MaxPathsDefault},
-			Communities: Communities{Standard: []string{"64999:1"}},
+			Communities: Communities{Standard: std("64999:1")},
 			KindCommunities: []KindCommunities{
-				{Kind: exposure.KindVM, Communities: Communities{Large: []string{"64999:0:1"}}},
+				{Kind: exposure.KindVM, Communities: Communities{Large: large("64999:0:1")}},
 			},
 			Neighbors: []Neighbor{
 				{Addr: netip.MustParseAddr("172.30.1.254"), RemoteAS: RemoteAS{ASN: 65000}, BFD: BFD{Enabled: true}},

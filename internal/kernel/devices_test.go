@@ -22,12 +22,13 @@ func TestOptionsValidate(t *testing.T) {
 	}{
 		{name: "nic only", opts: Options{NIC: "bgp-nic"}},
 		{name: "with vrf", opts: Options{NIC: "bgp-nic", VRF: "bgp-vrf", VRFTableID: 10}},
-		{name: "empty nic", opts: Options{}, wantErr: `bgp.nic "": interface name must not be empty`},
-		{name: "long nic", opts: Options{NIC: "a-very-long-nic-name"}, wantErr: "at most 15 bytes"},
-		{name: "slash", opts: Options{NIC: "bgp/nic"}, wantErr: "must not contain"},
-		{name: "vrf without table", opts: Options{NIC: "bgp-nic", VRF: "bgp-vrf"}, wantErr: "bgp.vrf_table_id"},
+		// The rules are internal/config's (bgp.nic, bgp.vrf, bgp.vrf_table_id); these are the
+		// guard's cases, which no loaded configuration reaches.
+		{name: "empty nic", opts: Options{}, wantErr: `NIC "" is not a device name`},
+		{name: "long nic", opts: Options{NIC: "a-very-long-nic-name"}, wantErr: "is not a device name"},
+		{name: "vrf without table", opts: Options{NIC: "bgp-nic", VRF: "bgp-vrf"}, wantErr: "needs a table of its own, got 0"},
 		{name: "vrf on main table", opts: Options{NIC: "bgp-nic", VRF: "bgp-vrf", VRFTableID: 254}, wantErr: "got 254"},
-		{name: "vrf named like nic", opts: Options{NIC: "bgp-nic", VRF: "bgp-nic", VRFTableID: 10}, wantErr: "must differ"},
+		{name: "vrf named like nic", opts: Options{NIC: "bgp-nic", VRF: "bgp-nic", VRFTableID: 10}, wantErr: "is the NIC"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

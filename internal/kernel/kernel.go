@@ -30,28 +30,27 @@ type Options struct {
 	RouteProtocol uint8
 }
 
+// validate is a guard, not a rule set: internal/config validates bgp.nic, bgp.vrf and
+// bgp.vrf_table_id, so Options built from a loaded configuration always pass. It keeps
+// Options built any other way from touching the wrong device or a reserved table.
 func (o Options) validate() error {
-	if err := validIfName(o.NIC); err != nil {
-		return fmt.Errorf("bgp.nic %q: %w", o.NIC, err)
-	}
-	if o.VRF == "" {
+	switch {
+	case o.NIC == "" || len(o.NIC) >= unix.IFNAMSIZ:
+		return fmt.Errorf("kernel applier: NIC %q is not a device name", o.NIC)
+	case o.VRF == "":
 		return nil
-	}
-	if err := validIfName(o.VRF); err != nil {
-		return fmt.Errorf("bgp.vrf %q: %w", o.VRF, err)
-	}
-	if o.VRF == o.NIC {
-		return fmt.Errorf("bgp.vrf %q: must differ from bgp.nic", o.VRF)
+	case o.VRF == o.NIC:
+		return fmt.Errorf("kernel applier: VRF %q is the NIC", o.VRF)
 	}
 	switch o.VRFTableID {
 	case unix.RT_TABLE_UNSPEC, unix.RT_TABLE_DEFAULT, unix.RT_TABLE_MAIN, unix.RT_TABLE_LOCAL:
-		return fmt.Errorf("bgp.vrf_table_id for VRF %q must be 1..4294967295 and not 253, 254 or 255 (reserved by the kernel), got %d",
-			o.VRF, o.VRFTableID)
+		return fmt.Errorf("kernel applier: VRF %q needs a table of its own, got %d", o.VRF, o.VRFTableID)
 	}
 	return nil
 }
 
-// validIfName applies the kernel's rules for interface names (dev_valid_name).
+// validIfName applies the kernel's rules for interface names (dev_valid_name) to names that
+// come from OVN (provider bridges), which no configuration validates.
 func validIfName(name string) error {
 	switch {
 	case name == "":

@@ -30,14 +30,14 @@ type handover struct {
 	trigger func(reason string) // asks for the pass that ends a hold
 
 	mu           sync.Mutex
-	prevBindings map[string]ovnstate.PortBinding    // the last pass's bindings (its snapshot's, never mutated)
+	prevBindings map[string]ovnstate.PortBinding // the last pass's bindings (its snapshot's, never mutated)
 	// releasedBy holds ports seen unbound right after another chassis held them: between the
 	// source's release and the target's claim a pass can see the port bound nowhere, and
 	// the arrival must still be recognised.
 	releasedBy map[string]string
-	prevVM       map[netip.Prefix]exposure.Exposure // VM exposures announced at the last pass
-	arriving     map[netip.Prefix]time.Time         // until when an arrived VM keeps the worse MED
-	departing    map[netip.Prefix]time.Time         // until when a departed VM is still announced
+	prevVM     map[netip.Prefix]exposure.Exposure // VM exposures announced at the last pass
+	arriving   map[netip.Prefix]time.Time         // until when an arrived VM keeps the worse MED
+	departing  map[netip.Prefix]time.Time         // until when a departed VM is still announced
 }
 
 func newHandover(trigger func(string)) *handover {
