@@ -26,6 +26,11 @@ type Observer interface {
 	PassDone(reason string, d time.Duration, err error)
 }
 
+// PassTimeout bounds one pass: every read and external call in it honours the pass's context,
+// so a dependency that hangs (a local ovsdb-server gone, a stuck netlink dump) fails the pass,
+// which is retried, instead of stopping the loop. FRR applies in the background, not in it.
+const PassTimeout = time.Minute
+
 // Loop coalesces triggers into passes.
 type Loop struct {
 	pass     Pass
@@ -100,7 +105,9 @@ func (l *Loop) Run(ctx context.Context) {
 		if l.obs != nil {
 			l.obs.PassStarted(reason)
 		}
-		err := l.pass(ctx, full)
+		pctx, cancel := context.WithTimeout(ctx, PassTimeout)
+		err := l.pass(pctx, full)
+		cancel()
 		if ctx.Err() != nil {
 			return
 		}
