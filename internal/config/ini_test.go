@@ -79,7 +79,7 @@ func TestINIForms(t *testing.T) {
 		{
 			name: "upstream-style environment over the file, OVN_BGP_AGENT_ over both",
 			file: "a.conf", text: "[DEFAULT]\nbgp_AS = 65001\nbgp_nic = nic-a\n",
-			env:  []string{"EXPOSE_TENANT_NETWORKS=true", "BGP_AS=65002", "BGP_NIC=nic-b", "OVN_BGP_AGENT_BGP_NIC=nic-c"},
+			env: []string{"EXPOSE_TENANT_NETWORKS=true", "BGP_AS=65002", "BGP_NIC=nic-b", "OVN_BGP_AGENT_BGP_NIC=nic-c"},
 			want: func(c *Config) {
 				c.ExposeTenantNetworks, c.BGP.AS, c.BGP.NIC = true, 65002, "nic-c"
 				c.FRR.BaseConfig = "/etc/frr/frr.conf"
