@@ -139,7 +139,9 @@ type merger struct {
 	notes   []string
 }
 
-func (m *merger) note(format string, args ...any) { m.notes = append(m.notes, fmt.Sprintf(format, args...)) }
+func (m *merger) note(format string, args ...any) {
+	m.notes = append(m.notes, fmt.Sprintf(format, args...))
+}
 
 // add puts lines into blk's address-family block for fam: after its first line, or in a
 // new block right after the `router bgp` line.
