@@ -27,16 +27,17 @@ const (
 // Reloader makes FRR run a rendered config with frr-reload.py. It is safe for concurrent use;
 // applies are serialised.
 type Reloader struct {
-	Command    string // frr-reload.py
-	Pathspace  string // FRR -N instance; "" = the default instance
-	VtySocket  string // vty socket directory; "" = the pathspace's default
-	ConfigFile string // the integrated frr.conf FRR loads at start
+	Command    string        // frr-reload.py
+	Pathspace  string        // FRR -N instance; "" = the default instance
+	VtySocket  string        // vty socket directory; "" = the pathspace's default
+	ConfigFile string        // the integrated frr.conf FRR loads at start
+	Timeout    time.Duration // per frr-reload.py run; 0 = DefaultReloadTimeout
+	Logger     *slog.Logger
+
 	// ConfDir, when set, is passed to frr-reload.py as --confdir: co-owned mode sets it to
 	// ConfigFile's directory, so that frr-reload.py does not `vtysh write` the running
 	// config over FRR's own file, the operator's (see coowned.go).
 	ConfDir string
-	Timeout time.Duration // per frr-reload.py run; 0 = DefaultReloadTimeout
-	Logger  *slog.Logger
 
 	// run executes one command; tests wrap it to count reloads.
 	run func(ctx context.Context, timeout time.Duration, argv []string) (string, error)
