@@ -3,11 +3,14 @@ package frr
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/integration/lab"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
 )
 
@@ -61,5 +64,62 @@ func TestCoOwnedGoldensApplyToRealFRR(t *testing.T) {
 		if now, err := os.ReadFile(f.ConfigFile()); err != nil || !bytes.Equal(now, operatorFile) {
 			t.Fatalf("%s: FRR's own file %s was written (err %v):\n%s", tc.name, f.ConfigFile(), err, now)
 		}
+	}
+}
+
+// A bgpd that restarts loses the operator's lines and the agent's alike; the watcher sees
+// its own lines gone and the next Sync loads the whole merged file again, so both come back.
+func TestCoOwnedWatchReappliesAfterBgpdRestart(t *testing.T) {
+	f := startFRR(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	seed, err := os.ReadFile(coPath("seed", ".base"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := filepath.Join(t.TempDir(), "frr.conf")
+	if err := os.WriteFile(base, seed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.BGP.VRF = ""
+	cfg.FRR = config.FRR{Pathspace: f.Name, ConfigFile: filepath.Join(t.TempDir(), "frr.conf"), BaseConfig: base}
+	m := NewManager(cfg, nil)
+	if err := m.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	triggers := make(chan string, 10)
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { m.Watch(watchCtx, 100*time.Millisecond, func(r string) { triggers <- r }); close(done) }()
+	defer func() { stopWatch(); <-done }()
+
+	if err := f.KillDaemon("bgpd"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.RestartDaemon(ctx, "bgpd"); err != nil {
+		t.Fatal(err)
+	}
+	err = lab.Poll(ctx, time.Minute, "operator's and agent's lines back in bgpd", func() (bool, error) {
+		select {
+		case <-triggers:
+		default:
+		}
+		if err := m.Sync(ctx); err != nil {
+			return false, err
+		}
+		own, err := m.r.Vtysh().Run(ctx, "show running-config bgpd")
+		if err != nil {
+			return false, err
+		}
+		return strings.Contains(own, " neighbor 172.30.1.254 bfd\n") && strings.Contains(own, "  maximum-paths 8\n") &&
+			strings.Contains(own, "  redistribute connected route-map "+RouteMap+"\n") &&
+			strings.Contains(own, "\nroute-map "+RouteMap+" permit 10\n"), fmt.Errorf("bgpd runs:\n%s", own)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := m.Stats(); st.Restarts < 1 {
+		t.Errorf("stats = %+v; want the restart seen", st)
 	}
 }
