@@ -149,7 +149,16 @@ func (l *Lab) startNode(ctx context.Context, n *Node) error {
 		if err := l.startOVNController(ctx, n); err != nil {
 			return err
 		}
-		return l.startFRR(ctx, n, "")
+		// An operator's own FRR configuration, when the topology binds one (co-owned mode).
+		conf := ""
+		if src, ok := l.topo.Bind(n.Name, "/etc/frr/frr.conf"); ok {
+			b, err := os.ReadFile(src)
+			if err != nil {
+				return err
+			}
+			conf = string(b)
+		}
+		return l.startFRR(ctx, n, conf)
 	case "tor":
 		src, ok := l.topo.Bind(n.Name, "/etc/frr/frr.conf")
 		if !ok {

@@ -63,7 +63,10 @@ func TestINIForms(t *testing.T) {
 		{
 			name: "the seed ConfigMap, inline comment and all; recognised by content",
 			file: "config", text: "[DEFAULT]\ndebug = True\nexpose_tenant_networks = True  # Enable tenant network advertising\n[bgp]\nbgp_speaker_driver = ovn_bgp_driver\n",
-			want: func(c *Config) { c.Log.Level, c.ExposeTenantNetworks, c.Driver = "debug", true, "ovn_bgp_driver" },
+			want: func(c *Config) {
+				c.Log.Level, c.ExposeTenantNetworks, c.Driver = "debug", true, "ovn_bgp_driver"
+				c.FRR.BaseConfig = "/etc/frr/frr.conf" // an INI file co-owns FRR's own file
+			},
 		},
 		{
 			name: "options in any case, yes/no booleans, quoted values, lists",
@@ -71,13 +74,17 @@ func TestINIForms(t *testing.T) {
 			want: func(c *Config) {
 				c.BGP.AS, c.RequireSNATDisabledForTenantNetworks, c.BGP.RouterID = 65001, true, netip.MustParseAddr("172.30.1.10")
 				c.AddressScopes = []string{"s1", "s2"}
+				c.FRR.BaseConfig = "/etc/frr/frr.conf"
 			},
 		},
 		{
 			name: "upstream-style environment over the file, OVN_BGP_AGENT_ over both",
 			file: "a.conf", text: "[DEFAULT]\nbgp_AS = 65001\nbgp_nic = nic-a\n",
-			env:  []string{"EXPOSE_TENANT_NETWORKS=true", "BGP_AS=65002", "BGP_NIC=nic-b", "OVN_BGP_AGENT_BGP_NIC=nic-c"},
-			want: func(c *Config) { c.ExposeTenantNetworks, c.BGP.AS, c.BGP.NIC = true, 65002, "nic-c" },
+			env: []string{"EXPOSE_TENANT_NETWORKS=true", "BGP_AS=65002", "BGP_NIC=nic-b", "OVN_BGP_AGENT_BGP_NIC=nic-c"},
+			want: func(c *Config) {
+				c.ExposeTenantNetworks, c.BGP.AS, c.BGP.NIC = true, 65002, "nic-c"
+				c.FRR.BaseConfig = "/etc/frr/frr.conf"
+			},
 		},
 		{
 			name: "upstream-style variables work without a file",

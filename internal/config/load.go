@@ -112,6 +112,7 @@ func LoadWithWarnings(path string, environ []string) (Config, []string, error) {
 	if len(cfg.BGP.Peers) == 0 {
 		cfg.BGP.Peers = nil // "peers: []" and no peers at all are the same configuration
 	}
+	defaultINIBase(&cfg, file.ini, upstream, env)
 	for _, p := range validate(cfg) {
 		if !ps.covered(p.Key) {
 			if name, ok := file.names[p.Key]; ok {
@@ -131,6 +132,7 @@ type fileLayer struct {
 	values   map[string]any
 	warnings []string          // INI options accepted without effect
 	names    map[string]string // Config key → INI option, for messages
+	ini      bool              // upstream's INI form
 }
 
 // Validate checks a Config built in code by the rules a loaded file passes, reading the
@@ -151,7 +153,7 @@ func readFile(path string, ps *problems) (fileLayer, error) {
 	}
 	if isINI(path, data) {
 		values, warnings, names := readINI(data, ps)
-		return fileLayer{values: values, warnings: warnings, names: names}, nil
+		return fileLayer{values: values, warnings: warnings, names: names, ini: true}, nil
 	}
 	doc, err := parseYAML(data)
 	if err != nil {

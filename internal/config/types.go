@@ -135,6 +135,9 @@ type FRR struct {
 	ReloadCommand string `mapstructure:"reload_command"`
 	// ExtraConfig is an operator's FRR config file appended verbatim to the rendered one.
 	ExtraConfig string `mapstructure:"extra_config"`
+	// BaseConfig is the operator's own FRR config file (co-owned mode, see frrbase.go): the
+	// agent adds only its own part to it. "": the agent renders the whole file.
+	BaseConfig string `mapstructure:"base_config"`
 	// WatchInterval is how often vtysh is asked whether FRR still runs our config.
 	WatchInterval time.Duration `mapstructure:"watch_interval"`
 }

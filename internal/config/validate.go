@@ -29,6 +29,7 @@ func validate(c Config) []Problem {
 	checkTLS(&ps, "ovn.sb_tls", c.OVN.SBConnection, c.OVN.SBTLS)
 	validateBGP(&ps, c.BGP)
 	validateFRR(&ps, c.FRR)
+	validateFRRBase(&ps, c) // frrbase.go
 	validateKernel(&ps, c.Kernel, c.BGP)
 	oneOf(&ps, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf(&ps, "log.format", c.Log.Format, "text", "json")

@@ -49,6 +49,8 @@ type Manager struct {
 	retryAt  time.Time // no new attempt of failed before this
 	expected []string  // our lines as FRR printed them after the last apply; nil = unknown
 	lost     bool      // FRR lost our config and no apply has succeeded since
+
+	co coOwnedState // co-owned mode only (manager_coowned.go)
 }
 
 // NewManager returns a Manager for cfg's FRR instance.
@@ -85,6 +87,9 @@ func (m *Manager) Render() ([]byte, error) {
 	fc, err := FromAgentConfig(cfg)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.FRR.BaseConfig != "" {
+		return m.renderCoOwned(fc, cfg.FRR.BaseConfig)
 	}
 	return Render(fc)
 }
@@ -210,6 +215,7 @@ func significantLines(text string) []string {
 // the backoff of the failed re-apply is dropped and trigger is called again, so an FRR that
 // was down for a while gets its config as soon as it is back.
 func (m *Manager) Watch(ctx context.Context, interval time.Duration, trigger func(reason string)) {
+	defer m.watchBase(ctx, trigger)() // co-owned mode: the operator's file, too
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

@@ -34,6 +34,11 @@ type Reloader struct {
 	Timeout    time.Duration // per frr-reload.py run; 0 = DefaultReloadTimeout
 	Logger     *slog.Logger
 
+	// ConfDir, when set, is passed to frr-reload.py as --confdir: co-owned mode sets it to
+	// ConfigFile's directory, so that frr-reload.py does not `vtysh write` the running
+	// config over FRR's own file, the operator's (see coowned.go).
+	ConfDir string
+
 	// run executes one command; tests wrap it to count reloads.
 	run func(ctx context.Context, timeout time.Duration, argv []string) (string, error)
 
@@ -64,6 +69,10 @@ func NewReloader(c config.FRR, log *slog.Logger) *Reloader {
 	}
 	if r.ConfigFile == "" {
 		r.ConfigFile = filepath.Join("/etc/frr", c.Pathspace, "frr.conf")
+	}
+	if c.BaseConfig != "" {
+		r.ConfigFile = CoOwnedConfigFile(c)
+		r.ConfDir = filepath.Dir(r.ConfigFile)
 	}
 	return r
 }
@@ -115,6 +124,9 @@ func (r *Reloader) Apply(ctx context.Context, text []byte) (changed bool, err er
 	log := r.logger()
 	start := time.Now()
 
+	if err := r.prepareConfDir(); err != nil {
+		return false, err
+	}
 	tmp, err := writeTemp(r.ConfigFile, text)
 	if err != nil {
 		return false, err
@@ -185,7 +197,7 @@ func (r *Reloader) reloadAndVerify(ctx context.Context, text []byte) error {
 		if err != nil {
 			return fmt.Errorf("verify FRR config after reload: %w", err)
 		}
-		if pending = pendingChanges(out); len(pending) == 0 {
+		if pending = r.agentPending(pendingChanges(out), text); len(pending) == 0 {
 			if reloadErr != nil {
 				r.logger().Warn("frr-reload.py reported a failure, but FRR runs the new config",
 					"file", r.ConfigFile, "report", redact(reloadErr.Error()))
@@ -204,7 +216,8 @@ func (r *Reloader) reloadAndVerify(ctx context.Context, text []byte) error {
 // without those no config of ours can settle:
 //   - `no hostname X`: the hostname cannot be set in a pathspace, so it is never rendered;
 //   - `ip forwarding`, `ipv6 forwarding`: zebra prints `no ip forwarding` while the kernel
-//     has forwarding off, and reloading turns it on; the kernel applier owns the sysctl.
+//     has forwarding off, and reloading turns it on; the kernel applier owns the sysctl;
+//   - operator lines of co-owned mode that FRR takes but never prints (settlesNever).
 func pendingChanges(out string) []string {
 	var lines []string
 	in := false
@@ -213,7 +226,8 @@ func pendingChanges(out string) []string {
 		case l == "Lines To Delete" || l == "Lines To Add":
 			in = true
 		case !in, strings.TrimSpace(l) == "", strings.HasPrefix(l, "==="),
-			strings.HasPrefix(l, "no hostname "), l == "ip forwarding", l == "ipv6 forwarding":
+			strings.HasPrefix(l, "no hostname "), l == "ip forwarding", l == "ipv6 forwarding",
+			settlesNever(l):
 		default:
 			lines = append(lines, l)
 		}
@@ -232,6 +246,9 @@ func (r *Reloader) frrReload(ctx context.Context, mode, file string) (string, er
 	argv = append(argv, instanceArgs("--pathspace", r.Pathspace, r.VtySocket)...)
 	if d := r.runDir(); d != "" {
 		argv = append(argv, "--rundir", d)
+	}
+	if r.ConfDir != "" {
+		argv = append(argv, "--confdir", r.ConfDir)
 	}
 	argv = append(argv, file)
 	r.runs.Add(1)

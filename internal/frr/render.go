@@ -15,7 +15,7 @@ import (
 const templateName = "frr.conf.tmpl"
 
 var confTemplate = template.Must(template.New(templateName).Option("missingkey=error").
-	ParseFS(templates.FS, templateName))
+	ParseFS(templates.FS, templateName, "agent-part.tmpl"))
 
 // view is what the template sees: only validated values, already in FRR's print order and
 // with FRR's defaults dropped, so the template has no decisions left but "print or not".
