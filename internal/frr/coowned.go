@@ -58,7 +58,7 @@ type coView struct {
 // returned to apply. c carries no peers, BFD profiles, ECMP or extra config: the operator's
 // file owns them (internal/config refuses them next to frr.base_config).
 func RenderCoOwned(c Config, basePath string, base []byte) ([]byte, []string, error) {
-	if err := c.Validate(); err != nil {
+	if err := c.guard(); err != nil {
 		return nil, nil, fmt.Errorf("frr config: %w", err)
 	}
 	if len(c.Neighbors) > 0 || len(c.BFDProfiles) > 0 || c.ExtraConfig != "" ||

@@ -29,9 +29,9 @@ var coCases = []coCase{
 	// What RHOSO's data-plane tooling renders: peer-groups, policies, graceful-shutdown, and
 	// no redistribution of its own; the agent's communities, per kind, and tenant subnets.
 	{"edpm", Config{ASN: 64999, NIC: "bgp-nic", RedistributeKernel: true,
-		Communities: Communities{Standard: []string{"64999:100"}},
+		Communities: Communities{Standard: std("64999:100")},
 		KindCommunities: []KindCommunities{
-			{Kind: exposure.KindFIP, Communities: Communities{Standard: []string{"64999:2"}}},
+			{Kind: exposure.KindFIP, Communities: Communities{Standard: std("64999:2")}},
 		}}},
 	// An operator block without address families, its own VRF instance with its own
 	// redistribution, and an explicit ebgp-requires-policy.
