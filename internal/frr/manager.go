@@ -120,7 +120,11 @@ func (m *Manager) Sync(ctx context.Context) error {
 	if ran {
 		d = m.now().Sub(start)
 	}
-	m.record(text, m.r.reloads.Load() != reloads, d, err)
+	reloaded := m.r.reloads.Load() != reloads
+	m.record(text, reloaded, d, err)
+	if err == nil && reloaded {
+		m.refreshCoOwned(ctx)
+	}
 	if err == nil && ran {
 		m.learnExpected(ctx, text)
 	}

@@ -111,3 +111,21 @@ func fileSum(path string) [sha256.Size]byte {
 	}
 	return sha256.Sum256(b)
 }
+
+// refreshCoOwned re-sends every peer's updates (`clear bgp * soft out`, which resets no
+// session) after a reload changed the agent's part of an operator's file. The agent's lines
+// arrive in a bgpd whose sessions are up and whose tables already hold the node's prefixes
+// (the addresses reach bgp-nic without waiting for FRR), and outbound policy the reload
+// relaxed, such as `no bgp ebgp-requires-policy`, applies only to updates sent after it:
+// without this the prefixes already there would stay unsent.
+func (m *Manager) refreshCoOwned(ctx context.Context) {
+	m.mu.Lock()
+	coOwned := m.cfg.FRR.BaseConfig != ""
+	m.mu.Unlock()
+	if !coOwned {
+		return
+	}
+	if _, err := m.r.Vtysh().Run(ctx, "clear bgp * soft out"); err != nil {
+		m.log.Warn("could not refresh the peers' updates after the reload; they follow with the next change", "err", redactErr(err))
+	}
+}
