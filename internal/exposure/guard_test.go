@@ -84,7 +84,7 @@ func TestGuardRefusesWhatTheNodeNeeds(t *testing.T) {
 				"bounds Logical_Router_Port lrp-priv (router router1): tenant subnet 0.0.0.0/0 is shorter than /8 (exposure.tenant_subnet_min_length_ipv4); not exposed, nor its VMs",
 				"bounds Logical_Router_Port lrp-priv (router router1): tenant subnet 0.0.0.0/1 is shorter than /8 (exposure.tenant_subnet_min_length_ipv4); not exposed, nor its VMs",
 				"bounds Logical_Router_Port lrp-priv (router router1): tenant subnet ::/0 is shorter than /32 (exposure.tenant_subnet_min_length_ipv6); not exposed, nor its VMs",
-								"infrastructure Logical_Router_Port lrp-priv (router router1): tenant-subnet 172.30.0.128/25 overlaps 172.30.0.0/24, a network this node is connected to; not exposed",
+				"infrastructure Logical_Router_Port lrp-priv (router router1): tenant-subnet 172.30.0.128/25 overlaps 172.30.0.0/24, a network this node is connected to; not exposed",
 				"infrastructure Logical_Router_Port lrp-priv (router router1): tenant-subnet 192.0.2.0/24 contains 192.0.2.10, this node's BGP router-id; not exposed",
 			},
 		},
