@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -64,6 +66,7 @@ func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
 	obs := newObservability(cfg, frrMgr)
 	p := &passer{k: k, wr: wr, frr: frrMgr, log: log, obs: obs}
 	p.policy.Store(ptr(exposurePolicy(cfg)))
+	p.cfg.Store(&cfg) // GUARD HOOK (issue 13): the node facts the core guards come from the config
 	// The loop exists before the watcher so that OVN events can trigger it from the first
 	// row; its passes wait until every monitor has its initial rows, because a pass on a
 	// half-filled cache would withdraw routes that are still wanted.
@@ -94,6 +97,7 @@ func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
 			// Every live key takes effect from the next pass, which this triggers; state that
 			// did not change is not touched (FRR skips an unchanged text, appliers diff).
 			p.policy.Store(ptr(exposurePolicy(next)))
+			p.cfg.Store(&next) // GUARD HOOK (issue 13)
 			frrMgr.SetConfig(next)
 			loop.SetInterval(next.ReconcileInterval)
 			obs.Health().SetLimits(next.ReconcileInterval, metrics.DefaultStuckAfter)
@@ -149,6 +153,7 @@ type passer struct {
 	wr       *wiring
 	frr      *frr.Manager
 	policy   atomic.Pointer[exposure.Policy] // replaced by a configuration reload
+	cfg      atomic.Pointer[config.Config]   // GUARD HOOK (issue 13): for the node facts
 	reported findingLog
 	stale    string // databases disconnected at the last pass, for logging changes only
 	handover *handover
@@ -179,8 +184,16 @@ func (p *passer) pass(ctx context.Context) error {
 		return err
 	}
 	p.reportStale(st.Stale)
+	// GUARD HOOK (issue 13): the node's own addresses, peers, databases and router-id go into
+	// the core, which never exposes a prefix containing one. Without them no pass runs: a pass
+	// without the guard could take the node's own traffic.
+	id.Facts = p.cfg.Load().NodeFacts(id.OVNRemote)
+	if id.Facts.Addresses, err = p.k.NodeAddresses(ctx, slices.Collect(maps.Values(id.BridgeMappings))); err != nil {
+		return fmt.Errorf("read the node's own addresses: %w", err)
+	}
 	desired, findings := exposure.Compute(st, id, *p.policy.Load())
 	p.reported.report(findings, p.log)
+	p.obs.Findings(findings) // GUARD HOOK (issue 13)
 	desired, arriving := p.handover.apply(desired, st, id.Chassis)
 	p.obs.Exposed(desired)
 	// Each applier runs even when another failed: an FRR that is restarting must not stop
@@ -247,7 +260,19 @@ func exposurePolicy(cfg config.Config) exposure.Policy {
 		TenantMethod:          exposure.TenantMethod(cfg.AdvertisementMethodTenantNetworks),
 		AddressScopes:         cfg.AddressScopes,
 		RequireSNATDisabled:   cfg.RequireSNATDisabledForTenantNetworks,
+		// GUARD HOOK (issue 13): bounds and allow-lists.
+		Bounds:  exposure.Bounds{MinIPv4: int(cfg.Exposure.TenantSubnetMinLengthIPv4), MinIPv6: int(cfg.Exposure.TenantSubnetMinLengthIPv6)},
+		Allowed: allowedPrefixes(cfg.Exposure.AllowedPrefixes),
 	}
+}
+
+// allowedPrefixes is the policy's form of exposure.allowed_prefixes. GUARD HOOK (issue 13).
+func allowedPrefixes(a config.AllowedPrefixes) map[exposure.Kind]exposure.Allowed {
+	out := map[exposure.Kind]exposure.Allowed{}
+	for k, r := range a.ByKind() {
+		out[exposure.Kind(k)] = exposure.Allowed{Prefixes: r.Prefixes, Provider: r.Provider}
+	}
+	return out
 }
 
 // findingLog logs a refused OVN row once when it appears and once when it is gone, rather
