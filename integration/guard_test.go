@@ -204,6 +204,12 @@ func TestInfrastructureAddressNotExposed(t *testing.T) {
 		}
 	}
 	assertNodeTrafficIntact(t, ctx, l, nodeA, drops)
+	// explain, from the same facts as the daemon, says why.
+	out, err := l.Explain(ctx, nodeA, "172.30.1.254")
+	if err != nil || !strings.Contains(out, "NOT exposed on this node (node-a)") ||
+		!strings.Contains(out, "[infrastructure] NAT 172.30.1.254 (router router1): fip 172.30.1.254/32 contains 172.30.1.254, this node's BGP peer") {
+		t.Errorf("explain 172.30.1.254 on node-a: want it refused as infrastructure, got %v:\n%s", err, out)
+	}
 }
 
 // TestNodeIsNotTransit: the compute node of the dual-homed lab learns a prefix from each ToR
