@@ -2,10 +2,13 @@ package kernel
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/netip"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/vishvananda/netlink"
 )
 
 func TestNodeAddresses(t *testing.T) {
@@ -39,5 +42,29 @@ func TestNodeAddresses(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, gotGlobal, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 		t.Errorf("NodeAddresses (-want +got):\n%s", diff)
+	}
+}
+
+// BenchmarkNodeAddresses: the per-pass read of the node's own addresses, on a node with 20
+// devices of 2 addresses each.
+func BenchmarkNodeAddresses(b *testing.B) {
+	ns, _, h := newNamedNetns(b)
+	for i := range 20 {
+		dev := fmt.Sprintf("eth%d", i)
+		link := addBridge(b, h, dev, true)
+		for j := range 2 {
+			p := netip.MustParsePrefix(fmt.Sprintf("10.%d.%d.1/24", i, j))
+			if err := h.AddrAdd(link, &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(24, 32)}}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	addBridge(b, h, "bgp-nic", true)
+	a := newApplierAt(b, ns, Options{NIC: "bgp-nic"})
+	b.ResetTimer()
+	for range b.N {
+		if got, err := a.NodeAddresses(context.Background(), []string{"eth0"}); err != nil || len(got) < 40 {
+			b.Fatalf("NodeAddresses = %d prefixes, %v", len(got), err)
+		}
 	}
 }
