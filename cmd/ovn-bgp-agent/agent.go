@@ -286,12 +286,12 @@ func (l *findingLog) report(findings []exposure.Finding, log *slog.Logger) {
 	for _, f := range findings {
 		now[f.String()] = f
 		if _, seen := l.seen[f.String()]; !seen {
-			log.Warn("OVN data refused", "object", f.Object, "finding", f.Message)
+			log.Warn("OVN data refused", "object", f.Object, "reason", f.Reason, "finding", f.Message)
 		}
 	}
 	for k, f := range l.seen {
 		if _, still := now[k]; !still {
-			log.Info("OVN data no longer refused", "object", f.Object, "finding", f.Message)
+			log.Info("OVN data no longer refused", "object", f.Object, "reason", f.Reason, "finding", f.Message)
 		}
 	}
 	l.seen = now

@@ -1,7 +1,9 @@
 package metrics
 
 import (
+	"cmp"
 	"slices"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -52,25 +54,7 @@ func (m *Metrics) Findings(fs []exposure.Finding) {
 		m.findings.gauge.WithLabelValues(string(r)).Set(float64(n))
 	}
 	slices.SortFunc(list, func(a, b Finding) int {
-		if a.Reason != b.Reason {
-			if a.Reason < b.Reason {
-				return -1
-			}
-			return 1
-		}
-		if a.Object != b.Object {
-			if a.Object < b.Object {
-				return -1
-			}
-			return 1
-		}
-		if a.Message < b.Message {
-			return -1
-		}
-		if a.Message > b.Message {
-			return 1
-		}
-		return 0
+		return cmp.Or(strings.Compare(a.Reason, b.Reason), strings.Compare(a.Object, b.Object), strings.Compare(a.Message, b.Message))
 	})
 	m.mu.Lock()
 	m.findings.last = list
