@@ -39,6 +39,7 @@ func FuzzCompute(f *testing.F) {
 	f.Add("fa:16:3e:00:00:01 10.0.0.7", "10.0.0.1/1", "172.30.1.254", "172.30.0.1:6642", "10.0.0.5/24", "", "True", "10.0.0.7/8", "10.200.0.1")
 	f.Add("fa:16:3e:00:00:01 10.0.0.7", "10.0.0.1/0", "2001:db8::1", "[2001:db8::1]:80", "", "", "", "2001:db8::5/64", "2001:db8::1")
 	f.Add("", "200.0.0.1/2", "", "", "", "", "", "", "")
+	f.Add("fa:16:3e:00:00:01 172.24.4.200", "", "8.8.8.8", "", "", "", "", "", "")
 	f.Fuzz(func(t *testing.T, addresses, network, fip, vip, cidrs, snat, distributed, own, peer string) {
 		c := newCloud().gatewayOn("compute-0")
 		c.st.NBGlobalExternalIDs = map[string]string{"neutron:fip-distributed": distributed}
@@ -64,7 +65,8 @@ func FuzzCompute(f *testing.F) {
 		}
 		in := newInfrastructure(id.Facts)
 		for _, p := range []Policy{{}, {TenantNetworks: true, RequireSNATDisabled: true}, {TenantNetworks: true, TenantMethod: TenantSubnet},
-			{TenantNetworks: true, TenantMethod: TenantSubnet, Bounds: Bounds{MinIPv4: 20, MinIPv6: 60}}} {
+			{TenantNetworks: true, TenantMethod: TenantSubnet, Bounds: Bounds{MinIPv4: 20, MinIPv6: 60}},
+			{Allowed: map[Kind]Allowed{KindFIP: {Provider: true}, KindLBFIP: {Provider: true}, KindVM: {Prefixes: []netip.Prefix{netip.MustParsePrefix("172.24.4.0/25")}}}}} {
 			d, _ := Compute(c.st, id, p)
 			bounds := p.Bounds.effective()
 			for _, e := range d.Exposures {
@@ -73,6 +75,9 @@ func FuzzCompute(f *testing.F) {
 				}
 				if e.Prefix.Bits() == 0 || !e.Prefix.IsSingleIP() && e.Prefix.Bits() < bounds.min(e.Prefix.Addr()) {
 					t.Fatalf("exposure %s is shorter than the bounds %+v", e.Prefix, bounds)
+				}
+				if lim, ok := p.Allowed[e.Kind]; ok && !allowedIn(e.Prefix, lim) {
+					t.Fatalf("exposure %s %s is outside its allow-list %v", e.Kind, e.Prefix, lim)
 				}
 				for _, a := range in.addrs {
 					if e.Prefix.Contains(a) {
@@ -87,4 +92,18 @@ func FuzzCompute(f *testing.F) {
 			}
 		}
 	})
+}
+
+// allowedIn checks an allow-list the long way; "provider" is the test cloud's public network.
+func allowedIn(p netip.Prefix, a Allowed) bool {
+	ranges := a.Prefixes
+	if a.Provider {
+		ranges = append(ranges, netip.MustParsePrefix("172.24.4.0/24"), netip.MustParsePrefix("2001:db8:4::/64"))
+	}
+	for _, r := range ranges {
+		if r.Bits() <= p.Bits() && r.Contains(p.Addr()) {
+			return true
+		}
+	}
+	return false
 }
