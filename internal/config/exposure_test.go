@@ -81,3 +81,16 @@ func TestNodeFactsFromConfig(t *testing.T) {
 		t.Errorf("NodeFacts (-want +got):\n%s", diff)
 	}
 }
+
+func TestExposureFromEnvironment(t *testing.T) {
+	cfg, err := LoadWithEnv("", []string{
+		"OVN_BGP_AGENT_EXPOSURE_ALLOWED_PREFIXES_FIP=provider,203.0.113.0/24",
+		"OVN_BGP_AGENT_EXPOSURE_TENANT_SUBNET_MIN_LENGTH_IPV4=16",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Exposure.TenantSubnetMinLengthIPv4 != 16 || !cmp.Equal(cfg.Exposure.AllowedPrefixes.FIP, []string{"provider", "203.0.113.0/24"}) {
+		t.Errorf("exposure from the environment: %+v", cfg.Exposure)
+	}
+}
