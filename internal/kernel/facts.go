@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 )
@@ -12,10 +13,10 @@ import (
 // prefix length of the network it connects the node to: the infrastructure the exposure core
 // must never capture (ovnstate.NodeFacts.Addresses). Loopback addresses are included: a
 // prefix containing 127.0.0.1 is as wrong as one containing the uplink. Addresses on the
-// given provider bridges come back as host prefixes: the provider network behind a bridge is
+// given provider bridges (and their VLAN devices, BRIDGE.VID) come back as host prefixes: the provider network behind a bridge is
 // where floating IPs and VMs live, so only the address itself is the node's.
 //
-// One address dump and one link lookup per bridge; cheap enough for every pass.
+// One link dump and one address dump; cheap enough for every pass.
 func (a *Applier) NodeAddresses(ctx context.Context, bridges []string) ([]netip.Prefix, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -25,14 +26,21 @@ func (a *Applier) NodeAddresses(ctx context.Context, bridges []string) ([]netip.
 	if err := a.ready(); err != nil {
 		return nil, err
 	}
-	skip := -1
-	if nic, err := a.h.LinkByName(a.opts.NIC); err == nil {
-		skip = nic.Attrs().Index
+	links, err := retryDump("dump links", a.h.LinkList)
+	if err != nil {
+		return nil, err
 	}
-	var bridgeIdx []int
-	for _, b := range bridges {
-		if l, err := a.h.LinkByName(b); err == nil {
-			bridgeIdx = append(bridgeIdx, l.Attrs().Index)
+	skip, onBridge := -1, map[int]bool{}
+	for _, l := range links {
+		name := l.Attrs().Name
+		if name == a.opts.NIC {
+			skip = l.Attrs().Index
+		}
+		for _, b := range bridges {
+			// The bridge itself, or the agent's VLAN device on it (br-ex.100).
+			if name == b || strings.HasPrefix(name, b+".") {
+				onBridge[l.Attrs().Index] = true
+			}
 		}
 	}
 	addrs, err := retryDump("dump addresses", func() ([]netlink.Addr, error) { return a.h.AddrList(nil, netlink.FAMILY_ALL) })
@@ -50,7 +58,7 @@ func (a *Applier) NodeAddresses(ctx context.Context, bridges []string) ([]netip.
 		}
 		ip = ip.Unmap()
 		ones, _ := ad.Mask.Size()
-		if slices.Contains(bridgeIdx, ad.LinkIndex) {
+		if onBridge[ad.LinkIndex] {
 			ones = ip.BitLen()
 		}
 		p := netip.PrefixFrom(ip, ones)

@@ -16,20 +16,21 @@ func TestNodeAddresses(t *testing.T) {
 	if err := h.LinkSetUp(mustLink(t, h, "lo")); err != nil {
 		t.Fatal(err)
 	}
-	for _, dev := range []string{"bgp-nic", "eth1", "br-ex"} {
-		addBridge(t, h, dev, true)
+	for _, dev := range []string{"bgp-nic", "eth1", "br-ex", "br-ex.100"} {
+		addBridge(t, h, dev, true) // br-ex.100: a bridge standing in for the VLAN device
 	}
 	plantAddr(t, h, "bgp-nic", "172.24.4.10/32") // the agent's: not infrastructure
 	plantAddr(t, h, "eth1", "172.30.1.10/24")
 	plantAddr(t, h, "eth1", "2001:db8:30::10/64")
 	plantAddr(t, h, "br-ex", "172.24.4.2/24") // on a provider bridge: the address only
+	plantAddr(t, h, "br-ex.100", "172.24.5.2/24")
 	a := newApplierAt(t, ns, Options{NIC: "bgp-nic"})
 	got, err := a.NodeAddresses(context.Background(), []string{"br-ex", "br-missing"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var want []netip.Prefix
-	for _, s := range []string{"127.0.0.1/8", "172.24.4.2/32", "172.30.1.10/24", "::1/128", "2001:db8:30::10/64"} {
+	for _, s := range []string{"127.0.0.1/8", "172.24.4.2/32", "172.24.5.2/32", "172.30.1.10/24", "::1/128", "2001:db8:30::10/64"} {
 		want = append(want, netip.MustParsePrefix(s))
 	}
 	// Link-local IPv6 addresses may or may not be there yet (bridges get one once up): the
