@@ -459,8 +459,8 @@ func TestOverlappingTenantSubnetsRefused(t *testing.T) {
 		assertAbsent(t, ctx, l, p)
 	}
 	log := l.AgentLog(nodeA, 200)
-	if !strings.Contains(log, "tenant subnet 10.0.0.0/24 overlaps 10.0.0.0/24 of Logical_Router_Port lrp-private2 (router router2)") ||
-		!strings.Contains(log, "tenant subnet 10.0.0.0/24 overlaps 10.0.0.0/24 of Logical_Router_Port lrp-private (router router1)") {
+	if !strings.Contains(log, "tenant subnet 10.0.0.0/24 is also on Logical_Router_Port lrp-private2 (router router2)") ||
+		!strings.Contains(log, "tenant subnet 10.0.0.0/24 is also on Logical_Router_Port lrp-private (router router1)") {
 		t.Errorf("node-a's log does not report the overlap with both owners:\n%s", log)
 	}
 }

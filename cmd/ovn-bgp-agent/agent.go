@@ -2,17 +2,20 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/vishvananda/netns"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
-	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/frr"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/kernel"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/metrics"
@@ -69,7 +72,8 @@ func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
 	obs := newObservability(cfg, frrMgr)
 	var loop *reconcile.Loop
 	trigger := func(reason string) { loop.Trigger(reason) }
-	src := &ovnSource{}
+	src := &nodeSource{nic: nic}
+	src.cfg.Store(&cfg)
 	// FRR applies in the background: frr-reload.py takes seconds (minutes when FRR hangs),
 	// and a new VM's address must not wait for it.
 	frrApply := reconcile.NewBackground(frrMgr, obs, log)
@@ -78,7 +82,7 @@ func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
 		// The wiring before the addresses: a new prefix is steered into OVN before bgp-nic
 		// makes FRR advertise it, so its first packets are not lost.
 		Appliers: []reconcile.Applier{frrApply, wirer, ovs.New(ovs.Options{}, log.With("applier", "ovs")), nic},
-		Policy:   exposurePolicy(cfg),
+		Policy:   cfg.ExposurePolicy(),
 		Reporter: obs,
 		Trigger:  trigger,
 		Log:      log,
@@ -114,7 +118,8 @@ func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
 		r.OnChange = func(next config.Config, changed []string) {
 			// Every live key takes effect from the next pass, which this triggers; state that
 			// did not change is not touched (FRR skips an unchanged text, appliers diff).
-			passer.SetPolicy(exposurePolicy(next))
+			passer.SetPolicy(next.ExposurePolicy())
+			src.cfg.Store(&next)
 			frrMgr.SetConfig(next)
 			loop.SetInterval(next.ReconcileInterval)
 			obs.Health().SetLimits(next.ReconcileInterval, metrics.DefaultStuckAfter)
@@ -148,11 +153,27 @@ func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
 	return ctx.Err()
 }
 
-// ovnSource is the pass's Source once the watcher has connected (passes wait for that).
-type ovnSource struct{ w *ovn.Watcher }
+// nodeSource is the pass's Source once the watcher has connected (passes wait for that):
+// OVN's state and this node's identity, with the facts the core's infrastructure guard needs
+// (the node's own addresses from the kernel; its peers, databases and router-id from the
+// configuration). Without them no pass runs: a pass without the guard could take the node's
+// own traffic.
+type nodeSource struct {
+	w   *ovn.Watcher
+	nic *kernel.Applier
+	cfg atomic.Pointer[config.Config] // replaced by a configuration reload
+}
 
-func (s *ovnSource) Read(ctx context.Context) (ovnstate.Identity, ovnstate.State, error) {
-	return s.w.Read(ctx)
+func (s *nodeSource) Read(ctx context.Context) (ovnstate.Identity, ovnstate.State, error) {
+	id, st, err := s.w.Read(ctx)
+	if err != nil {
+		return id, st, err
+	}
+	id.Facts = s.cfg.Load().NodeFacts(id.OVNRemote)
+	if id.Facts.Addresses, err = s.nic.NodeAddresses(ctx, slices.Collect(maps.Values(id.BridgeMappings))); err != nil {
+		return id, st, fmt.Errorf("read the node's own addresses: %w", err)
+	}
+	return id, st, nil
 }
 
 // reloadOnSIGHUP reloads the configuration on SIGHUP, the usual "re-read your config" signal,
@@ -171,16 +192,5 @@ func reloadOnSIGHUP(ctx context.Context, r *config.Reloader, trigger func(string
 			r.Reload()
 			trigger("SIGHUP")
 		}
-	}
-}
-
-// exposurePolicy turns the configuration's upstream-named options into the core's policy.
-func exposurePolicy(cfg config.Config) exposure.Policy {
-	return exposure.Policy{
-		TenantNetworks:        cfg.ExposeTenantNetworks,
-		IPv6GUATenantNetworks: cfg.ExposeIPv6GUATenantNetworks,
-		TenantMethod:          exposure.TenantMethod(cfg.AdvertisementMethodTenantNetworks),
-		AddressScopes:         cfg.AddressScopes,
-		RequireSNATDisabled:   cfg.RequireSNATDisabledForTenantNetworks,
 	}
 }

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/kernel"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn"
 )
 
@@ -53,7 +56,17 @@ func explain(ctx context.Context, cfg config.Config, arg, format string, stdout 
 	if err != nil {
 		return err
 	}
-	ex := exposure.Explain(st, id, exposurePolicy(cfg), addr)
+	// The same node facts as the daemon's pass, so explain tells what the guard refuses.
+	id.Facts = cfg.NodeFacts(id.OVNRemote)
+	k, err := kernel.New(kernel.Options{NIC: cfg.BGP.NIC, VRF: cfg.BGP.VRF, VRFTableID: cfg.BGP.VRFTableID}, log)
+	if err != nil {
+		return fmt.Errorf("explain: %w", err)
+	}
+	defer k.Close()
+	if id.Facts.Addresses, err = k.NodeAddresses(ctx, slices.Collect(maps.Values(id.BridgeMappings))); err != nil {
+		return fmt.Errorf("explain: read the node's own addresses: %w", err)
+	}
+	ex := exposure.Explain(st, id, cfg.ExposurePolicy(), addr)
 	if format == "json" {
 		out := explainOutput{Addr: ex.Addr.String(), Chassis: id.Chassis, Exposed: ex.Exposed != nil,
 			Decisions: ex.Decisions, Findings: ex.Findings}
@@ -106,7 +119,7 @@ func printExplanation(w io.Writer, ex exposure.Explanation, chassis string) {
 	if len(ex.Findings) > 0 {
 		fmt.Fprintln(w, "refused OVN data that names it:")
 		for _, f := range ex.Findings {
-			fmt.Fprintf(w, "  %s\n", f)
+			fmt.Fprintf(w, "  [%s] %s\n", f.Reason, f)
 		}
 	}
 }

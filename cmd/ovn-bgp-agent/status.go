@@ -12,6 +12,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/metrics"
 )
@@ -119,6 +120,13 @@ func printStatus(w io.Writer, s metrics.Status) {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Prefix, e.Kind, e.Object, e.Reason)
 		}
 	}
+	fmt.Fprintf(tw, "\nFINDINGS (%d)\n", len(s.Findings))
+	if len(s.Findings) > 0 {
+		fmt.Fprintln(tw, "REASON\tOBJECT\tMESSAGE")
+		for _, f := range s.Findings {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", findingText(f.Reason), findingText(f.Object), findingText(f.Message))
+		}
+	}
 	fmt.Fprintf(tw, "\nBGP PEERS (%d)\n", len(s.Peers))
 	if s.FRRRead != "" {
 		fmt.Fprintf(tw, "FRR read failed: %s\n", firstLineOf(s.FRRRead))
@@ -163,6 +171,17 @@ func printStatus(w io.Writer, s metrics.Status) {
 	if f.LastError != "" {
 		fmt.Fprintf(w, "  FRR APPLY FAILING: %s\n", f.LastError)
 	}
+}
+
+// findingText makes an OVN string safe for the terminal: a tenant's row name must not move
+// the cursor or fake a table line.
+func findingText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 func dash(s string) string {

@@ -19,8 +19,10 @@ func TestStatusTable(t *testing.T) {
 		NotReady: []string{"FRR not reachable: vtysh: connection refused"},
 		OVN:      map[string]bool{"NB": true, "SB": false, "OVS": true},
 		Exposed:  []metrics.ExposedPrefix{{Prefix: "172.24.4.10/32", Kind: "vm", Object: "Logical_Switch_Port vm1", Reason: "bound here"}},
-		Peers:    []metrics.Peer{{Peer: "172.30.1.254", VRF: "default", State: "Established", Uptime: 90 * time.Second, Sent: 1, Drops: 1}},
-		BFD:      []metrics.BFDPeer{{Peer: "172.30.1.254", Interface: "eth1", Status: "up", Since: time.Minute, Flaps: 2}},
+		Findings: []metrics.Finding{{Reason: "infrastructure", Object: "NAT 172.30.1.254 (router r\x1b[2J1)",
+			Message: "fip 172.30.1.254/32 contains 172.30.1.254, this node's BGP peer; not exposed"}},
+		Peers: []metrics.Peer{{Peer: "172.30.1.254", VRF: "default", State: "Established", Uptime: 90 * time.Second, Sent: 1, Drops: 1}},
+		BFD:   []metrics.BFDPeer{{Peer: "172.30.1.254", Interface: "eth1", Status: "up", Since: time.Minute, Flaps: 2}},
 		Reconcile: metrics.Reconcile{Last: metrics.PassInfo{End: now.Add(-2 * time.Second), Duration: 12 * time.Millisecond,
 			Reason: "SB Port_Binding update", Error: "frr: exit status 1"}, LastSuccess: now.Add(-time.Minute)},
 		FRRApply: metrics.FRRApply{Reloads: 2, Skipped: 5, Failures: 1, LastDuration: 600 * time.Millisecond,
@@ -44,7 +46,8 @@ func TestStatusTable(t *testing.T) {
 		"NOT READY: FRR not reachable", "SB DISCONNECTED", "172.24.4.10/32  vm    Logical_Switch_Port vm1  bound here",
 		"172.30.1.254  default  -            Established  1m30s", "eth1       up      1m0s  2",
 		`LAST RECONCILE: 2s ago, took 12ms, trigger "SB Port_Binding update": FAILED: frr: exit status 1`,
-		"last successful pass 1m0s ago", "reloads 2, unchanged 5, failures 1", "FRR APPLY FAILING: frr-reload.py --test",
+		"last successful pass 1m0s ago", "FINDINGS (1)\nREASON          OBJECT",
+		"infrastructure  NAT 172.30.1.254 (router r?[2J1)  fip 172.30.1.254/32 contains 172.30.1.254, this node's BGP peer; not exposed", "reloads 2, unchanged 5, failures 1", "FRR APPLY FAILING: frr-reload.py --test",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())

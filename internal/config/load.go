@@ -21,6 +21,7 @@ func Default() Config {
 		Driver:                            "nb_ovn_bgp_driver",
 		ReconcileInterval:                 120 * time.Second,
 		AdvertisementMethodTenantNetworks: "host",
+		Exposure:                          Exposure{TenantSubnetMinLengthIPv4: 8, TenantSubnetMinLengthIPv6: 32},
 		OVN: OVN{
 			NBConnection:  "unix:/run/ovn/ovnnb_db.sock",
 			OVSConnection: "unix:/run/openvswitch/db.sock",

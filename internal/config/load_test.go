@@ -83,6 +83,9 @@ func TestLoadFullExample(t *testing.T) {
 		AdvertisementMethodTenantNetworks:    "subnet",
 		AddressScopes:                        []string{"scope-a", "scope-b"},
 		RequireSNATDisabledForTenantNetworks: true,
+		Exposure: Exposure{TenantSubnetMinLengthIPv4: 16, TenantSubnetMinLengthIPv6: 48, AllowedPrefixes: AllowedPrefixes{
+			FIP: []string{"provider", "203.0.113.0/24"}, TenantSubnet: []string{"10.0.0.0/8"},
+		}},
 		OVN: OVN{
 			NBConnection:  "unix:/run/ovn/ovnnb_db.sock",
 			SBConnection:  "unix:/run/ovn/ovnsb_db.sock",

@@ -17,6 +17,7 @@ type Config struct {
 	AdvertisementMethodTenantNetworks    string   `mapstructure:"advertisement_method_tenant_networks"` // host or subnet
 	AddressScopes                        []string `mapstructure:"address_scopes"`                       // empty: every scope
 	RequireSNATDisabledForTenantNetworks bool     `mapstructure:"require_snat_disabled_for_tenant_networks"`
+	Exposure                             Exposure `mapstructure:"exposure"` // bounds and allow-lists (exposure.go)
 	OVN                                  OVN      `mapstructure:"ovn"`
 	BGP                                  BGP      `mapstructure:"bgp"`
 	FRR                                  FRR      `mapstructure:"frr"`

@@ -28,6 +28,7 @@ func validate(c Config) []Problem {
 	// With sb_connection empty the SB remote comes from the local OVS, and may be ssl: too.
 	checkTLS(&ps, "ovn.sb_tls", c.OVN.SBConnection, c.OVN.SBTLS)
 	validateBGP(&ps, c.BGP)
+	validateExposure(&ps, c.Exposure)
 	validateFRR(&ps, c.FRR)
 	validateFRRBase(&ps, c) // frrbase.go
 	validateKernel(&ps, c.Kernel, c.BGP)

@@ -37,11 +37,17 @@ type Policy struct {
 	AddressScopes []string
 	// RequireSNATDisabled skips tenant subnets that the router SNATs.
 	RequireSNATDisabled bool
+	// Bounds are the shortest tenant subnets exposed; the zero value is DefaultBounds.
+	Bounds Bounds
+	// Allowed limits a kind's prefixes to listed ranges; a kind absent from the map is
+	// limited only by the infrastructure guard and Bounds.
+	Allowed map[Kind]Allowed
 }
 
 // Finding is an OVN row the core refused, and why.
 type Finding struct {
 	Object  string // e.g. "Logical_Switch_Port vm1"
+	Reason  Reason // a short machine code: metrics count findings by it
 	Message string
 	// Prefixes are the addresses or subnets the refused row names, so that explain can
 	// find the findings about an address without reading the message.
@@ -86,6 +92,11 @@ type computer struct {
 	provider map[string]providerNet
 	// portIPs caches each VM port's parsed addresses.
 	portIPs map[string][]netip.Addr
+	// infra is what the node itself needs to reach: never exposed.
+	infra infrastructure
+	// providerSubnets caches the subnets of each provider network, known from the router
+	// ports on it (built on first use: only the "provider" allow-list entry needs them).
+	providerSubnets map[string][]netip.Prefix
 }
 
 // providerNet is a logical switch's physical network, and its bridge on this node.
@@ -101,6 +112,7 @@ func newComputer(st ovnstate.State, node ovnstate.Identity, policy Policy, rec f
 	if policy.TenantMethod == "" {
 		policy.TenantMethod = TenantHost
 	}
+	policy.Bounds = policy.Bounds.effective()
 	c := &computer{
 		st: st, node: node, policy: policy, rec: rec,
 		switchOf:         map[string]*ovnstate.LogicalSwitch{},
@@ -108,6 +120,7 @@ func newComputer(st ovnstate.State, node ovnstate.Identity, policy Policy, rec f
 		routerPortLSP:    map[string]ovnstate.LogicalSwitchPort{},
 		provider:         map[string]providerNet{},
 		portIPs:          map[string][]netip.Addr{},
+		infra:            newInfrastructure(node.Facts),
 	}
 	for i := range st.Switches {
 		ls := &st.Switches[i]
@@ -143,8 +156,13 @@ func (c *computer) run() (Desired, []Finding) {
 	return d, c.findings
 }
 
-// expose records an exposure.
-func (c *computer) expose(e Exposure) {
+// expose records an exposure, unless the guards refuse it (guard.go). network is the
+// provider network the exposure is reached through, for the "provider" allow-list entry;
+// nil for tenant kinds.
+func (c *computer) expose(e Exposure, network *ovnstate.LogicalSwitch) {
+	if c.guard(e, network) {
+		return
+	}
 	c.exposures = append(c.exposures, e)
 	if c.rec != nil {
 		c.rec(Decision{Prefix: e.Prefix, Kind: e.Kind, Object: e.Object, Exposed: true, Reason: e.Reason})
@@ -158,8 +176,8 @@ func (c *computer) skip(p netip.Prefix, kind Kind, object, format string, args .
 	}
 }
 
-func (c *computer) finding(object string, prefixes []netip.Prefix, format string, args ...any) {
-	c.findings = append(c.findings, Finding{Object: object, Message: fmt.Sprintf(format, args...), Prefixes: prefixes})
+func (c *computer) finding(reason Reason, object string, prefixes []netip.Prefix, format string, args ...any) {
+	c.findings = append(c.findings, Finding{Object: object, Reason: reason, Message: fmt.Sprintf(format, args...), Prefixes: prefixes})
 }
 
 // dedupe keeps the first claim of a prefix (sorted by prefix; within a prefix, in the
@@ -170,7 +188,7 @@ func (c *computer) dedupe(in []Exposure) []Exposure {
 	for _, e := range in {
 		if n := len(out); n > 0 && out[n-1].Prefix == e.Prefix {
 			if out[n-1].Object != e.Object {
-				c.finding(e.Object, []netip.Prefix{e.Prefix}, "prefix %s is also claimed by %s; advertised once", e.Prefix, out[n-1].Object)
+				c.finding(ReasonDuplicate, e.Object, []netip.Prefix{e.Prefix}, "prefix %s is also claimed by %s; advertised once", e.Prefix, out[n-1].Object)
 			}
 			continue
 		}

@@ -1,6 +1,7 @@
 package exposure
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
@@ -29,12 +30,17 @@ func FuzzParseNetwork(f *testing.F) {
 	})
 }
 
-// FuzzCompute puts arbitrary strings in every column the core parses and checks that it
-// never panics and only ever exposes valid prefixes.
+// FuzzCompute puts arbitrary strings in every column the core parses, and in the node's own
+// facts, and checks that it never panics and only ever exposes valid prefixes that respect
+// the bounds and contain nothing the node itself needs.
 func FuzzCompute(f *testing.F) {
-	f.Add("fa:16:3e:00:00:01 172.24.4.10", "172.24.4.1/24", "172.24.4.100", "172.24.4.50:80", "10.0.0.5/24", "10.0.0.0/24", "False")
-	f.Add("router", "garbage", "", "[::1]:x", "::/0", "1.2.3.4/40", "")
-	f.Fuzz(func(t *testing.T, addresses, network, fip, vip, cidrs, snat, distributed string) {
+	f.Add("fa:16:3e:00:00:01 172.24.4.10", "172.24.4.1/24", "172.24.4.100", "172.24.4.50:80", "10.0.0.5/24", "10.0.0.0/24", "False", "172.30.1.10/24", "172.30.1.254")
+	f.Add("router", "garbage", "", "[::1]:x", "::/0", "1.2.3.4/40", "", "", "")
+	f.Add("fa:16:3e:00:00:01 10.0.0.7", "10.0.0.1/1", "172.30.1.254", "172.30.0.1:6642", "10.0.0.5/24", "", "True", "10.0.0.7/8", "10.200.0.1")
+	f.Add("fa:16:3e:00:00:01 10.0.0.7", "10.0.0.1/0", "2001:db8::1", "[2001:db8::1]:80", "", "", "", "2001:db8::5/64", "2001:db8::1")
+	f.Add("", "200.0.0.1/2", "", "", "", "", "", "", "")
+	f.Add("fa:16:3e:00:00:01 172.24.4.200", "", "8.8.8.8", "", "", "", "", "", "")
+	f.Fuzz(func(t *testing.T, addresses, network, fip, vip, cidrs, snat, distributed, own, peer string) {
 		c := newCloud().gatewayOn("compute-0")
 		c.st.NBGlobalExternalIDs = map[string]string{"neutron:fip-distributed": distributed}
 		c.sw("private").Ports = append(c.sw("private").Ports, ovnstate.LogicalSwitchPort{Name: "vmA", Addresses: []string{addresses},
@@ -49,13 +55,55 @@ func FuzzCompute(f *testing.F) {
 			ovnstate.NAT{Type: "snat", LogicalIP: snat})
 		r.LoadBalancers = append(r.LoadBalancers, ovnstate.LoadBalancer{Name: "lb", VIPs: map[string]string{vip: ""},
 			ExternalIDs: map[string]string{"neutron:vip_fip": fip}})
-		for _, p := range []Policy{{}, {TenantNetworks: true, RequireSNATDisabled: true}, {TenantNetworks: true, TenantMethod: TenantSubnet}} {
-			d, _ := Compute(c.st, node, p)
+		id := node
+		if p, err := netip.ParsePrefix(own); err == nil {
+			id.Facts.Addresses = append(id.Facts.Addresses, p)
+		}
+		if a, err := netip.ParseAddr(peer); err == nil {
+			id.Facts.Peers = append(id.Facts.Peers, a)
+			id.Facts.Endpoints = append(id.Facts.Endpoints, a)
+		}
+		in := newInfrastructure(id.Facts)
+		for _, p := range []Policy{{}, {TenantNetworks: true, RequireSNATDisabled: true}, {TenantNetworks: true, TenantMethod: TenantSubnet},
+			{TenantNetworks: true, TenantMethod: TenantSubnet, Bounds: Bounds{MinIPv4: 20, MinIPv6: 60}},
+			{Allowed: map[Kind]Allowed{KindFIP: {Provider: true}, KindLBFIP: {Provider: true}, KindVM: {Prefixes: []netip.Prefix{netip.MustParsePrefix("172.24.4.0/25")}}}}} {
+			d, _ := Compute(c.st, id, p)
+			bounds := p.Bounds.effective()
 			for _, e := range d.Exposures {
 				if !e.Prefix.IsValid() || e.Prefix != e.Prefix.Masked() || e.Wiring.Bridge == "" {
 					t.Fatalf("invalid exposure %+v", e)
 				}
+				if e.Prefix.Bits() == 0 || !e.Prefix.IsSingleIP() && e.Prefix.Bits() < bounds.min(e.Prefix.Addr()) {
+					t.Fatalf("exposure %s is shorter than the bounds %+v", e.Prefix, bounds)
+				}
+				if lim, ok := p.Allowed[e.Kind]; ok && !allowedIn(e.Prefix, lim) {
+					t.Fatalf("exposure %s %s is outside its allow-list %v", e.Kind, e.Prefix, lim)
+				}
+				for _, a := range in.addrs {
+					if e.Prefix.Contains(a) {
+						t.Fatalf("exposure %s contains the node's own %s (facts %+v)", e.Prefix, a, id.Facts)
+					}
+				}
+				for _, n := range in.connected {
+					if e.Prefix.Overlaps(n) {
+						t.Fatalf("exposure %s overlaps the node's connected network %s", e.Prefix, n)
+					}
+				}
 			}
 		}
 	})
+}
+
+// allowedIn checks an allow-list the long way; "provider" is the test cloud's public network.
+func allowedIn(p netip.Prefix, a Allowed) bool {
+	ranges := a.Prefixes
+	if a.Provider {
+		ranges = append(ranges, netip.MustParsePrefix("172.24.4.0/24"), netip.MustParsePrefix("2001:db8:4::/64"))
+	}
+	for _, r := range ranges {
+		if r.Bits() <= p.Bits() && r.Contains(p.Addr()) {
+			return true
+		}
+	}
+	return false
 }

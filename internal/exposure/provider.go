@@ -38,7 +38,7 @@ func (c *computer) providerPorts() {
 					Prefix: HostPrefix(a), Kind: KindVM, Object: object, Port: p.Name, Wiring: pn.wiring(),
 					Reason: fmt.Sprintf("VM port %s on provider network %s (%s→%s) %s",
 						p.Name, ls.Name, pn.physnet, pn.bridge, why),
-				})
+				}, ls)
 			}
 		})
 	}
@@ -57,7 +57,7 @@ func (c *computer) forEachVMPort(ls *ovnstate.LogicalSwitch, fn func(p ovnstate.
 			var err error
 			addrs, err = vmPortIPs(p)
 			if err != nil {
-				c.finding(object, nil, "%v", err)
+				c.finding(ReasonParse, object, nil, "%v", err)
 			}
 			c.portIPs[p.Name] = addrs
 		}

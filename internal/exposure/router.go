@@ -86,7 +86,7 @@ func (c *computer) gatewayOf(lr *ovnstate.LogicalRouter) *gateway {
 		object := "Logical_Router_Port " + lrp.Name
 		ls := c.routerPortSwitch[lrp.Name]
 		if ls == nil {
-			c.finding(object, nil, "gateway port of router %s has no switch port with options:router-port=%s", lr.Name, lrp.Name)
+			c.finding(ReasonTopology, object, nil, "gateway port of router %s has no switch port with options:router-port=%s", lr.Name, lrp.Name)
 			continue
 		}
 		pn, isProvider := c.provider[ls.Name]
@@ -97,14 +97,14 @@ func (c *computer) gatewayOf(lr *ovnstate.LogicalRouter) *gateway {
 		for _, n := range lrp.Networks {
 			a, subnet, err := parseNetwork(n)
 			if err != nil {
-				c.finding(object, nil, "%v", err)
+				c.finding(ReasonParse, object, nil, "%v", err)
 				continue
 			}
 			g.ips = append(g.ips, a)
 			g.subnets = append(g.subnets, subnet)
 		}
 		if g.chassis == c.node.Chassis && pn.bridge == "" {
-			c.finding(object, hostPrefixes(g.ips), "gateway is hosted on this chassis but provider network %s (%s) is not in ovn-bridge-mappings", ls.Name, pn.physnet)
+			c.finding(ReasonTopology, object, hostPrefixes(g.ips), "gateway is hosted on this chassis but provider network %s (%s) is not in ovn-bridge-mappings", ls.Name, pn.physnet)
 			g.chassis = "" // nothing here can be wired; advertising would black-hole traffic
 		}
 		gws = append(gws, g)
@@ -113,7 +113,7 @@ func (c *computer) gatewayOf(lr *ovnstate.LogicalRouter) *gateway {
 		return nil
 	}
 	if len(gws) > 1 {
-		c.finding("Logical_Router "+lr.Name, nil, "has %d gateway ports on provider networks; using %s", len(gws), gws[0].lrp.Name)
+		c.finding(ReasonTopology, "Logical_Router "+lr.Name, nil, "has %d gateway ports on provider networks; using %s", len(gws), gws[0].lrp.Name)
 	}
 	return gws[0]
 }
@@ -130,7 +130,7 @@ func (c *computer) gatewayPort(g *gateway) {
 		w := g.pn.wiring()
 		w.MAC = g.lrp.MAC
 		c.expose(Exposure{Prefix: HostPrefix(a), Kind: KindGateway, Object: g.object(), Wiring: w,
-			Reason: fmt.Sprintf("%s on provider network %s (%s→%s)", why, g.network.Name, g.pn.physnet, g.pn.bridge)})
+			Reason: fmt.Sprintf("%s on provider network %s (%s→%s)", why, g.network.Name, g.pn.physnet, g.pn.bridge)}, g.network)
 	}
 }
 
@@ -153,7 +153,7 @@ func (c *computer) floatingIPs(g *gateway) {
 		object := fmt.Sprintf("NAT %s (router %s)", nat.ExternalIP, g.router.Name)
 		fip, err := parseHostIP(nat.ExternalIP)
 		if err != nil {
-			c.finding(object, nil, "external_ip: %v", err)
+			c.finding(ReasonParse, object, nil, "external_ip: %v", err)
 			continue
 		}
 		p := HostPrefix(fip)
@@ -185,7 +185,7 @@ func (c *computer) floatingIPs(g *gateway) {
 			continue
 		}
 		c.expose(Exposure{Prefix: p, Kind: KindFIP, Object: object, Wiring: g.pn.wiring(),
-			Reason: fmt.Sprintf("%s; provider network %s (%s→%s)", why, g.network.Name, g.pn.physnet, g.pn.bridge)})
+			Reason: fmt.Sprintf("%s; provider network %s (%s→%s)", why, g.network.Name, g.pn.physnet, g.pn.bridge)}, g.network)
 	}
 }
 
@@ -222,7 +222,7 @@ func (c *computer) loadBalancers(g *gateway) {
 		for _, vip := range slices.Sorted(maps.Keys(lb.VIPs)) {
 			a, err := parseVIP(vip)
 			if err != nil {
-				c.finding(object, nil, "vips: %v", err)
+				c.finding(ReasonParse, object, nil, "vips: %v", err)
 				continue
 			}
 			if kind == KindLBVIP && !g.inProviderSubnet(a) {
@@ -234,7 +234,7 @@ func (c *computer) loadBalancers(g *gateway) {
 		if kind == KindLBVIP {
 			if s := lb.ExternalIDs["neutron:vip_fip"]; s != "" {
 				if a, err := parseHostIP(s); err != nil {
-					c.finding(object, nil, "external_ids:neutron:vip_fip: %v", err)
+					c.finding(ReasonParse, object, nil, "external_ids:neutron:vip_fip: %v", err)
 				} else {
 					c.exposeLB(g, KindLBFIP, a, object, why, here)
 				}
@@ -253,7 +253,7 @@ func (c *computer) exposeLB(g *gateway, kind Kind, a netip.Addr, object, why str
 		return
 	}
 	c.expose(Exposure{Prefix: HostPrefix(a), Kind: kind, Object: object, Wiring: g.pn.wiring(),
-		Reason: fmt.Sprintf("%s %s: %s", kind, a, why)})
+		Reason: fmt.Sprintf("%s %s: %s", kind, a, why)}, g.network)
 }
 
 func hostPrefixes(addrs []netip.Addr) []netip.Prefix {

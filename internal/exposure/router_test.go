@@ -233,7 +233,7 @@ func TestComputeRouterCases(t *testing.T) {
 			},
 		},
 		{
-			name: "overlapping tenant subnets on two routers are both refused",
+			name: "overlapping tenant subnets on two routers: the covering one is refused",
 			cloud: func() *cloud {
 				c := newCloud().gatewayOn(me)
 				c.sw("public").Ports = append(c.sw("public").Ports, routerLSP("public-router2", "lrp-gw2"))
@@ -253,8 +253,7 @@ func TestComputeRouterCases(t *testing.T) {
 				"fd00:10::/64 tenant-subnet br-ex via 2001:db8:4::1",
 			},
 			findings: []string{
-				"Logical_Router_Port lrp-priv (router router1): tenant subnet 10.0.0.0/24 overlaps 10.0.0.0/25 of Logical_Router_Port lrp-priv2 (router router2); neither is advertised",
-				"Logical_Router_Port lrp-priv2 (router router2): tenant subnet 10.0.0.0/25 overlaps 10.0.0.0/24 of Logical_Router_Port lrp-priv (router router1); neither is advertised",
+				"Logical_Router_Port lrp-priv (router router1): tenant subnet 10.0.0.0/24 contains 1 more specific tenant subnet(s), first 10.0.0.0/25 of Logical_Router_Port lrp-priv2 (router router2); it is not advertised, so that it cannot capture their traffic",
 			},
 		},
 		{

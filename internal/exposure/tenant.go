@@ -38,7 +38,7 @@ func (c *computer) tenantSubnets(g *gateway) []tenantSubnet {
 		for _, n := range lrp.Networks {
 			_, subnet, err := parseNetwork(n)
 			if err != nil {
-				c.finding(object, nil, "%v", err)
+				c.finding(ReasonParse, object, nil, "%v", err)
 				continue
 			}
 			isGUA6 := subnet.Addr().Is6() && netip.MustParsePrefix("2000::/3").Contains(subnet.Addr())
@@ -56,6 +56,14 @@ func (c *computer) tenantSubnets(g *gateway) []tenantSubnet {
 			via, ok := g.via(subnet.Addr())
 			if !ok {
 				c.skip(subnet, KindTenantSubnet, object, "router %s's gateway has no %s address to route it through", g.router.Name, family(subnet.Addr()))
+				continue
+			}
+			// Out of bounds before the overlap check: a /1 must not take part in it, or one
+			// tenant could withdraw every other tenant's subnet.
+			if min := pol.Bounds.min(subnet.Addr()); subnet.Bits() < min {
+				c.finding(ReasonBounds, object, []netip.Prefix{subnet}, "tenant subnet %s is shorter than /%d (%s); not exposed, nor its VMs",
+					subnet, min, pol.Bounds.key(subnet.Addr()))
+				c.skip(subnet, KindTenantSubnet, object, "shorter than /%d (see findings)", min)
 				continue
 			}
 			out = append(out, tenantSubnet{gw: g, lrpName: lrp.Name, subnet: subnet, via: via})
@@ -93,20 +101,43 @@ func snatted(g *gateway, subnet netip.Prefix) bool {
 	return false
 }
 
-// refuseOverlaps marks every tenant subnet that overlaps another one (same or overlapping
-// CIDR, on any router) as refused, with a finding naming both owners: advertising either
-// would send one tenant's traffic to the other.
+// refuseOverlaps refuses tenant subnets that overlap, so that no tenant's traffic goes to
+// another tenant's router. Subnets nest or are equal (CIDRs never partly overlap):
+//   - a subnet that contains more specific tenant subnets is refused, and they are kept:
+//     advertising it would send their traffic to the wrong router whenever theirs is not
+//     preferred, and refusing them instead would let one tenant with a large CIDR withdraw
+//     every tenant inside it;
+//   - equal subnets on several router ports are all refused: nothing in OVN says which one
+//     was there first.
+//
+// Every node sees the same subnets (hosted here or not), so every node refuses the same ones.
 func refuseOverlaps(c *computer, ts []tenantSubnet) []tenantSubnet {
 	slices.SortFunc(ts, func(a, b tenantSubnet) int {
 		return cmp.Or(ComparePrefix(a.subnet, b.subnet), cmp.Compare(a.gw.router.Name, b.gw.router.Name), cmp.Compare(a.lrpName, b.lrpName))
 	})
-	// Sorted by address, then length: a later subnet overlaps ts[i] exactly when ts[i]
-	// contains its first address, and once one does not, no later one can.
+	// Sorted by address, then length: the subnets inside ts[i] follow it directly (ts[i]
+	// contains their first address), and once one starts outside ts[i], none after does.
 	for i := range ts {
+		first, covered := -1, 0
 		for j := i + 1; j < len(ts) && ts[i].subnet.Contains(ts[j].subnet.Addr()); j++ {
-			c.finding(ts[i].object(), []netip.Prefix{ts[i].subnet, ts[j].subnet}, "tenant subnet %s overlaps %s of %s; neither is advertised", ts[i].subnet, ts[j].subnet, ts[j].object())
-			c.finding(ts[j].object(), []netip.Prefix{ts[j].subnet, ts[i].subnet}, "tenant subnet %s overlaps %s of %s; neither is advertised", ts[j].subnet, ts[i].subnet, ts[i].object())
-			ts[i].refused, ts[j].refused = true, true
+			if ts[j].subnet == ts[i].subnet {
+				if !ts[i].refused || !ts[j].refused {
+					c.finding(ReasonOverlap, ts[i].object(), []netip.Prefix{ts[i].subnet}, "tenant subnet %s is also on %s; neither is advertised", ts[i].subnet, ts[j].object())
+					c.finding(ReasonOverlap, ts[j].object(), []netip.Prefix{ts[j].subnet}, "tenant subnet %s is also on %s; neither is advertised", ts[j].subnet, ts[i].object())
+				}
+				ts[i].refused, ts[j].refused = true, true
+				continue
+			}
+			if first < 0 {
+				first = j
+			}
+			covered++
+		}
+		if covered > 0 {
+			ts[i].refused = true
+			c.finding(ReasonOverlap, ts[i].object(), []netip.Prefix{ts[i].subnet, ts[first].subnet},
+				"tenant subnet %s contains %d more specific tenant subnet(s), first %s of %s; it is not advertised, so that it cannot capture their traffic",
+				ts[i].subnet, covered, ts[first].subnet, ts[first].object())
 		}
 	}
 	return ts
@@ -130,7 +161,7 @@ func (c *computer) tenantNetworks(ts []tenantSubnet) {
 				continue
 			}
 			c.expose(Exposure{Prefix: t.subnet, Kind: KindTenantSubnet, Object: t.object(), Wiring: w,
-				Reason: fmt.Sprintf("tenant subnet behind router %s via %s: %s", t.gw.router.Name, t.via, why)})
+				Reason: fmt.Sprintf("tenant subnet behind router %s via %s: %s", t.gw.router.Name, t.via, why)}, nil)
 			continue
 		}
 		ls := c.routerPortSwitch[t.lrpName]
@@ -150,7 +181,7 @@ func (c *computer) tenantNetworks(ts []tenantSubnet) {
 				default:
 					c.expose(Exposure{Prefix: HostPrefix(a), Kind: KindTenant, Object: object, Port: p.Name, Wiring: w,
 						Reason: fmt.Sprintf("tenant VM port %s (bound to %s) on %s behind router %s via %s: %s",
-							p.Name, b.Chassis, t.subnet, t.gw.router.Name, t.via, why)})
+							p.Name, b.Chassis, t.subnet, t.gw.router.Name, t.via, why)}, nil)
 				}
 			}
 		})

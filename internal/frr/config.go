@@ -12,6 +12,10 @@ import (
 // RouteMap is the route-map that limits `redistribute connected` to the agent's NIC.
 const RouteMap = "ovn-bgp-agent-connected"
 
+// OriginatedList is the as-path access-list that lets only the node's own routes (empty AS
+// path) out to every peer: export is default-deny, a node is never a transit path.
+const OriginatedList = "ovn-bgp-agent-originated"
+
 // Config is everything the rendered frr.conf depends on, as plain typed data. A zero value
 // in an optional field means "leave FRR's default", and the line is not rendered. The values
 // come validated from internal/config (FromAgentConfig); Render only guards against values

@@ -40,6 +40,7 @@ type view struct {
 	BFDProfiles  []BFDProfile
 	ExtraConfig  string
 	Kernel       bool // redistribute kernel too (tenant subnets as kernel routes)
+	Originated   string
 }
 
 type viewNeighbor struct {
@@ -52,6 +53,7 @@ type viewNeighbor struct {
 type viewAF struct {
 	Name        string // the neighbor's
 	Active      bool
+	Originated  string // the as-path list every active family filters its exports with
 	PrefixIn    string
 	PrefixOut   string
 	RouteMapOut string
@@ -77,7 +79,8 @@ func Render(c Config) ([]byte, error) {
 	}
 	v := view{ASN: c.ASN, NIC: c.NIC, VRF: c.VRF, RouteMap: RouteMap, Relax: c.Multipath.Relax,
 		Community: joinCommunities(c.Communities.Standard), Large: joinCommunities(c.Communities.Large),
-		ExtraConfig: c.ExtraConfig, Kernel: c.RedistributeKernel, Arriving: ArrivingMetric, ArrivingMED: ArrivingMED}
+		ExtraConfig: c.ExtraConfig, Kernel: c.RedistributeKernel, Arriving: ArrivingMetric, ArrivingMED: ArrivingMED,
+		Originated: OriginatedList}
 	if v.ExtraConfig != "" && !strings.HasSuffix(v.ExtraConfig, "\n") {
 		v.ExtraConfig += "\n"
 	}
@@ -125,7 +128,7 @@ func Render(c Config) ([]byte, error) {
 			v.RouteMaps = append(v.RouteMaps, *rm)
 		}
 		for _, fam := range []Family{IPv4, IPv6} {
-			af := viewAF{Name: vn.Name, Active: n.Active(fam)}
+			af := viewAF{Name: vn.Name, Active: n.Active(fam), Originated: OriginatedList}
 			if af.Active {
 				suffix := "4"
 				if fam == IPv6 {

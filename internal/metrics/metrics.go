@@ -58,6 +58,7 @@ type Metrics struct {
 	changes       *prometheus.CounterVec
 	frrReloadTime prometheus.Histogram
 	configReloads *prometheus.CounterVec
+	findings      findingsState // findings.go
 
 	health *Health
 	frr    *FRRReader // nil until SetFRR
@@ -94,6 +95,7 @@ func New(version string) *Metrics {
 		Buckets: []float64{.1, .25, .5, 1, 2, 5, 10, 30, 60, 120}})
 	m.configReloads = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "config_reloads_total",
 		Help: "Configuration reloads, by result (success, failure)."}, []string{"result"})
+	m.findings.gauge = newFindingsGauge()
 	buildInfo := f(prometheus.GaugeOpts{Namespace: namespace, Name: "build_info",
 		Help: "Always 1; the labels say which build runs."}, []string{"version", "goversion"})
 	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
@@ -119,7 +121,7 @@ func New(version string) *Metrics {
 		m.ovnReconnects.WithLabelValues(db)
 	}
 	m.reg.MustRegister(m.exposed, m.passes, m.passDuration, m.applierErrors, m.lastPass, m.ovnConnected,
-		m.ovnReconnects, m.changes, m.frrReloadTime, m.configReloads, buildInfo,
+		m.ovnReconnects, m.changes, m.frrReloadTime, m.configReloads, m.findings.gauge, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
@@ -313,3 +314,34 @@ func TestLiveness(t *testing.T) {
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestFindingsByReason(t *testing.T) {
+	m := New("test")
+	m.Findings([]exposure.Finding{
+		{Reason: exposure.ReasonOverlap, Object: "Logical_Router_Port b", Message: "overlaps"},
+		{Reason: exposure.ReasonOverlap, Object: "Logical_Router_Port a", Message: "overlaps"},
+		{Reason: exposure.ReasonInfrastructure, Object: "NAT 172.30.1.254", Message: "contains the peer"},
+	})
+	for _, c := range []struct {
+		reason string
+		want   float64
+	}{{"overlap", 2}, {"infrastructure", 1}, {"bounds", 0}} {
+		if got := testutil.ToFloat64(m.findings.gauge.WithLabelValues(c.reason)); got != c.want {
+			t.Errorf("findings{reason=%s} = %v, want %v", c.reason, got, c.want)
+		}
+	}
+	st := m.Status(context.Background(), "v", nil)
+	want := []Finding{{"infrastructure", "NAT 172.30.1.254", "contains the peer"},
+		{"overlap", "Logical_Router_Port a", "overlaps"}, {"overlap", "Logical_Router_Port b", "overlaps"}}
+	if diff := cmp.Diff(want, st.Findings); diff != "" {
+		t.Errorf("status findings (-want +got):\n%s", diff)
+	}
+	// Rows fixed: back to 0, not stuck at the last value.
+	m.Findings(nil)
+	if got := testutil.ToFloat64(m.findings.gauge.WithLabelValues("overlap")); got != 0 {
+		t.Errorf("findings{overlap} after the rows were fixed = %v, want 0", got)
+	}
+	if st := m.Status(context.Background(), "v", nil); len(st.Findings) != 0 {
+		t.Errorf("status findings after the rows were fixed: %v", st.Findings)
+	}
+}

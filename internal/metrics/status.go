@@ -19,6 +19,7 @@ type Status struct {
 	NotReady  []string        `json:"not_ready,omitempty"`
 	OVN       map[string]bool `json:"ovn_connected"`
 	Exposed   []ExposedPrefix `json:"exposed"`
+	Findings  []Finding       `json:"findings"` // OVN rows the last pass refused
 	Peers     []Peer          `json:"bgp_peers"`
 	BFD       []BFDPeer       `json:"bfd_peers"`
 	FRRRead   string          `json:"frr_read_error,omitempty"`
@@ -97,6 +98,7 @@ func (m *Metrics) Status(ctx context.Context, version string, stats func() frr.S
 	for _, e := range m.exposures {
 		s.Exposed = append(s.Exposed, ExposedPrefix{Prefix: e.Prefix.String(), Kind: string(e.Kind), Object: e.Object, Reason: e.Reason})
 	}
+	s.Findings = slices.Clone(m.findings.last)
 	m.mu.Unlock()
 	s.Reconcile.Last, s.Reconcile.LastSuccess = m.health.LastPass()
 	if stats != nil {

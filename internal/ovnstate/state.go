@@ -2,6 +2,8 @@
 // copied out of the database clients. No client, no I/O: the core depends on this package alone.
 package ovnstate
 
+import "net/netip"
+
 // State is the part of the OVN databases the exposure core reads, copied out of the libovsdb
 // caches into plain structs: nothing here aliases cache memory or carries libovsdb types.
 type State struct {
@@ -104,6 +106,25 @@ type Identity struct {
 	// IntegrationBridge is ovn-controller's bridge (external_ids:ovn-bridge, default br-int):
 	// OVN's flows live there, never the agent's.
 	IntegrationBridge string
+	// Facts are what the node itself needs to reach, gathered outside OVN (kernel, config):
+	// the core refuses to expose any prefix that would capture traffic to one of them.
+	Facts NodeFacts
+}
+
+// NodeFacts are the addresses this node's own traffic depends on. Exposing a prefix that
+// contains one of them would put an ip rule ahead of the main table for it (the node's BGP
+// session, its OVN connections) and advertise a hijack of it to the fabric.
+type NodeFacts struct {
+	// Addresses are the node's own addresses outside the agent's NIC, each with the prefix
+	// length of its connected network (10.0.0.5/24); host prefixes for addresses whose network
+	// must not count as connected (e.g. an address on a provider bridge).
+	Addresses []netip.Prefix
+	// Peers are the BGP peers' addresses.
+	Peers []netip.Addr
+	// Endpoints are the OVN and OVS database servers the node connects to (tcp:/ssl: remotes).
+	Endpoints []netip.Addr
+	// RouterID is the configured BGP router-id; the zero Addr when unset.
+	RouterID netip.Addr
 }
 
 // LocalBridge is an OVS bridge of this node with what the flow applier needs.

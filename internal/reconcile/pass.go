@@ -15,6 +15,7 @@ import (
 // Its methods must not block.
 type Reporter interface {
 	Exposed(d exposure.Desired)
+	Findings(f []exposure.Finding)
 	Applied(applier string, r Report, err error)
 }
 
@@ -72,6 +73,7 @@ func (p *Passer) Pass(ctx context.Context, full bool) error {
 	p.reportStale(st.Stale)
 	desired, findings := exposure.Compute(st, id, *p.policy.Load())
 	p.findings.report(findings, p.log)
+	p.rep.Findings(findings)
 	desired, arriving := p.handover.apply(desired, st, id.Chassis)
 	p.rep.Exposed(desired)
 
@@ -112,7 +114,7 @@ func (l *findingLog) report(findings []exposure.Finding, log *slog.Logger) {
 	for _, f := range findings {
 		now[f.String()] = f
 		if _, seen := l.seen[f.String()]; !seen {
-			log.Warn("OVN data refused", "object", f.Object, "finding", f.Message)
+			log.Warn("OVN data refused", "object", f.Object, "reason", f.Reason, "finding", f.Message)
 		}
 	}
 	for k, f := range l.seen {
@@ -126,4 +128,5 @@ func (l *findingLog) report(findings []exposure.Finding, log *slog.Logger) {
 type nopReporter struct{}
 
 func (nopReporter) Exposed(exposure.Desired)      {}
+func (nopReporter) Findings([]exposure.Finding)   {}
 func (nopReporter) Applied(string, Report, error) {}

@@ -69,6 +69,8 @@ func (r *passRecorder) Exposed(d exposure.Desired) {
 	r.exposed = append(r.exposed, d)
 }
 
+func (r *passRecorder) Findings([]exposure.Finding) {}
+
 func (r *passRecorder) Applied(applier string, rep Report, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
