@@ -34,9 +34,6 @@ type agentInput struct {
 func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
 	cfg := in.cfg
 	log.Info("starting", "version", version, "driver", cfg.Driver, "as", cfg.BGP.AS, "nic", cfg.BGP.NIC, "vrf", cfg.BGP.VRF)
-	if cfg.Driver == "ovn_bgp_driver" {
-		log.Info("driver ovn_bgp_driver runs the same engine as nb_ovn_bgp_driver: topology from NB, bindings from SB")
-	}
 
 	// frr.conf is rendered on every pass (password and extra-config files are read then);
 	// rendering once here makes a bad configuration stop the agent at start.
@@ -116,7 +113,7 @@ func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
 		}
 	}()
 
-	p.w, err = ovn.Connect(ctx, cfg.OVN, loop.Trigger, log.With("component", "ovn"))
+	p.w, err = ovn.Connect(ctx, cfg, loop.Trigger, log.With("component", "ovn"))
 	if err != nil {
 		return err
 	}
