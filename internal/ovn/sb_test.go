@@ -36,7 +36,7 @@ func newSBFixture() *sbFixture {
 	f.add(sbdb.PortBinding{LogicalPort: "provnet-public", Datapath: dpPublic, Type: "localnet", MAC: []string{"unknown"},
 		Options: map[string]string{"network_name": "physnet1"}})
 	f.add(sbdb.PortBinding{LogicalPort: "public-router1", Datapath: dpPublic, Type: "patch", MAC: []string{"router"},
-		Options: map[string]string{"peer": "lrp-gw"},
+		Options:      map[string]string{"peer": "lrp-gw"},
 		NatAddresses: []string{`fa:16:3e:00:00:01 172.24.4.1 is_chassis_resident("cr-lrp-gw")`}})
 	f.add(sbdb.PortBinding{LogicalPort: "private-router1", Datapath: dpPrivate, Type: "patch", MAC: []string{"router"},
 		Options: map[string]string{"peer": "lrp-private"}})
@@ -287,7 +287,6 @@ func TestSBStateExposureKinds(t *testing.T) {
 		})
 	}
 }
-
 
 // TestSBStateShape checks the mapping itself on the recorded rows: the same shape the NB
 // engine builds, patch ports as router ports, the router's networks from mac.
