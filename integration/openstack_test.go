@@ -65,7 +65,11 @@ func waitOnlyVia(t *testing.T, ctx context.Context, l *lab.Lab, prefix, node str
 		return slices.Equal(got, want), err
 	})
 	if err != nil {
-		t.Fatalf("%v (last seen next hops %v)\nagent logs:\n%s\n%s", err, got, l.AgentLog(nodeA, 25), l.AgentLog(nodeB, 25))
+		addr, _, _ := strings.Cut(prefix, "/")
+		exA, _ := l.Explain(ctx, nodeA, addr)
+		exB, _ := l.Explain(ctx, nodeB, addr)
+		t.Fatalf("%v (last seen next hops %v)\nexplain on %s:\n%s\nexplain on %s:\n%s\nagent logs:\n%s\n%s", err, got,
+			nodeA, exA, nodeB, exB, l.AgentLog(nodeA, 25), l.AgentLog(nodeB, 25))
 	}
 }
 
