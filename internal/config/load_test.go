@@ -188,6 +188,11 @@ frr: {pathspace: node-1.a_b}
 				c.OVN.SBTLS = TLS{PrivateKey: "/etc/pki/tls/private/ovn_bgp_agent.key", Certificate: "/etc/pki/tls/certs/ovn_bgp_agent.crt", CACert: "/etc/pki/ca.crt"}
 			},
 		},
+		{
+			name: "ovn_bgp_driver needs no NB connection",
+			file: "driver: ovn_bgp_driver\novn: {nb_connection: \"\"}\n",
+			want: func(c *Config) { c.Driver, c.OVN.NBConnection = "ovn_bgp_driver", "" },
+		},
 		{name: "trailing document marker", file: "---\nlog: {level: warn}\n---\n", want: func(c *Config) { c.Log.Level = "warn" }},
 		{name: "empty peer list", file: "bgp: {peers: []}\n", want: func(*Config) {}},
 		{name: "quoted number", file: "bgp: {as: \"65002\"}\n", want: func(c *Config) { c.BGP.AS = 65002 }},
