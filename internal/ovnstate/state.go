@@ -6,6 +6,8 @@ import "net/netip"
 
 // State is the part of the OVN databases the exposure core reads, copied out of the libovsdb
 // caches into plain structs: nothing here aliases cache memory or carries libovsdb types.
+// With nb_ovn_bgp_driver the topology comes from NB; with ovn_bgp_driver the same shape is
+// rebuilt from SB (patch ports as router ports, nat_addresses as NAT rules).
 type State struct {
 	// Switches are the NB logical switches, with their ports, sorted by name.
 	Switches []LogicalSwitch
