@@ -299,7 +299,8 @@ func testLoadBalancerVIP(t *testing.T, eng engine) {
 		{"lr-lb-add", "router1", "lb2"},
 		{"ls-lb-add", lab.TenantSwitch, "lb2"},
 		{"lsp-add", lab.TenantSwitch, "ovn-lb-vip-lb2", "--", "set", "logical_switch_port", "ovn-lb-vip-lb2",
-			`external_ids:"neutron:cidrs"="10.0.0.100/24"`, `external_ids:"neutron:device_owner"=Octavia`},
+			`external_ids:"neutron:cidrs"="10.0.0.100/24"`, `external_ids:"neutron:device_owner"=Octavia`,
+			`external_ids:"neutron:port_name"=ovn-lb-vip-lb2`, `external_ids:"neutron:port_fip"="172.24.4.70"`},
 		{"--id=@nat", "create", "nat", "type=dnat_and_snat", "external_ip=172.24.4.70", "logical_ip=10.0.0.100",
 			"logical_port=ovn-lb-vip-lb2", "--", "add", "logical_router", "router1", "nat", "@nat"},
 		// A port forwarding of a floating IP, as neutron writes it.

@@ -81,7 +81,12 @@ type sbBuild struct {
 	routerOfPort map[string]string
 	// peerSwitch maps a router port name to the datapath of the switch its peer is on.
 	peerSwitch map[string]string
+	// lbFIP maps a load balancer's name to the floating IP of its Octavia VIP port.
+	lbFIP map[string]string
 }
+
+// lbVIPPortPrefix names the Octavia OVN provider's VIP ports: "ovn-lb-vip-<load balancer>".
+const lbVIPPortPrefix = "ovn-lb-vip-"
 
 // state builds what the NB engine builds, from SB rows alone: a switch per switch datapath
 // with its ports (patch ports become router-type ports), a router per router datapath with
@@ -95,6 +100,7 @@ func (r sbRows) state() ovnstate.State {
 		routers:      map[string]*ovnstate.LogicalRouter{},
 		routerOfPort: map[string]string{},
 		peerSwitch:   map[string]string{},
+		lbFIP:        map[string]string{},
 	}
 	b.datapaths(r.datapaths)
 	bindings := slices.Clone(r.bindings)
@@ -144,6 +150,12 @@ func (b *sbBuild) datapaths(dps []sbdb.DatapathBinding) {
 func (b *sbBuild) port(pb sbdb.PortBinding) {
 	object := "Port_Binding " + pb.LogicalPort
 	if ls := b.switches[pb.Datapath]; ls != nil {
+		// Neutron records a floating IP of an Octavia VIP port in its neutron:port_fip (NB
+		// holds it in the load balancer's neutron:vip_fip, which SB does not copy).
+		name := cmp.Or(pb.ExternalIDs["neutron:port_name"], pb.LogicalPort)
+		if lb, ok := strings.CutPrefix(name, lbVIPPortPrefix); ok && lb != "" && pb.ExternalIDs["neutron:port_fip"] != "" {
+			b.lbFIP[lb] = pb.ExternalIDs["neutron:port_fip"]
+		}
 		p := ovnstate.LogicalSwitchPort{UUID: pb.UUID, Name: pb.LogicalPort, Type: pb.Type,
 			Addresses: slices.Clone(pb.MAC), Options: maps.Clone(pb.Options), ExternalIDs: maps.Clone(pb.ExternalIDs)}
 		if pb.Tag != nil {
@@ -187,7 +199,8 @@ func (b *sbBuild) port(pb sbdb.PortBinding) {
 // loadBalancers attaches each SB load balancer to the routers it belongs to: a router whose
 // datapath it is on, or whose tenant side (a switch behind a router port that is not the
 // gateway) it is on, as the Octavia OVN provider attaches them. (OVN before 23.09 writes
-// only load balancers on switches into SB.)
+// only load balancers on switches into SB.) The floating IP of its VIP port becomes its
+// neutron:vip_fip, as in NB.
 func (b *sbBuild) loadBalancers(lbs []sbdb.LoadBalancer, groups []sbdb.LogicalDPGroup) {
 	group := byUUID(groups, func(g sbdb.LogicalDPGroup) string { return g.UUID })
 	// switch datapath → routers with a non-gateway port on it
@@ -210,10 +223,17 @@ func (b *sbBuild) loadBalancers(lbs []sbdb.LoadBalancer, groups []sbdb.LogicalDP
 			routers = append(routers, behind[dp]...)
 		}
 		slices.Sort(routers)
+		ext := maps.Clone(l.ExternalIDs)
+		if fip := b.lbFIP[l.Name]; fip != "" {
+			if ext == nil {
+				ext = map[string]string{}
+			}
+			ext["neutron:vip_fip"] = fip
+		}
 		for _, rdp := range slices.Compact(routers) {
 			lr := b.routers[rdp]
 			lr.LoadBalancers = append(lr.LoadBalancers, ovnstate.LoadBalancer{UUID: l.UUID, Name: l.Name,
-				VIPs: maps.Clone(l.Vips), ExternalIDs: maps.Clone(l.ExternalIDs)})
+				VIPs: maps.Clone(l.Vips), ExternalIDs: maps.Clone(ext)})
 		}
 	}
 }
@@ -292,10 +312,13 @@ func (b *sbBuild) routerAddresses(lr *ovnstate.LogicalRouter, gw string) (map[ne
 	return own, behind
 }
 
-// lbVIPs returns the VIP addresses of the router's load balancers.
+// lbVIPs returns the VIP addresses of the router's load balancers, and their floating IPs.
 func lbVIPs(lr *ovnstate.LogicalRouter) map[netip.Addr]bool {
 	out := map[netip.Addr]bool{}
 	for _, l := range lr.LoadBalancers {
+		if a, err := netip.ParseAddr(l.ExternalIDs["neutron:vip_fip"]); err == nil {
+			out[a.Unmap()] = true
+		}
 		for vip := range l.VIPs {
 			if ap, err := netip.ParseAddrPort(vip); err == nil {
 				out[ap.Addr().Unmap()] = true

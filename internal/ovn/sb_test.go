@@ -174,10 +174,12 @@ func TestSBStateExposureKinds(t *testing.T) {
 				nat(`fa:16:3e:00:00:01 172.24.4.102 172.24.4.101 is_chassis_resident("cr-lrp-gw")`),
 		},
 		{
-			name: "load balancer on the tenant switch: provider VIP on the gateway chassis, tenant VIP not at all",
+			name: "load balancer on the tenant switch: provider VIP and VIP floating IP on the gateway chassis, tenant VIP not at all",
 			fixture: func() *sbFixture {
 				f := newSBFixture().gatewayOn("node-a").
-					nat(`fa:16:3e:00:00:01 172.24.4.102 172.24.4.50 10.0.0.100 is_chassis_resident("cr-lrp-gw")`)
+					nat(`fa:16:3e:00:00:01 172.24.4.102 172.24.4.50 10.0.0.100 172.24.4.70 is_chassis_resident("cr-lrp-gw")`).
+					add(sbdb.PortBinding{LogicalPort: "9b1c", Datapath: dpPrivate, ExternalIDs: map[string]string{
+						"neutron:port_name": "ovn-lb-vip-lb2", "neutron:port_fip": "172.24.4.70", "neutron:cidrs": "10.0.0.100/24"}})
 				g := "grp1"
 				f.rows.groups = []sbdb.LogicalDPGroup{{UUID: g, Datapaths: []string{dpPrivate}}}
 				f.rows.lbs = []sbdb.LoadBalancer{
@@ -186,7 +188,14 @@ func TestSBStateExposureKinds(t *testing.T) {
 				}
 				return f
 			}(),
-			want: []string{gwLine, "172.24.4.50/32 lb-vip br-ex", "172.24.4.102/32 fip br-ex"},
+			want: []string{gwLine, "172.24.4.50/32 lb-vip br-ex", "172.24.4.70/32 lb-fip br-ex", "172.24.4.102/32 fip br-ex"},
+		},
+		{
+			name: "VIP floating IP of a load balancer SB does not hold: still on the gateway chassis, as a floating IP",
+			fixture: newSBFixture().gatewayOn("node-a").
+				nat(`fa:16:3e:00:00:01 172.24.4.70 is_chassis_resident("cr-lrp-gw")`).
+				add(sbdb.PortBinding{LogicalPort: "ovn-lb-vip-lbX", Datapath: dpPrivate, ExternalIDs: map[string]string{"neutron:port_fip": "172.24.4.70"}}),
+			want: []string{gwLine, "172.24.4.70/32 fip br-ex"},
 		},
 		{
 			name:    "tenant networks, host method: each bound VM IP via the gateway hosted here",
