@@ -134,7 +134,7 @@ const (
 	tor        = "tor"
 	compute    = "compute"
 	computeBGP = "172.30.1.10" // the compute node's address on the ToR link: the next hop
-	routeWait  = 30 * time.Second
+	routeWait  = 60 * time.Second // generous: a shared 2-core machine runs many labs at once
 )
 
 // waitRoute waits until the ToR has prefix from the compute node, with the compute node as next hop.
