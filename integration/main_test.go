@@ -133,7 +133,7 @@ func assertNoNB(t *testing.T, ctx context.Context, l *lab.Lab) {
 const (
 	tor        = "tor"
 	compute    = "compute"
-	computeBGP = "172.30.1.10" // the compute node's address on the ToR link: the next hop
+	computeBGP = "172.30.1.10"    // the compute node's address on the ToR link: the next hop
 	routeWait  = 60 * time.Second // generous: a shared 2-core machine runs many labs at once
 )
 
