@@ -116,8 +116,15 @@ func (r sbRows) state() ovnstate.State {
 	}
 	b.loadBalancers(r.lbs, r.groups)
 	for _, pb := range bindings {
-		if len(pb.NatAddresses) > 0 && b.switches[pb.Datapath] != nil {
+		if b.switches[pb.Datapath] == nil || pb.Type != "patch" {
+			continue
+		}
+		if len(pb.NatAddresses) > 0 {
 			b.natAddresses(pb)
+		} else if peer := pb.Options["peer"]; b.isGatewayPort(peer) {
+			// With nat-addresses=router northd lists at least the gateway's own address.
+			b.refuse("Port_Binding "+pb.LogicalPort, nil, "switch port of gateway port %s has no nat_addresses "+
+				"(options:nat-addresses=router, which neutron sets, is missing): its floating IPs cannot be read from the Southbound database", peer)
 		}
 	}
 	return b.finish()

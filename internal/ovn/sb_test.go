@@ -266,6 +266,17 @@ func TestSBStateExposureKinds(t *testing.T) {
 			findings: []string{`Port_Binding lrp-gw: router port of router1: mac "fa:16:3e:00:00 172.24.4.1/24" does not start with a MAC address; the port is left out`},
 		},
 		{
+			name: "gateway switch port without nat_addresses: the missing floating IPs are reported, the gateway still exposed",
+			fixture: func() *sbFixture {
+				f := newSBFixture().gatewayOn("node-a")
+				f.binding("public-router1").NatAddresses = nil
+				return f
+			}(),
+			want: []string{gwLine},
+			findings: []string{"Port_Binding public-router1: switch port of gateway port lrp-gw has no nat_addresses " +
+				"(options:nat-addresses=router, which neutron sets, is missing): its floating IPs cannot be read from the Southbound database"},
+		},
+		{
 			name: "datapath that is neither switch nor router: refused once",
 			fixture: func() *sbFixture {
 				f := newSBFixture()
