@@ -48,8 +48,6 @@ func seedAgentEnv(l *lab.Lab) []string {
 		// The agent's merged FRR file, per lab: the default /run/ovn-bgp-agent/frr/frr.conf is
 		// one per node, and parallel labs share this host.
 		"OVN_BGP_AGENT_FRR_CONFIG_FILE=" + filepath.Join(l.Node(compute).Dir, "agent-frr", "frr.conf"),
-		// TODO(lead, #12 part 1): remove this line when the SB-only engine (branch sbengine) is merged: the seed's nodes have no NB socket.
-		"OVN_BGP_AGENT_OVN_NB_CONNECTION=tcp:172.30.0.1:6641",
 	}
 }
 
@@ -132,6 +130,10 @@ func TestSeedConfigMapsUnchanged(t *testing.T) {
 	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
 	waitRouteAt(t, ctx, l, "tor1", "172.24.4.10/32", computeBGP, true)
 	waitAgentLog(t, ctx, l, "FRR config applied")
+	// The seed's INI selects the SB driver: the compute node never reaches NB.
+	if n, err := l.NBConnections(ctx, compute); err != nil || n != 0 {
+		t.Errorf("compute: %d connections to the NB database with the seed's ovn_bgp_driver (%v), want none", n, err)
+	}
 	// The operator's plain `redistribute connected` is kept, and named in a warning.
 	waitAgentLog(t, ctx, l, "frr.conf:13: `redistribute connected` without a route-map")
 	if n := drops(); n != before {

@@ -13,7 +13,11 @@ import (
 // (deploy/containerlab/openstack/node-*-agent.yaml configure bgp.kind_communities).
 func TestKindCommunitiesAtToR(t *testing.T) {
 	t.Parallel()
-	l, ctx := startOpenStack(t, "OVN_BGP_AGENT_EXPOSE_TENANT_NETWORKS=true",
+	testKindCommunities(t, nbEngine)
+}
+
+func testKindCommunities(t *testing.T, eng engine) {
+	l, ctx := startOpenStackOn(t, eng, "OVN_BGP_AGENT_EXPOSE_TENANT_NETWORKS=true",
 		"OVN_BGP_AGENT_ADVERTISEMENT_METHOD_TENANT_NETWORKS=subnet")
 	setGateway(t, ctx, l, nodeA)
 	waitBound(t, ctx, l, "cr-lrp-gw", nodeA)

@@ -73,12 +73,27 @@ func startLab(t *testing.T) (*lab.Lab, context.Context) {
 	return startLabFrom(t, topology)
 }
 
+// engine is the agent's OVN driver a test runs with.
+type engine string
+
+const (
+	nbEngine engine = ""               // the topology's configuration: nb_ovn_bgp_driver
+	sbEngine engine = lab.SBOnlyDriver // SB only; the agents' NB connection does not exist
+)
+
 // startLabFrom is startLab with another topology file.
 func startLabFrom(t *testing.T, topo string) (*lab.Lab, context.Context) {
 	t.Helper()
+	return startLabWith(t, topo, nbEngine)
+}
+
+// startLabWith is startLabFrom with the agents' driver. With the SB-only driver, the end of
+// the test checks that no agent connected to NB.
+func startLabWith(t *testing.T, topo string, eng engine) (*lab.Lab, context.Context) {
+	t.Helper()
 	requireLab(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	l, err := lab.Start(ctx, lab.Options{Topology: topo, AgentBinary: agentBinary, Log: logWriter{t}})
+	l, err := lab.Start(ctx, lab.Options{Topology: topo, AgentBinary: agentBinary, Log: logWriter{t}, Driver: string(eng)})
 	if err != nil {
 		cancel()
 		t.Fatalf("start lab: %v", err)
@@ -92,17 +107,34 @@ func startLabFrom(t *testing.T, topo string) (*lab.Lab, context.Context) {
 		}
 		cancel()
 	})
+	if eng == sbEngine {
+		t.Cleanup(func() { assertNoNB(t, ctx, l) })
+	}
 	if err := l.SetupOpenStack(ctx); err != nil {
 		t.Fatal(err)
 	}
 	return l, ctx
 }
 
+// assertNoNB checks that no agent of the lab ever reached NB: nothing listens on the NB
+// path they were given, and no node holds a connection to the NB port.
+func assertNoNB(t *testing.T, ctx context.Context, l *lab.Lab) {
+	t.Helper()
+	for _, node := range l.ComputeNodes() {
+		if _, err := os.Stat(l.Node(node).NoNBSocket()); !os.IsNotExist(err) {
+			t.Errorf("%s: the NB socket %s exists (%v)", node, l.Node(node).NoNBSocket(), err)
+		}
+		if n, err := l.NBConnections(ctx, node); err != nil || n != 0 {
+			t.Errorf("%s: %d connections to the NB database with driver %s (%v), want none", node, n, sbEngine, err)
+		}
+	}
+}
+
 const (
 	tor        = "tor"
 	compute    = "compute"
-	computeBGP = "172.30.1.10" // the compute node's address on the ToR link: the next hop
-	routeWait  = 30 * time.Second
+	computeBGP = "172.30.1.10"    // the compute node's address on the ToR link: the next hop
+	routeWait  = 60 * time.Second // generous: a shared 2-core machine runs many labs at once
 )
 
 // waitRoute waits until the ToR has prefix from the compute node, with the compute node as next hop.
@@ -178,7 +210,13 @@ func family(prefix string) string {
 // overrides), plugs vm1 (172.24.4.10) on the compute node and waits for its /32 at the ToR.
 func startWithVM(t *testing.T, env ...string) (*lab.Lab, context.Context) {
 	t.Helper()
-	l, ctx := startLab(t)
+	return startWithVMOn(t, nbEngine, env...)
+}
+
+// startWithVMOn is startWithVM with the agent's driver.
+func startWithVMOn(t *testing.T, eng engine, env ...string) (*lab.Lab, context.Context) {
+	t.Helper()
+	l, ctx := startLabWith(t, topology, eng)
 	if err := l.StartAgentWith(ctx, compute, env); err != nil {
 		t.Fatal(err)
 	}

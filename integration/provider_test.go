@@ -12,7 +12,11 @@ import (
 
 func TestProviderVMRouteReachesToR(t *testing.T) {
 	t.Parallel()
-	l, ctx := startWithVM(t)
+	testProviderVMRoute(t, nbEngine)
+}
+
+func testProviderVMRoute(t *testing.T, eng engine) {
+	l, ctx := startWithVMOn(t, eng)
 	if got := routesFromCompute(t, ctx, l); len(got) != 1 || got[0] != "172.24.4.10/32" {
 		t.Errorf("the ToR learned %v from the compute node, want only 172.24.4.10/32 (no link networks, no loopbacks)", got)
 	}

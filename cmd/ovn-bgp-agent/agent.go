@@ -39,9 +39,6 @@ type agentInput struct {
 func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
 	cfg := in.cfg
 	log.Info("starting", "version", version, "driver", cfg.Driver, "as", cfg.BGP.AS, "nic", cfg.BGP.NIC, "vrf", cfg.BGP.VRF)
-	if cfg.Driver == "ovn_bgp_driver" {
-		log.Info("driver ovn_bgp_driver runs the same engine as nb_ovn_bgp_driver: topology from NB, bindings from SB")
-	}
 
 	// frr.conf is rendered on every FRR apply (password and extra-config files are read
 	// then); rendering once here makes a bad configuration stop the agent at start.
@@ -142,7 +139,7 @@ func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
 		}
 	}()
 
-	src.w, err = ovn.Connect(ctx, cfg.OVN, trigger, log.With("component", "ovn"))
+	src.w, err = ovn.Connect(ctx, cfg, trigger, log.With("component", "ovn"))
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ func explain(ctx context.Context, cfg config.Config, arg, format string, stdout 
 	}
 	ctx, cancel := context.WithTimeout(ctx, explainTimeout)
 	defer cancel()
-	w, err := ovn.Connect(ctx, cfg.OVN, func(string) {}, log)
+	w, err := ovn.Connect(ctx, cfg, func(string) {}, log)
 	if err != nil {
 		return fmt.Errorf("explain: read OVN: %w", err)
 	}

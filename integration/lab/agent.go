@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -55,7 +57,7 @@ func (l *Lab) StartAgentConfig(ctx context.Context, node, cfg string, extraEnv [
 	if p := l.agents[node]; p != nil && !p.Exited() {
 		return fmt.Errorf("agent on %s already running (pid %d)", node, p.Pid())
 	}
-	env := append(agentEnv(n), extraEnv...)
+	env := append(l.agentEnv(n), extraEnv...)
 	p, err := StartProc("agent-"+node, n.Netns, n.Dir, env, l.opts.AgentBinary, "run", "--config", cfg)
 	if err != nil {
 		return err
@@ -109,16 +111,44 @@ func (l *Lab) Explain(ctx context.Context, node, addr string, args ...string) (s
 	if err != nil {
 		return "", err
 	}
-	return Run(ctx, n.Netns, agentEnv(n), append([]string{l.opts.AgentBinary, "explain", addr, "--config", cfg}, args...)...)
+	return Run(ctx, n.Netns, l.agentEnv(n), append([]string{l.opts.AgentBinary, "explain", addr, "--config", cfg}, args...)...)
 }
 
 // agentEnv is what differs per lab instance in an agent's configuration, as overrides: the
-// node's own OVS socket and FRR instance, and the node's OVS/OVN directories.
-func agentEnv(n *Node) []string {
-	return append([]string{
+// node's own OVS socket and FRR instance, the node's OVS/OVN directories, and the driver
+// when the lab sets one.
+func (l *Lab) agentEnv(n *Node) []string {
+	env := []string{
 		"OVN_BGP_AGENT_OVN_OVS_CONNECTION=unix:" + n.OVSSocket(),
 		"OVN_BGP_AGENT_FRR_PATHSPACE=" + n.FRR.Name,
 		"OVN_BGP_AGENT_FRR_CONFIG_FILE=" + n.FRR.ConfigFile(),
 		"OVN_BGP_AGENT_LOG_LEVEL=debug",
-	}, n.Env...)
+	}
+	if l.opts.Driver != "" {
+		env = append(env, "OVN_BGP_AGENT_DRIVER="+l.opts.Driver)
+	}
+	if l.opts.Driver == SBOnlyDriver {
+		env = append(env, "OVN_BGP_AGENT_OVN_NB_CONNECTION=unix:"+n.NoNBSocket())
+	}
+	return append(env, n.Env...)
+}
+
+// NoNBSocket is the NB connection agents get with the SB-only driver: a path nothing
+// listens on, in the node's directory.
+func (n *Node) NoNBSocket() string { return filepath.Join(n.Dir, "no-nb.sock") }
+
+// NBConnections counts the node's established TCP connections to the NB database port
+// (6641): ovn-controller never opens one, so any is an agent's.
+func (l *Lab) NBConnections(ctx context.Context, node string) (int, error) {
+	out, err := l.Exec(ctx, node, "ss", "-Htn", "state", "established", "( dport = :6641 )")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, line := range strings.Split(out, "\n") {
+		if strings.TrimSpace(line) != "" {
+			n++
+		}
+	}
+	return n, nil
 }

@@ -17,7 +17,14 @@ type Options struct {
 	Topology    string    // containerlab file
 	AgentBinary string    // the built ovn-bgp-agent
 	Log         io.Writer // progress lines; nil: discard
+	// Driver overrides the driver of every agent's configuration; "" keeps the topology's.
+	// With SBOnlyDriver the agents are also given an NB connection that does not exist
+	// (NoNBSocket), so an agent that dialled NB would never run a pass.
+	Driver string
 }
+
+// SBOnlyDriver is the agent's driver that reads only the Southbound database.
+const SBOnlyDriver = "ovn_bgp_driver"
 
 // Lab is a running topology. Close stops and removes everything it started.
 type Lab struct {
@@ -208,6 +215,17 @@ func (l *Lab) StopDaemon(name string) error {
 
 // Node returns a started node by its topology name.
 func (l *Lab) Node(name string) *Node { return l.nodes[name] }
+
+// ComputeNodes names the nodes that run an agent, sorted.
+func (l *Lab) ComputeNodes() []string {
+	var out []string
+	for _, name := range l.topo.NodeNames() {
+		if l.nodes[name] != nil && l.nodes[name].Role == "compute" {
+			out = append(out, name)
+		}
+	}
+	return out
+}
 
 // NodeByRole returns the first node (by name) with the role.
 func (l *Lab) NodeByRole(role string) *Node {

@@ -16,7 +16,10 @@ const (
 )
 
 // SetupOpenStack writes the provider network "public" on physnet1, router "router1" with its
-// gateway on public, and the tenant network "private" (10.0.0.0/24) behind it.
+// gateway on public, and the tenant network "private" (10.0.0.0/24) behind it. Like neutron,
+// it sets nat-addresses=router on the gateway's switch port: northd then writes the floating
+// IPs and the addresses the gateway serves into SB (nat_addresses), where the SB-only driver
+// reads them.
 func (l *Lab) SetupOpenStack(ctx context.Context) error {
 	cmds := [][]string{
 		{"ls-add", ProviderSwitch, "--", "set", "logical_switch", ProviderSwitch, `external_ids:"neutron:network_name"=public`},
@@ -25,7 +28,7 @@ func (l *Lab) SetupOpenStack(ctx context.Context) error {
 		{"lr-add", "router1"},
 		{"lrp-add", "router1", "lrp-gw", "fa:16:3e:00:00:01", "172.24.4.1/24"},
 		{"lsp-add", ProviderSwitch, "public-router1", "--", "lsp-set-type", "public-router1", "router",
-			"--", "lsp-set-addresses", "public-router1", "router", "--", "lsp-set-options", "public-router1", "router-port=lrp-gw"},
+			"--", "lsp-set-addresses", "public-router1", "router", "--", "lsp-set-options", "public-router1", "router-port=lrp-gw", "nat-addresses=router"},
 		{"ls-add", TenantSwitch, "--", "set", "logical_switch", TenantSwitch, `external_ids:"neutron:network_name"=private`},
 		{"lrp-add", "router1", "lrp-private", "fa:16:3e:00:00:02", "10.0.0.1/24"},
 		{"lsp-add", TenantSwitch, "private-router1", "--", "lsp-set-type", "private-router1", "router",

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/go-viper/mapstructure/v2"
@@ -106,6 +107,14 @@ func LoadWithWarnings(path string, environ []string) (Config, []string, error) {
 		c.ErrorUnused = true
 	}); err != nil {
 		return Config{}, nil, fmt.Errorf("decode config: %w", err)
+	}
+	// An ssl: remote without (all) its files uses upstream's default paths. An SB remote
+	// from the local OVS is only known at connect time, where the same defaults apply.
+	if strings.Contains(cfg.OVN.NBConnection, "ssl:") {
+		cfg.OVN.NBTLS = cfg.OVN.NBTLS.ForSSL()
+	}
+	if strings.Contains(cfg.OVN.SBConnection, "ssl:") {
+		cfg.OVN.SBTLS = cfg.OVN.SBTLS.ForSSL()
 	}
 	if len(cfg.AddressScopes) == 0 {
 		cfg.AddressScopes = nil

@@ -233,6 +233,20 @@ frr: {pathspace: node-1.a_b}
 				c.FRR.Pathspace = "node-1.a_b"
 			},
 		},
+		{
+			name: "ssl: remotes without TLS files use upstream's default paths, file by file",
+			file: "ovn:\n  nb_connection: ssl:10.0.0.1:6641\n  sb_connection: ssl:10.0.0.1:6642\n  sb_tls: {ca_cert: /etc/pki/ca.crt}\n",
+			want: func(c *Config) {
+				c.OVN.NBConnection, c.OVN.SBConnection = "ssl:10.0.0.1:6641", "ssl:10.0.0.1:6642"
+				c.OVN.NBTLS = TLS{PrivateKey: "/etc/pki/tls/private/ovn_bgp_agent.key", Certificate: "/etc/pki/tls/certs/ovn_bgp_agent.crt", CACert: "/etc/ipa/ca.crt"}
+				c.OVN.SBTLS = TLS{PrivateKey: "/etc/pki/tls/private/ovn_bgp_agent.key", Certificate: "/etc/pki/tls/certs/ovn_bgp_agent.crt", CACert: "/etc/pki/ca.crt"}
+			},
+		},
+		{
+			name: "ovn_bgp_driver needs no NB connection",
+			file: "driver: ovn_bgp_driver\novn: {nb_connection: \"\"}\n",
+			want: func(c *Config) { c.Driver, c.OVN.NBConnection = "ovn_bgp_driver", "" },
+		},
 		{name: "trailing document marker", file: "---\nlog: {level: warn}\n---\n", want: func(c *Config) { c.Log.Level = "warn" }},
 		{name: "empty peer list", file: "bgp: {peers: []}\n", want: func(*Config) {}},
 		{name: "quoted number", file: "bgp: {as: \"65002\"}\n", want: func(c *Config) { c.BGP.AS = 65002 }},

@@ -46,6 +46,29 @@ type TLS struct {
 // Set reports whether any file is configured.
 func (t TLS) Set() bool { return t.PrivateKey != "" || t.Certificate != "" || t.CACert != "" }
 
+// Upstream ovn-bgp-agent's defaults for the TLS files of its [ovn] section (ovn_sb_private_key,
+// ovn_sb_certificate, ovn_sb_ca_cert, and the same for NB).
+const (
+	UpstreamPrivateKey  = "/etc/pki/tls/private/ovn_bgp_agent.key"
+	UpstreamCertificate = "/etc/pki/tls/certs/ovn_bgp_agent.crt"
+	UpstreamCACert      = "/etc/ipa/ca.crt"
+)
+
+// ForSSL returns t with every file left unset at upstream's default: what an ssl: remote
+// uses, as upstream does, so a deployment that relies on the default paths runs unchanged.
+func (t TLS) ForSSL() TLS {
+	if t.PrivateKey == "" {
+		t.PrivateKey = UpstreamPrivateKey
+	}
+	if t.Certificate == "" {
+		t.Certificate = UpstreamCertificate
+	}
+	if t.CACert == "" {
+		t.CACert = UpstreamCACert
+	}
+	return t
+}
+
 // BGP is what the node announces and to whom.
 type BGP struct {
 	AS         uint32     `mapstructure:"as"`

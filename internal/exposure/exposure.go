@@ -145,6 +145,9 @@ func newComputer(st ovnstate.State, node ovnstate.Identity, policy Policy, rec f
 }
 
 func (c *computer) run() (Desired, []Finding) {
+	for _, r := range c.st.Refused {
+		c.findings = append(c.findings, Finding{Object: r.Object, Reason: ReasonSource, Message: r.Message, Prefixes: r.Prefixes})
+	}
 	c.providerPorts()
 	c.routers()
 	sort.SliceStable(c.exposures, func(i, j int) bool {

@@ -21,10 +21,12 @@ const (
 	ReasonBounds         Reason = "bounds"         // a tenant subnet shorter than the policy's bounds
 	ReasonInfrastructure Reason = "infrastructure" // a prefix containing an address the node itself needs
 	ReasonNotAllowed     Reason = "not-allowed"    // outside the kind's allowed prefixes
+	ReasonSource         Reason = "source"         // the database read lacks what a rule needs (SB-only engine)
 )
 
 // Reasons lists every reason, in a fixed order (metrics export each, zero included).
-var Reasons = []Reason{ReasonParse, ReasonTopology, ReasonDuplicate, ReasonOverlap, ReasonBounds, ReasonInfrastructure, ReasonNotAllowed}
+var Reasons = []Reason{ReasonParse, ReasonTopology, ReasonDuplicate, ReasonOverlap, ReasonBounds, ReasonInfrastructure,
+	ReasonNotAllowed, ReasonSource}
 
 // Bounds are the shortest tenant subnets the node exposes, per family. A zero field takes
 // the default; /0 is never exposed whatever is set.

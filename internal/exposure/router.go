@@ -141,9 +141,11 @@ func (c *computer) fipDistributed() bool {
 	return !ok || !strings.EqualFold(v, "false")
 }
 
-// floatingIPs exposes the router's dnat_and_snat rules. Distributed: on the chassis where
-// the VM port is bound, once neutron has set the external MAC. Centralized: on the chassis
-// hosting the gateway, while the VM port is bound somewhere.
+// floatingIPs exposes the router's dnat_and_snat rules where OVN answers for them. A
+// distributed floating IP (fip-distributed, and the rule has both logical_port and
+// external_mac) is served on the chassis of its VM port. Every other one OVN serves on the
+// chassis hosting the gateway: centralized ones, and those without logical_port or without
+// external_mac (neutron sets the MAC once the port is bound; until then OVN centralizes it).
 func (c *computer) floatingIPs(g *gateway) {
 	distributed := c.fipDistributed()
 	for _, nat := range g.router.NAT {
@@ -157,25 +159,24 @@ func (c *computer) floatingIPs(g *gateway) {
 			continue
 		}
 		p := HostPrefix(fip)
-		if nat.LogicalPort == "" {
-			c.skip(p, KindFIP, object, "the NAT rule has no logical_port")
-			continue
-		}
-		if c.isLBVIPPort(nat.LogicalPort) {
+		if nat.LogicalPort != "" && c.isLBVIPPort(nat.LogicalPort) {
 			c.skip(p, KindFIP, object, "points to load-balancer VIP port %s: exposed as a load-balancer floating IP", nat.LogicalPort)
 			continue
 		}
-		b := c.st.Bindings[nat.LogicalPort]
 		var why string
 		here := false
-		switch {
+		switch b := c.st.Bindings[nat.LogicalPort]; {
+		case nat.LogicalPort == "":
+			gwhy, ghere := g.here(c)
+			why, here = "floating IP without logical_port, which OVN serves on the gateway chassis: "+gwhy, ghere
 		case b.Chassis == "":
 			why = fmt.Sprintf("its VM port %s is not bound to any chassis", nat.LogicalPort)
-		case distributed && nat.ExternalMAC == "":
-			why = fmt.Sprintf("distributed floating IP whose external MAC is not set yet (VM port %s on %s)", nat.LogicalPort, b.Chassis)
-		case distributed:
+		case distributed && nat.ExternalMAC != "":
 			vwhy, vhere := c.boundHere(nat.LogicalPort)
 			why, here = fmt.Sprintf("distributed floating IP of VM port %s, which %s", nat.LogicalPort, vwhy), vhere
+		case distributed:
+			gwhy, ghere := g.here(c)
+			why, here = fmt.Sprintf("floating IP of VM port %s (bound to %s) without external_mac, which OVN serves on the gateway chassis: %s", nat.LogicalPort, b.Chassis, gwhy), ghere
 		default:
 			gwhy, ghere := g.here(c)
 			why, here = fmt.Sprintf("centralized floating IP of VM port %s (bound to %s): %s", nat.LogicalPort, b.Chassis, gwhy), ghere

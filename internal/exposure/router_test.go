@@ -137,6 +137,28 @@ func TestComputeRouterCases(t *testing.T) {
 			cloud: newCloud().gatewayOn(other).vm("private", "vmA", me, "10.0.0.5").fip("172.24.4.100", "vmA", ""),
 		},
 		{
+			name:  "FIP without external_mac: OVN serves it on the gateway chassis (LP#2096663)",
+			cloud: newCloud().gatewayOn(me).vm("private", "vmA", other, "10.0.0.5").fip("172.24.4.100", "vmA", ""),
+			want: []string{
+				"172.24.4.1/32 gateway br-ex mac fa:16:3e:00:00:01",
+				"172.24.4.100/32 fip br-ex",
+				"2001:db8:4::1/128 gateway br-ex mac fa:16:3e:00:00:01",
+			},
+		},
+		{
+			name:  "FIP without logical_port: OVN serves it on the gateway chassis",
+			cloud: newCloud().gatewayOn(me).fip("172.24.4.100", "", ""),
+			want: []string{
+				"172.24.4.1/32 gateway br-ex mac fa:16:3e:00:00:01",
+				"172.24.4.100/32 fip br-ex",
+				"2001:db8:4::1/128 gateway br-ex mac fa:16:3e:00:00:01",
+			},
+		},
+		{
+			name:  "FIP without logical_port: gateway elsewhere",
+			cloud: newCloud().gatewayOn(other).fip("172.24.4.100", "", ""),
+		},
+		{
 			name:  "distributed FIP: VM unbound",
 			cloud: newCloud().gatewayOn(other).vm("private", "vmA", "", "10.0.0.5").fip("172.24.4.100", "vmA", "fa:16:3e:aa:00:01"),
 		},
@@ -421,5 +443,39 @@ func TestMigrationSourceLeavesBeforeTheBindingMoves(t *testing.T) {
 	}(), node, Policy{}, netip.MustParseAddr("172.24.4.20"))
 	if len(ex.Decisions) != 1 || !strings.Contains(ex.Decisions[0].Reason, "requested-chassis now names compute-1") {
 		t.Errorf("explain: %+v", ex)
+	}
+}
+
+// A source that could not read a row says so through State.Refused; the core reports it as a
+// finding that explain finds by address.
+func TestSourceRefusalsBecomeFindings(t *testing.T) {
+	c := newCloud()
+	c.st.Refused = []ovnstate.Refusal{{Object: "Port_Binding public-router1", Message: `nat_addresses: "zz 172.24.4.9" does not start with a MAC address`,
+		Prefixes: []netip.Prefix{netip.MustParsePrefix("172.24.4.9/32")}}}
+	_, findings := Compute(c.st, node, Policy{})
+	if len(findings) != 1 || findings[0].Object != "Port_Binding public-router1" {
+		t.Fatalf("findings: %+v, want the one refusal", findings)
+	}
+	if ex := Explain(c.st, node, Policy{}, netip.MustParseAddr("172.24.4.9")); len(ex.Findings) != 1 {
+		t.Errorf("explain: %+v, want the refusal among the findings", ex)
+	}
+}
+
+// With SNAT rules unknown (SB-only source), require_snat_disabled_for_tenant_networks cannot
+// be decided: no tenant subnet is advertised, each with a finding, and without the option
+// they are.
+func TestTenantSubnetsWithSNATUnknown(t *testing.T) {
+	c := newCloud().gatewayOn("compute-0")
+	c.st.SNATUnknown = true
+	d, findings := Compute(c.st, node, Policy{TenantNetworks: true, TenantMethod: TenantSubnet, RequireSNATDisabled: true})
+	if got := len(d.Subnets()); got != 0 {
+		t.Errorf("%d tenant subnets advertised with SNAT unknown, want 0", got)
+	}
+	if len(findings) != 3 || !strings.Contains(findings[0].Message, "does not say whether router router1 SNATs") {
+		t.Errorf("findings: %v, want one per tenant subnet", findings)
+	}
+	d, findings = Compute(c.st, node, Policy{TenantNetworks: true, TenantMethod: TenantSubnet})
+	if got := len(d.Subnets()); got != 3 || len(findings) != 0 {
+		t.Errorf("without the option: %d subnets, findings %v; want 3 and none", got, findings)
 	}
 }

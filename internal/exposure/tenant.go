@@ -49,6 +49,10 @@ func (c *computer) tenantSubnets(g *gateway) []tenantSubnet {
 			case len(pol.AddressScopes) > 0 && !slices.Contains(pol.AddressScopes, c.addressScope(lrp, subnet)):
 				c.skip(subnet, KindTenantSubnet, object, "its address scope %q is not in address_scopes", c.addressScope(lrp, subnet))
 				continue
+			case pol.RequireSNATDisabled && c.st.SNATUnknown:
+				c.finding(ReasonSource, object, []netip.Prefix{subnet}, "require_snat_disabled_for_tenant_networks is set, but the Southbound database does not say whether router %s SNATs %s; not advertised", g.router.Name, subnet)
+				c.skip(subnet, KindTenantSubnet, object, "whether router %s SNATs it is unknown from the Southbound database (see findings)", g.router.Name)
+				continue
 			case pol.RequireSNATDisabled && snatted(g, subnet):
 				c.skip(subnet, KindTenantSubnet, object, "router %s SNATs it and require_snat_disabled_for_tenant_networks is set", g.router.Name)
 				continue

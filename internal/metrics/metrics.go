@@ -206,10 +206,17 @@ func (m *Metrics) Exposed(d exposure.Desired) {
 }
 
 // OVNConnected records the connection state of each database; a database seen disconnected
-// and now connected counts as a reconnect.
+// and now connected counts as a reconnect. A database state does not list has no client (NB
+// with driver ovn_bgp_driver): its series are removed, so that it does not read as down.
 func (m *Metrics) OVNConnected(state map[string]bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	for _, db := range ovnDatabases {
+		if _, ok := state[db]; !ok {
+			m.ovnConnected.DeleteLabelValues(db)
+			m.ovnReconnects.DeleteLabelValues(db)
+		}
+	}
 	for db, up := range state {
 		was, known := m.ovnState[db]
 		if known && !was && up {

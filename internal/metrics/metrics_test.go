@@ -115,6 +115,19 @@ func TestOVNReconnectsCounted(t *testing.T) {
 	}
 }
 
+// With the SB-only driver there is no NB client: its gauge must not stay at 0 (the
+// OVNBGPAgentOVNDisconnected alert would fire forever), so the series goes away.
+func TestOVNDatabaseWithoutClientHasNoSeries(t *testing.T) {
+	m := New("test")
+	m.OVNConnected(map[string]bool{"SB": true, "OVS": true})
+	if n := testutil.CollectAndCount(m.ovnConnected); n != 2 {
+		t.Errorf("%d ovn_connected series, want 2 (SB, OVS)", n)
+	}
+	if got := testutil.ToFloat64(m.ovnConnected.WithLabelValues("SB")); got != 1 {
+		t.Errorf("SB connected = %v, want 1", got)
+	}
+}
+
 func TestFRRReaderCachesAndShares(t *testing.T) {
 	src := newFake()
 	r := NewFRRReader(src, 5*time.Second, time.Second)

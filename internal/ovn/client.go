@@ -56,10 +56,9 @@ func dial(ctx context.Context, name string, r remote, dbModel model.ClientDBMode
 		opts = append(opts, client.WithEndpoint(ep))
 	}
 	if strings.Contains(conn, "ssl:") {
-		if !r.tls.Set() {
-			return nil, fmt.Errorf("%s: %s has ssl: remotes but no TLS files are configured", name, conn)
-		}
-		opts = append(opts, client.WithTLSConfig(tlsConfig(r.tls)))
+		// Files left unset are upstream's default paths; a missing file is an error at the
+		// handshake that names it.
+		opts = append(opts, client.WithTLSConfig(tlsConfig(r.tls.ForSSL())))
 	}
 	c, err := client.NewOVSDBClient(dbModel, opts...)
 	if err != nil {

@@ -233,3 +233,15 @@ func (w testLog) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+// An ssl: remote without TLS files (an SB remote from the local OVS, say) uses upstream's
+// default paths, and a missing default file is an error that names it.
+func TestSSLWithoutFilesUsesUpstreamDefaults(t *testing.T) {
+	if _, err := os.Stat(config.UpstreamCertificate); err == nil {
+		t.Skipf("%s exists on this machine", config.UpstreamCertificate)
+	}
+	_, err := tlsConfig(config.TLS{}.ForSSL()).GetClientCertificate(nil)
+	if err == nil || !strings.Contains(err.Error(), config.UpstreamCertificate) || !strings.Contains(err.Error(), config.UpstreamPrivateKey) {
+		t.Errorf("want an error naming upstream's default files, got %v", err)
+	}
+}

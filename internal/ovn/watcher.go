@@ -21,14 +21,23 @@ import (
 // their change events into triggers. It never computes or applies anything itself.
 type Watcher struct {
 	ovs, nb, sb client.Client
-	log         *slog.Logger
+	// sbOnly is the ovn_bgp_driver engine: no NB client, the topology read from SB.
+	sbOnly bool
+	log    *slog.Logger
 }
 
+// SBOnlyDriver is the driver whose engine reads only the Southbound database (and the local
+// OVS): compute nodes that cannot reach NB run it. nb_ovn_bgp_driver reads the topology from
+// NB and the bindings from SB.
+const SBOnlyDriver = "ovn_bgp_driver"
+
 // Connect dials the local OVS first (it names this chassis and, when sb_connection is empty,
-// the SB remote), then NB and SB. It returns once every monitor has delivered its initial
-// rows, so the first Snapshot is complete: a pass on a half-filled cache would withdraw routes.
-func Connect(ctx context.Context, cfg config.OVN, trigger func(reason string), log *slog.Logger) (*Watcher, error) {
-	w := &Watcher{log: log}
+// the SB remote), then NB (nb_ovn_bgp_driver only: ovn_bgp_driver never dials it) and SB. It
+// returns once every monitor has delivered its initial rows, so the first Snapshot is
+// complete: a pass on a half-filled cache would withdraw routes.
+func Connect(ctx context.Context, c config.Config, trigger func(reason string), log *slog.Logger) (*Watcher, error) {
+	cfg := c.OVN
+	w := &Watcher{log: log, sbOnly: c.Driver == SBOnlyDriver}
 	var err error
 	ok := false
 	defer func() {
@@ -60,9 +69,13 @@ func Connect(ctx context.Context, cfg config.OVN, trigger func(reason string), l
 		return nil, err
 	}
 
-	w.nb, err = dialNB(ctx, remote{conn: cfg.NBConnection, tls: cfg.NBTLS}, trigger, log)
-	if err != nil {
-		return nil, err
+	if w.sbOnly {
+		log.Info("driver ovn_bgp_driver: reading the Southbound database only; the Northbound database is not dialled")
+	} else {
+		w.nb, err = dialNB(ctx, remote{conn: cfg.NBConnection, tls: cfg.NBTLS}, trigger, log)
+		if err != nil {
+			return nil, err
+		}
 	}
 
 	sbConn := cfg.SBConnection
@@ -71,6 +84,14 @@ func Connect(ctx context.Context, cfg config.OVN, trigger func(reason string), l
 		if sbConn == "" {
 			return nil, errors.New("ovn.sb_connection is empty and the local OVS has no external_ids:ovn-remote")
 		}
+	}
+	if w.sbOnly {
+		w.sb, err = dialSBOnly(ctx, remote{conn: sbConn, tls: cfg.SBTLS}, trigger, log)
+		if err != nil {
+			return nil, err
+		}
+		ok = true
+		return w, nil
 	}
 	sbModel, err := model.NewClientDBModel("OVN_Southbound", map[string]model.Model{
 		sbdb.PortBindingTable: &sbdb.PortBinding{},
@@ -128,17 +149,23 @@ const staleReadAfter = 2 * time.Second
 // were disconnected, whose part of the state is the last one known.
 func (w *Watcher) Snapshot(ctx context.Context) (ovnstate.State, error) {
 	var nb nbRows
+	var sb sbRows
 	var bindings []sbdb.PortBinding
 	var chassis []sbdb.Chassis
 	var stale []string
-	for _, db := range []struct {
+	type source struct {
 		name string
 		c    client.Client
 		outs []any
-	}{
+	}
+	sources := []source{
 		{"NB", w.nb, []any{&nb.switches, &nb.ports, &nb.routers, &nb.routerPorts, &nb.nats, &nb.lbs, &nb.global}},
 		{"SB", w.sb, []any{&bindings, &chassis}},
-	} {
+	}
+	if w.sbOnly {
+		sources = []source{{"SB", w.sb, sb.outs()}}
+	}
+	for _, db := range sources {
 		// libovsdb's Connected stays true while it reconnects; a cache it could not vouch
 		// for within the deadline is what "stale" means here.
 		lctx, cancel := context.WithTimeout(ctx, staleReadAfter)
@@ -156,8 +183,13 @@ func (w *Watcher) Snapshot(ctx context.Context) (ovnstate.State, error) {
 	if err := ctx.Err(); err != nil {
 		return ovnstate.State{}, err
 	}
-	st := nb.state()
-	st.Bindings = buildBindings(bindings, chassis)
+	var st ovnstate.State
+	if w.sbOnly {
+		st = sb.state()
+	} else {
+		st = nb.state()
+		st.Bindings = buildBindings(bindings, chassis)
+	}
 	st.Stale = stale
 	return st, nil
 }
@@ -177,9 +209,14 @@ func (w *Watcher) Read(ctx context.Context) (ovnstate.Identity, ovnstate.State, 
 	return id, st, err
 }
 
-// Connected reports per database whether its client is connected now.
+// Connected reports per database whether its client is connected now; NB is not listed
+// with the SB-only engine, which has no NB client.
 func (w *Watcher) Connected() map[string]bool {
-	return map[string]bool{"OVS": w.ovs.Connected(), "NB": w.nb.Connected(), "SB": w.sb.Connected()}
+	m := map[string]bool{"OVS": w.ovs.Connected(), "SB": w.sb.Connected()}
+	if w.nb != nil {
+		m["NB"] = w.nb.Connected()
+	}
+	return m
 }
 
 func buildBindings(bindings []sbdb.PortBinding, chassis []sbdb.Chassis) map[string]ovnstate.PortBinding {

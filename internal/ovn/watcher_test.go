@@ -96,7 +96,7 @@ func TestWatcherAgainstRealOVSDB(t *testing.T) {
 
 	var triggers atomic.Int32
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	w, err := Connect(ctx, config.OVN{NBConnection: "unix:" + nb, OVSConnection: "unix:" + ovs},
+	w, err := Connect(ctx, config.Config{OVN: config.OVN{NBConnection: "unix:" + nb, OVSConnection: "unix:" + ovs}},
 		func(string) { triggers.Add(1) }, log)
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,8 @@ import "net/netip"
 
 // State is the part of the OVN databases the exposure core reads, copied out of the libovsdb
 // caches into plain structs: nothing here aliases cache memory or carries libovsdb types.
+// With nb_ovn_bgp_driver the topology comes from NB; with ovn_bgp_driver the same shape is
+// rebuilt from SB (patch ports as router ports, nat_addresses as NAT rules).
 type State struct {
 	// Switches are the NB logical switches, with their ports, sorted by name.
 	Switches []LogicalSwitch
@@ -24,6 +26,20 @@ type State struct {
 	// Stale names the databases ("NB", "SB") that were disconnected when the snapshot was
 	// taken: their part is the last state known before the outage.
 	Stale []string
+	// Refused are rows the source could not turn into state (a malformed nat_addresses
+	// entry in SB, say). The core reports each as a finding: the source never guesses.
+	Refused []Refusal
+	// SNATUnknown says the source does not carry the routers' SNAT rules (the Southbound
+	// database has none), so a rule that depends on them cannot be decided.
+	SNATUnknown bool
+}
+
+// Refusal is a source row left out of the state, and why.
+type Refusal struct {
+	Object  string // e.g. "Port_Binding public-router1"
+	Message string
+	// Prefixes are the addresses the row names, where they could be read, for explain.
+	Prefixes []netip.Prefix
 }
 
 // LogicalSwitch is an NB Logical_Switch.
