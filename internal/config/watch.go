@@ -146,11 +146,13 @@ func (r *Reloader) reload() {
 		r.log.Warn("configuration key changed but needs a restart; the running value stays", "key", key)
 	}
 	r.log.Info("configuration reloaded", "file", r.path, "changed", changed)
-	if r.OnResult != nil {
-		r.OnResult(true, nil)
-	}
+	// The change is handed over before the result is reported: whoever waits for the
+	// result (metrics, tests) then sees a reload that has taken effect.
 	if len(changed) > 0 && r.OnChange != nil {
 		r.OnChange(next, changed)
+	}
+	if r.OnResult != nil {
+		r.OnResult(true, nil)
 	}
 }
 
