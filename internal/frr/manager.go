@@ -2,6 +2,7 @@ package frr
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,10 @@ const (
 	backoffMin = time.Second
 	backoffMax = time.Minute
 )
+
+// DefaultApplyTimeout bounds one whole Sync (--test, vtysh -f, every reload and verify):
+// as long as one frr-reload.py run may take, so no pass waits for FRR longer than that.
+const DefaultApplyTimeout = DefaultReloadTimeout
 
 // Stats are the FRR applier's counters, for the metrics of #8 and for status. A copy.
 type Stats struct {
@@ -40,6 +45,8 @@ type Manager struct {
 	r   *Reloader
 	log *slog.Logger
 	now func() time.Time
+
+	ApplyTimeout time.Duration // bounds one Sync; 0 = DefaultApplyTimeout
 
 	mu       sync.Mutex
 	stats    Stats
@@ -92,6 +99,8 @@ func (m *Manager) Render() ([]byte, error) {
 // Sync renders frr.conf and applies it. A text that failed is not retried before its backoff
 // has passed: Sync then returns the kept error at once.
 func (m *Manager) Sync(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, cmp.Or(m.ApplyTimeout, DefaultApplyTimeout))
+	defer cancel()
 	text, err := m.Render()
 	if err != nil {
 		m.record(nil, false, 0, err)

@@ -120,3 +120,22 @@ func TestRedact(t *testing.T) {
 		t.Errorf("redact:\n%s\nwant\n%s", got, want)
 	}
 }
+
+// TestSyncHasADeadline: one Sync is bounded as a whole, not only per frr-reload.py run, so a
+// hanging FRR holds a pass for ApplyTimeout at most.
+func TestSyncHasADeadline(t *testing.T) {
+	m, f, extra, _ := newFakeManager(t)
+	f.r.Timeout = 20 * time.Second // per run: longer than this test waits
+	m.ApplyTimeout = 300 * time.Millisecond
+	if err := os.WriteFile(extra, []byte("! HANG\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err := m.Sync(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "deadline exceeded") {
+		t.Fatalf("Sync with a hanging frr-reload.py = %v; want a deadline error", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Sync returned after %s; want about ApplyTimeout (300ms)", d)
+	}
+}
