@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -72,5 +73,35 @@ func waitLog(t *testing.T, ctx context.Context, l *lab.Lab, s string) {
 		return strings.Contains(l.AgentLog(compute, 60), s), nil
 	}); err != nil {
 		t.Fatalf("%v\n%s", err, l.AgentLog(compute, 40))
+	}
+}
+
+// frrApplyDecoupled says whether the pass runs the FRR apply so that the address applier
+// never waits behind it (issue 13, point 5). The reconcile restructure sets it; until then
+// TestSlowFRRDoesNotDelayAddresses fails by design (a VM's address waits for the FRR apply's
+// deadline), so it is skipped with that reason rather than left red.
+const frrApplyDecoupled = false
+
+// TestSlowFRRDoesNotDelayAddresses: with a frr-reload.py that hangs, a new VM's address
+// still reaches bgp-nic within the usual time.
+func TestSlowFRRDoesNotDelayAddresses(t *testing.T) {
+	t.Parallel()
+	if !frrApplyDecoupled {
+		t.Skip("pending the reconcile restructure that runs the FRR apply beside the address applier (issue 13, point 5)")
+	}
+	l, ctx := startLab(t)
+	hang := t.TempDir() + "/frr-reload.py"
+	// exec: the sleep is the process the agent started, killed with its process group.
+	if err := os.WriteFile(hang, []byte("#!/bin/sh\nexec sleep 600\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.StartAgentWith(ctx, compute, []string{"OVN_BGP_AGENT_FRR_RELOAD_COMMAND=" + hang}); err != nil {
+		t.Fatal(err)
+	}
+	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
+	if err := lab.Poll(ctx, 10*time.Second, "172.24.4.10 on bgp-nic while frr-reload.py hangs", func() (bool, error) {
+		return strings.Contains(nicAddrs(t, ctx, l), "172.24.4.10/32"), nil
+	}); err != nil {
+		t.Fatalf("%v\n%s", err, l.AgentLog(compute, 30))
 	}
 }
