@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
-	"time"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/frr"
@@ -30,26 +26,12 @@ func serveObservability(ctx context.Context, wg *routines, addr string, m *metri
 		log.Info("metrics.listen is empty: no metrics, health or status endpoint")
 		return nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	hlog := log.With("component", "http")
+	srv, err := metrics.Listen(addr, m.Handler(version, frrMgr.Stats, hlog), metrics.DefaultServerLimits, hlog)
 	if err != nil {
 		return fmt.Errorf("metrics.listen %s: %w", addr, err)
 	}
-	srv := &http.Server{
-		Handler:           m.Handler(version, frrMgr.Stats, log.With("component", "http")),
-		ReadHeaderTimeout: 5 * time.Second,
-		WriteTimeout:      30 * time.Second,
-	}
-	log.Info("serving /metrics, /healthz, /readyz and /status", "listen", ln.Addr().String())
-	wg.Go(func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics endpoint stopped", "listen", addr, "err", err)
-		}
-	})
-	wg.Go(func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	})
+	log.Info("serving /metrics, /healthz, /readyz and /status", "listen", srv.Addr().String())
+	wg.Go(func() { srv.Serve(ctx) })
 	return nil
 }
