@@ -137,6 +137,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return status(context.Background(), addr, *output, stdout, stderr)
 	}
+	// What the agent and its children create holds BGP passwords (frr-reload.py's
+	// reload-*.txt gets the process umask) or is the agent's own: nobody else reads it.
+	syscall.Umask(0o077)
 	level := new(slog.LevelVar)
 	log := newLogger(cfg.Log, level, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
