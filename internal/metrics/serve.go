@@ -37,10 +37,10 @@ var DefaultServerLimits = ServerLimits{
 
 // Server serves the agent's endpoints on a listener bound by Listen.
 type Server struct {
-	ln     net.Listener
-	srv    *http.Server
-	grace  time.Duration
-	log    *slog.Logger
+	ln    net.Listener
+	srv   *http.Server
+	grace time.Duration
+	log   *slog.Logger
 }
 
 // Listen binds addr now, so that a taken port stops the agent at start, and returns a
