@@ -114,10 +114,26 @@ func TestManagerRenderErrorNamesKey(t *testing.T) {
 }
 
 func TestRedact(t *testing.T) {
-	in := "line 3: % bad:  neighbor 10.0.0.1 password p@ss!word\n neighbor eth1 password x\nneighbor 10.0.0.1 remote-as 1"
-	want := "line 3: % bad:  neighbor 10.0.0.1 password <redacted>\n neighbor eth1 password <redacted>\nneighbor 10.0.0.1 remote-as 1"
-	if got := redact(in); got != want {
-		t.Errorf("redact:\n%s\nwant\n%s", got, want)
+	for _, tc := range []struct{ in, want string }{
+		{"line 3: % bad:  neighbor 10.0.0.1 password p@ss!word\n neighbor eth1 password x\nneighbor 10.0.0.1 remote-as 1",
+			"line 3: % bad:  neighbor 10.0.0.1 password <redacted>\n neighbor eth1 password <redacted>\nneighbor 10.0.0.1 remote-as 1"},
+		// Any blanks, any case: FRR's parser accepts them all.
+		{" neighbor\t10.0.0.1\tpassword\ts3cret\n", " neighbor\t10.0.0.1\tpassword\t<redacted>\n"},
+		{"NEIGHBOR 10.0.0.1  PASSWORD   s3cret", "NEIGHBOR 10.0.0.1  PASSWORD   <redacted>"},
+		{"Neighbor PG Password s3cret", "Neighbor PG Password <redacted>"},
+		// The password is the rest of the line.
+		{"neighbor 10.0.0.1 password two words\nnext", "neighbor 10.0.0.1 password <redacted>\nnext"},
+		{"neighbor 10.0.0.1 password s3cret\r\nnext", "neighbor 10.0.0.1 password <redacted>\r\nnext"},
+		// frr-reload.py quotes lines as Python literals.
+		{`b'line 9: % Unknown command: neighbor 10.0.0.1 password s3cret\n\n'`, `b'line 9: % Unknown command: neighbor 10.0.0.1 password <redacted>`},
+		// FRR's vty passwords, from an extra config.
+		{"password zebra\n enable  password  zebra2\n", "password <redacted>\n enable  password  <redacted>\n"},
+		// Not a password: left as it is.
+		{"neighbor 10.0.0.1 remote-as 65000\n! password rotation is done by the operator", "neighbor 10.0.0.1 remote-as 65000\n! password rotation is done by the operator"},
+	} {
+		if got := redact(tc.in); got != tc.want {
+			t.Errorf("redact(%q)\n = %q\nwant %q", tc.in, got, tc.want)
+		}
 	}
 }
 
