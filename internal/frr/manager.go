@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
@@ -48,6 +49,8 @@ type Manager struct {
 
 	ApplyTimeout time.Duration // bounds one Sync; 0 = DefaultApplyTimeout
 
+	scrub atomic.Pointer[extraScrubber] // of the last render: keeps the extra config out of messages
+
 	mu       sync.Mutex
 	stats    Stats
 	failed   []byte    // text of the last failed apply
@@ -63,7 +66,10 @@ func NewManager(cfg config.Config, log *slog.Logger) *Manager {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{cfg: cfg, r: NewReloader(cfg.FRR, log), log: log, now: time.Now}
+	m := &Manager{cfg: cfg, now: time.Now}
+	m.log = slog.New(scrubHandler{log.Handler(), &m.scrub})
+	m.r = NewReloader(cfg.FRR, m.log)
+	return m
 }
 
 // Reloader is the Manager's frr-reload.py runner.
@@ -86,22 +92,33 @@ func (m *Manager) SetConfig(cfg config.Config) {
 
 // Render reads the password and extra-config files and renders frr.conf.
 func (m *Manager) Render() ([]byte, error) {
+	text, _, err := m.render()
+	return text, err
+}
+
+// render is Render that also returns the extra config's text.
+func (m *Manager) render() ([]byte, string, error) {
 	m.mu.Lock()
 	cfg := m.cfg
 	m.mu.Unlock()
 	fc, err := FromAgentConfig(cfg)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return Render(fc)
+	text, err := Render(fc)
+	return text, fc.ExtraConfig, err
 }
 
 // Sync renders frr.conf and applies it. A text that failed is not retried before its backoff
 // has passed: Sync then returns the kept error at once.
-func (m *Manager) Sync(ctx context.Context) error {
+func (m *Manager) Sync(ctx context.Context) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, cmp.Or(m.ApplyTimeout, DefaultApplyTimeout))
 	defer cancel()
-	text, err := m.Render()
+	defer func() { err = scrubErr(err, m.scrub.Load()) }()
+	text, extra, err := m.render()
+	if err == nil {
+		m.scrub.Store(newExtraScrubber(string(text), extra))
+	}
 	if err != nil {
 		m.record(nil, false, 0, err)
 		return err
@@ -140,7 +157,7 @@ func (m *Manager) record(text []byte, reloaded bool, d time.Duration, err error)
 	}
 	if err != nil {
 		m.stats.Failures++
-		m.stats.LastError = redact(err.Error())
+		m.stats.LastError = m.scrub.Load().scrub(err.Error())
 		if text != nil && bytes.Equal(text, m.failed) {
 			m.failures++
 		} else {
