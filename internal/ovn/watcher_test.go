@@ -166,7 +166,9 @@ func TestParseBridgeMappings(t *testing.T) {
 			t.Errorf("ParseBridgeMappings(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"physnet1", ":br-ex", "physnet1:", "p:a,p:b"} {
+	for _, in := range []string{"physnet1", ":br-ex", "physnet1:", "p:a,p:b",
+		// Names that would be sysctl paths for every interface, or another file.
+		"physnet1:all", "physnet1:default", "p:br-ex,q:all", "p:../../kernel", "p:br-ex-with-a-long-name"} {
 		if _, err := ParseBridgeMappings(in); err == nil {
 			t.Errorf("ParseBridgeMappings(%q): want an error", in)
 		}
