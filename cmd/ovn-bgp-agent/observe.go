@@ -14,7 +14,9 @@ import (
 // vtysh the FRR applier uses, with the read-back timeout.
 func newObservability(cfg config.Config, frrMgr *frr.Manager) *metrics.Metrics {
 	m := metrics.New(version)
-	m.SetFRR(metrics.NewFRRReader(frrMgr.Reloader().Vtysh(), metrics.DefaultFRRMaxAge, frr.DefaultReadTimeout), frrMgr.Stats)
+	r := metrics.NewFRRReader(frrMgr.Reloader().Vtysh(), metrics.DefaultFRRMaxAge, frr.DefaultReadTimeout)
+	r.AskBFDWhen(frrMgr.UsesBFD)
+	m.SetFRR(r, frrMgr.Stats)
 	m.Health().SetLimits(cfg.ReconcileInterval, metrics.DefaultStuckAfter)
 	return m
 }

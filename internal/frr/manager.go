@@ -49,7 +49,8 @@ type Manager struct {
 
 	ApplyTimeout time.Duration // bounds one Sync; 0 = DefaultApplyTimeout
 
-	scrub atomic.Pointer[extraScrubber] // of the last render: keeps the extra config out of messages
+	scrub    atomic.Pointer[extraScrubber] // of the last render: keeps the extra config out of messages
+	extraBFD atomic.Bool                   // the extra config of the last render configures BFD
 
 	mu       sync.Mutex
 	stats    Stats
@@ -105,6 +106,7 @@ func (m *Manager) render() ([]byte, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	m.extraBFD.Store(bfdLine.MatchString(fc.ExtraConfig))
 	text, err := Render(fc)
 	return text, fc.ExtraConfig, err
 }

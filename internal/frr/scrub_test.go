@@ -104,3 +104,41 @@ func TestScrubKeepsOurOwnText(t *testing.T) {
 		t.Errorf("scrub\n got %q\nwant %q", got, want)
 	}
 }
+
+func TestUsesBFD(t *testing.T) {
+	extra := filepath.Join(t.TempDir(), "extra.conf")
+	for _, tc := range []struct {
+		name  string
+		mod   func(*config.BGP)
+		extra string
+		want  bool
+	}{
+		{"no BFD", func(b *config.BGP) { b.Peers[0].BFD = false }, "", false},
+		{"peer BFD", func(b *config.BGP) { b.Peers[0].BFD = true }, "", true},
+		{"peer profile", func(b *config.BGP) {
+			b.Peers[0].BFD, b.Peers[0].BFDProfile = false, "fast"
+			b.BFDProfiles = []config.BFDProfile{{Name: "fast"}}
+		}, "", true},
+		{"profile only", func(b *config.BGP) {
+			b.Peers[0].BFD = false
+			b.BFDProfiles = []config.BFDProfile{{Name: "fast"}}
+		}, "", true},
+		{"extra config", func(b *config.BGP) { b.Peers[0].BFD = false }, "router bgp 64999\n Neighbor 192.0.2.9  BFD\n", true},
+		{"extra config without BFD", func(b *config.BGP) { b.Peers[0].BFD = false }, "! no bfd here\nroute-map X permit 10\n", false},
+	} {
+		cfg := agentConfig(tc.mod)
+		if tc.extra != "" {
+			if err := os.WriteFile(extra, []byte(tc.extra), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg.FRR.ExtraConfig = extra
+		}
+		m := NewManager(cfg, nil)
+		if _, err := m.Render(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := m.UsesBFD(); got != tc.want {
+			t.Errorf("%s: UsesBFD = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
