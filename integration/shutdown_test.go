@@ -43,6 +43,7 @@ func TestSIGTERMWithDependenciesGone(t *testing.T) {
 			t.Parallel()
 			l, ctx := startWithVM(t)
 			tc.stop(t, ctx, l)
+			// The deletion triggers a pass (netlink), which then meets the missing dependency.
 			if _, err := l.Exec(ctx, compute, "ip", "addr", "del", "172.24.4.10/32", "dev", "bgp-nic"); err != nil {
 				t.Fatal(err)
 			}
@@ -52,6 +53,27 @@ func TestSIGTERMWithDependenciesGone(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestSIGTERMWhileConnecting: an agent starting while NB cannot be reached (every packet on
+// the central link lost, so the TCP connect hangs rather than being refused) ends within
+// 5 s of SIGTERM.
+func TestSIGTERMWhileConnecting(t *testing.T) {
+	t.Parallel()
+	l, ctx := startLab(t)
+	if err := l.CutLink(ctx, "central", "eth1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.StartAgent(ctx, compute); err != nil {
+		t.Fatal(err)
+	}
+	// Connected to the local OVS: the next dial is NB's, which hangs.
+	waitLog(t, ctx, l, "db=OVS")
+	took, err := l.TermAgent(compute, exitWithin)
+	t.Logf("connecting to an unreachable NB: the agent exited %v after SIGTERM", took.Round(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
