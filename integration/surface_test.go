@@ -53,8 +53,9 @@ func TestReadyWithoutBFD(t *testing.T) {
 }
 
 // TestFRRConfigPrivate: with real FRR, frr.conf (the lab leaves it 0644) is private once
-// the agent has applied its config, whatever frr-reload.py's `vtysh write` did to it, and a
-// reload-*.txt an earlier, killed run left in the instance's run directory is gone.
+// the agent has applied its config, whatever frr-reload.py's `vtysh write` did to it, a
+// reload-*.txt an earlier, killed run left in the instance's run directory is gone, and
+// frr-reload.py runs with umask 077, so the reload-*.txt it writes is private too.
 func TestFRRConfigPrivate(t *testing.T) {
 	t.Parallel()
 	l, ctx := startLab(t)
@@ -67,7 +68,13 @@ func TestFRRConfigPrivate(t *testing.T) {
 	if err := os.Chtimes(leftover, old, old); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.StartAgent(ctx, compute); err != nil {
+	dir := t.TempDir()
+	wrapper := filepath.Join(dir, "frr-reload.py")
+	script := "#!/bin/sh\numask > " + filepath.Join(dir, "umask") + "\nexec /usr/lib/frr/frr-reload.py \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.StartAgentWith(ctx, compute, []string{"OVN_BGP_AGENT_FRR_RELOAD_COMMAND=" + wrapper}); err != nil {
 		t.Fatal(err)
 	}
 	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
@@ -90,6 +97,9 @@ func TestFRRConfigPrivate(t *testing.T) {
 	}
 	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
 		t.Errorf("the leftover %s is still there (%v)", leftover, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "umask")); err != nil || strings.TrimSpace(string(b)) != "0077" {
+		t.Errorf("frr-reload.py ran with umask %q (%v), want 0077", b, err)
 	}
 
 	// A restarted agent whose config FRR already runs does not reload (no `vtysh write`
