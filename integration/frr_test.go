@@ -239,7 +239,16 @@ func TestBadExtraConfigKeepsLastGood(t *testing.T) {
 	write("ip prefix-list operator-own seq 5 permit 192.0.2.0/24\n!\nrouter bgp 64999\n neighbor 172.30.1.254 frobnicate\nexit\n!\n")
 	// A new port makes the agent render again (it reads the file then).
 	addLocalVM(t, ctx, l, "vm2", "fa:16:3e:33:33:33", "172.24.4.30")
-	agentLogContains(t, ctx, l, "frobnicate")
+	// FRR's complaint is logged with the line it is about, not the operator's text.
+	agentLogContains(t, ctx, l, "(frr.extra_config line 4): % Unknown command:")
+	if _, status, err := l.HTTPGet(ctx, compute, agentHTTP+"/status"); err != nil || !strings.Contains(status, "<frr.extra_config line 4>") {
+		t.Errorf("/status does not report the rejected extra config line (%v):\n%s", err, status)
+	} else if strings.Contains(status, "frobnicate") {
+		t.Errorf("/status shows the extra config's text:\n%s", status)
+	}
+	if log := l.AgentLog(compute, 100000); strings.Contains(log, "frobnicate") {
+		t.Errorf("the agent log shows the extra config's text:\n%s", log)
+	}
 	// The kernel side went on: the new address reaches the ToR through the last good config.
 	waitRoute(t, ctx, l, "172.24.4.30/32")
 	if r := running(); strings.Contains(r, "frobnicate") || !strings.Contains(r, "operator-own") {

@@ -83,11 +83,11 @@ func explain(ctx context.Context, cfg config.Config, arg, format string, stdout 
 
 func printExplanation(w io.Writer, ex exposure.Explanation, chassis string) {
 	if e := ex.Exposed; e != nil {
-		fmt.Fprintf(w, "%s: EXPOSED on this node (%s) as %s %s\n", ex.Addr, chassis, e.Kind, e.Prefix)
-		fmt.Fprintf(w, "  why:    %s\n", e.Reason)
-		fmt.Fprintf(w, "  from:   %s\n", e.Object)
+		fmt.Fprintf(w, "%s: EXPOSED on this node (%s) as %s %s\n", ex.Addr, printable(chassis), printable(string(e.Kind)), e.Prefix)
+		fmt.Fprintf(w, "  why:    %s\n", printable(e.Reason))
+		fmt.Fprintf(w, "  from:   %s\n", printable(e.Object))
 		if e.Wiring.Bridge != "" {
-			fmt.Fprintf(w, "  wiring: bridge %s", e.Wiring.Bridge)
+			fmt.Fprintf(w, "  wiring: bridge %s", printable(e.Wiring.Bridge))
 			if e.Wiring.VLAN != 0 {
 				fmt.Fprintf(w, " vlan %d", e.Wiring.VLAN)
 			}
@@ -95,12 +95,12 @@ func printExplanation(w io.Writer, ex exposure.Explanation, chassis string) {
 				fmt.Fprintf(w, " via %s", e.Wiring.Via)
 			}
 			if e.Wiring.MAC != "" {
-				fmt.Fprintf(w, " neighbour %s", e.Wiring.MAC)
+				fmt.Fprintf(w, " neighbour %s", printable(e.Wiring.MAC))
 			}
 			fmt.Fprintln(w)
 		}
 	} else {
-		fmt.Fprintf(w, "%s: NOT exposed on this node (%s)\n", ex.Addr, chassis)
+		fmt.Fprintf(w, "%s: NOT exposed on this node (%s)\n", ex.Addr, printable(chassis))
 		if len(ex.Decisions) == 0 && len(ex.Findings) == 0 {
 			fmt.Fprintln(w, "  no OVN row in this node's view names it: it is not a VM port on a provider network,")
 			fmt.Fprintln(w, "  a floating IP, a router gateway, a load-balancer VIP or (when enabled) a tenant network")
@@ -113,13 +113,13 @@ func printExplanation(w io.Writer, ex exposure.Explanation, chassis string) {
 			if d.Exposed {
 				verdict = "exposed"
 			}
-			fmt.Fprintf(w, "  [%s] %s %s, %s: %s\n", verdict, d.Kind, d.Prefix, d.Object, d.Reason)
+			fmt.Fprintf(w, "  [%s] %s %s, %s: %s\n", verdict, printable(string(d.Kind)), d.Prefix, printable(d.Object), printable(d.Reason))
 		}
 	}
 	if len(ex.Findings) > 0 {
 		fmt.Fprintln(w, "refused OVN data that names it:")
 		for _, f := range ex.Findings {
-			fmt.Fprintf(w, "  [%s] %s\n", f.Reason, f)
+			fmt.Fprintf(w, "  [%s] %s\n", f.Reason, printable(f.String()))
 		}
 	}
 }

@@ -30,7 +30,8 @@ commands:
                  reconcile and FRR apply (--output text|json; --address HOST:PORT, default
                  from metrics.listen); exit 0 ready, 3 not ready, 1 agent not reachable
   check-config   validate the configuration; exit 0 when valid, 2 naming every bad key
-  render         print the frr.conf the agent would apply
+  render         print the frr.conf the agent would apply, BGP passwords redacted
+                 (--show-secrets prints them)
   version        print the version
 `
 
@@ -58,6 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", "", "configuration file (YAML)")
 	output := fs.String("output", "text", "explain, status: text or json")
 	address := fs.String("address", "", "status: the agent's metrics.listen address (default: from the configuration)")
+	showSecrets := fs.Bool("show-secrets", false, "render: print BGP passwords instead of "+frr.Redacted)
 	if err := fs.Parse(rest); err != nil {
 		return exitUsage
 	}
@@ -125,6 +127,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 			return exitConfig
 		}
+		if !*showSecrets {
+			text = []byte(frr.Redact(string(text)))
+		}
 		stdout.Write(text)
 		return 0
 	}
@@ -137,6 +142,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return status(context.Background(), addr, *output, stdout, stderr)
 	}
+	// What the agent and its children create holds BGP passwords (frr-reload.py's
+	// reload-*.txt gets the process umask) or is the agent's own: nobody else reads it.
+	syscall.Umask(0o077)
 	level := new(slog.LevelVar)
 	log := newLogger(cfg.Log, level, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

@@ -55,3 +55,28 @@ func TestCheckConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestRenderRedactsPasswords: render prints the config an operator pastes into tickets; the
+// password read from password_file appears only with --show-secrets.
+func TestRenderRedactsPasswords(t *testing.T) {
+	pw := filepath.Join(t.TempDir(), "tor.pw")
+	if err := os.WriteFile(pw, []byte("s3cret-pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, "bgp:\n  vrf: \"\"\n  peers:\n    - {address: 172.30.1.254, remote_as: 65000, password_file: "+pw+"}\n")
+	for _, tc := range []struct {
+		args      []string
+		want, not string
+	}{
+		{[]string{"render", "--config", cfg}, "neighbor 172.30.1.254 password <redacted>", "s3cret-pw"},
+		{[]string{"render", "--config", cfg, "--show-secrets"}, "neighbor 172.30.1.254 password s3cret-pw", "<redacted>"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := run(tc.args, &out, &errOut); code != 0 {
+			t.Fatalf("%v: exit %d: %s", tc.args, code, errOut.String())
+		}
+		if !strings.Contains(out.String(), tc.want) || strings.Contains(out.String(), tc.not) {
+			t.Errorf("%v: want %q and no %q in:\n%s", tc.args, tc.want, tc.not, out.String())
+		}
+	}
+}

@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"sync"
-	"time"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/frr"
@@ -19,7 +15,9 @@ import (
 // vtysh the FRR applier uses, with the read-back timeout.
 func newObservability(cfg config.Config, frrMgr *frr.Manager) *metrics.Metrics {
 	m := metrics.New(version)
-	m.SetFRR(metrics.NewFRRReader(frrMgr.Reloader().Vtysh(), metrics.DefaultFRRMaxAge, frr.DefaultReadTimeout), frrMgr.Stats)
+	r := metrics.NewFRRReader(frrMgr.Reloader().Vtysh(), metrics.DefaultFRRMaxAge, frr.DefaultReadTimeout)
+	r.AskBFDWhen(frrMgr.UsesBFD)
+	m.SetFRR(r, frrMgr.Stats)
 	m.Health().SetLimits(cfg.ReconcileInterval, metrics.DefaultStuckAfter)
 	return m
 }
@@ -31,26 +29,12 @@ func serveObservability(ctx context.Context, wg *sync.WaitGroup, addr string, m 
 		log.Info("metrics.listen is empty: no metrics, health or status endpoint")
 		return nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	hlog := log.With("component", "http")
+	srv, err := metrics.Listen(addr, m.Handler(version, frrMgr.Stats, hlog), metrics.DefaultServerLimits, hlog)
 	if err != nil {
 		return fmt.Errorf("metrics.listen %s: %w", addr, err)
 	}
-	srv := &http.Server{
-		Handler:           m.Handler(version, frrMgr.Stats, log.With("component", "http")),
-		ReadHeaderTimeout: 5 * time.Second,
-		WriteTimeout:      30 * time.Second,
-	}
-	log.Info("serving /metrics, /healthz, /readyz and /status", "listen", ln.Addr().String())
-	wg.Go(func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics endpoint stopped", "listen", addr, "err", err)
-		}
-	})
-	wg.Go(func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	})
+	log.Info("serving /metrics, /healthz, /readyz and /status", "listen", srv.Addr().String())
+	wg.Go(func() { srv.Serve(ctx) })
 	return nil
 }

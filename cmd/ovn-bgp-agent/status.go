@@ -96,16 +96,16 @@ func status(ctx context.Context, addr, output string, stdout, stderr io.Writer) 
 func printStatus(w io.Writer, s metrics.Status) {
 	ready := "READY"
 	if !s.Ready {
-		ready = "NOT READY: " + strings.Join(s.NotReady, "; ")
+		ready = "NOT READY: " + printable(strings.Join(s.NotReady, "; "))
 	}
-	fmt.Fprintf(w, "ovn-bgp-agent %s  %s  (%s)\n", s.Version, ready, s.LiveInfo)
+	fmt.Fprintf(w, "ovn-bgp-agent %s  %s  (%s)\n", printable(s.Version), ready, printable(s.LiveInfo))
 	var dbs []string
 	for _, db := range slices.Sorted(maps.Keys(s.OVN)) {
 		state := "connected"
 		if !s.OVN[db] {
 			state = "DISCONNECTED"
 		}
-		dbs = append(dbs, db+" "+state)
+		dbs = append(dbs, printable(db)+" "+state)
 	}
 	if len(dbs) == 0 {
 		dbs = []string{"not connected yet"}
@@ -117,7 +117,7 @@ func printStatus(w io.Writer, s metrics.Status) {
 	if len(s.Exposed) > 0 {
 		fmt.Fprintln(tw, "PREFIX\tKIND\tOBJECT\tREASON")
 		for _, e := range s.Exposed {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Prefix, e.Kind, e.Object, e.Reason)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", printable(e.Prefix), printable(string(e.Kind)), printable(e.Object), printable(e.Reason))
 		}
 	}
 	fmt.Fprintf(tw, "\nFINDINGS (%d)\n", len(s.Findings))
@@ -129,20 +129,21 @@ func printStatus(w io.Writer, s metrics.Status) {
 	}
 	fmt.Fprintf(tw, "\nBGP PEERS (%d)\n", len(s.Peers))
 	if s.FRRRead != "" {
-		fmt.Fprintf(tw, "FRR read failed: %s\n", firstLineOf(s.FRRRead))
+		fmt.Fprintf(tw, "FRR read failed: %s\n", printable(firstLineOf(s.FRRRead)))
 	}
 	if len(s.Peers) > 0 {
 		fmt.Fprintln(tw, "PEER\tVRF\tDESCRIPTION\tSTATE\tUPTIME\tSENT\tRECEIVED\tDROPS\tLAST RESET")
 		for _, p := range s.Peers {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", p.Peer, p.VRF, dash(p.Description), p.State,
-				dur(p.Uptime), p.Sent, p.Received, p.Drops, dash(p.LastReset))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", printable(p.Peer), printable(p.VRF), dash(printable(p.Description)),
+				printable(p.State), dur(p.Uptime), p.Sent, p.Received, p.Drops, dash(printable(p.LastReset)))
 		}
 	}
 	fmt.Fprintf(tw, "\nBFD PEERS (%d)\n", len(s.BFD))
 	if len(s.BFD) > 0 {
 		fmt.Fprintln(tw, "PEER\tINTERFACE\tSTATUS\tFOR\tFLAPS\tDIAGNOSTIC")
 		for _, b := range s.BFD {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", b.Peer, dash(b.Interface), b.Status, dur(b.Since), b.Flaps, dash(b.Diagnostic))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", printable(b.Peer), dash(printable(b.Interface)), printable(b.Status),
+				dur(b.Since), b.Flaps, dash(printable(b.Diagnostic)))
 		}
 	}
 	tw.Flush()
@@ -154,9 +155,9 @@ func printStatus(w io.Writer, s metrics.Status) {
 	} else {
 		result := "ok"
 		if r.Last.Error != "" {
-			result = "FAILED: " + r.Last.Error
+			result = "FAILED: " + printableLines(r.Last.Error)
 		}
-		fmt.Fprintf(w, "LAST RECONCILE: %s ago, took %s, trigger %q: %s\n", ago(s.Time, r.Last.End), dur(r.Last.Duration), r.Last.Reason, result)
+		fmt.Fprintf(w, "LAST RECONCILE: %s ago, took %s, trigger %q: %s\n", ago(s.Time, r.Last.End), dur(r.Last.Duration), printable(r.Last.Reason), result)
 		if r.Last.Error != "" && !r.LastSuccess.IsZero() {
 			fmt.Fprintf(w, "  last successful pass %s ago\n", ago(s.Time, r.LastSuccess))
 		}
@@ -169,7 +170,7 @@ func printStatus(w io.Writer, s metrics.Status) {
 	fmt.Fprintf(w, "LAST FRR APPLY: success %s (last reload took %s); reloads %d, unchanged %d, failures %d\n",
 		last, dur(f.LastDuration), f.Reloads, f.Skipped, f.Failures)
 	if f.LastError != "" {
-		fmt.Fprintf(w, "  FRR APPLY FAILING: %s\n", f.LastError)
+		fmt.Fprintf(w, "  FRR APPLY FAILING: %s\n", printableLines(f.LastError))
 	}
 }
 

@@ -2,11 +2,13 @@ package frr
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
@@ -18,6 +20,10 @@ const (
 	backoffMin = time.Second
 	backoffMax = time.Minute
 )
+
+// DefaultApplyTimeout bounds one whole Sync (--test, vtysh -f, every reload and verify):
+// as long as one frr-reload.py run may take, so no pass waits for FRR longer than that.
+const DefaultApplyTimeout = DefaultReloadTimeout
 
 // Stats are the FRR applier's counters, for the metrics of #8 and for status. A copy.
 type Stats struct {
@@ -41,6 +47,11 @@ type Manager struct {
 	log *slog.Logger
 	now func() time.Time
 
+	ApplyTimeout time.Duration // bounds one Sync; 0 = DefaultApplyTimeout
+
+	scrub    atomic.Pointer[extraScrubber] // of the last render: keeps the extra config out of messages
+	extraBFD atomic.Bool                   // the extra config of the last render configures BFD
+
 	mu       sync.Mutex
 	stats    Stats
 	failed   []byte    // text of the last failed apply
@@ -58,7 +69,10 @@ func NewManager(cfg config.Config, log *slog.Logger) *Manager {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{cfg: cfg, r: NewReloader(cfg.FRR, log), log: log, now: time.Now}
+	m := &Manager{cfg: cfg, now: time.Now}
+	m.log = slog.New(scrubHandler{log.Handler(), &m.scrub})
+	m.r = NewReloader(cfg.FRR, m.log)
+	return m
 }
 
 // Reloader is the Manager's frr-reload.py runner.
@@ -81,23 +95,40 @@ func (m *Manager) SetConfig(cfg config.Config) {
 
 // Render reads the password and extra-config files and renders frr.conf.
 func (m *Manager) Render() ([]byte, error) {
+	text, _, err := m.render()
+	return text, err
+}
+
+// render is Render that also returns the extra config's text.
+func (m *Manager) render() ([]byte, string, error) {
 	m.mu.Lock()
 	cfg := m.cfg
 	m.mu.Unlock()
 	fc, err := FromAgentConfig(cfg)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if cfg.FRR.BaseConfig != "" {
-		return m.renderCoOwned(fc, cfg.FRR.BaseConfig)
+		text, err := m.renderCoOwned(fc, cfg.FRR.BaseConfig)
+		// In co-owned mode the operator's file decides whether BFD is used.
+		m.extraBFD.Store(err == nil && bfdLine.Match(text))
+		return text, "", err
 	}
-	return Render(fc)
+	m.extraBFD.Store(bfdLine.MatchString(fc.ExtraConfig))
+	text, err := Render(fc)
+	return text, fc.ExtraConfig, err
 }
 
 // Sync renders frr.conf and applies it. A text that failed is not retried before its backoff
 // has passed: Sync then returns the kept error at once.
-func (m *Manager) Sync(ctx context.Context) error {
-	text, err := m.Render()
+func (m *Manager) Sync(ctx context.Context) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, cmp.Or(m.ApplyTimeout, DefaultApplyTimeout))
+	defer cancel()
+	defer func() { err = scrubErr(err, m.scrub.Load()) }()
+	text, extra, err := m.render()
+	if err == nil {
+		m.scrub.Store(newExtraScrubber(string(text), extra))
+	}
 	if err != nil {
 		m.record(nil, false, 0, err)
 		return err
@@ -140,7 +171,7 @@ func (m *Manager) record(text []byte, reloaded bool, d time.Duration, err error)
 	}
 	if err != nil {
 		m.stats.Failures++
-		m.stats.LastError = redact(err.Error())
+		m.stats.LastError = m.scrub.Load().scrub(err.Error())
 		if text != nil && bytes.Equal(text, m.failed) {
 			m.failures++
 		} else {

@@ -49,8 +49,9 @@ func TestManagerBacksOffAndKeepsRedactedError(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = m.Sync(ctx)
-	if err == nil || !strings.Contains(err.Error(), "Unknown command: INVALID") {
-		t.Fatalf("Sync with a bad extra config = %v; want FRR's complaint", err)
+	// FRR's complaint, with the operator's text replaced by where it is.
+	if err == nil || !strings.Contains(err.Error(), "Unknown command: <frr.extra_config line 1>") || strings.Contains(err.Error(), "INVALID") {
+		t.Fatalf("Sync with a bad extra config = %v; want FRR's complaint without the extra config's text", err)
 	}
 	// The fake echoes the password line, as frr-reload.py may echo the lines it chokes on.
 	if strings.Contains(err.Error(), "s3cret-pw") || !strings.Contains(err.Error(), "password "+Redacted) {
@@ -114,9 +115,44 @@ func TestManagerRenderErrorNamesKey(t *testing.T) {
 }
 
 func TestRedact(t *testing.T) {
-	in := "line 3: % bad:  neighbor 10.0.0.1 password p@ss!word\n neighbor eth1 password x\nneighbor 10.0.0.1 remote-as 1"
-	want := "line 3: % bad:  neighbor 10.0.0.1 password <redacted>\n neighbor eth1 password <redacted>\nneighbor 10.0.0.1 remote-as 1"
-	if got := redact(in); got != want {
-		t.Errorf("redact:\n%s\nwant\n%s", got, want)
+	for _, tc := range []struct{ in, want string }{
+		{"line 3: % bad:  neighbor 10.0.0.1 password p@ss!word\n neighbor eth1 password x\nneighbor 10.0.0.1 remote-as 1",
+			"line 3: % bad:  neighbor 10.0.0.1 password <redacted>\n neighbor eth1 password <redacted>\nneighbor 10.0.0.1 remote-as 1"},
+		// Any blanks, any case: FRR's parser accepts them all.
+		{" neighbor\t10.0.0.1\tpassword\ts3cret\n", " neighbor\t10.0.0.1\tpassword\t<redacted>\n"},
+		{"NEIGHBOR 10.0.0.1  PASSWORD   s3cret", "NEIGHBOR 10.0.0.1  PASSWORD   <redacted>"},
+		{"Neighbor PG Password s3cret", "Neighbor PG Password <redacted>"},
+		// The password is the rest of the line.
+		{"neighbor 10.0.0.1 password two words\nnext", "neighbor 10.0.0.1 password <redacted>\nnext"},
+		{"neighbor 10.0.0.1 password s3cret\r\nnext", "neighbor 10.0.0.1 password <redacted>\r\nnext"},
+		// frr-reload.py quotes lines as Python literals.
+		{`b'line 9: % Unknown command: neighbor 10.0.0.1 password s3cret\n\n'`, `b'line 9: % Unknown command: neighbor 10.0.0.1 password <redacted>`},
+		// FRR's vty passwords, from an extra config.
+		{"password zebra\n enable  password  zebra2\n", "password <redacted>\n enable  password  <redacted>\n"},
+		// Not a password: left as it is.
+		{"neighbor 10.0.0.1 remote-as 65000\n! password rotation is done by the operator", "neighbor 10.0.0.1 remote-as 65000\n! password rotation is done by the operator"},
+	} {
+		if got := redact(tc.in); got != tc.want {
+			t.Errorf("redact(%q)\n = %q\nwant %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestSyncHasADeadline: one Sync is bounded as a whole, not only per frr-reload.py run, so a
+// hanging FRR holds a pass for ApplyTimeout at most.
+func TestSyncHasADeadline(t *testing.T) {
+	m, f, extra, _ := newFakeManager(t)
+	f.r.Timeout = 20 * time.Second // per run: longer than this test waits
+	m.ApplyTimeout = 300 * time.Millisecond
+	if err := os.WriteFile(extra, []byte("! HANG\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err := m.Sync(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "deadline exceeded") {
+		t.Fatalf("Sync with a hanging frr-reload.py = %v; want a deadline error", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Sync returned after %s; want about ApplyTimeout (300ms)", d)
 	}
 }

@@ -6,8 +6,11 @@ import (
 )
 
 // passwordLine matches the argument of `neighbor X password SECRET` wherever FRR text is
-// echoed back to us: frr-reload.py's diff and errors, and `show running-config`.
-var passwordLine = regexp.MustCompile(`(neighbor \S+ password )\S+`)
+// echoed back to us: frr-reload.py's diff and errors, and `show running-config`. FRR takes
+// the rest of the line as the password (it may hold spaces), in any case and with any
+// blanks between the words; everything up to the end of the line goes. So does FRR's own
+// vty password (`password X`, `enable password X`) should the operator's extra config set it.
+var passwordLine = regexp.MustCompile(`(?im)(neighbor[ \t]+\S+[ \t]+password[ \t]+|^[ \t]*(?:enable[ \t]+)?password[ \t]+)[^\r\n]*`)
 
 // Redacted replaces BGP passwords in FRR text.
 const Redacted = "<redacted>"

@@ -42,7 +42,8 @@ type Reloader struct {
 	// run executes one command; tests wrap it to count reloads.
 	run func(ctx context.Context, timeout time.Duration, argv []string) (string, error)
 
-	applyMu sync.Mutex // one apply at a time
+	applyMu   sync.Mutex // one apply at a time
+	sweepOnce sync.Once  // leftovers of an earlier run are removed before the first apply
 
 	runs    atomic.Uint64 // frr-reload.py processes started
 	reloads atomic.Uint64 // of which with --reload
@@ -113,6 +114,7 @@ func (r *Reloader) Apply(ctx context.Context, text []byte) (changed bool, err er
 	defer func() { err = redactErr(err) }()
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
+	r.sweepOnce.Do(r.sweep)
 
 	r.mu.Lock()
 	unchanged := r.applied != nil && bytes.Equal(r.applied, text)
@@ -310,17 +312,16 @@ func (r *Reloader) logger() *slog.Logger {
 	return r.Logger
 }
 
-// writeTemp writes text to a new file in path's directory, with path's mode and owner when
-// path exists (FRR's own `vtysh write` makes it 0640 frr:frr), and returns its name.
+// writeTemp writes text to a new file in path's directory, with path's owner when path
+// exists, and returns its name. The file holds BGP passwords: it is created 0600 and made
+// configMode, whatever mode path had.
 func writeTemp(path string, text []byte) (string, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	f, err := os.CreateTemp(filepath.Dir(path), tempPattern(path))
 	if err != nil {
 		return "", fmt.Errorf("write FRR config: %w", err)
 	}
 	name := f.Name()
-	mode := os.FileMode(0o644)
 	if fi, err := os.Stat(path); err == nil {
-		mode = fi.Mode().Perm()
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 			// Best effort: without CAP_CHOWN the file stays ours, which vtysh can still read.
 			_ = f.Chown(int(st.Uid), int(st.Gid))
@@ -328,7 +329,7 @@ func writeTemp(path string, text []byte) (string, error) {
 	}
 	_, err = f.Write(text)
 	if err == nil {
-		err = f.Chmod(mode)
+		err = f.Chmod(configMode(f))
 	}
 	if err == nil {
 		err = f.Sync()

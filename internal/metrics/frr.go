@@ -40,6 +40,7 @@ type FRRReader struct {
 	maxAge  time.Duration
 	timeout time.Duration
 	now     func() time.Time
+	bfd     func() bool // whether to ask bfdd; nil: always
 
 	mu   sync.Mutex // held for a whole read
 	snap *FRRSnapshot
@@ -49,6 +50,11 @@ type FRRReader struct {
 func NewFRRReader(src FRRSource, maxAge, timeout time.Duration) *FRRReader {
 	return &FRRReader{src: src, maxAge: maxAge, timeout: timeout, now: time.Now}
 }
+
+// AskBFDWhen makes reads ask for BFD peers only while used returns true: the configuration
+// uses BFD. Without BFD, FRR need not run bfdd, and asking for it would fail every read (and
+// with it readiness). Call it before the first Read.
+func (r *FRRReader) AskBFDWhen(used func() bool) { r.bfd = used }
 
 // Read returns a snapshot no older than maxAge, reading FRR when the cached one is older.
 func (r *FRRReader) Read(ctx context.Context) FRRSnapshot {
@@ -71,10 +77,12 @@ func (r *FRRReader) Read(ctx context.Context) FRRSnapshot {
 	var err error
 	s.Neighbors, err = r.src.Neighbors(ctx)
 	keep(err)
-	s.BFD, err = r.src.BFDPeers(ctx)
-	keep(err)
-	s.BFDCounters, err = r.src.BFDCounters(ctx)
-	keep(err)
+	if r.bfd == nil || r.bfd() {
+		s.BFD, err = r.src.BFDPeers(ctx)
+		keep(err)
+		s.BFDCounters, err = r.src.BFDCounters(ctx)
+		keep(err)
+	}
 	s.Err = errors.Join(errs...)
 	s.Time = r.now()
 	s.Took = s.Time.Sub(start)

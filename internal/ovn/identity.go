@@ -42,10 +42,27 @@ func ParseBridgeMappings(s string) (map[string]string, error) {
 		if !ok || network == "" || bridge == "" {
 			return nil, fmt.Errorf("ovn-bridge-mappings: %q is not network:bridge", item)
 		}
+		if err := checkBridgeName(bridge); err != nil {
+			return nil, fmt.Errorf("ovn-bridge-mappings: %q: %w", item, err)
+		}
 		if prev, dup := m[network]; dup && prev != bridge {
 			return nil, fmt.Errorf("ovn-bridge-mappings: network %q mapped to both %s and %s", network, prev, bridge)
 		}
 		m[network] = bridge
 	}
 	return m, nil
+}
+
+// checkBridgeName refuses a bridge name the agent cannot use as a Linux device name. The
+// agent writes per-bridge sysctls (net.ipv4.conf.<bridge>.proxy_arp, ...): "all" and
+// "default" would change them for every interface of the node, and a name with a slash
+// would reach another sysctl file.
+func checkBridgeName(name string) error {
+	switch {
+	case name == "all" || name == "default":
+		return fmt.Errorf("bridge name %q is reserved by the kernel's per-interface settings (net.ipv4.conf.%s); rename the bridge", name, name)
+	case name == "." || name == "..", len(name) > 15, strings.ContainsAny(name, "/ \t\n\x00"):
+		return fmt.Errorf("bridge name %q is not a Linux interface name (at most 15 characters, no '/' or blanks)", name)
+	}
+	return nil
 }

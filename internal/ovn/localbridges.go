@@ -30,17 +30,23 @@ func localBridgeTables() []client.MonitorOption {
 	}
 }
 
-// LocalBridges reads the local OVS bridges from the cache, keyed by name.
+// LocalBridges reads the local OVS bridges from the cache, keyed by name. Like Identity it
+// waits at most staleReadAfter for a reconnecting client, then reads the cache as it is.
 func (w *Watcher) LocalBridges(ctx context.Context) (map[string]ovnstate.LocalBridge, error) {
 	var (
 		bridges []vswitchd.Bridge
 		ports   []vswitchd.Port
 		ifaces  []vswitchd.Interface
 	)
+	lctx, cancel := context.WithTimeout(ctx, staleReadAfter)
+	defer cancel()
 	for _, out := range []any{&bridges, &ports, &ifaces} {
-		if err := w.ovs.List(ctx, out); err != nil {
+		if err := w.ovs.List(lctx, out); err != nil {
 			return nil, fmt.Errorf("read local OVS cache: %w", err)
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	return buildLocalBridges(bridges, ports, ifaces), nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/ovn-kubernetes/libovsdb/client"
@@ -24,6 +25,9 @@ type Watcher struct {
 	// sbOnly is the ovn_bgp_driver engine: no NB client, the topology read from SB.
 	sbOnly bool
 	log    *slog.Logger
+
+	mu     sync.Mutex
+	lastID *ovnstate.Identity // the last identity read; served while the local OVS is away
 }
 
 // SBOnlyDriver is the driver whose engine reads only the Southbound database (and the local
@@ -64,7 +68,7 @@ func Connect(ctx context.Context, c config.Config, trigger func(reason string), 
 	if err != nil {
 		return nil, err
 	}
-	id, err := w.Identity()
+	id, _, err := w.Identity(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -116,25 +120,61 @@ func Connect(ctx context.Context, c config.Config, trigger func(reason string), 
 	return w, nil
 }
 
-// Close disconnects every client.
+// closeWait bounds Close: libovsdb's Close waits for a reconnect attempt in flight, which
+// may be dialing a remote that never answers for up to connectTimeout. A process that is
+// stopping must not wait for that; the attempt ends with the process.
+const closeWait = time.Second
+
+// Close disconnects every client, waiting at most closeWait.
 func (w *Watcher) Close() {
-	for _, c := range []client.Client{w.sb, w.nb, w.ovs} {
-		if c != nil {
-			c.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, c := range []client.Client{w.sb, w.nb, w.ovs} {
+			if c != nil {
+				c.Close()
+			}
 		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(closeWait):
+		w.log.Warn("OVSDB clients still reconnecting; not waiting for them to close", "waited", closeWait)
 	}
 }
 
-// Identity reads this node's identity from the local OVS cache.
-func (w *Watcher) Identity() (ovnstate.Identity, error) {
+// Identity reads this node's identity from the local OVS cache, waiting at most
+// staleReadAfter for a client that is reconnecting (libovsdb's List waits for that without
+// end). stale is true when the local OVS did not answer in time: the identity is then the
+// one in the cache, or the last one read when the cache has none, the same way Snapshot
+// serves NB and SB.
+func (w *Watcher) Identity(ctx context.Context) (id ovnstate.Identity, stale bool, err error) {
+	lctx, cancel := context.WithTimeout(ctx, staleReadAfter)
+	defer cancel()
 	var rows []vswitchd.OpenvSwitch
-	if err := w.ovs.List(context.Background(), &rows); err != nil {
-		return ovnstate.Identity{}, fmt.Errorf("read local Open_vSwitch: %w", err)
+	err = w.ovs.List(lctx, &rows)
+	stale = lctx.Err() != nil
+	if cerr := ctx.Err(); cerr != nil {
+		return ovnstate.Identity{}, stale, cerr
 	}
-	if len(rows) != 1 {
-		return ovnstate.Identity{}, fmt.Errorf("local OVS database has %d Open_vSwitch rows, want 1", len(rows))
+	switch {
+	case err != nil:
+		err = fmt.Errorf("read local Open_vSwitch: %w", err)
+	case len(rows) != 1:
+		err = fmt.Errorf("local OVS database has %d Open_vSwitch rows, want 1", len(rows))
+	default:
+		id, err = identityFrom(rows[0].ExternalIDs)
 	}
-	return identityFrom(rows[0].ExternalIDs)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err != nil {
+		if stale && w.lastID != nil {
+			return *w.lastID, true, nil
+		}
+		return ovnstate.Identity{}, stale, err
+	}
+	w.lastID = &id
+	return id, stale, nil
 }
 
 // staleReadAfter bounds how long Snapshot waits for a disconnected database. libovsdb's List
@@ -197,13 +237,16 @@ func (w *Watcher) Snapshot(ctx context.Context) (ovnstate.State, error) {
 // Read returns this node's identity and a snapshot, with the local OVS bridges: everything
 // one pass computes from and applies.
 func (w *Watcher) Read(ctx context.Context) (ovnstate.Identity, ovnstate.State, error) {
-	id, err := w.Identity()
+	id, stale, err := w.Identity(ctx)
 	if err != nil {
 		return ovnstate.Identity{}, ovnstate.State{}, err
 	}
 	st, err := w.Snapshot(ctx)
 	if err != nil {
 		return id, st, err
+	}
+	if stale {
+		st.Stale = append([]string{"OVS"}, st.Stale...)
 	}
 	st.LocalBridges, err = w.LocalBridges(ctx)
 	return id, st, err

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -103,7 +104,7 @@ func TestWatcherAgainstRealOVSDB(t *testing.T) {
 	}
 	defer w.Close()
 
-	id, err := w.Identity()
+	id, _, err := w.Identity(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,9 @@ func TestParseBridgeMappings(t *testing.T) {
 			t.Errorf("ParseBridgeMappings(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"physnet1", ":br-ex", "physnet1:", "p:a,p:b"} {
+	for _, in := range []string{"physnet1", ":br-ex", "physnet1:", "p:a,p:b",
+		// Names that would be sysctl paths for every interface, or another file.
+		"physnet1:all", "physnet1:default", "p:br-ex,q:all", "p:../../kernel", "p:br-ex-with-a-long-name"} {
 		if _, err := ParseBridgeMappings(in); err == nil {
 			t.Errorf("ParseBridgeMappings(%q): want an error", in)
 		}
@@ -179,5 +182,91 @@ func TestParseBridgeMappings(t *testing.T) {
 func TestIdentityNeedsSystemID(t *testing.T) {
 	if _, err := identityFrom(map[string]string{"ovn-bridge-mappings": "physnet1:br-ex"}); err == nil {
 		t.Error("want an error without system-id")
+	}
+}
+
+// TestReadBoundedWhileLocalOVSGone: with the local ovsdb-server gone, libovsdb's List waits
+// for the reconnect without end. A pass's read must still return: within staleReadAfter with
+// the last identity (marked stale), and at once when the pass's context ends (SIGTERM).
+func TestReadBoundedWhileLocalOVSGone(t *testing.T) {
+	requireOVSDB(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	nb := ovsdb(t, dir, "nb", "/usr/share/ovn/ovn-nb.ovsschema")
+	sb := ovsdb(t, dir, "sb", "/usr/share/ovn/ovn-sb.ovsschema")
+	ovsSock := ovsdb(t, dir, "ovs", "/usr/share/openvswitch/vswitch.ovsschema")
+	for _, argv := range [][]string{
+		{"ovs-vsctl", "--db=unix:" + ovsSock, "--no-wait", "init"},
+		{"ovs-vsctl", "--db=unix:" + ovsSock, "--no-wait", "set", "open_vswitch", ".",
+			"external_ids:system-id=chassis-a", "external_ids:ovn-remote=unix:" + sb},
+	} {
+		if _, err := lab.Run(ctx, "", nil, argv...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	w, err := Connect(ctx, config.Config{OVN: config.OVN{NBConnection: "unix:" + nb, OVSConnection: "unix:" + ovsSock}}, func(string) {}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, _, err := w.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	type result struct {
+		id    ovnstate.Identity
+		st    ovnstate.State
+		err   error
+		took  time.Duration
+		local map[string]ovnstate.LocalBridge
+	}
+	read := func(ctx context.Context) <-chan result {
+		ch := make(chan result, 1)
+		go func() {
+			start := time.Now()
+			id, st, err := w.Read(ctx)
+			if err == nil {
+				_, err = w.LocalBridges(ctx)
+			}
+			ch <- result{id: id, st: st, err: err, took: time.Since(start)}
+		}()
+		return ch
+	}
+	wait := func(ch <-chan result) result {
+		t.Helper()
+		select {
+		case r := <-ch:
+			return r
+		case <-time.After(20 * time.Second):
+			t.Fatal("a read of the caches with the local OVS gone did not return within 20 s")
+			return result{}
+		}
+	}
+
+	// Stop the local ovsdb-server (by pid: the one this test started) and read until the
+	// client has noticed, which a read reports as stale.
+	if _, err := lab.Run(ctx, "", nil, "sh", "-c", "kill $(cat "+filepath.Join(dir, "ovs.pid")+")"); err != nil {
+		t.Fatal(err)
+	}
+	var r result
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if r = wait(read(ctx)); r.err != nil || slices.Contains(r.st.Stale, "OVS") {
+			break
+		}
+	}
+	if r.err != nil {
+		t.Fatalf("read with the local OVS gone: %v", r.err)
+	}
+	if r.id.Chassis != "chassis-a" || !slices.Contains(r.st.Stale, "OVS") {
+		t.Errorf("read with the local OVS gone: identity %+v, stale %v; want chassis-a from the last read, OVS stale", r.id, r.st.Stale)
+	}
+
+	cctx, cancel := context.WithCancel(ctx)
+	ch := read(cctx)
+	cancel()
+	r = wait(ch)
+	if r.err == nil || r.took > staleReadAfter {
+		t.Errorf("read with a cancelled context: err %v after %v; want the context's error at once", r.err, r.took)
 	}
 }
