@@ -15,6 +15,7 @@ import (
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/kernel"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 )
 
 // explainTimeout bounds connecting to the three databases for one explain.
@@ -83,11 +84,11 @@ func explain(ctx context.Context, cfg config.Config, arg, format string, stdout 
 
 func printExplanation(w io.Writer, ex exposure.Explanation, chassis string) {
 	if e := ex.Exposed; e != nil {
-		fmt.Fprintf(w, "%s: EXPOSED on this node (%s) as %s %s\n", ex.Addr, printable(chassis), printable(string(e.Kind)), e.Prefix)
-		fmt.Fprintf(w, "  why:    %s\n", printable(e.Reason))
-		fmt.Fprintf(w, "  from:   %s\n", printable(e.Object))
+		fmt.Fprintf(w, "%s: EXPOSED on this node (%s) as %s %s\n", ex.Addr, ovnstate.Printable(chassis), ovnstate.Printable(string(e.Kind)), e.Prefix)
+		fmt.Fprintf(w, "  why:    %s\n", ovnstate.Printable(e.Reason))
+		fmt.Fprintf(w, "  from:   %s\n", ovnstate.Printable(e.Object))
 		if e.Wiring.Bridge != "" {
-			fmt.Fprintf(w, "  wiring: bridge %s", printable(e.Wiring.Bridge))
+			fmt.Fprintf(w, "  wiring: bridge %s", ovnstate.Printable(e.Wiring.Bridge))
 			if e.Wiring.VLAN != 0 {
 				fmt.Fprintf(w, " vlan %d", e.Wiring.VLAN)
 			}
@@ -95,12 +96,12 @@ func printExplanation(w io.Writer, ex exposure.Explanation, chassis string) {
 				fmt.Fprintf(w, " via %s", e.Wiring.Via)
 			}
 			if e.Wiring.MAC != "" {
-				fmt.Fprintf(w, " neighbour %s", printable(e.Wiring.MAC))
+				fmt.Fprintf(w, " neighbour %s", ovnstate.Printable(e.Wiring.MAC))
 			}
 			fmt.Fprintln(w)
 		}
 	} else {
-		fmt.Fprintf(w, "%s: NOT exposed on this node (%s)\n", ex.Addr, printable(chassis))
+		fmt.Fprintf(w, "%s: NOT exposed on this node (%s)\n", ex.Addr, ovnstate.Printable(chassis))
 		if len(ex.Decisions) == 0 && len(ex.Findings) == 0 {
 			fmt.Fprintln(w, "  no OVN row in this node's view names it: it is not a VM port on a provider network,")
 			fmt.Fprintln(w, "  a floating IP, a router gateway, a load-balancer VIP or (when enabled) a tenant network")
@@ -113,13 +114,13 @@ func printExplanation(w io.Writer, ex exposure.Explanation, chassis string) {
 			if d.Exposed {
 				verdict = "exposed"
 			}
-			fmt.Fprintf(w, "  [%s] %s %s, %s: %s\n", verdict, printable(string(d.Kind)), d.Prefix, printable(d.Object), printable(d.Reason))
+			fmt.Fprintf(w, "  [%s] %s %s, %s: %s\n", verdict, ovnstate.Printable(string(d.Kind)), d.Prefix, ovnstate.Printable(d.Object), ovnstate.Printable(d.Reason))
 		}
 	}
 	if len(ex.Findings) > 0 {
 		fmt.Fprintln(w, "refused OVN data that names it:")
 		for _, f := range ex.Findings {
-			fmt.Fprintf(w, "  [%s] %s\n", f.Reason, printable(f.String()))
+			fmt.Fprintf(w, "  [%s] %s\n", f.Reason, ovnstate.Printable(f.String()))
 		}
 	}
 }

@@ -27,26 +27,11 @@ func unsafeRune(s string) (rune, bool) {
 	return 0, false
 }
 
-func TestPrintable(t *testing.T) {
-	for in, want := range map[string]string{
-		"vm1":       "vm1",
-		"é ünïcode": "é ünïcode",
-		hostile:     `vm1\x1b[2J\x1b]0;pwned\x07\nfake-row\u202eevil\x85\xff`,
-	} {
-		if got := printable(in); got != want {
-			t.Errorf("printable(%q) = %q, want %q", in, got, want)
-		}
-	}
-	if got, want := printableLines("frr: failed\nline 2\x1b[31m"), "frr: failed\n    line 2\\x1b[31m"; got != want {
-		t.Errorf("printableLines = %q, want %q", got, want)
-	}
-}
-
 // TestStatusAndExplainEscapeOVNStrings: whatever an OVN row says, status and explain print
 // no character a terminal interprets, and no row of their own that the row did not make.
 func TestStatusAndExplainEscapeOVNStrings(t *testing.T) {
 	var out bytes.Buffer
-	printStatus(&out, metrics.Status{
+	metrics.WriteStatus(&out, metrics.Status{
 		Time:    time.Now(),
 		Exposed: []metrics.ExposedPrefix{{Prefix: "172.24.4.10/32", Kind: "vm", Object: "Logical_Switch_Port " + hostile, Reason: "bound here " + hostile}},
 		Reconcile: metrics.Reconcile{Last: metrics.PassInfo{End: time.Now(), Reason: "SB " + hostile,

@@ -1,4 +1,4 @@
-package main
+package ovnstate
 
 import (
 	"fmt"
@@ -7,17 +7,17 @@ import (
 	"unicode/utf8"
 )
 
-// printable makes a string from OVN (a port name, a neutron external_id, an error quoting
+// Printable makes a string from OVN (a port name, a neutron external_id, an error quoting
 // one) safe to print on an operator's terminal: control characters (escape sequences that
 // move the cursor or retitle the window, a newline that forges a table row), Unicode format
 // characters (right-to-left overrides, zero-width characters) and invalid UTF-8 are shown
 // escaped, Go-style, instead of being interpreted.
-func printable(s string) string { return escape(s, false) }
+func Printable(s string) string { return escape(s, false) }
 
-// printableLines is printable for multi-line text (an error with FRR's report in it): its
+// PrintableLines is Printable for multi-line text (an error with FRR's report in it): its
 // newlines stay, and each following line is indented so that none can pass for a line of
 // the output around it.
-func printableLines(s string) string { return escape(s, true) }
+func PrintableLines(s string) string { return escape(s, true) }
 
 func escape(s string, keepNewlines bool) string {
 	clean := true
