@@ -6,7 +6,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build deps generate test unit integration lint bench lab clean
+.PHONY: all build deps trixie-root generate test unit integration lint bench lab clean
 
 all: build
 
@@ -15,6 +15,11 @@ build:
 
 deps:
 	./deploy/scripts/install-deps.sh
+
+# The version matrix: FRR 10.3, OVN 25.03, OVS 3.5, BIRD 2.17 in a Debian 13 root, cached
+# outside the clone (OBGP_TRIXIE_ROOT, default /var/cache/ovn-bgp-agent/trixie) and reused.
+trixie-root:
+	./deploy/scripts/trixie-root.sh
 
 # Models come from the schemas Debian's OVN/OVS packages install.
 generate: deps
@@ -28,10 +33,10 @@ lint:
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)
 
-integration: deps
+integration: deps trixie-root
 	$(GO) test -count=1 -timeout 20m ./integration/...
 
-test: deps lint
+test: deps trixie-root lint
 	$(GO) test -count=1 -timeout 20m ./...
 
 bench:
