@@ -76,9 +76,17 @@ func startLab(t *testing.T) (*lab.Lab, context.Context) {
 // startLabFrom is startLab with another topology file.
 func startLabFrom(t *testing.T, topo string) (*lab.Lab, context.Context) {
 	t.Helper()
+	return startLabWith(t, lab.Options{Topology: topo})
+}
+
+// startLabWith is startLab with lab options (the topology, other roots); the agent binary
+// and the log are filled in.
+func startLabWith(t *testing.T, opts lab.Options) (*lab.Lab, context.Context) {
+	t.Helper()
 	requireLab(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	l, err := lab.Start(ctx, lab.Options{Topology: topo, AgentBinary: agentBinary, Log: logWriter{t}})
+	opts.AgentBinary, opts.Log = agentBinary, logWriter{t}
+	l, err := lab.Start(ctx, opts)
 	if err != nil {
 		cancel()
 		t.Fatalf("start lab: %v", err)

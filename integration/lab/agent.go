@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -115,10 +116,17 @@ func (l *Lab) Explain(ctx context.Context, node, addr string, args ...string) (s
 // agentEnv is what differs per lab instance in an agent's configuration, as overrides: the
 // node's own OVS socket and FRR instance, and the node's OVS/OVN directories.
 func agentEnv(n *Node) []string {
-	return append([]string{
+	env := append([]string{
 		"OVN_BGP_AGENT_OVN_OVS_CONNECTION=unix:" + n.OVSSocket(),
 		"OVN_BGP_AGENT_FRR_PATHSPACE=" + n.FRR.Name,
 		"OVN_BGP_AGENT_FRR_CONFIG_FILE=" + n.FRR.ConfigFile(),
 		"OVN_BGP_AGENT_LOG_LEVEL=debug",
 	}, n.Env...)
+	if n.frrBin != "" {
+		// The node's FRR runs from another root: the agent finds that root's vtysh first in
+		// its PATH and reloads with that root's frr-reload.py (wrappers that chroot).
+		env = append(env, "PATH="+n.frrBin+":"+os.Getenv("PATH"),
+			"OVN_BGP_AGENT_FRR_RELOAD_COMMAND="+filepath.Join(n.frrBin, "frr-reload.py"))
+	}
+	return env
 }

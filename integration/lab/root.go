@@ -48,15 +48,12 @@ exec chroot "$r" "$@"`
 	return append(out, argv...)
 }
 
-// removeBindPoints removes the directories InRoot created in root for binds, once nothing
-// runs with them mounted. Only empty directories go (os.Remove), and parents up to root.
+// removeBindPoints removes the mount points InRoot created in root for binds, once nothing
+// runs with them mounted: only the empty leaf directory (os.Remove), never its parents, which
+// belong to the root (its /tmp).
 func removeBindPoints(root string, binds []string) {
 	for _, b := range binds {
-		for d := filepath.Join(root, b); len(d) > len(root) && strings.HasPrefix(d, root+"/"); d = filepath.Dir(d) {
-			if os.Remove(d) != nil {
-				break
-			}
-		}
+		_ = os.Remove(filepath.Join(root, b))
 	}
 }
 
@@ -94,7 +91,7 @@ func writeRootWrapper(path, root, prog string) error {
 # Runs %[2]s from the root %[1]s (written by integration/lab).
 r=%[1]s
 for a; do shift; case $a in "$r"/*) a=${a#"$r"};; esac; set -- "$@" "$a"; done
-exec unshare --mount --propagation private sh -c 'mount --bind /proc "$0/proc"; exec chroot "$0" "$@"' "$r" %[2]s "$@"
+exec unshare --mount --propagation private sh -c 'for d in /proc /dev /sys; do mount --bind "$d" "$0$d"; done; exec chroot "$0" "$@"' "$r" %[2]s "$@"
 `, q(root), q(prog))
 	return os.WriteFile(path, []byte(script), 0o755)
 }
