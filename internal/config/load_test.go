@@ -58,7 +58,7 @@ func TestLoadFullExample(t *testing.T) {
 				{
 					Address: "172.30.2.254", RemoteAS: "external", Description: "tor-2 uplink",
 					PasswordFile: "/etc/ovn-bgp-agent/tor2.password", EBGPMultihop: 2, UpdateSource: "172.30.2.10",
-					Timers: Timers{Keepalive: 10, Hold: 30, Connect: 5}, ExtendedNexthop: true, BFDProfile: "fast",
+					Timers: Timers{Keepalive: 10, Hold: 30, Connect: 5}, ExtendedNexthop: true, BFD: true, BFDProfile: "fast",
 					GracefulRestart: "helper", AddressFamilies: []string{"ipv4", "ipv6"},
 					Import: []PrefixFilter{{Prefix: "0.0.0.0/0"}},
 					Export: []PrefixFilter{
@@ -67,7 +67,7 @@ func TestLoadFullExample(t *testing.T) {
 					},
 					LocalPreference: 200, Communities: []string{"64999:2"}, LargeCommunities: []string{"64999:2:2"},
 				},
-				{Interface: "eth3", RemoteAS: "internal"},
+				{Interface: "eth3", RemoteAS: "internal", BFD: true}, // bfd left out: on by default
 			},
 		},
 		FRR: FRR{
@@ -175,7 +175,7 @@ frr: {pathspace: node-1.a_b}
 				c.Driver = "ovn_bgp_driver"
 				c.OVN.NBConnection = "ssl:10.0.0.1:6641, ssl:[fd00::1]:6641,tcp:ovn-nb.example.org:6641"
 				c.OVN.NBTLS = TLS{PrivateKey: "/etc/pki/agent.key", Certificate: "/etc/pki/agent.crt", CACert: "/etc/pki/ca.crt"}
-				c.BGP.Peers = []Peer{{Address: "fd00::fe", RemoteAS: "4200000000"}, {Address: "10.0.0.254", RemoteAS: "65000"}}
+				c.BGP.Peers = []Peer{{Address: "fd00::fe", RemoteAS: "4200000000", BFD: true}, {Address: "10.0.0.254", RemoteAS: "65000", BFD: true}}
 				c.FRR.Pathspace = "node-1.a_b"
 			},
 		},
