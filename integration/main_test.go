@@ -100,6 +100,9 @@ func startLabWith(t *testing.T, opts lab.Options) (*lab.Lab, context.Context) {
 		}
 		cancel()
 	})
+	if l.NodeByRole("ovn-central") == nil {
+		return l, ctx // a BGP-only topology
+	}
 	if err := l.SetupOpenStack(ctx); err != nil {
 		t.Fatal(err)
 	}
