@@ -40,8 +40,9 @@ func startPeers(t *testing.T, peers, torConf string) (*lab.Lab, context.Context)
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, n := range []string{"node", tor} {
-				out, _ := l.Node(n).FRR.Vtysh(context.Background(), "show bgp summary", "show running-config")
-				t.Logf("%s:\n%s", n, out)
+				// Not the running config: it would print the password.
+				out, err := l.Node(n).FRR.Vtysh(context.Background(), "show bgp summary")
+				t.Logf("%s (%v):\n%s", n, err, out)
 			}
 		}
 	})
