@@ -27,12 +27,12 @@ func TestECMPAtNodeAndSpine(t *testing.T) {
 	// The node: two paths for 0.0.0.0/0, one best and one multipath, and both next hops in
 	// the kernel's route.
 	wantNode := []string{"172.30.1.254", "172.30.2.254"}
-	if err := lab.Poll(ctx, routeWait, "the default route over both ToRs in the node's BGP table", func() (bool, error) {
+	if err := lab.Poll(ctx, convergeWait, "the default route over both ToRs in the node's BGP table", func() (bool, error) {
 		return usesAll(l, ctx, compute, "0.0.0.0/0", wantNode)
 	}); err != nil {
 		t.Fatalf("%v\nagent log:\n%s", err, l.AgentLog(compute, 30))
 	}
-	if err := lab.Poll(ctx, routeWait, "a multipath default route in the node's kernel", func() (bool, error) {
+	if err := lab.Poll(ctx, convergeWait, "a multipath default route in the node's kernel", func() (bool, error) {
 		hops, err := fibNextHops(ctx, l, compute, "default")
 		return slices.Equal(hops, wantNode), fmt.Errorf("kernel next hops %v: %v", hops, err)
 	}); err != nil {
@@ -42,12 +42,12 @@ func TestECMPAtNodeAndSpine(t *testing.T) {
 	// The spine: the VM's /32 over both ToRs, in BGP and in its kernel.
 	const prefix = "172.24.4.10/32"
 	wantSpine := []string{"172.31.1.1", "172.31.2.1"}
-	if err := lab.Poll(ctx, routeWait, prefix+" over both ToRs at the spine", func() (bool, error) {
+	if err := lab.Poll(ctx, convergeWait, prefix+" over both ToRs at the spine", func() (bool, error) {
 		return usesAll(l, ctx, "spine", prefix, wantSpine)
 	}); err != nil {
 		t.Fatalf("%v\nagent log:\n%s", err, l.AgentLog(compute, 30))
 	}
-	if err := lab.Poll(ctx, routeWait, "a multipath "+prefix+" in the spine's kernel", func() (bool, error) {
+	if err := lab.Poll(ctx, convergeWait, "a multipath "+prefix+" in the spine's kernel", func() (bool, error) {
 		hops, err := fibNextHops(ctx, l, "spine", "172.24.4.10")
 		return slices.Equal(hops, wantSpine), fmt.Errorf("kernel next hops %v: %v", hops, err)
 	}); err != nil {

@@ -43,7 +43,7 @@ func TestIPv6ProviderVMReachable(t *testing.T) {
 	if paths[0].NextHop != "2001:db8:1::10" {
 		t.Errorf("the ToR reaches %s via %s, want the compute node's 2001:db8:1::10", prefix, paths[0].NextHop)
 	}
-	if err := lab.Poll(ctx, routeWait, "the NDP proxy for "+subnetGW+" on br-ex", func() (bool, error) {
+	if err := lab.Poll(ctx, convergeWait, "the NDP proxy for "+subnetGW+" on br-ex", func() (bool, error) {
 		out, err := l.Exec(ctx, compute, "ip", "-6", "neigh", "show", "proxy", "dev", "br-ex")
 		return strings.Contains(out, subnetGW+" "), fmt.Errorf("%q %v", out, err)
 	}); err != nil {

@@ -40,7 +40,7 @@ func TestFRRVersionMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
-	waitRoute(t, ctx, l, "172.24.4.10/32")
+	waitPrefix(t, ctx, l, tor, "172.24.4.10/32", computeBGP)
 	if got := routesFromCompute(t, ctx, l); len(got) != 1 || got[0] != "172.24.4.10/32" {
 		t.Errorf("the ToR learned %v from the compute node on FRR 10.3, want only 172.24.4.10/32", got)
 	}
@@ -79,7 +79,7 @@ func TestOVN2503Exposure(t *testing.T) {
 		t.Fatal(err)
 	}
 	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
-	waitRoute(t, ctx, l, "172.24.4.10/32")
+	waitPrefix(t, ctx, l, tor, "172.24.4.10/32", computeBGP)
 	if ch, err := l.PortChassis(ctx, "vm1"); err != nil || ch != "compute-0" {
 		t.Fatalf("vm1 bound to %q (%v), want compute-0 (by ovn-controller 25.03)", ch, err)
 	}

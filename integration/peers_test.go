@@ -28,6 +28,10 @@ const (
 	nodeV6 = "2001:db8:24::10/128"
 )
 
+// convergeWait bounds the first convergence in these tests (sessions up, first routes): on
+// a machine shared with other test runs one frr-reload.py alone has taken over 20 s.
+const convergeWait = 90 * time.Second
+
 // startPeers starts peers.clab.yml and applies the agent's rendering of peers (YAML list
 // items, indented for bgp.peers) on the node and torConf on the ToR.
 func startPeers(t *testing.T, peers, torConf string) (*lab.Lab, context.Context) {
@@ -81,7 +85,7 @@ func applyFRR(t *testing.T, ctx context.Context, f *lab.FRR, text string) {
 // waitEstablished waits until node's session with peer (an address or an interface) is up.
 func waitEstablished(t *testing.T, ctx context.Context, l *lab.Lab, node, peer string) {
 	t.Helper()
-	if err := lab.Poll(ctx, routeWait, node+"'s session with "+peer, func() (bool, error) {
+	if err := lab.Poll(ctx, convergeWait, node+"'s session with "+peer, func() (bool, error) {
 		st, err := l.BGPSessionState(ctx, node, peer)
 		return st == "Established", fmt.Errorf("state %q: %v", st, err)
 	}); err != nil {
@@ -94,7 +98,7 @@ func waitEstablished(t *testing.T, ctx context.Context, l *lab.Lab, node, peer s
 func waitPrefix(t *testing.T, ctx context.Context, l *lab.Lab, node, prefix, peerID string) []lab.Path {
 	t.Helper()
 	var got []lab.Path
-	if err := lab.Poll(ctx, routeWait, prefix+" at "+node, func() (bool, error) {
+	if err := lab.Poll(ctx, convergeWait, prefix+" at "+node, func() (bool, error) {
 		routes, err := l.BGPRoutes(ctx, node, family(prefix))
 		if err != nil {
 			return false, err
@@ -134,7 +138,7 @@ exit
 	waitPrefix(t, ctx, l, tor, nodeV4, "")
 	waitPrefix(t, ctx, l, tor, nodeV6, "")
 	// In the ToR's kernel the IPv4 route goes via the node's link-local address.
-	if err := lab.Poll(ctx, routeWait, nodeV4+" in the ToR's FIB", func() (bool, error) {
+	if err := lab.Poll(ctx, convergeWait, nodeV4+" in the ToR's FIB", func() (bool, error) {
 		out, err := l.Exec(ctx, tor, "ip", "route", "show", "172.24.4.10")
 		return strings.Contains(out, "via inet6 fe80:") && strings.Contains(out, "dev eth1"), fmt.Errorf("%q %v", out, err)
 	}); err != nil {
@@ -176,7 +180,7 @@ exit
 	if _, err := l.Node(tor).FRR.Vtysh(ctx, "clear bgp 172.30.1.10"); err != nil {
 		t.Fatal(err)
 	}
-	waitNotEstablished := lab.Poll(ctx, routeWait, "the session to drop with a wrong password", func() (bool, error) {
+	waitNotEstablished := lab.Poll(ctx, convergeWait, "the session to drop with a wrong password", func() (bool, error) {
 		st, err := l.BGPSessionState(ctx, tor, "172.30.1.10")
 		return err == nil && st != "Established", err
 	})
@@ -269,7 +273,7 @@ exit
 	if paths[0].NextHop != "2001:db8:1::10" {
 		t.Errorf("the ToR reaches %s via %s, want 2001:db8:1::10", nodeV6, paths[0].NextHop)
 	}
-	if err := lab.Poll(ctx, routeWait, nodeV6+" in the ToR's FIB", func() (bool, error) {
+	if err := lab.Poll(ctx, convergeWait, nodeV6+" in the ToR's FIB", func() (bool, error) {
 		out, err := l.Exec(ctx, tor, "ip", "-6", "route", "show", "2001:db8:24::10")
 		// FRR installs the peer's link-local address as the next hop on a shared link.
 		return strings.Contains(out, "proto bgp") && strings.Contains(out, "dev eth1"), fmt.Errorf("%q %v", out, err)
@@ -320,13 +324,13 @@ protocol bgp node {
 	birdc := func(cmd ...string) (string, error) {
 		return lab.Run(ctx, "", nil, append([]string{"birdc", "-s", sock}, cmd...)...)
 	}
-	if err := lab.Poll(ctx, routeWait, "BIRD's session with the node", func() (bool, error) {
+	if err := lab.Poll(ctx, convergeWait, "BIRD's session with the node", func() (bool, error) {
 		out, err := birdc("show", "protocols", "node")
 		return strings.Contains(out, "Established"), fmt.Errorf("%q %v", out, err)
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := lab.Poll(ctx, routeWait, nodeV4+" at BIRD", func() (bool, error) {
+	if err := lab.Poll(ctx, convergeWait, nodeV4+" at BIRD", func() (bool, error) {
 		out, err := birdc("show", "route", "for", "172.24.4.10", "all")
 		return strings.Contains(out, "172.24.4.10/32") && strings.Contains(out, "via 172.30.3.10") &&
 			strings.Contains(out, "BGP.as_path: 64999"), fmt.Errorf("%q %v", out, err)
