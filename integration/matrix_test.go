@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -87,6 +88,25 @@ func TestOVN2503Exposure(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitNoRoute(t, ctx, l, "172.24.4.10/32")
+
+	// The router gateway on this chassis: OVN 25.03 reports where it is twice, in SB (the
+	// cr-lrp binding, which the agent reads) and in NB (Logical_Router_Port
+	// status:hosting-chassis). Both must agree, and the gateway's address reaches the ToR.
+	if _, err := l.NBCtl(ctx, "lrp-set-gateway-chassis", "lrp-gw", "compute-0", "1"); err != nil {
+		t.Fatal(err)
+	}
+	waitPrefix(t, ctx, l, tor, "172.24.4.1/32", computeBGP)
+	if err := lab.Poll(ctx, convergeWait, "NB and SB to agree where the gateway is", func() (bool, error) {
+		sb, err := l.PortChassis(ctx, "cr-lrp-gw")
+		if err != nil {
+			return false, err
+		}
+		nb, err := l.NBCtl(ctx, "--if-exists", "get", "logical_router_port", "lrp-gw", "status:hosting-chassis")
+		nb = strings.Trim(strings.TrimSpace(nb), `"`)
+		return sb == "compute-0" && nb == sb, fmt.Errorf("SB cr-lrp-gw on %q, NB hosting-chassis %q (%v)", sb, nb, err)
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func requireVersion(t *testing.T, ctx context.Context, f *lab.FRR, want string) {
