@@ -126,6 +126,7 @@ func TestGoldenConfigsPassFrrReloadTest(t *testing.T) {
 func TestFRRVersionMatrix(t *testing.T) {
 	for _, v := range []struct{ name, version string }{{"frr-8.4", "8.4"}, {"frr-10.3", "10.3"}} {
 		t.Run(v.name, func(t *testing.T) {
+			t.Parallel() // separate namespaces and pathspaces: the versions overlap
 			root := ""
 			if v.version != "8.4" {
 				root = trixieRoot(t)
