@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -175,20 +176,39 @@ exit
 	}
 
 	// With another password on the ToR, the session must not come back: clearing it makes
-	// both ends reconnect, and the kernel drops every segment with the wrong key.
+	// both ends reconnect, and the kernel drops the node's segments for the wrong key (its
+	// TcpExtTCPMD5Failure counter, per namespace, shows it).
 	applyFRR(t, ctx, l.Node(tor).FRR, torConf("other-pw"))
 	if _, err := l.Node(tor).FRR.Vtysh(ctx, "clear bgp 172.30.1.10"); err != nil {
 		t.Fatal(err)
 	}
-	waitNotEstablished := lab.Poll(ctx, convergeWait, "the session to drop with a wrong password", func() (bool, error) {
+	if err := lab.Poll(ctx, convergeWait, "segments with the wrong MD5 key dropped while the session is down", func() (bool, error) {
 		st, err := l.BGPSessionState(ctx, tor, "172.30.1.10")
-		return err == nil && st != "Established", err
-	})
-	if waitNotEstablished != nil {
-		t.Fatal(waitNotEstablished)
+		if err != nil {
+			return false, err
+		}
+		n, err := md5Failures(ctx, l, tor)
+		return st != "Established" && n > 0, fmt.Errorf("state %q, TcpExtTCPMD5Failure %d (%v)", st, n, err)
+	}); err != nil {
+		t.Fatal(err)
 	}
 	applyFRR(t, ctx, l.Node(tor).FRR, torConf("Md5-s3cret"))
 	waitEstablished(t, ctx, l, tor, "172.30.1.10")
+}
+
+// md5Failures reads the kernel's count of TCP segments dropped for a wrong MD5 signature in
+// node's namespace.
+func md5Failures(ctx context.Context, l *lab.Lab, node string) (int, error) {
+	out, err := l.Exec(ctx, node, "nstat", "-a", "-s", "-z", "TcpExtTCPMD5Failure")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "TcpExtTCPMD5Failure" {
+			return strconv.Atoi(f[1])
+		}
+	}
+	return 0, fmt.Errorf("no TcpExtTCPMD5Failure in %q", out)
 }
 
 // TestMultihopPeer: ebgp-multihop through a router namespace, sourced from the node's own
