@@ -13,7 +13,7 @@ STATICCHECK       := $(TOOLS_DIR)/staticcheck-$(STATICCHECK_VERSION)
 # tag (real FRR, OVS, ovsdb-server, network namespaces) or live in integration/.
 UNIT_PKGS = $$($(GO) list ./... | grep -v /integration)
 
-.PHONY: all build deps generate test unit integration lint bench lab clean
+.PHONY: all build deps trixie-root generate test unit integration lint bench lab clean
 
 all: build
 
@@ -22,6 +22,11 @@ build:
 
 deps:
 	./deploy/scripts/install-deps.sh
+
+# The version matrix: FRR 10.3, OVN 25.03, OVS 3.5, BIRD 2.17 in a Debian 13 root, cached
+# outside the clone (OBGP_TRIXIE_ROOT, default /var/cache/ovn-bgp-agent/trixie) and reused.
+trixie-root:
+	./deploy/scripts/trixie-root.sh
 
 # Models come from the schemas Debian's OVN/OVS packages install.
 generate: deps
@@ -47,10 +52,10 @@ unit:
 	$(GO) test -count=1 $(UNIT_PKGS)
 
 # Integration tests run the real daemons as root.
-integration: deps
+integration: deps trixie-root
 	$(GO) test -count=1 -tags privileged -timeout 30m ./integration/...
 
-test: deps lint
+test: deps trixie-root lint
 	$(GO) test -count=1 -tags privileged -timeout 40m ./...
 
 bench:

@@ -84,16 +84,24 @@ const (
 // startLabFrom is startLab with another topology file.
 func startLabFrom(t *testing.T, topo string) (*lab.Lab, context.Context) {
 	t.Helper()
-	return startLabWith(t, topo, nbEngine)
+	return startLabWith(t, lab.Options{Topology: topo})
 }
 
-// startLabWith is startLabFrom with the agents' driver. With the SB-only driver, the end of
+// startLabEngine is startLabFrom with the agents' driver. With the SB-only driver, the end of
 // the test checks that no agent connected to NB.
-func startLabWith(t *testing.T, topo string, eng engine) (*lab.Lab, context.Context) {
+func startLabEngine(t *testing.T, topo string, eng engine) (*lab.Lab, context.Context) {
+	t.Helper()
+	return startLabWith(t, lab.Options{Topology: topo, Driver: string(eng)})
+}
+
+// startLabWith is startLab with lab options (the topology, the driver, other roots); the
+// agent binary and the log are filled in.
+func startLabWith(t *testing.T, opts lab.Options) (*lab.Lab, context.Context) {
 	t.Helper()
 	requireLab(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	l, err := lab.Start(ctx, lab.Options{Topology: topo, AgentBinary: agentBinary, Log: logWriter{t}, Driver: string(eng)})
+	opts.AgentBinary, opts.Log = agentBinary, logWriter{t}
+	l, err := lab.Start(ctx, opts)
 	if err != nil {
 		cancel()
 		t.Fatalf("start lab: %v", err)
@@ -107,8 +115,11 @@ func startLabWith(t *testing.T, topo string, eng engine) (*lab.Lab, context.Cont
 		}
 		cancel()
 	})
-	if eng == sbEngine {
+	if opts.Driver == string(sbEngine) {
 		t.Cleanup(func() { assertNoNB(t, ctx, l) })
+	}
+	if l.NodeByRole("ovn-central") == nil {
+		return l, ctx // a BGP-only topology
 	}
 	if err := l.SetupOpenStack(ctx); err != nil {
 		t.Fatal(err)
@@ -216,7 +227,7 @@ func startWithVM(t *testing.T, env ...string) (*lab.Lab, context.Context) {
 // startWithVMOn is startWithVM with the agent's driver.
 func startWithVMOn(t *testing.T, eng engine, env ...string) (*lab.Lab, context.Context) {
 	t.Helper()
-	l, ctx := startLabWith(t, topology, eng)
+	l, ctx := startLabEngine(t, topology, eng)
 	if err := l.StartAgentWith(ctx, compute, env); err != nil {
 		t.Fatal(err)
 	}

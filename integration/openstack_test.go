@@ -28,7 +28,7 @@ func startOpenStack(t *testing.T, extra ...string) (*lab.Lab, context.Context) {
 // startOpenStackOn is startOpenStack with the agents' driver.
 func startOpenStackOn(t *testing.T, eng engine, extra ...string) (*lab.Lab, context.Context) {
 	t.Helper()
-	l, ctx := startLabWith(t, osTopology, eng)
+	l, ctx := startLabEngine(t, osTopology, eng)
 	for _, n := range []string{nodeA, nodeB} {
 		if err := l.StartAgentWith(ctx, n, extra); err != nil {
 			t.Fatal(err)

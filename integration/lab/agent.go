@@ -130,7 +130,14 @@ func (l *Lab) agentEnv(n *Node) []string {
 	if l.opts.Driver == SBOnlyDriver {
 		env = append(env, "OVN_BGP_AGENT_OVN_NB_CONNECTION=unix:"+n.NoNBSocket())
 	}
-	return append(env, n.Env...)
+	env = append(env, n.Env...)
+	if n.frrBin != "" {
+		// The node's FRR runs from another root: the agent finds that root's vtysh first in
+		// its PATH and reloads with that root's frr-reload.py (wrappers that chroot).
+		env = append(env, "PATH="+n.frrBin+":"+os.Getenv("PATH"),
+			"OVN_BGP_AGENT_FRR_RELOAD_COMMAND="+filepath.Join(n.frrBin, "frr-reload.py"))
+	}
+	return env
 }
 
 // NoNBSocket is the NB connection agents get with the SB-only driver: a path nothing

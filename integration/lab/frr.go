@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -22,24 +23,36 @@ const (
 type FRR struct {
 	Name   string // pathspace (-N); also the directory name under /etc/frr and /var/run/frr
 	Netns  string
+	Root   string // "": the host's FRR; else a Debian root (TrixieRoot) it runs from, chrooted
 	procs  []*Proc
 	logDir string
 }
 
-// ConfDir is /etc/frr/<pathspace>, where frr.conf lives.
-func (f *FRR) ConfDir() string { return filepath.Join(frrConfRoot, f.Name) }
+// ConfDir is /etc/frr/<pathspace>, where frr.conf lives, as a host path (under Root).
+func (f *FRR) ConfDir() string { return filepath.Join(f.Root, frrConfRoot, f.Name) }
 
-// ConfigFile is the integrated config the instance loads with `vtysh -b`.
+// ConfigFile is the integrated config the instance loads with `vtysh -b`, as a host path.
 func (f *FRR) ConfigFile() string { return filepath.Join(f.ConfDir(), "frr.conf") }
 
-// RunDir is /var/run/frr/<pathspace>, where the vty sockets live.
-func (f *FRR) RunDir() string { return filepath.Join(frrRunRoot, f.Name) }
+// RunDir is /var/run/frr/<pathspace>, where the vty sockets live, as a host path. Under a
+// root it is <root>/run/frr: the root's /var/run is a link that must not lead to the host's.
+func (f *FRR) RunDir() string {
+	if f.Root != "" {
+		return filepath.Join(f.Root, "/run/frr", f.Name)
+	}
+	return filepath.Join(frrRunRoot, f.Name)
+}
 
 // StartFRR starts zebra, bgpd and bfdd for pathspace name inside netns, loads config (may be
 // empty) with `vtysh -b`, and waits until vtysh answers. logDir receives the daemon logs.
 func StartFRR(ctx context.Context, name, netns, logDir, config string) (*FRR, error) {
-	f := &FRR{Name: name, Netns: netns, logDir: logDir}
-	uid, gid, err := frrIDs()
+	return StartFRRFrom(ctx, "", name, netns, logDir, config)
+}
+
+// StartFRRFrom is StartFRR with the FRR of another Debian root (see InRoot); "" is the host's.
+func StartFRRFrom(ctx context.Context, root, name, netns, logDir, config string) (*FRR, error) {
+	f := &FRR{Name: name, Netns: netns, Root: root, logDir: logDir}
+	uid, gid, err := frrIDs(root)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +91,7 @@ func StartFRR(ctx context.Context, name, netns, logDir, config string) (*FRR, er
 		f.Stop()
 		return nil, err
 	}
-	if out, err := Run(ctx, "", nil, "vtysh", "-N", name, "-b"); err != nil {
+	if out, err := Run(ctx, "", nil, InRoot(root, nil, "vtysh", "-N", name, "-b")...); err != nil {
 		f.Stop()
 		return nil, fmt.Errorf("frr %s: load config: %w: %s", name, err, out)
 	}
@@ -93,8 +106,8 @@ func (f *FRR) startDaemon(ctx context.Context, d string) (*Proc, error) {
 	if err := os.Remove(sock); err != nil && !os.IsNotExist(err) {
 		return nil, err
 	}
-	p, err := StartProc(f.Name+"-"+d, f.Netns, f.logDir, nil,
-		filepath.Join(frrDaemonDir, d), "-N", f.Name, "-u", "frr", "-g", "frr", "-A", "127.0.0.1")
+	p, err := StartProc(f.Name+"-"+d, f.Netns, f.logDir, nil, InRoot(f.Root, nil,
+		filepath.Join(frrDaemonDir, d), "-N", f.Name, "-u", "frr", "-g", "frr", "-A", "127.0.0.1")...)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +155,41 @@ func (f *FRR) Vtysh(ctx context.Context, cmds ...string) (string, error) {
 	for _, c := range cmds {
 		args = append(args, "-c", c)
 	}
-	return Run(ctx, "", nil, args...)
+	return Run(ctx, "", nil, InRoot(f.Root, nil, args...)...)
+}
+
+// Command wraps argv (vtysh, frr-reload.py, ...) to run with this instance's FRR programs:
+// inside its root, if it has one, with host paths under the root passed as seen inside it.
+func (f *FRR) Command(argv ...string) []string {
+	if f.Root == "" {
+		return argv
+	}
+	inner := make([]string, len(argv))
+	for i, a := range argv {
+		if strings.HasPrefix(a, f.Root+"/") {
+			a = strings.TrimPrefix(a, f.Root)
+		}
+		inner[i] = a
+	}
+	return InRoot(f.Root, nil, inner...)
+}
+
+// WriteWrappers writes vtysh and frr-reload.py into dir that run this instance's own
+// programs, for a process on the host (the agent) to put first in its PATH. Nothing is
+// written for the host's FRR: it returns "".
+func (f *FRR) WriteWrappers(dir string) (string, error) {
+	if f.Root == "" {
+		return "", nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	for name, prog := range map[string]string{"vtysh": "vtysh", "frr-reload.py": "/usr/lib/frr/frr-reload.py"} {
+		if err := writeRootWrapper(filepath.Join(dir, name), f.Root, prog); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
 }
 
 // Daemon returns the running process for one of zebra, bgpd, bfdd, or nil.
@@ -172,7 +219,10 @@ func (f *FRR) Stop() error {
 	return errors.Join(errs...)
 }
 
-func frrIDs() (int, int, error) {
+func frrIDs(root string) (int, int, error) {
+	if root != "" {
+		return idsIn(root, "frr")
+	}
 	u, err := user.Lookup("frr")
 	if err != nil {
 		return 0, 0, fmt.Errorf("user frr (is the frr package installed?): %w", err)

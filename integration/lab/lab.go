@@ -21,6 +21,14 @@ type Options struct {
 	// With SBOnlyDriver the agents are also given an NB connection that does not exist
 	// (NoNBSocket), so an agent that dialled NB would never run a pass.
 	Driver string
+	// FRRRoots runs the FRR of the named nodes from another Debian root (node name → root,
+	// e.g. TrixieRoot for FRR 10.3); the others run the host's. The node's agent then drives
+	// that root's vtysh and frr-reload.py.
+	FRRRoots map[string]string
+	// OVNRoot, when set, runs every OVN and OVS daemon (NB/SB ovsdb-server, ovn-northd,
+	// each node's ovsdb-server, ovs-vswitchd, ovn-controller) and the lab's ovn-nbctl and
+	// ovn-sbctl from that root (e.g. TrixieRoot for OVN 25.03, OVS 3.5).
+	OVNRoot string
 }
 
 // SBOnlyDriver is the agent's driver that reads only the Southbound database.
@@ -48,7 +56,8 @@ type Node struct {
 	Env   []string // OVS_RUNDIR/OVN_RUNDIR for the node's own OVS and OVN tools
 	topo  TopoNode
 
-	vswitchd *Proc // compute nodes: the running ovs-vswitchd
+	vswitchd *Proc  // compute nodes: the running ovs-vswitchd
+	frrBin   string // wrappers for the agent when the node's FRR runs from another root
 }
 
 var labCounter atomic.Int32
@@ -95,7 +104,7 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 		return l, err
 	}
 	// Central first: the compute nodes' ovn-controller connects to it.
-	for _, role := range []string{"ovn-central", "compute", "tor"} {
+	for _, role := range []string{"ovn-central", "compute", "tor", "router"} {
 		for _, name := range topo.NodeNames() {
 			n := l.nodes[name]
 			if n.Role != role {
@@ -166,8 +175,11 @@ func (l *Lab) startNode(ctx context.Context, n *Node) error {
 			conf = string(b)
 		}
 		return l.startFRR(ctx, n, conf)
-	case "tor":
+	case "tor", "router":
 		src, ok := l.topo.Bind(n.Name, "/etc/frr/frr.conf")
+		if !ok && n.Role == "router" {
+			return nil // a namespace that only forwards, or runs another daemon a test starts
+		}
 		if !ok {
 			return errors.New("a tor node needs a bind for /etc/frr/frr.conf")
 		}
@@ -181,18 +193,26 @@ func (l *Lab) startNode(ctx context.Context, n *Node) error {
 }
 
 func (l *Lab) startFRR(ctx context.Context, n *Node, conf string) error {
-	f, err := StartFRR(ctx, n.Netns, n.Netns, n.Dir, conf)
+	root := l.opts.FRRRoots[n.Name]
+	f, err := StartFRRFrom(ctx, root, n.Netns, n.Netns, n.Dir, conf)
 	if err != nil {
 		return err
 	}
 	n.FRR = f
-	l.logf("  %s: FRR %s up", n.Name, f.Name)
+	if n.frrBin, err = f.WriteWrappers(filepath.Join(n.Dir, "frr-bin")); err != nil {
+		return err
+	}
+	if root != "" {
+		l.logf("  %s: FRR %s up (from %s)", n.Name, f.Name, root)
+	} else {
+		l.logf("  %s: FRR %s up", n.Name, f.Name)
+	}
 	return nil
 }
 
-// start runs a daemon for the lab and records it for Close.
+// start runs an OVN or OVS daemon for the lab (from OVNRoot, if set) and records it for Close.
 func (l *Lab) start(n *Node, name string, argv ...string) (*Proc, error) {
-	p, err := StartProc(name, n.Netns, n.Dir, n.Env, argv...)
+	p, err := StartProc(name, n.Netns, n.Dir, n.Env, l.ovnCommand(argv...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -277,6 +297,9 @@ func (l *Lab) Close() error {
 		}
 	}
 	l.netns = nil
+	if l.opts.OVNRoot != "" {
+		removeBindPoints(l.opts.OVNRoot, []string{l.Dir})
+	}
 	if os.Getenv("OBGP_KEEP_LOGS") == "" && l.Dir != "" {
 		if err := os.RemoveAll(l.Dir); err != nil {
 			errs = append(errs, err)

@@ -27,8 +27,8 @@ func TestLoadTopology(t *testing.T) {
 	}
 
 	bad := t.TempDir() + "/bad.clab.yml"
-	os.WriteFile(bad, []byte("name: x\ntopology:\n  nodes:\n    a: {kind: linux, labels: {ovn-bgp-agent.role: router}}\n"), 0o644)
-	if _, err := LoadTopology(bad); err == nil || !strings.Contains(err.Error(), `got "router"`) {
+	os.WriteFile(bad, []byte("name: x\ntopology:\n  nodes:\n    a: {kind: linux, labels: {ovn-bgp-agent.role: spine}}\n"), 0o644)
+	if _, err := LoadTopology(bad); err == nil || !strings.Contains(err.Error(), `got "spine"`) {
 		t.Errorf("unknown role: want a clear error, got %v", err)
 	}
 }

@@ -43,7 +43,7 @@ func (l *Lab) startCentral(ctx context.Context, n *Node) error {
 	// bind the TCP remote to any address of the namespace, which only has this one.
 	for _, db := range []struct{ name, schema, port string }{{"nb", nbSchema, "6641"}, {"sb", sbSchema, "6642"}} {
 		file := filepath.Join(n.Dir, db.name+".db")
-		if _, err := Run(ctx, "", nil, "ovsdb-tool", "create", file, db.schema); err != nil {
+		if _, err := Run(ctx, "", nil, l.ovnCommand("ovsdb-tool", "create", file, db.schema)...); err != nil {
 			return err
 		}
 		p, err := l.start(n, "ovsdb-server-"+db.name, "ovsdb-server", "--no-chdir",
@@ -70,7 +70,7 @@ func (l *Lab) startCentral(ctx context.Context, n *Node) error {
 // has no openvswitch module). The exec lines then create the bridges.
 func (l *Lab) startOVS(ctx context.Context, n *Node) error {
 	db := filepath.Join(n.Dir, "conf.db")
-	if _, err := Run(ctx, "", nil, "ovsdb-tool", "create", db, ovsSchema); err != nil {
+	if _, err := Run(ctx, "", nil, l.ovnCommand("ovsdb-tool", "create", db, ovsSchema)...); err != nil {
 		return err
 	}
 	sock := filepath.Join(n.Dir, "db.sock")
@@ -160,12 +160,28 @@ func (l *Lab) centralDir() string {
 
 // NBCtl runs ovn-nbctl against the lab's NB database.
 func (l *Lab) NBCtl(ctx context.Context, args ...string) (string, error) {
-	return Run(ctx, "", nil, append([]string{"ovn-nbctl", "--db=unix:" + filepath.Join(l.centralDir(), "nb.sock")}, args...)...)
+	return Run(ctx, "", nil, l.ovnCommand(append([]string{"ovn-nbctl", "--db=unix:" + filepath.Join(l.centralDir(), "nb.sock")}, args...)...)...)
 }
 
 // SBCtl runs ovn-sbctl against the lab's SB database.
 func (l *Lab) SBCtl(ctx context.Context, args ...string) (string, error) {
-	return Run(ctx, "", nil, append([]string{"ovn-sbctl", "--db=unix:" + filepath.Join(l.centralDir(), "sb.sock")}, args...)...)
+	return Run(ctx, "", nil, l.ovnCommand(append([]string{"ovn-sbctl", "--db=unix:" + filepath.Join(l.centralDir(), "sb.sock")}, args...)...)...)
+}
+
+// OVNExec runs an OVN/OVS program (ovs-vsctl, ovn-appctl, ...) in node's namespace with the
+// node's environment, from OVNRoot when the lab has one.
+func (l *Lab) OVNExec(ctx context.Context, node string, argv ...string) (string, error) {
+	n := l.nodes[node]
+	if n == nil {
+		return "", fmt.Errorf("no node %q", node)
+	}
+	return Run(ctx, n.Netns, n.Env, l.ovnCommand(argv...)...)
+}
+
+// ovnCommand wraps argv to run from OVNRoot, with the lab's directory (databases, sockets)
+// at the same path inside it.
+func (l *Lab) ovnCommand(argv ...string) []string {
+	return InRoot(l.opts.OVNRoot, []string{l.Dir}, argv...)
 }
 
 func unquote(s string) string { return strings.Trim(strings.TrimSpace(s), "\"") }

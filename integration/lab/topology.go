@@ -31,7 +31,8 @@ type TopoNode struct {
 	Exec   []string          `yaml:"exec"`
 }
 
-// Role is the node's ovn-bgp-agent.role label: ovn-central, compute or tor.
+// Role is the node's ovn-bgp-agent.role label: ovn-central, compute, tor or router (a plain
+// namespace; FRR runs there only when /etc/frr/frr.conf is bound).
 func (n TopoNode) Role() string { return n.Labels["ovn-bgp-agent.role"] }
 
 // Endpoint is one side of a link.
@@ -53,9 +54,9 @@ func LoadTopology(path string) (*Topology, error) {
 	t.dir = filepath.Dir(path)
 	for name, n := range t.Topology.Nodes {
 		switch n.Role() {
-		case "ovn-central", "compute", "tor":
+		case "ovn-central", "compute", "tor", "router":
 		default:
-			return nil, fmt.Errorf("%s: node %s: label ovn-bgp-agent.role must be ovn-central, compute or tor, got %q", path, name, n.Role())
+			return nil, fmt.Errorf("%s: node %s: label ovn-bgp-agent.role must be ovn-central, compute, tor or router, got %q", path, name, n.Role())
 		}
 	}
 	if _, err := t.Links(); err != nil {

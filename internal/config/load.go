@@ -81,6 +81,7 @@ func LoadWithWarnings(path string, environ []string) (Config, []string, error) {
 	if err != nil {
 		return Config{}, nil, err
 	}
+	peerDefaults(file.values)
 	upstream := upstreamEnvOverrides(environ, &ps)
 	env := envOverrides(environ, &ps)
 

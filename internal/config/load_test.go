@@ -111,7 +111,7 @@ func TestLoadFullExample(t *testing.T) {
 				{
 					Address: netip.MustParseAddr("172.30.2.254"), RemoteAS: RemoteAS{Kind: "external"}, Description: "tor-2 uplink",
 					PasswordFile: filepath.Join(dir, "tor2.password"), EBGPMultihop: 2, UpdateSource: "172.30.2.10",
-					Timers: Timers{Keepalive: 10, Hold: 30, Connect: 5}, ExtendedNexthop: true, BFDProfile: "fast",
+					Timers: Timers{Keepalive: 10, Hold: 30, Connect: 5}, ExtendedNexthop: true, BFD: true, BFDProfile: "fast",
 					GracefulRestart: "helper", AddressFamilies: []string{"ipv4", "ipv6"},
 					Import: []PrefixFilter{{Prefix: netip.MustParsePrefix("0.0.0.0/0")}},
 					Export: []PrefixFilter{
@@ -120,7 +120,7 @@ func TestLoadFullExample(t *testing.T) {
 					},
 					LocalPreference: 200, Communities: communities("64999:2"), LargeCommunities: largeCommunities("64999:2:2"),
 				},
-				{Interface: "eth3", RemoteAS: RemoteAS{Kind: "internal"}},
+				{Interface: "eth3", RemoteAS: RemoteAS{Kind: "internal"}, BFD: true}, // bfd left out: on by default
 			},
 		},
 		FRR: FRR{
@@ -228,8 +228,8 @@ frr: {pathspace: node-1.a_b}
 				c.Driver = "ovn_bgp_driver"
 				c.OVN.NBConnection = "ssl:10.0.0.1:6641, ssl:[fd00::1]:6641,tcp:ovn-nb.example.org:6641"
 				c.OVN.NBTLS = TLS{PrivateKey: "/etc/pki/agent.key", Certificate: "/etc/pki/agent.crt", CACert: "/etc/pki/ca.crt"}
-				c.BGP.Peers = []Peer{{Address: netip.MustParseAddr("fd00::fe"), RemoteAS: RemoteAS{ASN: 4200000000}},
-					{Address: netip.MustParseAddr("10.0.0.254"), RemoteAS: RemoteAS{ASN: 65000}}}
+				c.BGP.Peers = []Peer{{Address: netip.MustParseAddr("fd00::fe"), RemoteAS: RemoteAS{ASN: 4200000000}, BFD: true},
+					{Address: netip.MustParseAddr("10.0.0.254"), RemoteAS: RemoteAS{ASN: 65000}, BFD: true}}
 				c.FRR.Pathspace = "node-1.a_b"
 			},
 		},

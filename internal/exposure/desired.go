@@ -74,6 +74,11 @@ type Wiring struct {
 	// MAC is set for router gateway ports: a permanent neighbour entry Prefix→MAC on Bridge
 	// (and an NDP proxy entry for IPv6) lets the host reach the gateway without ARP.
 	MAC string
+	// NDPProxy is set for an IPv6 VM on a provider network: the network address (the
+	// subnet-router anycast address, RFC 4291) of the VM's subnet, from neutron:cidrs. The
+	// host answers neighbour solicitations for it on Bridge, so a guest routing via it
+	// reaches the host and leaves through the fabric; IPv6 has no proxy-ARP-for-everything.
+	NDPProxy netip.Addr
 }
 
 // Bridge is a provider bridge of this node, with what the kernel needs to steer traffic

@@ -34,8 +34,10 @@ func (c *computer) providerPorts() {
 					c.skip(HostPrefix(a), KindVM, object, "%s", why)
 					continue
 				}
+				w := pn.wiring()
+				w.NDPProxy = subnetRouter(p, a)
 				c.expose(Exposure{
-					Prefix: HostPrefix(a), Kind: KindVM, Object: object, Port: p.Name, Wiring: pn.wiring(),
+					Prefix: HostPrefix(a), Kind: KindVM, Object: object, Port: p.Name, Wiring: w,
 					Reason: fmt.Sprintf("VM port %s on provider network %s (%s→%s) %s",
 						p.Name, ls.Name, pn.physnet, pn.bridge, why),
 				}, ls)
@@ -114,6 +116,22 @@ func vmPortIPs(p ovnstate.LogicalSwitchPort) ([]netip.Addr, error) {
 	}
 	slices.SortFunc(addrs, netip.Addr.Compare)
 	return slices.Compact(addrs), err
+}
+
+// subnetRouter returns the subnet-router anycast address of IPv6 address a's subnet, as
+// neutron:cidrs gives it on port p; the zero Addr for IPv4, or when neutron:cidrs does not
+// list a with a subnet (no guess from the address alone).
+func subnetRouter(p ovnstate.LogicalSwitchPort, a netip.Addr) netip.Addr {
+	if !a.Is6() {
+		return netip.Addr{}
+	}
+	for _, f := range strings.Fields(p.ExternalIDs["neutron:cidrs"]) {
+		pfx, err := netip.ParsePrefix(f)
+		if err == nil && pfx.Addr() == a && pfx.Bits() < 127 {
+			return pfx.Masked().Addr()
+		}
+	}
+	return netip.Addr{}
 }
 
 func orNone(s string) string {

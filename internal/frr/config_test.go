@@ -169,3 +169,31 @@ func large(s ...string) []config.LargeCommunity {
 	}
 	return out
 }
+
+// A peer whose file leaves bfd out is rendered with `neighbor X bfd` (the default is on);
+// `bfd: false` renders none.
+func TestRenderPeerBFDByDefault(t *testing.T) {
+	file := t.TempDir() + "/config.yaml"
+	text := "bgp:\n  peers:\n    - {address: 172.30.1.254, remote_as: 65000}\n    - {address: 172.30.2.254, remote_as: 65000, bfd: false}\n"
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.LoadWithEnv(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc, err := FromAgentConfig(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Render(fc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), " neighbor 172.30.1.254 bfd\n") {
+		t.Errorf("a peer without bfd in the file got no `neighbor 172.30.1.254 bfd`:\n%s", out)
+	}
+	if strings.Contains(string(out), " neighbor 172.30.2.254 bfd") {
+		t.Errorf("a peer with bfd: false got BFD:\n%s", out)
+	}
+}

@@ -258,6 +258,12 @@ func (w *Wirer) wireExposure(ws wantState, tables map[string]uint32, e exposure.
 			neighs = append(neighs, item{kind: kindProxy, addr: dst.Addr(), dev: dev})
 		}
 	}
+	if p := wi.NDPProxy; p.IsValid() {
+		if !p.Is6() || !dst.Addr().Is6() {
+			return fmt.Errorf("NDP proxy %s is only for an IPv6 exposure", p)
+		}
+		neighs = append(neighs, item{kind: kindProxy, addr: p, dev: dev})
+	}
 	rule := item{kind: kindRule, dst: dst, table: table}
 	for _, it := range append([]item{route, rule}, neighs...) {
 		ws.items[it] = struct{}{}

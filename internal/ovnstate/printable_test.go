@@ -21,4 +21,3 @@ func TestPrintable(t *testing.T) {
 		t.Errorf("printableLines = %q, want %q", got, want)
 	}
 }
-
