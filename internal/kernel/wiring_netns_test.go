@@ -135,6 +135,11 @@ func TestWiringIdempotent(t *testing.T) {
 	ns, name, h := newNamedNetns(t)
 	// Any real node has lo up; IPv4 onlink next hops are checked against its local table.
 	ipIn(t, name, "link", "set", "lo", "up")
+	// A new namespace may inherit forwarding from the host (podman turns it on there): start
+	// from a node that forwards nothing, so the wiring has to turn it on.
+	for _, s := range []string{"net.ipv4.ip_forward=0", "net.ipv6.conf.all.forwarding=0"} {
+		execIn(t, name, "sysctl", "-qw", s)
+	}
 	addBridge(t, h, "br-ex", false) // a provider bridge that is still down
 	w := newWirerIn(t, ns)
 
