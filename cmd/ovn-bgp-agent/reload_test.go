@@ -102,7 +102,7 @@ func TestReloadAcceptsExactlyWhatCheckConfigAccepts(t *testing.T) {
 				t.Errorf("check-config does not name %s:\n%s", tt.key, errOut.String())
 			}
 
-			ok, err, changed, before, after := reloadOnce(t, text)
+			ok, changed, before, after, err := reloadOnce(t, text)
 			if ok != checkOK {
 				t.Errorf("reload ok=%v, check-config ok=%v: they must take the same files (reload error: %v)", ok, checkOK, err)
 			}
@@ -130,7 +130,7 @@ func TestReloadAcceptsExactlyWhatCheckConfigAccepts(t *testing.T) {
 // reloadOnce runs a Reloader on a file holding reloadBase, replaces the file by text, asks for
 // a reload and reports the first result, whether OnChange was called, and the running
 // configuration before and after. The reloader has stopped when it returns.
-func reloadOnce(t *testing.T, text string) (ok bool, err error, changed bool, before, after config.Config) {
+func reloadOnce(t *testing.T, text string) (ok, changed bool, before, after config.Config, err error) {
 	t.Helper()
 	path := writeConfig(t, reloadBase)
 	running, lerr := config.LoadWithEnv(path, nil)

@@ -58,7 +58,7 @@ func validIfName(name string) error {
 	case len(name) >= unix.IFNAMSIZ:
 		return fmt.Errorf("interface name must be at most %d bytes", unix.IFNAMSIZ-1)
 	case name == "." || name == "..":
-		return errors.New("interface name must not be . or ..")
+		return errors.New(`interface name must not be "." or ".."`)
 	case strings.ContainsAny(name, "/: \t\n\r\v\f"):
 		return errors.New("interface name must not contain '/', ':' or whitespace")
 	}

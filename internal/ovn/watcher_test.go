@@ -219,7 +219,6 @@ func TestReadBoundedWhileLocalOVSGone(t *testing.T) {
 		st    ovnstate.State
 		err   error
 		took  time.Duration
-		local map[string]ovnstate.LocalBridge
 	}
 	read := func(ctx context.Context) <-chan result {
 		ch := make(chan result, 1)
