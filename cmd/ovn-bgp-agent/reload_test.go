@@ -175,5 +175,5 @@ func reloadOnce(t *testing.T, text string) (ok, changed bool, before, after conf
 	<-done
 	mu.Lock()
 	defer mu.Unlock()
-	return ok, err, changed, before, r.Current()
+	return ok, changed, before, r.Current(), err
 }
