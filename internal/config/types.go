@@ -5,6 +5,8 @@ package config
 import (
 	"net/netip"
 	"time"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 )
 
 // Config is the agent's whole configuration after defaults, overrides and validation.
@@ -89,10 +91,14 @@ type BGP struct {
 	Peers           []Peer            `mapstructure:"peers"`
 }
 
-// Kinds are the exposure kinds bgp.kind_communities may name: internal/exposure's kinds,
-// listed here because exposure depends on this package (a test in internal/frr keeps the two
-// lists equal).
-var Kinds = []string{"vm", "fip", "gateway", "tenant", "tenant-subnet", "lb-vip", "lb-fip", "port-forwarding"}
+// Kinds are the exposure kinds bgp.kind_communities may name: internal/exposure's.
+var Kinds = func() []string {
+	out := make([]string, len(exposure.Kinds))
+	for i, k := range exposure.Kinds {
+		out[i] = string(k)
+	}
+	return out
+}()
 
 // KindCommunities are the communities for the prefixes of one exposure kind (one of Kinds).
 type KindCommunities struct {

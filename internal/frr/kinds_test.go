@@ -79,8 +79,7 @@ func TestKindCommunitiesByAddressMetric(t *testing.T) {
 	want("172.24.4.12/32", "64999:1 64999:3", "")
 }
 
-// config lists the kind names it accepts itself, because exposure depends on it; they must
-// be exposure's kinds, each with a metric here.
+// The kind names config accepts are exposure's kinds, each with a metric here.
 func TestConfigKindsAreExposureKinds(t *testing.T) {
 	var kinds []string
 	for _, k := range exposure.Kinds {
