@@ -159,6 +159,7 @@ var renderCases = []renderCase{
 		// (edpm_frr): one iBGP peer group for the uplinks, unnumbered, with BFD, TTL security
 		// and allowas-in origin, graceful shutdown, explicit activation, host routes only
 		// out, only the learned default route installed with the node's address as source.
+		// TestRHOSOConfigRendersGolden renders the same from the lab's YAML keys.
 		name: "rhoso-compute",
 		cfg: Config{
 			ASN:      64999,
@@ -171,17 +172,17 @@ var renderCases = []renderCase{
 			},
 			PeerGroups: []Neighbor{{
 				Group: "uplink", RemoteAS: RemoteAS{Kind: Internal}, BFD: BFD{Enabled: true, Profile: "edpm"},
-				TTLSecurityHops: 1, AllowASIn: AllowASIn{Origin: true},
+				TTLSecurityHops: 1, AllowASIn: AllowASIn{Origin: true}, Families: []Family{IPv4, IPv6},
 				Policy: Policy{Export: []PrefixRule{
 					{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Ge: 32},
 					{Prefix: netip.MustParsePrefix("::/0"), Ge: 128},
 				}},
 			}},
 			Neighbors: []Neighbor{
-				{Interface: "nic4", PeerGroup: "uplink"},
-				{Interface: "nic3", PeerGroup: "uplink"},
+				{Interface: "eth3", PeerGroup: "uplink"},
+				{Interface: "eth1", PeerGroup: "uplink"},
 			},
-			Install:              Install{DefaultOnly: true, SourceIPv4: netip.MustParseAddr("172.30.1.10"), SourceIPv6: netip.MustParseAddr("2001:db8:1::10")},
+			Install:              Install{DefaultOnly: true, SourceIPv4: netip.MustParseAddr("172.30.1.10")},
 			NHTResolveViaDefault: true,
 		},
 	},
