@@ -1,6 +1,7 @@
 package frr
 
 import (
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -57,5 +58,31 @@ func TestRenderPeerFeatureDefaultsDropped(t *testing.T) {
 				t.Errorf("want %q and not %q in:\n%s", tc.want, tc.dont, s)
 			}
 		})
+	}
+}
+
+// The keys the RHOSO lab does not use reach the model too.
+func TestFromAgentConfigPeerFeatures(t *testing.T) {
+	c := agentConfig(func(b *config.BGP) {
+		b.Timers = config.BGPTimers{Keepalive: 10, Hold: 30}
+		b.Networks = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+		b.Install = config.Install{SourceIPv6: netip.MustParseAddr("2001:db8::10")}
+		b.Peers[0].AllowASIn = config.AllowASIn{Count: 2}
+		b.Peers[0].ImportMatchCommunities = std("65000:1")
+		b.Peers[0].ImportLocalPreference = 50
+		b.Peers[0].ImportCommunities = std("64999:5")
+		b.Peers[0].ImportLargeCommunities = large("64999:0:5")
+	})
+	got, err := FromAgentConfig(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Instance != (Instance{Keepalive: 10, Hold: 30}) || len(got.Networks) != 1 || got.Install.SourceIPv6 != c.BGP.Install.SourceIPv6 {
+		t.Errorf("instance %+v, networks %v, install %+v", got.Instance, got.Networks, got.Install)
+	}
+	want := Policy{ImportMatch: std("65000:1"), ImportLocalPreference: 50,
+		ImportCommunities: Communities{Standard: std("64999:5"), Large: large("64999:0:5")}}
+	if diff := cmp.Diff(want, got.Neighbors[0].Policy); diff != "" || got.Neighbors[0].AllowASIn.Count != 2 {
+		t.Errorf("peer policy (-want +got):\n%s\nallowas-in %v", diff, got.Neighbors[0].AllowASIn)
 	}
 }
