@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -132,4 +133,97 @@ func renderedPart(running string) string {
 		b.WriteString(l)
 	}
 	return b.String()
+}
+
+// TestInboundPolicyAndNetworks: on the RHOSO lab, the uplink group's inbound policy accepts
+// only routes with community 65000:1 (tor's, not tor2's), sets local preference 150 and adds
+// 64999:77 to them, and a `network` statement announces the node's own 172.30.1.10/32.
+func TestInboundPolicyAndNetworks(t *testing.T) {
+	t.Parallel()
+	l, ctx := startLabFrom(t, rhosoTopology)
+	base, err := l.AgentConfigFile(compute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := os.ReadFile(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(text), "      allowas_in: origin\n", "      allowas_in: origin\n"+
+		"      import_match_communities: [\"65000:1\"]\n"+
+		"      import_local_preference: 150\n"+
+		"      import_communities: [\"64999:77\"]\n", 1)
+	cfg = strings.Replace(cfg, "  install:", "  networks: [172.30.1.10/32]\n  install:", 1)
+	if cfg == string(text) || !strings.Contains(cfg, "import_match") || !strings.Contains(cfg, "networks:") {
+		t.Fatalf("%s changed: the test could not add its keys", base)
+	}
+	path := t.TempDir() + "/config.yaml"
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.StartAgentConfig(ctx, compute, path, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// The network statement: the node's own address reaches the ToR.
+	if err := lab.Poll(ctx, routeWait, "172.30.1.10/32 at the ToR", func() (bool, error) {
+		routes, err := l.BGPRoutes(ctx, tor, "ipv4")
+		return err == nil && len(routes["172.30.1.10/32"]) > 0, err
+	}); err != nil {
+		t.Fatalf("%v\nagent log:\n%s", err, l.AgentLog(compute, 30))
+	}
+	// The inbound policy: tor's loopback accepted with the local preference and community set.
+	var p inboundPath
+	if err := lab.Poll(ctx, routeWait, "10.255.0.1/32 from tor at the compute node", func() (bool, error) {
+		var err error
+		p, err = firstPath(ctx, l.Node(compute).FRR, "10.255.0.1/32")
+		return err == nil, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if p.LocalPref != 150 || !strings.Contains(p.Community.String, "64999:77") || !strings.Contains(p.Community.String, "65000:1") {
+		t.Errorf("10.255.0.1/32 at the compute node: local-pref %d, communities %q; want 150 and 64999:77 added to 65000:1",
+			p.LocalPref, p.Community.String)
+	}
+	// tor2's loopback, without 65000:1, is refused although tor2's session is up.
+	if err := lab.Poll(ctx, routeWait, "tor2's session Established", func() (bool, error) {
+		st, err := l.BGPSessionState(ctx, compute, "eth3")
+		return st == "Established", err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if routes, err := l.BGPRoutes(ctx, compute, "ipv4"); err != nil || len(routes["10.255.0.2/32"]) != 0 {
+		t.Errorf("the compute node accepted tor2's 10.255.0.2/32 without community 65000:1 (%v): %v", err, routes["10.255.0.2/32"])
+	}
+	// tor2 originates it (TestRHOSODefaultsRendered sees it arrive without the policy).
+	if routes, err := l.BGPRoutes(ctx, tor2, "ipv4"); err != nil || len(routes["10.255.0.2/32"]) == 0 {
+		t.Errorf("tor2 does not originate 10.255.0.2/32 (%v)", err)
+	}
+}
+
+const tor2 = "tor2"
+
+// inboundPath is the part of `show bgp ipv4 unicast PREFIX json` an inbound policy sets.
+type inboundPath struct {
+	LocalPref int `json:"locPrf"`
+	Community struct {
+		String string `json:"string"`
+	} `json:"community"`
+}
+
+func firstPath(ctx context.Context, f *lab.FRR, prefix string) (inboundPath, error) {
+	out, err := f.Vtysh(ctx, "show bgp ipv4 unicast "+prefix+" json")
+	if err != nil {
+		return inboundPath{}, err
+	}
+	var r struct {
+		Paths []inboundPath `json:"paths"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		return inboundPath{}, err
+	}
+	if len(r.Paths) == 0 {
+		return inboundPath{}, fmt.Errorf("%s not in the BGP table", prefix)
+	}
+	return r.Paths[0], nil
 }
