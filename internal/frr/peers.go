@@ -117,7 +117,7 @@ type installMap struct {
 	Src                 string // "": no set src
 }
 
-// installMaps returns the route-maps (and prefix lists) Install needs.
+// addInstall adds the zebra route-maps (and prefix lists) that Install needs, one per family.
 func (v *view) addInstall(in Install) {
 	for _, fam := range []Family{IPv4, IPv6} {
 		m := installMap{Name: InstallRouteMap4, Family: "ip"}

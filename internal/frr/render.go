@@ -40,7 +40,7 @@ type view struct {
 	BFDProfiles  []BFDProfile
 	ExtraConfig  string
 	Kernel       bool // redistribute kernel too (tenant subnets as kernel routes)
-	// peers.go
+	// The peer features and instance options (peers.go).
 	Inst           Instance
 	LogLine        string // `log` line arguments, e.g. "syslog informational"
 	LogPrecision   uint8
