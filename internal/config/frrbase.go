@@ -62,6 +62,11 @@ func validateFRRBase(ps *problems, c Config) {
 			ps.add(key, "must not be set with frr.base_config: the operator's FRR file (%s) owns it in co-owned mode", base)
 		}
 	}
+	for key, set := range coOwnedKeys(c) { // peers.go
+		if set {
+			ps.add(key, "must not be set with frr.base_config: the operator's FRR file (%s) owns it in co-owned mode", base)
+		}
+	}
 	// frr-reload.py runs `vtysh write` after a reload unless the file it reloads is
 	// <confdir>/frr.conf, and that write goes over the operator's file. The agent passes the
 	// merged file's directory as confdir, so the file must be named frr.conf.

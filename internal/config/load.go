@@ -38,6 +38,7 @@ func Default() Config {
 			ConfigFile:    "/etc/frr/frr.conf",
 			ReloadCommand: "/usr/lib/frr/frr-reload.py",
 			WatchInterval: 2 * time.Second,
+			Log:           FRRLog{Target: "syslog", Level: "informational"},
 		},
 		Kernel: Kernel{
 			RulePriority:    2000,
@@ -122,6 +123,12 @@ func LoadWithWarnings(path string, environ []string) (Config, []string, error) {
 	}
 	if len(cfg.BGP.Peers) == 0 {
 		cfg.BGP.Peers = nil // "peers: []" and no peers at all are the same configuration
+	}
+	if len(cfg.BGP.PeerGroups) == 0 {
+		cfg.BGP.PeerGroups = nil
+	}
+	if len(cfg.BGP.Networks) == 0 {
+		cfg.BGP.Networks = nil
 	}
 	defaultINIBase(&cfg, file.ini, upstream, env)
 	for _, p := range validate(cfg) {

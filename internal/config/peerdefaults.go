@@ -12,10 +12,17 @@ func peerDefaults(values map[string]any) {
 	if !ok {
 		return
 	}
-	peers, _ := bgp["peers"].([]any)
-	for _, p := range peers {
-		if m, ok := p.(map[string]any); ok {
-			if _, set := m["bfd"]; !set {
+	// A group's members take BFD from the group, which gets the default like a peer.
+	for _, list := range []string{"peers", "peer_groups"} {
+		entries, _ := bgp[list].([]any)
+		for _, p := range entries {
+			m, ok := p.(map[string]any)
+			if !ok {
+				continue
+			}
+			_, set := m["bfd"]
+			_, member := m["peer_group"]
+			if !set && !member {
 				m["bfd"] = PeerBFDDefault
 			}
 		}

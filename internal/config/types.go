@@ -88,8 +88,40 @@ type BGP struct {
 	// KindCommunities are set, on top of Communities, on the prefixes of one exposure kind.
 	KindCommunities []KindCommunities `mapstructure:"kind_communities"`
 	BFDProfiles     []BFDProfile      `mapstructure:"bfd_profiles"`
-	Peers           []Peer            `mapstructure:"peers"`
+	// PeerGroups are written like peers, with a name instead of an address or interface;
+	// a peer joins one with peer_group and then takes its session and policy from it.
+	PeerGroups []PeerGroup `mapstructure:"peer_groups"`
+	Peers      []Peer      `mapstructure:"peers"`
+	// The instance's own options (owned mode; in co-owned mode the operator's file has them).
+	GracefulShutdown   bool `mapstructure:"graceful_shutdown"`   // bgp graceful-shutdown
+	ExplicitActivation bool `mapstructure:"explicit_activation"` // no bgp default ipv4-unicast
+	LogNeighborChanges bool `mapstructure:"log_neighbor_changes"`
+	// Timers are the instance's keepalive and hold (timers bgp); peers may override them.
+	Timers BGPTimers `mapstructure:"timers"`
+	// Networks are operator prefixes announced with `network` statements (when in the RIB).
+	Networks []netip.Prefix `mapstructure:"networks" want:"a prefix such as 192.0.2.0/24"`
+	// Install limits what zebra installs from BGP into the kernel.
+	Install Install `mapstructure:"install"`
 }
+
+// BGPTimers are the BGP instance's keepalive and hold in seconds; 0 and 0: FRR's defaults.
+type BGPTimers struct {
+	Keepalive uint16 `mapstructure:"keepalive"`
+	Hold      uint16 `mapstructure:"hold"`
+}
+
+// Install says which routes learned over BGP zebra puts into the kernel, and with which
+// source address: RHOSO's pure-L3 compute nodes install only the default route, sourced from
+// the node's own address (ip protocol bgp route-map ... set src).
+type Install struct {
+	DefaultOnly bool       `mapstructure:"default_only"`
+	SourceIPv4  netip.Addr `mapstructure:"source_ipv4" want:"empty or an IPv4 address of this node"`
+	SourceIPv6  netip.Addr `mapstructure:"source_ipv6" want:"empty or an IPv6 address of this node"`
+}
+
+// PeerGroup is a named set of peer options (FRR's peer-group): a Peer with Name set and no
+// address, interface or peer_group.
+type PeerGroup = Peer
 
 // Kinds are the exposure kinds bgp.kind_communities may name: internal/exposure's.
 var Kinds = func() []string {
@@ -119,8 +151,10 @@ type BFDProfile struct {
 
 // Peer is one BGP neighbour, typically a ToR switch: by address, or by interface (unnumbered).
 type Peer struct {
+	Name            string     `mapstructure:"name"`    // a peer group's name; only in bgp.peer_groups
 	Address         netip.Addr `mapstructure:"address"` // zero for an interface peer
 	Interface       string     `mapstructure:"interface"`
+	PeerGroup       string     `mapstructure:"peer_group"` // one of bgp.peer_groups: its options apply
 	RemoteAS        RemoteAS   `mapstructure:"remote_as"`
 	Description     string     `mapstructure:"description"`
 	PasswordFile    string     `mapstructure:"password_file"` // read when frr.conf is rendered
@@ -130,8 +164,10 @@ type Peer struct {
 	ExtendedNexthop bool       `mapstructure:"extended_nexthop"`
 	BFD             bool       `mapstructure:"bfd"`
 	BFDProfile      string     `mapstructure:"bfd_profile"`
-	GracefulRestart string     `mapstructure:"graceful_restart"` // "", enable, disable, helper
-	AddressFamilies []string   `mapstructure:"address_families"` // ipv4, ipv6; none: the peer's own
+	GracefulRestart string     `mapstructure:"graceful_restart"`  // "", enable, disable, helper
+	AddressFamilies []string   `mapstructure:"address_families"`  // ipv4, ipv6; none: the peer's own
+	TTLSecurityHops uint8      `mapstructure:"ttl_security_hops"` // 1..254 (GTSM); not with ebgp_multihop
+	AllowASIn       AllowASIn  `mapstructure:"allowas_in"`        // origin or 1..10; "": off
 	// The peer's policy: prefix filters, and attributes set on what is sent to it. The
 	// fields stay flat here because they are flat in the YAML.
 	Import           []PrefixFilter   `mapstructure:"import"`
@@ -139,6 +175,13 @@ type Peer struct {
 	LocalPreference  uint32           `mapstructure:"local_preference"`
 	Communities      []Community      `mapstructure:"communities"`
 	LargeCommunities []LargeCommunity `mapstructure:"large_communities"`
+	// Inbound policy beyond the import prefix filter: only routes with one of
+	// ImportMatchCommunities are accepted; accepted routes get the local preference and
+	// communities set.
+	ImportLocalPreference  uint32           `mapstructure:"import_local_preference"`
+	ImportCommunities      []Community      `mapstructure:"import_communities"`
+	ImportLargeCommunities []LargeCommunity `mapstructure:"import_large_communities"`
+	ImportMatchCommunities []Community      `mapstructure:"import_match_communities"`
 }
 
 // Timers are BGP timers in seconds; 0 leaves FRR's default.
@@ -170,6 +213,19 @@ type FRR struct {
 	BaseConfig string `mapstructure:"base_config"`
 	// WatchInterval is how often vtysh is asked whether FRR still runs our config.
 	WatchInterval time.Duration `mapstructure:"watch_interval"`
+	// Log is FRR's own logging target (owned mode).
+	Log FRRLog `mapstructure:"log"`
+	// NHTResolveViaDefault lets zebra resolve BGP next hops over the default route
+	// (ip nht resolve-via-default), as RHOSO's compute nodes need with only a learned default.
+	NHTResolveViaDefault bool `mapstructure:"nht_resolve_via_default"`
+}
+
+// FRRLog is where FRR's daemons log, and from which level on.
+type FRRLog struct {
+	Target             string `mapstructure:"target"`              // syslog, stdout or file
+	File               string `mapstructure:"file"`                // absolute path, for target file
+	Level              string `mapstructure:"level"`               // FRR's level names, e.g. informational
+	TimestampPrecision uint8  `mapstructure:"timestamp_precision"` // 0..6 sub-second digits
 }
 
 // Kernel says how the agent marks the routing state it owns, so that it never touches anyone

@@ -30,6 +30,7 @@ func validate(c Config) []Problem {
 	checkTLS(&ps, "ovn.sb_tls", c.OVN.SBConnection, c.OVN.SBTLS)
 	validateBGP(&ps, c.BGP)
 	validateExposure(&ps, c.Exposure)
+	validateInstance(&ps, c) // peers.go
 	validateFRR(&ps, c.FRR)
 	validateFRRBase(&ps, c) // frrbase.go
 	validateKernel(&ps, c.Kernel, c.BGP)
@@ -104,10 +105,16 @@ func validateBGP(ps *problems, b BGP) {
 		}
 		profiles[p.Name] = true
 	}
+	groups := validatePeerGroups(ps, b, profiles) // peers.go
 	seen := make(map[string]int)
 	for i, p := range b.Peers {
 		key := fmt.Sprintf("bgp.peers[%d]", i)
-		name := validatePeer(ps, key, p, b.AS, profiles)
+		var name string
+		if p.PeerGroup != "" {
+			name = validateGroupMember(ps, key, p, groups)
+		} else {
+			name = validatePeer(ps, key, p, b.AS, profiles)
+		}
 		if name == "" {
 			continue
 		}
@@ -147,7 +154,18 @@ func validateBFDProfile(ps *problems, key string, p BFDProfile) {
 // validatePeer checks one peer and returns its name: its address or interface, "" when
 // neither is usable.
 func validatePeer(ps *problems, key string, p Peer, asn uint32, profiles map[string]bool) string {
+	name := validatePeerName(ps, key, p)
+	validatePeerOptions(ps, key, p, asn, profiles)
+	return name
+}
+
+// validatePeerName checks how a peer is reached and returns its name: its address or
+// interface, "" when neither is usable.
+func validatePeerName(ps *problems, key string, p Peer) string {
 	var name string
+	if p.Name != "" {
+		ps.addGot(key+".name", p.Name, "is for bgp.peer_groups; a peer joins a group with peer_group")
+	}
 	switch a := p.Address; {
 	case a.IsValid() && p.Interface != "":
 		ps.add(key, "set address or interface, not both")
@@ -169,6 +187,11 @@ func validatePeer(ps *problems, key string, p Peer, asn uint32, profiles map[str
 	default:
 		name = a.String()
 	}
+	return name
+}
+
+// validatePeerOptions checks the session and policy options of a peer or a peer group.
+func validatePeerOptions(ps *problems, key string, p Peer, asn uint32, profiles map[string]bool) {
 	if r := p.RemoteAS; r.ASN == 0 && r.Kind == "" {
 		ps.addGot(key+".remote_as", r.String(), "must be 1..4294967295, internal or external")
 	}
@@ -211,7 +234,7 @@ func validatePeer(ps *problems, key string, p Peer, asn uint32, profiles map[str
 	}
 	validateFilters(ps, key+".import", p.Import)
 	validateFilters(ps, key+".export", p.Export)
-	return name
+	validatePeerFeatures(ps, key, p) // peers.go
 }
 
 // validateTimers applies FRR's rules for `timers KEEPALIVE HOLD`: both or neither, hold 3 or

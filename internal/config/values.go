@@ -129,3 +129,44 @@ func (r RemoteAS) String() string {
 
 // IsIBGP reports whether the session is internal for a node in AS asn.
 func (r RemoteAS) IsIBGP(asn uint32) bool { return r.Kind == RemoteASInternal || r.ASN == asn }
+
+// AllowASIn is a peer's allowas-in: accept routes carrying our own AS, up to Count times in
+// the path, or (Origin) only when the path started in our AS. The zero value is off.
+type AllowASIn struct {
+	Origin bool
+	Count  uint8 // 1..10 when set
+}
+
+// UnmarshalText parses "origin" or a number 1..10; "" is off.
+func (a *AllowASIn) UnmarshalText(b []byte) error {
+	switch s := string(b); s {
+	case "":
+		*a = AllowASIn{}
+	case "origin":
+		*a = AllowASIn{Origin: true}
+	default:
+		n, err := strconv.ParseUint(s, 10, 8)
+		if err != nil || n < 1 || n > 10 || (len(s) > 1 && s[0] == '0') {
+			return errors.New(`must be "origin" or a number 1..10 (how often our AS may appear), or "" for off`)
+		}
+		*a = AllowASIn{Count: uint8(n)}
+	}
+	return nil
+}
+
+// MarshalText returns the form UnmarshalText takes.
+func (a AllowASIn) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
+// String is "origin", the count, or "" when off.
+func (a AllowASIn) String() string {
+	switch {
+	case a.Origin:
+		return "origin"
+	case a.Count != 0:
+		return strconv.Itoa(int(a.Count))
+	}
+	return ""
+}
+
+// Set reports whether allowas-in is on.
+func (a AllowASIn) Set() bool { return a.Origin || a.Count != 0 }

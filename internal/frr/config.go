@@ -32,7 +32,15 @@ type Config struct {
 	// kernel side marks them with KindMetric (see kinds.go).
 	KindCommunities []KindCommunities
 	BFDProfiles     []BFDProfile
-	Neighbors       []Neighbor
+	// PeerGroups are peer groups (Neighbor with Group set); Neighbors join one with PeerGroup.
+	PeerGroups []Neighbor
+	Neighbors  []Neighbor
+	Instance   Instance       // the instance's own options (peers.go)
+	Networks   []netip.Prefix // operator prefixes: `network` statements
+	Install    Install        // what zebra installs from BGP
+	Log        Log            // FRR's log target
+	// NHTResolveViaDefault: ip nht resolve-via-default.
+	NHTResolveViaDefault bool
 	// RedistributeKernel also advertises the agent's kernel routes through the NIC (tenant
 	// subnets with the subnet advertisement method), through the same route-map.
 	RedistributeKernel bool
@@ -89,8 +97,10 @@ const (
 
 // Neighbor is one BGP peer of the default instance, by address or by interface (unnumbered).
 type Neighbor struct {
+	Group           string     // a peer group's name: then neither Addr nor Interface
 	Addr            netip.Addr // exactly one of Addr and Interface
 	Interface       string
+	PeerGroup       string // the group this peer takes its options from; then only Description
 	RemoteAS        RemoteAS
 	Description     string
 	Password        string // secret: read from the peer's password_file, never logged
@@ -100,7 +110,9 @@ type Neighbor struct {
 	ExtendedNexthop bool // always on for interface peers, so only rendered for address peers
 	BFD             BFD
 	GracefulRestart string   // "", GREnable, GRDisable or GRHelper
-	Families        []Family // nil: the family of Addr, or both for an interface peer
+	Families        []Family // nil: the family of Addr, or both for an interface peer or group
+	TTLSecurityHops uint8    // 0: off
+	AllowASIn       AllowASIn
 	Policy          Policy
 }
 
@@ -139,6 +151,11 @@ type Policy struct {
 	Import, Export  []PrefixRule
 	LocalPreference uint32 // set on routes sent to the peer (iBGP); 0: not set
 	Communities     Communities
+	// Inbound: only routes with one of ImportMatch (if any) are accepted, and get
+	// ImportLocalPreference (0: not set) and ImportCommunities added.
+	ImportMatch           []config.Community
+	ImportLocalPreference uint32
+	ImportCommunities     Communities
 }
 
 // PrefixRule is one prefix-list entry. Ge and Le are 0 when unset.
@@ -150,6 +167,9 @@ type PrefixRule struct {
 
 // Name is how FRR names the peer in `neighbor NAME ...` lines.
 func (n Neighbor) Name() string {
+	if n.Group != "" {
+		return n.Group
+	}
 	if n.Interface != "" {
 		return n.Interface
 	}
@@ -159,7 +179,7 @@ func (n Neighbor) Name() string {
 // Active reports whether the peer is activated in family f.
 func (n Neighbor) Active(f Family) bool {
 	if n.Families == nil {
-		if n.Interface != "" {
+		if n.Interface != "" || n.Group != "" {
 			return true
 		}
 		return (f == IPv4) == n.Addr.Is4()

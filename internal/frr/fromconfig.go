@@ -34,6 +34,17 @@ func FromAgentConfig(c config.Config) (Config, error) {
 			TransmitInterval: p.TransmitInterval, Echo: p.Echo, Passive: p.Passive,
 		})
 	}
+	for i, p := range b.PeerGroups {
+		n := neighborFromConfig(p)
+		if p.PasswordFile != "" {
+			pw, err := config.ReadPassword(p.PasswordFile)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("bgp.peer_groups[%d].password_file: %w", i, err))
+			}
+			n.Password = pw
+		}
+		out.PeerGroups = append(out.PeerGroups, n)
+	}
 	for i, p := range b.Peers {
 		n := neighborFromConfig(p)
 		if p.PasswordFile != "" {
@@ -45,6 +56,13 @@ func FromAgentConfig(c config.Config) (Config, error) {
 		}
 		out.Neighbors = append(out.Neighbors, n)
 	}
+	out.Instance = Instance{GracefulShutdown: b.GracefulShutdown, ExplicitActivation: b.ExplicitActivation,
+		LogNeighborChanges: b.LogNeighborChanges, Keepalive: b.Timers.Keepalive, Hold: b.Timers.Hold}
+	out.Networks = b.Networks
+	out.Install = Install{DefaultOnly: b.Install.DefaultOnly, SourceIPv4: b.Install.SourceIPv4, SourceIPv6: b.Install.SourceIPv6}
+	l := c.FRR.Log
+	out.Log = Log{Target: l.Target, File: l.File, Level: l.Level, TimestampPrecision: l.TimestampPrecision}
+	out.NHTResolveViaDefault = c.FRR.NHTResolveViaDefault
 	if path := c.FRR.ExtraConfig; path != "" {
 		text, err := config.ReadExtraConfig(path)
 		if err != nil {
@@ -60,8 +78,12 @@ func FromAgentConfig(c config.Config) (Config, error) {
 
 func neighborFromConfig(p config.Peer) Neighbor {
 	n := Neighbor{
+		Group:           p.Name,
 		Addr:            p.Address,
 		Interface:       p.Interface,
+		PeerGroup:       p.PeerGroup,
+		TTLSecurityHops: p.TTLSecurityHops,
+		AllowASIn:       p.AllowASIn,
 		RemoteAS:        p.RemoteAS,
 		Description:     p.Description,
 		EBGPMultihop:    p.EBGPMultihop,
@@ -71,10 +93,13 @@ func neighborFromConfig(p config.Peer) Neighbor {
 		BFD:             BFD{Enabled: p.BFD || p.BFDProfile != "", Profile: p.BFDProfile},
 		GracefulRestart: p.GracefulRestart,
 		Policy: Policy{
-			Import:          rulesFromConfig(p.Import),
-			Export:          rulesFromConfig(p.Export),
-			LocalPreference: p.LocalPreference,
-			Communities:     Communities{Standard: p.Communities, Large: p.LargeCommunities},
+			Import:                rulesFromConfig(p.Import),
+			Export:                rulesFromConfig(p.Export),
+			LocalPreference:       p.LocalPreference,
+			Communities:           Communities{Standard: p.Communities, Large: p.LargeCommunities},
+			ImportMatch:           p.ImportMatchCommunities,
+			ImportLocalPreference: p.ImportLocalPreference,
+			ImportCommunities:     Communities{Standard: p.ImportCommunities, Large: p.ImportLargeCommunities},
 		},
 	}
 	if len(p.AddressFamilies) > 0 { // an empty list is no list, as everywhere in the config

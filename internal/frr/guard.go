@@ -39,6 +39,7 @@ func (c Config) guard() error {
 			bad("BFD profile", p.Name)
 		}
 	}
+	errs = append(errs, c.guardPeerFeatures()...) // peers.go
 	for _, n := range c.Neighbors {
 		if n.Addr.IsValid() == (n.Interface != "") {
 			bad("neighbor (needs exactly one of address and interface)", n.Name())
@@ -46,7 +47,7 @@ func (c Config) guard() error {
 		if n.Interface != "" && !ifName.MatchString(n.Interface) {
 			bad("neighbor interface", n.Interface)
 		}
-		if n.RemoteAS.String() == "" {
+		if n.RemoteAS.String() == "" && n.PeerGroup == "" {
 			bad("remote-as of neighbor", n.Name())
 		}
 		for what, v := range map[string]string{"update-source": n.UpdateSource, "BFD profile": n.BFD.Profile} {

@@ -41,12 +41,23 @@ type view struct {
 	ExtraConfig  string
 	Kernel       bool // redistribute kernel too (tenant subnets as kernel routes)
 	Originated   string
+	// The peer features and instance options (peers.go).
+	Inst           Instance
+	LogLine        string // `log` line arguments, e.g. "syslog informational"
+	LogPrecision   uint8
+	TimersBGP      string // `timers bgp` arguments; "": FRR's default
+	Networks4      []string
+	Networks6      []string
+	CommunityLists []communityList
+	Install        []installMap
+	NHT            bool
 }
 
 type viewNeighbor struct {
 	Neighbor
 	Name, RemoteAS, Iface string // Iface: "interface " for unnumbered peers
 	V4, V6                viewAF
+	IsGroup               bool
 }
 
 // viewAF is a neighbor's lines in one address family.
@@ -54,8 +65,12 @@ type viewAF struct {
 	Name        string // the neighbor's
 	Active      bool
 	Originated  string // the as-path list every active family filters its exports with
+	Activate    string // "activate", "no activate" or "": the activation line FRR prints
+	AllowASIn   string // the allowas-in line's arguments, with AllowAS set
+	AllowAS     bool
 	PrefixIn    string
 	PrefixOut   string
+	RouteMapIn  string
 	RouteMapOut string
 }
 
@@ -65,10 +80,11 @@ type prefixList struct {
 }
 
 type peerRouteMap struct {
-	Name      string
-	Community string // "A:B C:D additive"
-	Large     string
-	LocalPref uint32
+	Name           string
+	MatchCommunity string // a community list's name; "": no match
+	Community      string // "A:B C:D additive"
+	Large          string
+	LocalPref      uint32
 }
 
 // Render returns frr.conf for c, whose values internal/config validated. The same Config
@@ -87,6 +103,10 @@ func Render(c Config) ([]byte, error) {
 	if c.RouterID.IsValid() {
 		v.RouterID = c.RouterID.String()
 	}
+	v.Inst, v.TimersBGP, v.NHT = c.Instance, timersLine(c.Instance), c.NHTResolveViaDefault
+	v.LogLine, v.LogPrecision = logLine(c.Log), c.Log.TimestampPrecision
+	v.Networks4, v.Networks6 = networks(c.Networks, IPv4), networks(c.Networks, IPv6)
+	v.addInstall(c.Install)
 	v.Kinds = kindEntries(c.Communities, c.KindCommunities)
 	if c.Multipath.EBGP != MaxPathsDefault {
 		v.MaxPaths = c.Multipath.EBGP
@@ -109,10 +129,13 @@ func Render(c Config) ([]byte, error) {
 		}
 	}
 
+	// Peer groups first (by name, as FRR keeps them), then the peers in FRR's order.
+	groups := slices.Clone(c.PeerGroups)
+	slices.SortFunc(groups, func(a, b Neighbor) int { return strings.Compare(a.Group, b.Group) })
 	neighbors := slices.Clone(c.Neighbors)
-	slices.SortFunc(neighbors, compareNeighbors)
-	for _, n := range neighbors {
-		vn := viewNeighbor{Neighbor: n, Name: n.Name(), RemoteAS: n.RemoteAS.String()}
+	slices.SortFunc(neighbors, compareMembers)
+	for _, n := range append(groups, neighbors...) {
+		vn := viewNeighbor{Neighbor: n, Name: n.Name(), RemoteAS: n.RemoteAS.String(), IsGroup: n.Group != ""}
 		if n.Interface != "" {
 			vn.Iface = "interface "
 			vn.ExtendedNexthop = false // implied for unnumbered peers; FRR does not print it
@@ -127,9 +150,27 @@ func Render(c Config) ([]byte, error) {
 		if rm := peerExportMap(base+"-out", n.Policy); rm != nil {
 			v.RouteMaps = append(v.RouteMaps, *rm)
 		}
+		if rm := peerImportMap(base+"-in", n.Policy); rm != nil {
+			v.RouteMaps = append(v.RouteMaps, *rm)
+			if rm.MatchCommunity != "" {
+				v.CommunityLists = append(v.CommunityLists, newCommunityList(rm.MatchCommunity, n.Policy.ImportMatch))
+			}
+		}
 		for _, fam := range []Family{IPv4, IPv6} {
 			af := viewAF{Name: vn.Name, Active: n.Active(fam), Originated: OriginatedList}
+			switch {
+			case n.PeerGroup != "": // a member prints nothing per family: the group does
+				af.Active = false
+			case af.Active && (fam == IPv6 || c.Instance.ExplicitActivation):
+				af.Activate = "activate"
+			case !af.Active && fam == IPv4 && !c.Instance.ExplicitActivation:
+				af.Activate = "no activate" // FRR activates IPv4 by default
+			}
 			if af.Active {
+				af.AllowASIn, af.AllowAS = allowASInLine(n.AllowASIn)
+				if peerImportMap("", n.Policy) != nil {
+					af.RouteMapIn = base + "-in"
+				}
 				suffix := "4"
 				if fam == IPv6 {
 					suffix = "6"
@@ -158,6 +199,7 @@ func Render(c Config) ([]byte, error) {
 	slices.SortFunc(v.PrefixLists4, byName)
 	slices.SortFunc(v.PrefixLists6, byName)
 	slices.SortFunc(v.RouteMaps, func(a, b peerRouteMap) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(v.CommunityLists, func(a, b communityList) int { return strings.Compare(a.Name, b.Name) })
 
 	var buf bytes.Buffer
 	if err := confTemplate.Execute(&buf, v); err != nil {

@@ -155,6 +155,71 @@ var renderCases = []renderCase{
 		},
 	},
 	{
+		// A compute node as RHOSO's data-plane FRR template configures it by default
+		// (edpm_frr): one iBGP peer group for the uplinks, unnumbered, with BFD, TTL security
+		// and allowas-in origin, graceful shutdown, explicit activation, host routes only
+		// out, only the learned default route installed with the node's address as source.
+		// TestRHOSOConfigRendersGolden renders the same from the lab's YAML keys.
+		name: "rhoso-compute",
+		cfg: Config{
+			ASN:      64999,
+			RouterID: netip.MustParseAddr("172.30.1.10"),
+			NIC:      "bgp-nic",
+			Instance: Instance{GracefulShutdown: true, ExplicitActivation: true, LogNeighborChanges: true},
+			Log:      Log{Target: "stdout", Level: "informational", TimestampPrecision: 3},
+			BFDProfiles: []BFDProfile{
+				{Name: "edpm", DetectMultiplier: 10, ReceiveInterval: 500, TransmitInterval: 500},
+			},
+			PeerGroups: []Neighbor{{
+				Group: "uplink", RemoteAS: RemoteAS{Kind: Internal}, BFD: BFD{Enabled: true, Profile: "edpm"},
+				TTLSecurityHops: 1, AllowASIn: AllowASIn{Origin: true}, Families: []Family{IPv4, IPv6},
+				Policy: Policy{Export: []PrefixRule{
+					{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Ge: 32},
+					{Prefix: netip.MustParsePrefix("::/0"), Ge: 128},
+				}},
+			}},
+			Neighbors: []Neighbor{
+				{Interface: "eth3", PeerGroup: "uplink"},
+				{Interface: "eth1", PeerGroup: "uplink"},
+			},
+			Install:              Install{DefaultOnly: true, SourceIPv4: netip.MustParseAddr("172.30.1.10")},
+			NHTResolveViaDefault: true,
+		},
+	},
+	{
+		// The other typed features: global timers, allowas-in counts (3 is FRR's default and
+		// printed bare), inbound policy, network statements, a group with its own policy next
+		// to plain peers, a source address without the default-only filter, a log file.
+		name: "peer-features",
+		cfg: Config{
+			ASN:       64999,
+			NIC:       "bgp-nic",
+			Multipath: Multipath{Relax: true},
+			Instance:  Instance{Keepalive: 10, Hold: 30, GracefulShutdown: true},
+			Log:       Log{Target: "file", File: "/var/log/frr/frr.log", Level: "debugging"},
+			Networks:  []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24"), netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("2001:db8:ff::/48")},
+			PeerGroups: []Neighbor{
+				{Group: "spines", RemoteAS: RemoteAS{Kind: External}, AllowASIn: AllowASIn{Count: 3},
+					Families: []Family{IPv6}, Timers: Timers{Keepalive: 5, Hold: 15},
+					Policy: Policy{ImportMatch: std("65000:10", "65000:1"), ImportLocalPreference: 50}},
+				{Group: "leaves", RemoteAS: RemoteAS{ASN: 65000}, TTLSecurityHops: 2, Password: "pw-1"},
+			},
+			Neighbors: []Neighbor{
+				{Addr: netip.MustParseAddr("172.30.2.254"), PeerGroup: "leaves", Description: "leaf 2"},
+				{Addr: netip.MustParseAddr("172.30.1.254"), PeerGroup: "leaves"},
+				{Interface: "eth3", PeerGroup: "spines"},
+				{Addr: netip.MustParseAddr("192.0.2.1"), RemoteAS: RemoteAS{ASN: 65100}, AllowASIn: AllowASIn{Count: 5},
+					Policy: Policy{
+						Import:                []PrefixRule{{Prefix: netip.MustParsePrefix("0.0.0.0/0")}},
+						ImportLocalPreference: 200,
+						ImportCommunities:     Communities{Standard: std("64999:9"), Large: large("64999:0:9")},
+						Communities:           Communities{Standard: std("64999:1")},
+					}},
+			},
+			Install: Install{SourceIPv4: netip.MustParseAddr("172.30.1.10")},
+		},
+	},
+	{
 		name: "extra-config",
 		cfg: Config{
 			ASN:         64999,

@@ -1,6 +1,7 @@
 package frr
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -23,7 +24,10 @@ func TestEveryPeerExportsOnlyWhatTheNodeOriginates(t *testing.T) {
 			}
 			for _, fam := range []Family{IPv4, IPv6} {
 				block := afBlock(t, text, fam)
-				for _, n := range tc.cfg.Neighbors {
+				for _, n := range append(slices.Clone(tc.cfg.PeerGroups), tc.cfg.Neighbors...) {
+					if n.PeerGroup != "" {
+						continue // a group's member takes its per-family lines from the group
+					}
 					if !n.Active(fam) {
 						continue
 					}

@@ -215,10 +215,10 @@ func TestReadBoundedWhileLocalOVSGone(t *testing.T) {
 	}
 
 	type result struct {
-		id    ovnstate.Identity
-		st    ovnstate.State
-		err   error
-		took  time.Duration
+		id   ovnstate.Identity
+		st   ovnstate.State
+		err  error
+		took time.Duration
 	}
 	read := func(ctx context.Context) <-chan result {
 		ch := make(chan result, 1)
