@@ -54,7 +54,8 @@ func startPeers(t *testing.T, peers, torConf string) (*lab.Lab, context.Context)
 	return l, ctx
 }
 
-// renderNode is `ovn-bgp-agent render` of a node configuration with these peers.
+// renderNode is `ovn-bgp-agent render --show-secrets` of a node configuration with these
+// peers: the text FRR is given, passwords included.
 func renderNode(t *testing.T, peers string) string {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "agent.yaml")
@@ -62,7 +63,7 @@ func renderNode(t *testing.T, peers string) string {
 	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(agentBinary, "render", "--config", cfg).Output()
+	out, err := exec.Command(agentBinary, "render", "--show-secrets", "--config", cfg).Output()
 	if err != nil {
 		var stderr []byte
 		if ee, ok := err.(*exec.ExitError); ok {

@@ -54,6 +54,13 @@ func startFRRFrom(t testing.TB, root string) *lab.FRR {
 		"net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"); err != nil {
 		t.Fatal(err)
 	}
+	// The goldens' `set src` (bgp.install) names the node's own address, which a node has:
+	// FRR 10 refuses a source that is not local.
+	for _, argv := range [][]string{{"ip", "link", "set", "lo", "up"}, {"ip", "addr", "add", "172.30.1.10/32", "dev", "lo"}} {
+		if _, err := lab.Run(ctx, name, nil, argv...); err != nil {
+			t.Fatal(err)
+		}
+	}
 	f, err := lab.StartFRRFrom(ctx, root, name, name, logDir, "")
 	if err != nil {
 		t.Fatal(err)
