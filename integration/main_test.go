@@ -76,8 +76,14 @@ func startLab(t *testing.T) (*lab.Lab, context.Context) {
 // startLabFrom is startLab with another topology file.
 func startLabFrom(t *testing.T, topo string) (*lab.Lab, context.Context) {
 	t.Helper()
+	return startLabFor(t, topo, 4*time.Minute)
+}
+
+// startLabFor is startLabFrom for a test that runs longer than 4 minutes.
+func startLabFor(t *testing.T, topo string, limit time.Duration) (*lab.Lab, context.Context) {
+	t.Helper()
 	requireLab(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	l, err := lab.Start(ctx, lab.Options{Topology: topo, AgentBinary: agentBinary, Log: logWriter{t}})
 	if err != nil {
 		cancel()

@@ -22,7 +22,7 @@ const (
 
 // Stats are the FRR applier's counters, for the metrics of #8 and for status. A copy.
 type Stats struct {
-	Reloads      uint64        // applies that ran frr-reload.py --reload
+	Reloads      uint64        // applies that changed FRR: frr-reload.py --reload, or a whole-file load after a restart
 	Unchanged    uint64        // applies of the text FRR already runs: no frr-reload.py at all
 	Verified     uint64        // applies that only ran --test (after an FRR restart or agent start)
 	Failures     uint64        // applies that failed (render, --test, --reload)

@@ -46,7 +46,7 @@ type Reloader struct {
 	applyMu sync.Mutex // one apply at a time
 
 	runs    atomic.Uint64 // frr-reload.py processes started
-	reloads atomic.Uint64 // of which with --reload
+	reloads atomic.Uint64 // of which with --reload, plus whole-file loads after a restart
 
 	mu        sync.Mutex          // guards the fields below; never held while a command runs
 	applied   []byte              // text of the last successful apply; nil = unknown
@@ -154,10 +154,15 @@ func (r *Reloader) Apply(ctx context.Context, text []byte) (changed bool, err er
 		// route-maps back. Lines a daemon already has are no-ops; vtysh fails on some
 		// accepted lines (see reloadAndVerify), so its verdict is the per-daemon check below.
 		changed = true
+		r.reloads.Add(1)
 		if _, err := v.LoadFile(ctx, r.ConfigFile); err != nil {
-			log.Warn("vtysh -f after an FRR restart reported a failure; frr-reload.py follows", "err", redactErr(err))
+			log.Warn("vtysh -f after an FRR restart reported a failure; checking what FRR runs", "err", redactErr(err))
 		}
-		pending = append(pending, "(whole file loaded after an FRR restart)")
+		out, err := r.frrReload(ctx, "--test", r.ConfigFile)
+		if err != nil {
+			return true, fmt.Errorf("check FRR config after loading %s: %w", r.ConfigFile, err)
+		}
+		pending = pendingChanges(out)
 	}
 	if len(pending) > 0 {
 		changed = true
