@@ -6,7 +6,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build deps generate test unit integration lint bench lab clean
+.PHONY: all build deps generate test unit integration faults lint bench lab clean
 
 all: build
 
@@ -30,6 +30,14 @@ unit:
 
 integration: deps
 	$(GO) test -count=1 -timeout 20m ./integration/...
+
+# The fault tests (integration/faults_test.go), then their figures as a table. They also run
+# in `make test`; FAULTS_ROUNDS=N repeats each repeated fault N times (a longer soak).
+FAULTS_REPORT ?= $(CURDIR)/faults-report.jsonl
+faults: deps
+	rm -f $(FAULTS_REPORT)
+	FAULTS_REPORT=$(FAULTS_REPORT) $(GO) test -count=1 -timeout 30m -run '^TestFault' ./integration/ ; \
+		status=$$?; $(GO) run ./integration/cmd/faults-table $(FAULTS_REPORT); exit $$status
 
 test: deps lint
 	$(GO) test -count=1 -timeout 20m ./...

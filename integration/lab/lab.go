@@ -42,6 +42,7 @@ type Node struct {
 	topo  TopoNode
 
 	vswitchd *Proc // compute nodes: the running ovs-vswitchd
+	ovsdb    *Proc // compute nodes: the running local ovsdb-server
 }
 
 var labCounter atomic.Int32
