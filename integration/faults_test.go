@@ -165,7 +165,11 @@ func TestFaultBgpdKilled(t *testing.T) {
 			recoveries = append(recoveries, d)
 		}
 	}
-	reportFault(t, recoveries, rec.Stop(), "recovery from bgpd's restart")
+	figs := rec.Stop()
+	if log := l.AgentLog(compute, 2000); !strings.Contains(log, "FRR lost the agent's config; re-applying") || strings.Contains(log, "agent stopped") {
+		t.Error("the agent did not say it re-applied after bgpd's restart, or it restarted itself")
+	}
+	reportFault(t, recoveries, figs, "recovery from bgpd's restart")
 }
 
 // faultRounds is how often a repeated fault is injected: n, or $FAULTS_ROUNDS when set (a
