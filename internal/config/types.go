@@ -63,6 +63,7 @@ type BGP struct {
 	KindCommunities []KindCommunities `mapstructure:"kind_communities"`
 	BFDProfiles     []BFDProfile      `mapstructure:"bfd_profiles"`
 	Peers           []Peer            `mapstructure:"peers"`
+	GracefulRestart GracefulRestart   `mapstructure:"graceful_restart"` // gracefulrestart.go
 }
 
 // KindCommunities are the communities for the prefixes of one exposure kind (vm, fip,

@@ -41,6 +41,7 @@ func validate(c Config) []Problem {
 
 func validateBGP(ps *problems, b BGP) {
 	checkAS(ps, "bgp.as", b.AS)
+	validateGracefulRestart(ps, b.GracefulRestart)
 	if b.RouterID != "" {
 		if a, err := netip.ParseAddr(b.RouterID); err != nil || !a.Is4() {
 			ps.addGot("bgp.router_id", b.RouterID, "must be empty or an IPv4 address")

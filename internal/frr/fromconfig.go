@@ -25,6 +25,8 @@ func FromAgentConfig(c config.Config) (Config, error) {
 		Communities: Communities{Standard: b.Communities, Large: b.LargeCommunities},
 		RedistributeKernel: c.AdvertisementMethodTenantNetworks == "subnet" &&
 			(c.ExposeTenantNetworks || c.ExposeIPv6GUATenantNetworks),
+		GracefulRestart: GracefulRestart{Enabled: b.GracefulRestart.Enabled,
+			RestartTime: b.GracefulRestart.RestartTime, StalePathTime: b.GracefulRestart.StalePathTime},
 	}
 	var errs []error
 	reported := []string{} // keys with a parse error: their checks below would only repeat it

@@ -40,6 +40,7 @@ type view struct {
 	BFDProfiles  []BFDProfile
 	ExtraConfig  string
 	Kernel       bool // redistribute kernel too (tenant subnets as kernel routes)
+	GR           GracefulRestart
 }
 
 type viewNeighbor struct {
@@ -84,6 +85,13 @@ func Render(c Config) ([]byte, error) {
 		v.RouterID = c.RouterID.String()
 	}
 	v.Kinds = kindEntries(c.Communities, c.KindCommunities)
+	v.GR = c.GracefulRestart
+	if v.GR.RestartTime == grDefaultRestart {
+		v.GR.RestartTime = 0 // FRR never prints its default
+	}
+	if v.GR.StalePathTime == grDefaultStalePath {
+		v.GR.StalePathTime = 0
+	}
 	if c.Multipath.EBGP != MaxPathsDefault {
 		v.MaxPaths = c.Multipath.EBGP
 	}
