@@ -59,6 +59,15 @@ func (r *Recorder) SetWant(want Want) {
 	r.want = want
 }
 
+// ResetFigures forgets what was seen so far: the figures then count from the fault on, not
+// from the lab's start (when nothing was advertised yet).
+func (r *Recorder) ResetFigures() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stale, r.missing, r.gone = map[string]bool{}, map[string]bool{}, 0
+	r.samples = r.samples[:0]
+}
+
 // Stop ends sampling and returns the figures.
 func (r *Recorder) Stop() Figures {
 	r.cancel()
