@@ -87,3 +87,33 @@ func (f *FRR) RestartFRR(ctx context.Context) error {
 	}
 	return nil
 }
+
+// StopOVNController stops the node's ovn-controller (SIGTERM, by pid), as a crash or a node
+// going away would. Its chassis stays in SB; its BFD sessions to the other chassis stop.
+func (l *Lab) StopOVNController(node string) error {
+	n := l.nodes[node]
+	if n == nil || n.ovnController == nil {
+		return fmt.Errorf("no ovn-controller on %q", node)
+	}
+	return n.ovnController.Stop(10 * time.Second)
+}
+
+// CutTunnels drops every Geneve packet (UDP 6081) to or from encapIP where the bridging node
+// forwards it (the central of openstack.clab.yml bridges the nodes' management links), while
+// everything else keeps flowing: the databases stay reachable. The netdev datapath sends and
+// receives on raw sockets, past the node's own iptables and this kernel has no tc
+// classifiers, so the drop is an ebtables rule on the bridge. The namespace's deletion
+// removes it.
+func (l *Lab) CutTunnels(ctx context.Context, bridgeNode, encapIP string) error {
+	n := l.nodes[bridgeNode]
+	if n == nil {
+		return fmt.Errorf("no node %q", bridgeNode)
+	}
+	for _, dir := range []string{"--ip-src", "--ip-dst"} {
+		if _, err := Run(ctx, n.Netns, nil, "ebtables", "-A", "FORWARD", "-p", "IPv4", dir, encapIP,
+			"--ip-proto", "udp", "--ip-dport", "6081", "-j", "DROP"); err != nil {
+			return fmt.Errorf("cut tunnels of %s at %s: %w", encapIP, bridgeNode, err)
+		}
+	}
+	return nil
+}

@@ -43,6 +43,8 @@ type Node struct {
 
 	vswitchd *Proc // compute nodes: the running ovs-vswitchd
 	ovsdb    *Proc // compute nodes: the running local ovsdb-server
+
+	ovnController *Proc // compute nodes: the running ovn-controller
 }
 
 var labCounter atomic.Int32

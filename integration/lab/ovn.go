@@ -150,6 +150,7 @@ func (l *Lab) startOVNController(ctx context.Context, n *Node) error {
 	if err != nil {
 		return err
 	}
+	n.ovnController = p
 	// The chassis is usable once it has registered in SB.
 	chassis, err := l.Exec(ctx, n.Name, "ovs-vsctl", "get", "open_vswitch", ".", "external_ids:system-id")
 	if err != nil {
