@@ -13,7 +13,7 @@ STATICCHECK       := $(TOOLS_DIR)/staticcheck-$(STATICCHECK_VERSION)
 # tag (real FRR, OVS, ovsdb-server, network namespaces) or live in integration/.
 UNIT_PKGS = $$($(GO) list ./... | grep -v /integration)
 
-.PHONY: all build deps trixie-root generate test unit integration lint bench lab clean
+.PHONY: all build deps trixie-root generate test unit integration faults lint bench lab clean
 
 all: build
 
@@ -54,6 +54,16 @@ unit:
 # Integration tests run the real daemons as root.
 integration: deps trixie-root
 	$(GO) test -count=1 -tags privileged -timeout 30m ./integration/...
+
+# The fault tests (integration/faults_test.go), then their figures as a table. They also run
+# in `make test`, where bgpd is killed 8 times instead of 20; FAULTS_ROUNDS=N repeats every
+# repeated fault N times (a soak).
+FAULTS_REPORT ?= $(CURDIR)/faults-report.jsonl
+FAULTS_BGPD_ROUNDS ?= 5
+faults: deps
+	rm -f $(FAULTS_REPORT)
+	FAULTS_REPORT=$(FAULTS_REPORT) FAULTS_BGPD_ROUNDS=$(FAULTS_BGPD_ROUNDS) $(GO) test -count=1 -tags privileged -timeout 30m -run '^TestFault' ./integration/ ; \
+		status=$$?; $(GO) run ./integration/cmd/faults-table $(FAULTS_REPORT); exit $$status
 
 test: deps trixie-root lint
 	$(GO) test -count=1 -tags privileged -timeout 40m ./...

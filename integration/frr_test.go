@@ -53,44 +53,6 @@ func agentLogContains(t *testing.T, ctx context.Context, l *lab.Lab, s string) {
 	}
 }
 
-func TestFRRRestartReapplied(t *testing.T) {
-	t.Parallel()
-	l, ctx := startWithVM(t, "OVN_BGP_AGENT_FRR_WATCH_INTERVAL=500ms")
-	drops, err := l.SessionDrops(ctx, tor, computeBGP)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	f := l.Node(compute).FRR
-	if err := f.KillDaemon("bgpd"); err != nil {
-		t.Fatal(err)
-	}
-	// watchfrr would start bgpd again at once, with no config: the agent must notice.
-	if err := f.RestartDaemon(ctx, "bgpd"); err != nil {
-		t.Fatal(err)
-	}
-	waitNoRoute(t, ctx, l, "172.24.4.10/32") // the ToR saw the session go
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, n := range []string{tor, compute} {
-				out, _ := l.Node(n).FRR.Vtysh(context.Background(), "show bgp summary", "show bfd peers brief", "show running-config")
-				t.Logf("%s:\n%s", n, out)
-			}
-		}
-	})
-	waitRoute(t, ctx, l, "172.24.4.10/32")
-	if state, err := l.BGPSessionState(ctx, tor, computeBGP); err != nil || state != "Established" {
-		t.Errorf("ToR session after the bgpd restart: %q, %v", state, err)
-	}
-	if after, err := l.SessionDrops(ctx, tor, computeBGP); err != nil || after <= drops {
-		t.Errorf("ToR session drops %d → %d (%v): the restart was not seen by the ToR", drops, after, err)
-	}
-	if strings.Contains(l.AgentLog(compute, 400), "agent stopped") {
-		t.Error("the agent stopped; the re-apply must happen without an agent restart")
-	}
-	agentLogContains(t, ctx, l, "FRR lost the agent's config; re-applying")
-}
-
 // startECMPWithVM starts the dual-homed lab and its agent, plugs vm1 (172.24.4.10) and waits
 // for its /32 at both ToRs.
 func startECMPWithVM(t *testing.T) (*lab.Lab, context.Context) {

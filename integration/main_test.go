@@ -87,6 +87,12 @@ func startLabFrom(t *testing.T, topo string) (*lab.Lab, context.Context) {
 	return startLabWith(t, lab.Options{Topology: topo})
 }
 
+// startLabFor is startLabFrom for a test that runs longer than 4 minutes.
+func startLabFor(t *testing.T, topo string, limit time.Duration) (*lab.Lab, context.Context) {
+	t.Helper()
+	return startLabWithin(t, lab.Options{Topology: topo}, limit)
+}
+
 // startLabEngine is startLabFrom with the agents' driver. With the SB-only driver, the end of
 // the test checks that no agent connected to NB.
 func startLabEngine(t *testing.T, topo string, eng engine) (*lab.Lab, context.Context) {
@@ -98,8 +104,14 @@ func startLabEngine(t *testing.T, topo string, eng engine) (*lab.Lab, context.Co
 // agent binary and the log are filled in.
 func startLabWith(t *testing.T, opts lab.Options) (*lab.Lab, context.Context) {
 	t.Helper()
+	return startLabWithin(t, opts, 4*time.Minute)
+}
+
+// startLabWithin is startLabWith with the test's time limit.
+func startLabWithin(t *testing.T, opts lab.Options, limit time.Duration) (*lab.Lab, context.Context) {
+	t.Helper()
 	requireLab(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	opts.AgentBinary, opts.Log = agentBinary, logWriter{t}
 	l, err := lab.Start(ctx, opts)
 	if err != nil {

@@ -3,7 +3,7 @@
 # Idempotent: installs only what is missing, and runs apt-get update only then.
 set -euo pipefail
 
-packages=(frr frr-pythontools ovn-central ovn-host openvswitch-switch bird2 debootstrap iproute2 procps ethtool iputils-ping)
+packages=(frr frr-pythontools ovn-central ovn-host openvswitch-switch bird2 debootstrap iproute2 procps ethtool iputils-ping iptables)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -57,7 +57,10 @@ type Node struct {
 	topo  TopoNode
 
 	vswitchd *Proc  // compute nodes: the running ovs-vswitchd
+	ovsdb    *Proc  // compute nodes: the running local ovsdb-server
 	frrBin   string // wrappers for the agent when the node's FRR runs from another root
+
+	ovnController *Proc // compute nodes: the running ovn-controller
 }
 
 var labCounter atomic.Int32

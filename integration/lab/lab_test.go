@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,5 +98,18 @@ func TestLabStartsAndCleansUp(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); err == nil && os.Getenv("OBGP_KEEP_LOGS") == "" {
 		t.Errorf("work dir %s still exists after Close", dir)
+	}
+}
+
+func TestCompareAdverts(t *testing.T) {
+	want := Advert{"172.24.4.10/32": {"172.30.1.10"}, "172.24.4.20/32": {"172.30.1.10"}}
+	got := Advert{"172.24.4.10/32": {"172.30.1.10", "172.30.9.9"}, "172.24.4.99/32": {"172.30.1.10"}}
+	m := Compare(want, got)
+	wantStale := []string{"172.24.4.10/32 via 172.30.9.9", "172.24.4.99/32 via 172.30.1.10"}
+	if !slices.Equal(m.Stale, wantStale) || !slices.Equal(m.Missing, []string{"172.24.4.20/32 via 172.30.1.10"}) || m.OK() {
+		t.Errorf("Compare = %+v", m)
+	}
+	if m := Compare(want, want); !m.OK() {
+		t.Errorf("Compare(want, want) = %+v", m)
 	}
 }

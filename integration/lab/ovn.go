@@ -46,14 +46,7 @@ func (l *Lab) startCentral(ctx context.Context, n *Node) error {
 		if _, err := Run(ctx, "", nil, l.ovnCommand("ovsdb-tool", "create", file, db.schema)...); err != nil {
 			return err
 		}
-		p, err := l.start(n, "ovsdb-server-"+db.name, "ovsdb-server", "--no-chdir",
-			"--pidfile="+filepath.Join(n.Dir, db.name+".pid"), "--unixctl="+filepath.Join(n.Dir, db.name+".ctl"),
-			"--remote=punix:"+filepath.Join(n.Dir, db.name+".sock"), "--remote=ptcp:"+db.port,
-			"--log-file="+filepath.Join(n.Dir, "ovsdb-server-"+db.name+".file.log"), file)
-		if err != nil {
-			return err
-		}
-		if err := waitForFile(ctx, filepath.Join(n.Dir, db.name+".sock"), p); err != nil {
+		if err := l.startCentralDB(ctx, n, db.name); err != nil {
 			return err
 		}
 	}
@@ -66,6 +59,25 @@ func (l *Lab) startCentral(ctx context.Context, n *Node) error {
 	return nil
 }
 
+// startCentralDB starts the ovsdb-server of the central's database db ("nb" or "sb") on its
+// existing file, and waits for its unix socket.
+func (l *Lab) startCentralDB(ctx context.Context, n *Node, db string) error {
+	port := map[string]string{"nb": "6641", "sb": "6642"}[db]
+	sock := filepath.Join(n.Dir, db+".sock")
+	// A server killed hard leaves its socket behind; the new one must be seen to listen.
+	if err := os.Remove(sock); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	p, err := l.start(n, "ovsdb-server-"+db, "ovsdb-server", "--no-chdir",
+		"--pidfile="+filepath.Join(n.Dir, db+".pid"), "--unixctl="+filepath.Join(n.Dir, db+".ctl"),
+		"--remote=punix:"+sock, "--remote=ptcp:"+port,
+		"--log-file="+filepath.Join(n.Dir, "ovsdb-server-"+db+".file.log"), filepath.Join(n.Dir, db+".db"))
+	if err != nil {
+		return err
+	}
+	return waitForFile(ctx, sock, p)
+}
+
 // startOVS runs the node's own ovsdb-server and ovs-vswitchd (userspace datapath: this kernel
 // has no openvswitch module). The exec lines then create the bridges.
 func (l *Lab) startOVS(ctx context.Context, n *Node) error {
@@ -73,14 +85,7 @@ func (l *Lab) startOVS(ctx context.Context, n *Node) error {
 	if _, err := Run(ctx, "", nil, l.ovnCommand("ovsdb-tool", "create", db, ovsSchema)...); err != nil {
 		return err
 	}
-	sock := filepath.Join(n.Dir, "db.sock")
-	p, err := l.start(n, "ovsdb-server", "ovsdb-server", "--no-chdir",
-		"--pidfile="+filepath.Join(n.Dir, "ovsdb-server.pid"), "--unixctl="+filepath.Join(n.Dir, "ovsdb-server.ctl"),
-		"--remote=punix:"+sock, "--remote=db:Open_vSwitch,Open_vSwitch,manager_options", db)
-	if err != nil {
-		return err
-	}
-	if err := waitForFile(ctx, sock, p); err != nil {
+	if err := l.startLocalOVSDB(ctx, n); err != nil {
 		return err
 	}
 	if _, err := Run(ctx, n.Netns, n.Env, "ovs-vsctl", "--no-wait", "init"); err != nil {
@@ -91,6 +96,23 @@ func (l *Lab) startOVS(ctx context.Context, n *Node) error {
 	}
 	l.logf("  %s: ovsdb-server and ovs-vswitchd (netdev)", n.Name)
 	return nil
+}
+
+// startLocalOVSDB starts the node's own ovsdb-server on its existing conf.db.
+func (l *Lab) startLocalOVSDB(ctx context.Context, n *Node) error {
+	db := filepath.Join(n.Dir, "conf.db")
+	sock := filepath.Join(n.Dir, "db.sock")
+	if err := os.Remove(sock); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	p, err := l.start(n, "ovsdb-server", "ovsdb-server", "--no-chdir",
+		"--pidfile="+filepath.Join(n.Dir, "ovsdb-server.pid"), "--unixctl="+filepath.Join(n.Dir, "ovsdb-server.ctl"),
+		"--remote=punix:"+sock, "--remote=db:Open_vSwitch,Open_vSwitch,manager_options", db)
+	if err != nil {
+		return err
+	}
+	n.ovsdb = p
+	return waitForFile(ctx, sock, p)
 }
 
 func (l *Lab) startVswitchd(n *Node) error {
@@ -129,6 +151,7 @@ func (l *Lab) startOVNController(ctx context.Context, n *Node) error {
 	if err != nil {
 		return err
 	}
+	n.ovnController = p
 	// The chassis is usable once it has registered in SB.
 	chassis, err := l.Exec(ctx, n.Name, "ovs-vsctl", "get", "open_vswitch", ".", "external_ids:system-id")
 	if err != nil {

@@ -102,6 +102,8 @@ type BGP struct {
 	Networks []netip.Prefix `mapstructure:"networks" want:"a prefix such as 192.0.2.0/24"`
 	// Install limits what zebra installs from BGP into the kernel.
 	Install Install `mapstructure:"install"`
+	// GracefulRestart is the instance's BGP graceful restart (gracefulrestart.go).
+	GracefulRestart GracefulRestart `mapstructure:"graceful_restart"`
 }
 
 // BGPTimers are the BGP instance's keepalive and hold in seconds; 0 and 0: FRR's defaults.

@@ -50,6 +50,7 @@ const MaxPaths = 256
 
 func validateBGP(ps *problems, b BGP) {
 	checkAS(ps, "bgp.as", b.AS)
+	validateGracefulRestart(ps, b.GracefulRestart)
 	if a := b.RouterID; a.IsValid() {
 		switch {
 		case !a.Is4():

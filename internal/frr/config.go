@@ -41,12 +41,21 @@ type Config struct {
 	Log        Log            // FRR's log target
 	// NHTResolveViaDefault: ip nht resolve-via-default.
 	NHTResolveViaDefault bool
+	// GracefulRestart is the instance's BGP graceful restart; zero: off, FRR's timers.
+	GracefulRestart GracefulRestart
 	// RedistributeKernel also advertises the agent's kernel routes through the NIC (tenant
 	// subnets with the subnet advertisement method), through the same route-map.
 	RedistributeKernel bool
 	// ExtraConfig is the operator's FRR text, appended verbatim after the rendered config.
 	// frr-reload.py --test checks the whole file before anything is applied.
 	ExtraConfig string
+}
+
+// GracefulRestart turns on BGP graceful restart for the default instance. Zero times are
+// FRR's defaults (restart 120 s, stale path 360 s) and are never rendered.
+type GracefulRestart struct {
+	Enabled                    bool
+	RestartTime, StalePathTime uint16 // seconds
 }
 
 // Multipath is ECMP for routes learned from several peers.
@@ -83,6 +92,12 @@ type BFDProfile struct {
 const (
 	bfdDefaultMultiplier = 3
 	bfdDefaultInterval   = 300
+)
+
+// Graceful-restart defaults of FRR 8.4: never rendered.
+const (
+	grDefaultRestart   = 120
+	grDefaultStalePath = 360
 )
 
 // RemoteAS is a peer's AS: a number, or Internal/External for "the same as ours" and "any

@@ -125,3 +125,16 @@ func TestCoOwnedWatchReappliesAfterBgpdRestart(t *testing.T) {
 		t.Errorf("stats = %+v; want the restart seen", st)
 	}
 }
+
+// significantLines are text's lines without blank lines, comments markers and block ends.
+func significantLines(text string) []string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		switch strings.TrimSpace(l) {
+		case "", "!", "exit", "exit-address-family", "end":
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}

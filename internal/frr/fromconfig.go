@@ -21,6 +21,8 @@ func FromAgentConfig(c config.Config) (Config, error) {
 		Communities: Communities{Standard: b.Communities, Large: b.LargeCommunities},
 		RedistributeKernel: c.AdvertisementMethodTenantNetworks == "subnet" &&
 			(c.ExposeTenantNetworks || c.ExposeIPv6GUATenantNetworks),
+		GracefulRestart: GracefulRestart{Enabled: b.GracefulRestart.Enabled,
+			RestartTime: b.GracefulRestart.RestartTime, StalePathTime: b.GracefulRestart.StalePathTime},
 	}
 	var errs []error
 	for _, k := range b.KindCommunities {

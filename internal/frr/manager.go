@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -27,12 +28,13 @@ const DefaultApplyTimeout = DefaultReloadTimeout
 
 // Stats are the FRR applier's counters, for the metrics of #8 and for status. A copy.
 type Stats struct {
-	Reloads      uint64        // applies that ran frr-reload.py --reload
+	Reloads      uint64        // applies that changed FRR: frr-reload.py --reload, or a whole-file load after a restart
 	Unchanged    uint64        // applies of the text FRR already runs: no frr-reload.py at all
 	Verified     uint64        // applies that only ran --test (after an FRR restart or agent start)
 	Failures     uint64        // applies that failed (render, --test, --reload)
 	BackedOff    uint64        // passes that skipped a failed text because its retry was not due
 	Restarts     uint64        // FRR restarts detected by the watcher
+	Unknown      uint64        // watcher reads of a daemon that did not answer (config unknown, not lost)
 	LastDuration time.Duration // of the last apply that ran frr-reload.py
 	LastSuccess  time.Time
 	LastError    string // passwords redacted; "" after a success
@@ -54,12 +56,12 @@ type Manager struct {
 
 	mu       sync.Mutex
 	stats    Stats
-	failed   []byte    // text of the last failed apply
-	failErr  error     // its error, returned again while backing off
-	failures int       // consecutive failures of failed
-	retryAt  time.Time // no new attempt of failed before this
-	expected []string  // our lines as FRR printed them after the last apply; nil = unknown
-	lost     bool      // FRR lost our config and no apply has succeeded since
+	failed   []byte              // text of the last failed apply
+	failErr  error               // its error, returned again while backing off
+	failures int                 // consecutive failures of failed
+	retryAt  time.Time           // no new attempt of failed before this
+	expected map[string][]string // per daemon, keys of our lines it held after the last apply; nil = unknown
+	lost     bool                // FRR lost our config and no apply has succeeded since
 
 	co coOwnedState // co-owned mode only (manager_coowned.go)
 }
@@ -157,7 +159,17 @@ func (m *Manager) Sync(ctx context.Context) (err error) {
 		m.refreshCoOwned(ctx)
 	}
 	if err == nil && ran {
-		m.learnExpected(ctx, text)
+		m.mu.Lock()
+		m.expected = m.r.heldLines()
+		m.mu.Unlock()
+	}
+	var partial *PartialError
+	if errors.As(err, &partial) {
+		// A daemon lacks our lines: the same as a lost config. The watcher triggers the
+		// retry as soon as every daemon answers, not after the backoff.
+		m.mu.Lock()
+		m.lost = true
+		m.mu.Unlock()
 	}
 	return err
 }
@@ -206,49 +218,14 @@ func (m *Manager) forget() {
 	m.lost = true
 }
 
-// learnExpected records which of our lines FRR prints after an apply: the watcher's
-// reference. Lines FRR does not print (the operator's extra config, in FRR's own form) are
-// left out, so they can never look like a restart.
-func (m *Manager) learnExpected(ctx context.Context, text []byte) {
-	running, err := m.r.Vtysh().runningConfig(ctx)
-	if err != nil {
-		m.log.Warn("read FRR running config after apply; restart detection paused until the next apply", "err", redactErr(err))
-		return
-	}
-	have := map[string]bool{}
-	for _, l := range strings.Split(running, "\n") {
-		have[l] = true
-	}
-	var exp []string
-	for _, l := range significantLines(string(text)) {
-		if have[l] {
-			exp = append(exp, l)
-		}
-	}
-	m.mu.Lock()
-	m.expected = exp
-	m.mu.Unlock()
-}
-
-// significantLines are the lines of a config that say something: no separators, no exits.
-func significantLines(text string) []string {
-	var out []string
-	for _, l := range strings.Split(text, "\n") {
-		switch strings.TrimSpace(l) {
-		case "", "!", "exit", "exit-address-family", "end":
-			continue
-		}
-		out = append(out, l)
-	}
-	return out
-}
-
-// Watch asks FRR every interval whether it still runs our config, until ctx ends. When lines
-// of ours are gone (bgpd or the whole FRR restarted and lost its runtime config) or FRR does
-// not answer, the next Sync applies in full and trigger is called at once. It triggers once
-// per lost config: the next successful apply re-arms it. Until then, each time vtysh answers
-// the backoff of the failed re-apply is dropped and trigger is called again, so an FRR that
-// was down for a while gets its config as soon as it is back.
+// Watch asks FRR every interval whether each daemon still holds its part of our config,
+// until ctx ends. When a daemon answers and lacks lines of ours (bgpd, bfdd or the whole FRR
+// restarted and lost its runtime config), the next Sync applies in full and trigger is
+// called at once. A daemon that does not answer (stopped, restarting, vtysh timing out) is
+// "unknown", never "lost": only a successful read that lacks our lines is a loss. It
+// triggers once per lost config: the next successful apply re-arms it. Until then, each time
+// every daemon answers, the backoff of the failed re-apply is dropped and trigger is called
+// again, so an FRR that was down for a while gets its config as soon as it is back.
 func (m *Manager) Watch(ctx context.Context, interval time.Duration, trigger func(reason string)) {
 	defer m.watchBase(ctx, trigger)() // co-owned mode: the operator's file, too
 	t := time.NewTicker(interval)
@@ -274,19 +251,22 @@ func (m *Manager) Watch(ctx context.Context, interval time.Duration, trigger fun
 	}
 }
 
-// backAfterLoss reports whether our config was lost, has not been re-applied, and FRR
-// answers vtysh now; it then drops the backoff of the failed re-apply.
+// backAfterLoss reports whether our config was lost, has not been re-applied, and every
+// daemon the config needs answers vtysh now; it then drops the backoff of the failed re-apply.
 func (m *Manager) backAfterLoss(ctx context.Context, timeout time.Duration) bool {
 	m.mu.Lock()
 	lost, failed := m.lost, m.failed != nil
+	text := m.failed
 	m.mu.Unlock()
 	if !lost || !failed {
 		return false
 	}
 	v := m.r.Vtysh()
 	v.Timeout = max(timeout, 5*time.Second)
-	if _, err := v.runningConfig(ctx); err != nil {
-		return false
+	for _, d := range neededDaemons(string(text)) {
+		if err := v.answers(ctx, d); err != nil {
+			return false
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -297,7 +277,9 @@ func (m *Manager) backAfterLoss(ctx context.Context, timeout time.Duration) bool
 	return true
 }
 
-// check returns why FRR no longer runs our config, or "".
+// check returns why FRR no longer runs our config, or "": each daemon's own config is read
+// and compared with the lines it held after the last apply. A daemon that cannot be read is
+// skipped (unknown); its config is checked again at the next tick.
 func (m *Manager) check(ctx context.Context, timeout time.Duration) string {
 	m.mu.Lock()
 	exp := m.expected
@@ -307,30 +289,30 @@ func (m *Manager) check(ctx context.Context, timeout time.Duration) string {
 	}
 	v := m.r.Vtysh()
 	v.Timeout = max(timeout, 5*time.Second)
-	running, err := v.runningConfig(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ""
+	for _, d := range []string{Zebra, BGPd, BFDd} {
+		if len(exp[d]) == 0 {
+			continue
 		}
-		return "vtysh: " + firstLine(redact(err.Error()))
-	}
-	have := map[string]bool{}
-	for _, l := range strings.Split(running, "\n") {
-		have[l] = true
-	}
-	var missing []string
-	for _, l := range exp {
-		if !have[l] {
-			missing = append(missing, strings.TrimSpace(redact(l)))
+		own, err := v.daemonConfig(ctx, d)
+		if err != nil {
+			m.mu.Lock()
+			m.stats.Unknown++
+			m.mu.Unlock()
+			if ctx.Err() == nil {
+				m.log.Debug("FRR daemon does not answer; its config is unknown until it does", "daemon", d, "err", firstLine(redact(err.Error())))
+			}
+			continue
 		}
+		missing := missingLines(exp[d], keySet(own))
+		if len(missing) == 0 {
+			continue
+		}
+		if len(missing) > 3 {
+			missing = append(missing[:3], fmt.Sprintf("and %d more", len(missing)-3))
+		}
+		return d + " lacks: " + strings.Join(missing, "; ")
 	}
-	if len(missing) == 0 {
-		return ""
-	}
-	if len(missing) > 3 {
-		missing = append(missing[:3], fmt.Sprintf("and %d more", len(missing)-3))
-	}
-	return "missing: " + strings.Join(missing, "; ")
+	return ""
 }
 
 func firstLine(s string) string {

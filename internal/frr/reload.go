@@ -3,6 +3,7 @@ package frr
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -32,12 +33,16 @@ type Reloader struct {
 	VtySocket  string        // vty socket directory; "" = the pathspace's default
 	ConfigFile string        // the integrated frr.conf FRR loads at start
 	Timeout    time.Duration // per frr-reload.py run; 0 = DefaultReloadTimeout
+	// DaemonWait bounds the wait for the daemons a config needs to accept vtysh before it is
+	// applied; 0 = DefaultDaemonWait.
+	DaemonWait time.Duration
 	Logger     *slog.Logger
 
 	// ConfDir, when set, is passed to frr-reload.py as --confdir: co-owned mode sets it to
 	// ConfigFile's directory, so that frr-reload.py does not `vtysh write` the running
 	// config over FRR's own file, the operator's (see coowned.go).
-	ConfDir string
+	ConfDir      string
+	vtyshCommand string // "" = vtysh from PATH; tests put a fake here
 
 	// run executes one command; tests wrap it to count reloads.
 	run func(ctx context.Context, timeout time.Duration, argv []string) (string, error)
@@ -46,12 +51,13 @@ type Reloader struct {
 	sweepOnce sync.Once  // leftovers of an earlier run are removed before the first apply
 
 	runs    atomic.Uint64 // frr-reload.py processes started
-	reloads atomic.Uint64 // of which with --reload
+	reloads atomic.Uint64 // of which with --reload, plus whole-file loads after a restart
 
-	mu        sync.Mutex // guards the fields below; never held while a command runs
-	applied   []byte     // text of the last successful apply; nil = unknown
-	gen       uint64     // bumped by Forget, so an apply in flight does not record its text
-	restarted bool       // a daemon restarted: load the whole file before reloading
+	mu        sync.Mutex          // guards the fields below; never held while a command runs
+	applied   []byte              // text of the last successful apply; nil = unknown
+	gen       uint64              // bumped by Forget, so an apply in flight does not record its text
+	restarted bool                // a daemon restarted: load the whole file before reloading
+	held      map[string][]string // per daemon, the keys of our lines it held after the last apply
 }
 
 // NewReloader returns a Reloader for the FRR instance c describes. Empty fields get the
@@ -79,7 +85,9 @@ func NewReloader(c config.FRR, log *slog.Logger) *Reloader {
 }
 
 // Vtysh returns a vtysh runner for the same FRR instance.
-func (r *Reloader) Vtysh() Vtysh { return Vtysh{Pathspace: r.Pathspace, VtySocket: r.VtySocket} }
+func (r *Reloader) Vtysh() Vtysh {
+	return Vtysh{Pathspace: r.Pathspace, VtySocket: r.VtySocket, command: r.vtyshCommand, run: r.run}
+}
 
 // Forget makes the next Apply reload even if the text is unchanged: after an FRR restart
 // (the daemons lost their runtime config) and at agent start, so the first pass always syncs.
@@ -87,6 +95,7 @@ func (r *Reloader) Forget() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.applied = nil
+	r.held = nil
 	r.gen++
 }
 
@@ -98,18 +107,23 @@ func (r *Reloader) Restarted() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.applied = nil
+	r.held = nil
 	r.restarted = true
 	r.gen++
 }
 
 // Apply makes FRR run text. Text equal to the last successful apply is skipped: (false, nil).
-// Otherwise the text is checked with `frr-reload.py --test` in a temporary file next to
-// ConfigFile; if FRR rejects it, ConfigFile is left alone and (false, error) is returned.
-// Then ConfigFile is replaced atomically. If the test showed FRR already running text (after
-// Forget at agent start, typically), that is all: (false, nil). Otherwise
-// `frr-reload.py --reload` runs, repeated until --test sees nothing left to do; changed is
-// true from there on, also with an error, since a failed reload may have changed FRR partly.
-// Only a successful apply is remembered, so a failed one is retried by the next Apply.
+// Otherwise Apply first waits until every daemon the text needs (zebra, bgpd, and bfdd when
+// BFD is used) accepts vtysh: lines sent to a daemon that is restarting go nowhere, and vtysh
+// still exits 0. Then the text is checked with `frr-reload.py --test` in a temporary file next
+// to ConfigFile; if FRR rejects it, ConfigFile is left alone and (false, error) is returned.
+// Then ConfigFile is replaced atomically, and after a daemon restart (Restarted) the whole
+// file is loaded with `vtysh -f`. If FRR's merged view already matches the text, nothing is
+// reloaded; otherwise `frr-reload.py --reload` runs, repeated until --test sees nothing left
+// to do. Last, each daemon's own config is read: a daemon lacking lines of the text that FRR
+// prints elsewhere gets the whole file again, and if it still lacks them the apply fails with
+// a *PartialError. changed is true once anything was sent to FRR, also with an error. Only a
+// successful apply is remembered, so a failed one is retried, in full, by the next Apply.
 func (r *Reloader) Apply(ctx context.Context, text []byte) (changed bool, err error) {
 	defer func() { err = redactErr(err) }()
 	r.applyMu.Lock()
@@ -125,6 +139,10 @@ func (r *Reloader) Apply(ctx context.Context, text []byte) (changed bool, err er
 	}
 	log := r.logger()
 	start := time.Now()
+	v := r.Vtysh()
+	if err := v.waitDaemons(ctx, neededDaemons(string(text)), r.daemonWait()); err != nil {
+		return false, err
+	}
 
 	if err := r.prepareConfDir(); err != nil {
 		return false, err
@@ -144,29 +162,103 @@ func (r *Reloader) Apply(ctx context.Context, text []byte) (changed bool, err er
 		return false, err
 	}
 	if restarted {
-		// Lines a daemon already has are no-ops; vtysh fails on some accepted lines (see
-		// reloadAndVerify), so its verdict is the --test that follows, not its exit code.
-		argv := append([]string{"vtysh"}, instanceArgs("-N", r.Pathspace, r.VtySocket)...)
-		if _, err := r.runner()(ctx, r.timeout(), append(argv, "-f", r.ConfigFile)); err != nil {
-			log.Warn("vtysh -f after an FRR restart reported a failure; frr-reload.py follows", "err", redactErr(err))
+		// frr-reload.py diffs against the merged view, where zebra still shows what a
+		// restarted bgpd lost: only a whole-file load gives bgpd its prefix-lists and
+		// route-maps back. Lines a daemon already has are no-ops; vtysh fails on some
+		// accepted lines (see reloadAndVerify), so its verdict is the per-daemon check below.
+		changed = true
+		r.reloads.Add(1)
+		if _, err := v.LoadFile(ctx, r.ConfigFile); err != nil {
+			log.Warn("vtysh -f after an FRR restart reported a failure; checking what FRR runs", "err", redactErr(err))
 		}
-		pending = append(pending, "(whole file loaded after an FRR restart)")
+		out, err := r.frrReload(ctx, "--test", r.ConfigFile)
+		if err != nil {
+			return true, fmt.Errorf("check FRR config after loading %s: %w", r.ConfigFile, err)
+		}
+		pending = pendingChanges(out)
 	}
 	if len(pending) > 0 {
+		changed = true
 		if err := r.reloadAndVerify(ctx, text); err != nil {
 			return true, err
 		}
-		changed = true
+	}
+	held, err := r.verifyDaemons(ctx, text)
+	if err != nil {
+		r.mu.Lock()
+		r.restarted = true // the next attempt loads the whole file again
+		r.mu.Unlock()
+		var partial *PartialError
+		if errors.As(err, &partial) {
+			changed = true
+		}
+		return changed, err
 	}
 
 	r.mu.Lock()
 	if r.gen == gen {
 		r.applied = bytes.Clone(text)
 		r.restarted = false
+		r.held = held
 	}
 	r.mu.Unlock()
 	log.Info("FRR config applied", "file", r.ConfigFile, "reloaded", changed, "duration", time.Since(start))
 	return changed, nil
+}
+
+// verifyDaemons checks that each daemon holds its part of text (see daemonLines) and returns,
+// per daemon, the keys of the lines it holds: the watcher's reference. A daemon found lacking
+// lines gets the whole file once more (`vtysh -d DAEMON -f`, lines of other daemons go
+// nowhere); if it still lacks them, the error is a *PartialError. A daemon that does not
+// answer is an error too: an apply that cannot be verified is not an apply.
+func (r *Reloader) verifyDaemons(ctx context.Context, text []byte) (map[string][]string, error) {
+	v := r.Vtysh()
+	merged, err := v.runningConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("verify FRR config: %w", err)
+	}
+	want := daemonLines(string(text), keySet(merged))
+	for _, d := range []string{Zebra, BGPd, BFDd} {
+		if len(want[d]) == 0 {
+			continue
+		}
+		var missing []string
+		for attempt := 0; attempt < 2; attempt++ {
+			own, err := v.daemonConfig(ctx, d)
+			if err != nil {
+				return nil, fmt.Errorf("verify FRR config in %s: %w", d, err)
+			}
+			if missing = missingLines(want[d], keySet(own)); len(missing) == 0 {
+				break
+			}
+			if attempt == 0 {
+				r.logger().Warn("an FRR daemon lacks part of the agent's config; loading the whole file into it",
+					"daemon", d, "missing", len(missing), "first", missing[0])
+				if _, err := v.ForDaemon(d).LoadFile(ctx, r.ConfigFile); err != nil {
+					r.logger().Warn("vtysh -f into one daemon reported a failure; checking what it holds", "daemon", d, "err", redactErr(err))
+				}
+			}
+		}
+		if len(missing) > 0 {
+			return nil, &PartialError{Daemon: d, Missing: missing}
+		}
+	}
+	return want, nil
+}
+
+// heldLines returns, per daemon, the keys of the agent's lines it held after the last
+// successful apply; nil before the first or after Forget/Restarted.
+func (r *Reloader) heldLines() map[string][]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.held
+}
+
+func (r *Reloader) daemonWait() time.Duration {
+	if r.DaemonWait == 0 {
+		return DefaultDaemonWait
+	}
+	return r.DaemonWait
 }
 
 // maxReloads bounds the reloads one Apply runs to reach a config with no pending changes.

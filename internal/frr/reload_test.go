@@ -42,6 +42,24 @@ case "$1" in
 esac
 `
 
+// fakeVtysh answers the Reloader's vtysh calls from the same $CALLS.running: every daemon
+// (-d or not) prints it, -f loads a file into it, and no daemon answers while $CALLS.down exists.
+const fakeVtysh = `#!/bin/sh
+running="$CALLS.running"
+if [ -e "$CALLS.down" ]; then echo 'Exiting: failed to connect to any daemons.' >&2; exit 1; fi
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-f) grep -v -e '^frr version' -e '^hostname' "$2" > "$running"; exit 0 ;;
+	-c) case "$2" in
+		'show version') echo 'FRRouting 8.4.4 (fake)' ;;
+		'show running-config') printf 'Building configuration...\n\nCurrent configuration:\n!\nfrr version 8.4.4\n'; cat "$running" 2>/dev/null ;;
+		esac
+		exit 0 ;;
+	esac
+	shift
+done
+`
+
 type fakeFRR struct {
 	r     *Reloader
 	calls string
@@ -61,7 +79,13 @@ func newFakeFRR(t *testing.T, c config.FRR) *fakeFRR {
 	if err := os.Mkdir(filepath.Dir(c.ConfigFile), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return &fakeFRR{r: NewReloader(c, nil), calls: calls}
+	vtysh := filepath.Join(dir, "vtysh")
+	if err := os.WriteFile(vtysh, []byte(fakeVtysh), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := NewReloader(c, nil)
+	r.vtyshCommand = vtysh
+	return &fakeFRR{r: r, calls: calls}
 }
 
 // takeCalls returns the recorded calls with the temp file name replaced by TMP, and resets.

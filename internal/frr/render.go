@@ -51,6 +51,7 @@ type view struct {
 	CommunityLists []communityList
 	Install        []installMap
 	NHT            bool
+	GR             GracefulRestart
 }
 
 type viewNeighbor struct {
@@ -108,6 +109,13 @@ func Render(c Config) ([]byte, error) {
 	v.Networks4, v.Networks6 = networks(c.Networks, IPv4), networks(c.Networks, IPv6)
 	v.addInstall(c.Install)
 	v.Kinds = kindEntries(c.Communities, c.KindCommunities)
+	v.GR = c.GracefulRestart
+	if v.GR.RestartTime == grDefaultRestart {
+		v.GR.RestartTime = 0 // FRR never prints its default
+	}
+	if v.GR.StalePathTime == grDefaultStalePath {
+		v.GR.StalePathTime = 0
+	}
 	if c.Multipath.EBGP != MaxPathsDefault {
 		v.MaxPaths = c.Multipath.EBGP
 	}

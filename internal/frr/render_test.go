@@ -30,6 +30,14 @@ var renderCases = []renderCase{
 		cfg:  Config{ASN: 64999, NIC: "bgp-nic"},
 	},
 	{
+		name: "graceful-restart",
+		cfg: Config{
+			ASN: 64999, NIC: "bgp-nic", Multipath: Multipath{Relax: true},
+			GracefulRestart: GracefulRestart{Enabled: true, RestartTime: 30, StalePathTime: 60},
+			Neighbors:       []Neighbor{{Addr: netip.MustParseAddr("172.30.1.254"), RemoteAS: RemoteAS{Kind: External}, BFD: BFD{Enabled: true}}},
+		},
+	},
+	{
 		name: "single-peer-bfd",
 		cfg: Config{
 			ASN:       64999,

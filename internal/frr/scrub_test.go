@@ -51,6 +51,12 @@ func TestExtraConfigNeverEchoed(t *testing.T) {
 	cfg.FRR.ConfigFile = filepath.Join(dir, "frr.conf")
 	var logs bytes.Buffer
 	m := NewManager(cfg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	// Every daemon answers (the apply waits for them first); frr-reload.py is the fake above.
+	vtysh := filepath.Join(dir, "vtysh")
+	if err := os.WriteFile(vtysh, []byte("#!/bin/sh\necho 'FRRouting 8.4.4'\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	m.r.vtyshCommand = vtysh
 	text, err := m.Render()
 	if err != nil {
 		t.Fatal(err)

@@ -21,19 +21,58 @@ type Vtysh struct {
 	Pathspace string        // -N; "" = the default instance
 	VtySocket string        // --vty_socket when not the default for Pathspace
 	Timeout   time.Duration // per call; 0 = DefaultVtyshTimeout
+	// Daemon (-d) talks to one daemon only: its own running-config, not the view vtysh
+	// merges over all daemons. "" = every daemon that runs.
+	Daemon string
+
+	command string // the vtysh binary; "" = vtysh from PATH (tests put a fake here)
+	run     func(ctx context.Context, timeout time.Duration, argv []string) (string, error)
+}
+
+// ForDaemon returns v talking to daemon d only (zebra, bgpd, bfdd).
+func (v Vtysh) ForDaemon(d string) Vtysh {
+	v.Daemon = d
+	return v
 }
 
 // Run runs the commands in one vtysh call and returns the output.
 func (v Vtysh) Run(ctx context.Context, cmds ...string) (string, error) {
-	argv := append([]string{"vtysh"}, instanceArgs("-N", v.Pathspace, v.VtySocket)...)
+	argv := v.argv()
 	for _, c := range cmds {
 		argv = append(argv, "-c", c)
 	}
+	return v.exec(ctx, argv)
+}
+
+// LoadFile sends every line of file to the daemons (or to Daemon only) with `vtysh -f`.
+// vtysh exits 0 even when a daemon the file needs is not running: the lines then went
+// nowhere. Callers verify per daemon afterwards (see Reloader.verifyDaemons).
+func (v Vtysh) LoadFile(ctx context.Context, file string) (string, error) {
+	return v.exec(ctx, append(v.argv(), "-f", file))
+}
+
+func (v Vtysh) argv() []string {
+	cmd := v.command
+	if cmd == "" {
+		cmd = "vtysh"
+	}
+	argv := append([]string{cmd}, instanceArgs("-N", v.Pathspace, v.VtySocket)...)
+	if v.Daemon != "" {
+		argv = append(argv, "-d", v.Daemon)
+	}
+	return argv
+}
+
+func (v Vtysh) exec(ctx context.Context, argv []string) (string, error) {
 	timeout := v.Timeout
 	if timeout == 0 {
 		timeout = DefaultVtyshTimeout
 	}
-	return runCommand(ctx, timeout, argv)
+	run := v.run
+	if run == nil {
+		run = runCommand
+	}
+	return run(ctx, timeout, argv)
 }
 
 // RunningConfig returns `show running-config` without vtysh's "Building configuration..."

@@ -77,9 +77,11 @@ func TestWatchReappliesAfterBgpdRestart(t *testing.T) {
 	}
 }
 
-// The whole FRR down for a while, then back with no config: the re-apply that failed while it
-// was down is not left to its backoff; the watcher triggers again as soon as vtysh answers.
-// Here Sync runs only on triggers (no retry loop), so nothing else could bring the config back.
+// The whole FRR down for a while, then back with no config. While no daemon answers, the
+// watcher counts its reads as unknown and re-applies nothing (a vtysh failure is not a lost
+// config). zebra comes back first: the re-apply it triggers waits for bgpd, gives up, and is
+// not left to its backoff: the watcher triggers again as soon as every daemon answers. Here
+// Sync runs only on triggers (no retry loop), so nothing else could bring the config back.
 func TestWatchReappliesAfterWholeFRRRestart(t *testing.T) {
 	f := startFRR(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -90,6 +92,7 @@ func TestWatchReappliesAfterWholeFRRRestart(t *testing.T) {
 	if err := m.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
+	m.r.DaemonWait = time.Second // the re-apply while bgpd is down gives up quickly
 	triggers := make(chan string, 100)
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -113,13 +116,24 @@ func TestWatchReappliesAfterWholeFRRRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := lab.Poll(ctx, 30*time.Second, "a failed re-apply while FRR is down", func() (bool, error) {
+	if err := lab.Poll(ctx, 30*time.Second, "watcher reads while FRR is down", func() (bool, error) {
+		return m.Stats().Unknown >= 5, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if st := m.Stats(); st.Restarts != 0 || st.Failures != 0 {
+		t.Fatalf("stats %+v: a daemon that does not answer was taken for a lost config", st)
+	}
+	if err := f.RestartDaemon(ctx, "zebra"); err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.Poll(ctx, 30*time.Second, "a failed re-apply while bgpd is down", func() (bool, error) {
 		st := m.Stats()
 		return st.Restarts > 0 && st.Failures > 0, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []string{"zebra", "bgpd", "bfdd"} {
+	for _, d := range []string{"bgpd", "bfdd"} {
 		if err := f.RestartDaemon(ctx, d); err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,206 @@
+package frr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The FRR daemons the agent's config lives in. vtysh merges their running configs into one
+// view, and that view hides what one daemon lacks: after a bgpd restart zebra still prints the
+// prefix-lists and route-maps bgpd no longer has. So every check here reads each daemon's own
+// config (`vtysh -d DAEMON`).
+const (
+	Zebra = "zebra"
+	BGPd  = "bgpd"
+	BFDd  = "bfdd"
+)
+
+// DefaultDaemonWait bounds how long an apply waits for the daemons it needs to accept vtysh
+// (a daemon that was just restarted). Past it the apply fails and is retried; the watcher
+// triggers the retry as soon as every daemon answers.
+const DefaultDaemonWait = 10 * time.Second
+
+// cfgLine is one significant line of an FRR config, with its context.
+type cfgLine struct {
+	block string // the top-level line of the block the line is in (the line itself at top level)
+	key   string // the line preceded by the lines that open its enclosing blocks, "\n"-joined
+	text  string // the line as written, for messages
+}
+
+// parseConfig splits a config (rendered or printed by FRR) into its significant lines, each
+// keyed by its enclosing blocks: " match interface bgp-nic" of route-map entry 9 and of entry
+// 10 are different lines. Separators, exits and the lines FRR adds on its own are dropped.
+func parseConfig(text string) []cfgLine {
+	type open struct {
+		indent int
+		line   string
+	}
+	var stack []open
+	var out []cfgLine
+	for _, raw := range strings.Split(text, "\n") {
+		t := strings.TrimSpace(raw)
+		switch {
+		case t == "", t == "!", t == "end", t == "exit", t == "exit-address-family", t == "exit-vrf",
+			strings.HasPrefix(t, "frr version "), strings.HasPrefix(t, "hostname "),
+			t == "Building configuration...", t == "Current configuration:":
+			continue
+		}
+		indent := len(raw) - len(strings.TrimLeft(raw, " "))
+		for len(stack) > 0 && stack[len(stack)-1].indent >= indent {
+			stack = stack[:len(stack)-1]
+		}
+		parts := make([]string, 0, len(stack)+1)
+		for _, o := range stack {
+			parts = append(parts, o.line)
+		}
+		block := t
+		if len(stack) > 0 {
+			block = stack[0].line
+		}
+		out = append(out, cfgLine{block: block, key: strings.Join(append(parts, t), "\n"), text: raw})
+		stack = append(stack, open{indent, t})
+	}
+	return out
+}
+
+// owners returns the daemons that must hold line l for the config to work. bgpd holds all
+// of its blocks and the prefix-lists and route-maps it applies. vtysh also sends prefix-lists
+// and route-maps to zebra, which keeps its own copy, but only of the clauses zebra
+// implements (no `set community`): zebra is held to the prefix-list entries and the
+// route-map entry lines. Blocks of no daemon the agent drives (global lines such as
+// `frr defaults`, an operator's other daemons) have no owner.
+func owners(l cfgLine) []string {
+	b := l.block
+	switch {
+	case strings.HasPrefix(b, "router bgp "),
+		strings.HasPrefix(b, "bgp community-list "), strings.HasPrefix(b, "bgp large-community-list "),
+		strings.HasPrefix(b, "bgp extcommunity-list "), strings.HasPrefix(b, "bgp as-path access-list "):
+		return []string{BGPd}
+	case strings.HasPrefix(b, "ip prefix-list "), strings.HasPrefix(b, "ipv6 prefix-list "),
+		strings.HasPrefix(b, "route-map ") && l.key == b:
+		return []string{BGPd, Zebra}
+	case strings.HasPrefix(b, "route-map "):
+		return []string{BGPd}
+	case b == "bfd":
+		return []string{BFDd}
+	}
+	return nil
+}
+
+// neededDaemons are the daemons a config needs running before it can be applied: zebra and
+// bgpd always, bfdd when a peer uses BFD or the config has BFD profiles.
+func neededDaemons(text string) []string {
+	need := []string{Zebra, BGPd}
+	for _, l := range parseConfig(text) {
+		t := strings.TrimSpace(l.text)
+		if l.block == "bfd" || (strings.HasPrefix(l.block, "router bgp ") &&
+			strings.HasPrefix(t, "neighbor ") && (strings.HasSuffix(t, " bfd") || strings.Contains(t, " bfd profile "))) {
+			return append(need, BFDd)
+		}
+	}
+	return need
+}
+
+// daemonLines returns, per daemon, the keys of text's lines that daemon must hold, limited
+// to the lines FRR prints somewhere (printed: keys of the merged running-config). A line no
+// daemon prints (an operator's extra line in a form FRR rewrites) is never checked per
+// daemon: frr-reload.py --test has already compared the merged view with the file.
+func daemonLines(text string, printed map[string]bool) map[string][]string {
+	out := map[string][]string{}
+	for _, l := range parseConfig(text) {
+		if !printed[l.key] {
+			continue
+		}
+		for _, d := range owners(l) {
+			out[d] = append(out[d], l.key)
+		}
+	}
+	return out
+}
+
+// keySet is the set of line keys of a config.
+func keySet(text string) map[string]bool {
+	set := map[string]bool{}
+	for _, l := range parseConfig(text) {
+		set[l.key] = true
+	}
+	return set
+}
+
+// PartialError is an apply after which a daemon lacks lines of the agent's config that FRR
+// prints elsewhere: a partial load (a daemon restarted at the wrong moment). It is a failure:
+// the same text is applied again, in full, on the next attempt.
+type PartialError struct {
+	Daemon  string
+	Missing []string // the missing lines, without their context; passwords redacted
+}
+
+func (e *PartialError) Error() string {
+	m := e.Missing
+	more := ""
+	if len(m) > 3 {
+		more = fmt.Sprintf("; and %d more", len(m)-3)
+		m = m[:3]
+	}
+	return fmt.Sprintf("FRR config loaded partly: %s lacks %s%s", e.Daemon, strings.Join(m, "; "), more)
+}
+
+// missingLines returns the keys of want that are not in have, as their last line, redacted.
+func missingLines(want []string, have map[string]bool) []string {
+	var out []string
+	for _, k := range want {
+		if !have[k] {
+			last := k[strings.LastIndex(k, "\n")+1:]
+			out = append(out, strings.TrimSpace(redact(last)))
+		}
+	}
+	return out
+}
+
+// daemonConfig reads one daemon's own running-config.
+func (v Vtysh) daemonConfig(ctx context.Context, d string) (string, error) {
+	return v.ForDaemon(d).runningConfig(ctx)
+}
+
+// answers reports whether daemon d accepts vtysh connections. vtysh -d fails at once when
+// the daemon's socket is gone or refuses connections ("failed to connect to any daemons").
+func (v Vtysh) answers(ctx context.Context, d string) error {
+	_, err := v.ForDaemon(d).Run(ctx, "show version")
+	return err
+}
+
+// waitDaemons polls until every daemon in need answers vtysh, for at most wait and never
+// past ctx. The error names the daemons that do not answer.
+func (v Vtysh) waitDaemons(ctx context.Context, need []string, wait time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	v.Timeout = min(v.Timeout, wait)
+	if v.Timeout == 0 {
+		v.Timeout = wait
+	}
+	pending := slices.Clone(need)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var lastErr error
+	for {
+		var still []string
+		for _, d := range pending {
+			if err := v.answers(ctx, d); err != nil {
+				still, lastErr = append(still, d), err
+			}
+		}
+		if pending = still; len(pending) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("FRR daemons %s do not accept vtysh connections after %s (not running or restarting): %w",
+				strings.Join(pending, ", "), wait, errors.Join(ctx.Err(), lastErr))
+		case <-tick.C:
+		}
+	}
+}
