@@ -19,6 +19,12 @@ var agentBinary string
 const topology = "../deploy/containerlab/provider-vm.clab.yml"
 
 func TestMain(m *testing.M) {
+	// The VM tier runs this package's compiled tests where there is no Go toolchain to spare
+	// (software emulation): the host builds the agent and passes it in.
+	if bin := os.Getenv("OBGP_AGENT_BINARY"); bin != "" {
+		agentBinary = bin
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "obgp-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -77,7 +83,7 @@ func startLab(t *testing.T) (*lab.Lab, context.Context) {
 func startLabFrom(t *testing.T, topo string) (*lab.Lab, context.Context) {
 	t.Helper()
 	requireLab(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), lab.Scaled(4*time.Minute))
 	l, err := lab.Start(ctx, lab.Options{Topology: topo, AgentBinary: agentBinary, Log: logWriter{t}})
 	if err != nil {
 		cancel()

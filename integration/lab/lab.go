@@ -149,6 +149,9 @@ func (l *Lab) startNode(ctx context.Context, n *Node) error {
 		if err := l.startOVNController(ctx, n); err != nil {
 			return err
 		}
+		if n.Label("ovn-bgp-agent.frr") == "pod" {
+			return nil // FRR runs in the agent's pod, which the test starts
+		}
 		return l.startFRR(ctx, n, "")
 	case "tor":
 		src, ok := l.topo.Bind(n.Name, "/etc/frr/frr.conf")
