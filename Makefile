@@ -6,7 +6,12 @@ GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build deps generate test unit integration lint bench lab clean
+# The VM tier's kernel (Debian's linux-image-*-amd64, unpacked) and initramfs live here,
+# outside the clone; deploy/scripts/vm-kernel.sh (re)makes whatever is missing.
+VM_CACHE ?= $(HOME)/.cache/ovn-bgp-agent/vm
+export OBGP_VM_CACHE := $(VM_CACHE)
+
+.PHONY: all build deps generate test unit integration test-vm image lint bench lab clean
 
 all: build
 
@@ -28,10 +33,19 @@ lint:
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)
 
-integration: deps
+integration: deps image
 	$(GO) test -count=1 -timeout 20m ./integration/...
 
-test: deps lint
+# The VM tier: Debian's own kernel under qemu (vrf, dummy, 8021q), the VRF and VLAN tests in it.
+test-vm: deps
+	$(GO) test -count=1 -timeout 20m -v -run TestVMTier ./integration/vm/
+
+# Agent, FRR, node and central images, built with podman from a local debootstrap base.
+image: build
+	./deploy/scripts/build-images.sh bin/ovn-bgp-agent
+
+# Every test, the VM tier (integration/vm) and the pod test (which runs the images) included.
+test: deps lint image
 	$(GO) test -count=1 -timeout 20m ./...
 
 bench:

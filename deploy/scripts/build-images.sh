@@ -18,7 +18,7 @@ export CONTAINERS_CONF=$root/deploy/container/containers.conf
 base=localhost/debian:bookworm
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
-need=(podman runc debootstrap)
+need=(podman runc debootstrap catatonit)
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -63,4 +63,4 @@ build localhost/ovn-bgp-agent:latest Containerfile --build-arg AGENT=prebuilt
 build localhost/ovn-bgp-agent/frr:8.4.4 frr.Containerfile
 build localhost/ovn-bgp-agent/node:latest node.Containerfile
 build localhost/ovn-bgp-agent/ovn-central:23.03 central.Containerfile
-podman images --filter reference='localhost/ovn-bgp-agent*' --filter reference="$base"
+podman images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^localhost/(ovn-bgp-agent|debian:bookworm)'

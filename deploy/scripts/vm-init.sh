@@ -10,6 +10,9 @@ mount -t devtmpfs dev /dev
 exec </dev/console >/dev/console 2>&1
 mount -t proc proc /proc
 mount -t sysfs sys /sys
+# Without a hostname the kernel says "(none)", which FRR prints as `hostname (none)` in its
+# running configuration and then refuses to parse back (frr-reload.py fails).
+hostname obgp-vm
 
 fail() {
 	echo "OBGP-VM-INIT-FAILED: $*"

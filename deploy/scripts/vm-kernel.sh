@@ -8,7 +8,8 @@
 # CACHE_DIR/current is a link to the prepared kernel directory:
 #   vmlinuz, initramfs.gz, modules/ (lib/modules/VERSION inside), version
 # Idempotent: a kernel already prepared in CACHE_DIR is reused; a missing or partial one is
-# (re)made. The cache lives outside the clone and can be deleted at any time.
+# (re)made; the initramfs is remade when vm-init.sh changes. The cache lives outside the
+# clone and can be deleted at any time.
 set -euo pipefail
 
 cache=${1:?usage: vm-kernel.sh CACHE_DIR}

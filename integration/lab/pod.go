@@ -29,7 +29,7 @@ func podmanEnv() []string {
 
 // HavePodman reports what is missing to run pods, or "".
 func HavePodman() string {
-	for _, b := range []string{"podman", "nsenter", "runc"} {
+	for _, b := range []string{"podman", "nsenter", "runc", "catatonit"} {
 		if _, err := exec.LookPath(b); err != nil {
 			return b
 		}
