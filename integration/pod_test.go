@@ -242,7 +242,7 @@ func podFromManifest(t *testing.T, dir, name, ovsRun string) (podFile, cmFile st
 			// podman 4.3 removes a "once" init container right after it ran and, on a busy
 			// machine, fails the whole play when that container is not yet seen stopped.
 			"annotations": map[string]any{"io.podman.annotations.init.container.type": "always"}},
-		"spec":     spec,
+		"spec": spec,
 	}
 
 	data := dig(t, cm, "data")
