@@ -94,7 +94,7 @@ func TestPodRunsSidecarPair(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pod.Podman(ctx, "start", pod.Container("frr")); err != nil {
+	if err := pod.Start(ctx, "frr"); err != nil {
 		t.Fatal(err)
 	}
 	killed := time.Now()

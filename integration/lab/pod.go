@@ -15,9 +15,10 @@ import (
 // Pod is a Kubernetes Pod run by `podman kube play` inside a lab node's network namespace,
 // as kubelet would run a hostNetwork pod on that node.
 type Pod struct {
-	Name string
-	file string
-	env  []string
+	Name  string
+	file  string
+	netns string
+	env   []string
 }
 
 // podmanEnv points podman at the repository's containers.conf (runc, explicit ulimits), so
@@ -51,7 +52,7 @@ func (l *Lab) PlayPod(ctx context.Context, node, name, podFile string, configMap
 	if n == nil {
 		return nil, fmt.Errorf("no node %q", node)
 	}
-	p := &Pod{Name: name, file: podFile, env: podmanEnv()}
+	p := &Pod{Name: name, file: podFile, netns: n.Netns, env: podmanEnv()}
 	argv := []string{"nsenter", "--net=/run/netns/" + n.Netns, "podman", "kube", "play"}
 	for _, cm := range configMaps {
 		argv = append(argv, "--configmap", cm)
@@ -74,6 +75,14 @@ func (p *Pod) Container(name string) string { return p.Name + "-" + name }
 // Podman runs a podman command with the lab's settings.
 func (p *Pod) Podman(ctx context.Context, args ...string) (string, error) {
 	return Run(ctx, "", p.env, append([]string{"podman"}, args...)...)
+}
+
+// Start starts a stopped container of the pod again, as kubelet restarts a container that
+// died. It runs in the node's namespace: a host-network container joins the namespace of the
+// podman that starts it.
+func (p *Pod) Start(ctx context.Context, container string) error {
+	_, err := Run(ctx, "", p.env, "nsenter", "--net=/run/netns/"+p.netns, "podman", "start", p.Container(container))
+	return err
 }
 
 // Logs returns a container's log tail.
