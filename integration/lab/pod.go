@@ -10,15 +10,18 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Pod is a Kubernetes Pod run by `podman kube play` inside a lab node's network namespace,
 // as kubelet would run a hostNetwork pod on that node.
 type Pod struct {
-	Name  string
-	file  string
-	netns string
-	env   []string
+	Name    string
+	file    string
+	netns   string
+	env     []string
+	volumes []string // podman keeps a ConfigMap's volume, named after it, after the pod
 }
 
 // podmanEnv points podman at the repository's containers.conf (runc, explicit ulimits), so
@@ -53,6 +56,19 @@ func (l *Lab) PlayPod(ctx context.Context, node, name, podFile string, configMap
 		return nil, fmt.Errorf("no node %q", node)
 	}
 	p := &Pod{Name: name, file: podFile, netns: n.Netns, env: podmanEnv()}
+	for _, cm := range configMaps {
+		b, err := os.ReadFile(cm)
+		if err != nil {
+			return nil, err
+		}
+		var obj struct {
+			Metadata struct{ Name string } `yaml:"metadata"`
+		}
+		if err := yaml.Unmarshal(b, &obj); err != nil || obj.Metadata.Name == "" {
+			return nil, fmt.Errorf("ConfigMap %s: no metadata.name (%v)", cm, err)
+		}
+		p.volumes = append(p.volumes, obj.Metadata.Name)
+	}
 	argv := []string{"nsenter", "--net=/run/netns/" + n.Netns, "podman", "kube", "play"}
 	for _, cm := range configMaps {
 		argv = append(argv, "--configmap", cm)
@@ -98,9 +114,15 @@ func (p *Pod) Logs(ctx context.Context, container string, lines int) string {
 func (p *Pod) Remove() error {
 	ctx, cancel := context.WithTimeout(context.Background(), Scaled(2*time.Minute))
 	defer cancel()
+	var errs []error
 	out, err := p.Podman(ctx, "pod", "rm", "--force", "--time", "10", p.Name)
 	if err != nil && !strings.Contains(out, "no pod with name") {
-		return fmt.Errorf("remove pod %s: %w", p.Name, err)
+		errs = append(errs, fmt.Errorf("remove pod %s: %w", p.Name, err))
 	}
-	return nil
+	for _, v := range p.volumes {
+		if out, err := p.Podman(ctx, "volume", "rm", "--force", v); err != nil && !strings.Contains(out, "no such volume") {
+			errs = append(errs, fmt.Errorf("remove volume %s: %w", v, err))
+		}
+	}
+	return errors.Join(errs...)
 }
