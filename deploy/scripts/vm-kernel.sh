@@ -24,8 +24,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || { echo "missing packages: ${missing[*]}; run as root" >&2; exit 1; }
   echo "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get -o DPkg::Lock::Timeout=300 update -qq
+  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 mkdir -p "$cache"
@@ -64,7 +64,7 @@ fi
 # The flavour's meta package names the current ABI: linux-image-amd64 → linux-image-6.1.0-N-amd64.
 pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
 if [ -z "$pkg" ]; then
-  apt-get update -qq
+  apt-get -o DPkg::Lock::Timeout=300 update -qq
   pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
 fi
 [ -n "$pkg" ] || { echo "cannot find Debian's linux-image-*-amd64 package (apt-cache depends linux-image-amd64)" >&2; exit 1; }
@@ -73,7 +73,7 @@ work=$(mktemp -d "$cache/.prep-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 echo "preparing $pkg in $cache"
 (cd "$work" && apt-get download -q "$pkg" 2>&1 | grep -v "^W: Download is performed unsandboxed" || true)
-deb=$(ls "$work"/*.deb)
+deb=$(ls "$work"/*.deb 2>/dev/null) || { echo "apt-get download $pkg failed (is Debian's mirror reachable?)" >&2; exit 1; }
 dpkg -x "$deb" "$work/pkg"
 rm -f "$deb"
 version=$(ls "$work/pkg/lib/modules")
