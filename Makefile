@@ -34,11 +34,11 @@ unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)
 
 integration: deps image
-	$(GO) test -count=1 -timeout 20m ./integration/...
+	$(GO) test -count=1 -timeout 25m ./integration/...
 
 # The VM tier: Debian's own kernel under qemu (vrf, dummy, 8021q), the VRF and VLAN tests in it.
 test-vm: deps
-	$(GO) test -count=1 -timeout 20m -v -run TestVMTier ./integration/vm/
+	$(GO) test -count=1 -timeout 25m -v -run TestVMTier ./integration/vm/
 
 # Agent, FRR, node and central images, built with podman from a local debootstrap base.
 image: build
@@ -46,7 +46,7 @@ image: build
 
 # Every test, the VM tier (integration/vm) and the pod test (which runs the images) included.
 test: deps lint image
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -timeout 25m ./...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...

@@ -44,8 +44,8 @@ const (
 	vmMemory = "3072" // MiB: three labs, each with OVN, OVS, two FRR instances and an agent
 	// timeoutScale stretches the labs' deadlines: under TCG every exec costs ~0.2 s, and on a
 	// loaded host the guest gets a small share of two cores: a lab takes minutes to start.
-	timeoutScale = "8"
-	tierDeadline = 17 * time.Minute
+	timeoutScale = "16"
+	tierDeadline = 19 * time.Minute
 	kvmDeadline  = 20 * time.Second // KVM must reach the init script by then, or TCG is used
 )
 
@@ -171,7 +171,7 @@ func runScript(root, kernel, version string) string {
 	fmt.Fprintf(&b, "export CI=true OBGP_IN_VM=1 OBGP_TIMEOUT_SCALE=%s OBGP_AGENT_BINARY=%s\n", timeoutScale, vmRun+"/ovn-bgp-agent")
 	b.WriteString("rc=0\n")
 	for _, s := range inVM {
-		fmt.Fprintf(&b, "cd %s && %s -test.v -test.count=1 -test.parallel=4 -test.timeout=15m -test.run '^(%s)$' || rc=1\n",
+		fmt.Fprintf(&b, "cd %s && %s -test.v -test.count=1 -test.parallel=4 -test.timeout=17m -test.run '^(%s)$' || rc=1\n",
 			filepath.Join(root, s.dir), vmRun+"/"+binName(s), strings.Join(s.tests, "|"))
 	}
 	b.WriteString("exit $rc\n")
