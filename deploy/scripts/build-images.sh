@@ -54,10 +54,15 @@ cp "$bin" "$ctx/bin/ovn-bgp-agent"
 cp "$root"/deploy/container/*.sh "$ctx/" 2>/dev/null || true
 
 build() { # name file [args...]
-  local name=$1 file=$2
+  local name=$1 file=$2 old
   shift 2
   echo "podman build $name"
+  old=$(podman image inspect --format '{{.Id}}' "$name" 2>/dev/null || true)
   podman build --network host -q --build-arg BASE="$base" "$@" -f "$root/deploy/container/$file" -t "$name" "$ctx" >/dev/null
+  # The image this build replaced, now untagged, goes (kept if anything still uses it).
+  if [ -n "$old" ] && [ "$old" != "$(podman image inspect --format '{{.Id}}' "$name")" ]; then
+    podman rmi "$old" >/dev/null 2>&1 || true
+  fi
 }
 build localhost/ovn-bgp-agent:latest Containerfile --build-arg AGENT=prebuilt
 build localhost/ovn-bgp-agent/frr:8.4.4 frr.Containerfile
