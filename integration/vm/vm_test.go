@@ -78,9 +78,33 @@ func TestVMTier(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	suites := inVM
+	// OBGP_VM_RUN (a regexp) narrows the tier to the named tests it matches, for development.
+	if only := os.Getenv("OBGP_VM_RUN"); only != "" {
+		re, err := regexp.Compile(only)
+		if err != nil {
+			t.Fatalf("OBGP_VM_RUN: %v", err)
+		}
+		var kept []suite
+		for _, s := range suites {
+			var tests []string
+			for _, name := range s.tests {
+				if re.MatchString(name) {
+					tests = append(tests, name)
+				}
+			}
+			if len(tests) > 0 {
+				s.tests = tests
+				kept = append(kept, s)
+			}
+		}
+		suites = kept
+		t.Logf("OBGP_VM_RUN=%s: only %v", only, suites)
+	}
+
 	run := t.TempDir()
-	build(t, root, run)
-	script := runScript(root, kernel, strings.TrimSpace(string(version)))
+	build(t, root, run, suites)
+	script := runScript(root, kernel, strings.TrimSpace(string(version)), suites)
 	if err := os.WriteFile(filepath.Join(run, "run.sh"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +131,7 @@ func TestVMTier(t *testing.T) {
 	t.Logf("VM tier (%s) took %v in all", accel, time.Since(start).Round(time.Second))
 
 	results := console.results()
-	for _, s := range inVM {
+	for _, s := range suites {
 		for _, name := range s.tests {
 			if got := results[name]; got != "PASS" {
 				if got == "" {
@@ -146,10 +170,10 @@ func requireVM(t *testing.T) {
 
 // build compiles the agent and the test binaries on the host: inside the emulated VM a Go
 // build would take minutes.
-func build(t *testing.T, root, run string) {
+func build(t *testing.T, root, run string, suites []suite) {
 	t.Helper()
 	cmds := [][]string{{"go", "build", "-o", filepath.Join(run, "ovn-bgp-agent"), "./cmd/ovn-bgp-agent"}}
-	for _, s := range inVM {
+	for _, s := range suites {
 		cmds = append(cmds, []string{"go", "test", "-c", "-o", filepath.Join(run, binName(s)), s.pkg})
 	}
 	for _, argv := range cmds {
@@ -168,14 +192,14 @@ func binName(s suite) string { return strings.ReplaceAll(s.dir, "/", "-") + ".te
 const vmRun = "/vmrun"
 
 // runScript is what the VM's init runs, chrooted into the host's root (over an overlay).
-func runScript(root, kernel, version string) string {
+func runScript(root, kernel, version string, suites []suite) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root\n")
 	fmt.Fprintf(&b, "modprobe -d %s/modules -S %s -a %s || exit 10\n", kernel, version, strings.Join(modules, " "))
 	fmt.Fprintf(&b, "ip link set lo up\n")
 	fmt.Fprintf(&b, "export CI=true OBGP_IN_VM=1 OBGP_TIMEOUT_SCALE=%s OBGP_AGENT_BINARY=%s\n", timeoutScale, vmRun+"/ovn-bgp-agent")
 	b.WriteString("rc=0\n")
-	for _, s := range inVM {
+	for _, s := range suites {
 		fmt.Fprintf(&b, "cd %s && %s -test.v -test.count=1 -test.parallel=1 -test.timeout=20m -test.run '^(%s)$' || rc=1\n",
 			filepath.Join(root, s.dir), vmRun+"/"+binName(s), strings.Join(s.tests, "|"))
 	}
