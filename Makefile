@@ -13,7 +13,12 @@ STATICCHECK       := $(TOOLS_DIR)/staticcheck-$(STATICCHECK_VERSION)
 # tag (real FRR, OVS, ovsdb-server, network namespaces) or live in integration/.
 UNIT_PKGS = $$($(GO) list ./... | grep -v /integration)
 
-.PHONY: all build deps trixie-root generate test unit integration faults lint bench lab clean
+# The VM tier's kernel (Debian's linux-image-*-amd64, unpacked) and initramfs live here,
+# outside the clone; deploy/scripts/vm-kernel.sh (re)makes whatever is missing.
+VM_CACHE ?= $(HOME)/.cache/ovn-bgp-agent/vm
+export OBGP_VM_CACHE := $(VM_CACHE)
+
+.PHONY: all build deps trixie-root generate test unit integration faults test-vm image lint bench lab clean
 
 all: build
 
@@ -52,7 +57,7 @@ unit:
 	$(GO) test -count=1 $(UNIT_PKGS)
 
 # Integration tests run the real daemons as root.
-integration: deps trixie-root
+integration: deps trixie-root image
 	$(GO) test -count=1 -tags privileged -timeout 30m ./integration/...
 
 # The fault tests (integration/faults_test.go), then their figures as a table. They also run
@@ -65,7 +70,17 @@ faults: deps
 	FAULTS_REPORT=$(FAULTS_REPORT) FAULTS_BGPD_ROUNDS=$(FAULTS_BGPD_ROUNDS) $(GO) test -count=1 -tags privileged -timeout 30m -run '^TestFault' ./integration/ ; \
 		status=$$?; $(GO) run ./integration/cmd/faults-table $(FAULTS_REPORT); exit $$status
 
-test: deps trixie-root lint
+# The VM tier: Debian's own kernel under qemu (vrf, dummy, 8021q), the VRF and VLAN tests in it.
+test-vm: deps
+	$(GO) test -count=1 -tags privileged -timeout 30m -v -run TestVMTier ./integration/vm/
+
+# Agent, FRR, node and central images, built with podman from a local debootstrap base.
+image: build
+	./deploy/scripts/build-images.sh bin/ovn-bgp-agent
+
+# Every test: unit, privileged, integration, the fault tests, the VM tier (integration/vm)
+# and the pod test (which runs the images).
+test: deps trixie-root lint image
 	$(GO) test -count=1 -tags privileged -timeout 40m ./...
 
 bench:

@@ -105,7 +105,7 @@ func mountConfigMap(t *testing.T, cm object) string {
 }
 
 func TestKubernetesManifestsMatchTheAgent(t *testing.T) {
-	objs := readObjects(t, "kubernetes/ovn-bgp-agent.yaml")
+	objs := readObjects(t, "kubernetes/base/ovn-bgp-agent.yaml")
 	cm, ds, pm := objs["ConfigMap"], objs["DaemonSet"], objs["PodMonitor"]
 	if cm.Data["config.yaml"] == "" || ds.Kind == "" || pm.Kind == "" {
 		t.Fatalf("want a ConfigMap with config.yaml, a DaemonSet and a PodMonitor, got %v", objs)

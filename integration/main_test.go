@@ -19,6 +19,12 @@ var agentBinary string
 const topology = "../deploy/containerlab/provider-vm.clab.yml"
 
 func TestMain(m *testing.M) {
+	// The VM tier runs this package's compiled tests where there is no Go toolchain to spare
+	// (software emulation): the host builds the agent and passes it in.
+	if bin := os.Getenv("OBGP_AGENT_BINARY"); bin != "" {
+		agentBinary = bin
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "obgp-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -111,7 +117,7 @@ func startLabWith(t *testing.T, opts lab.Options) (*lab.Lab, context.Context) {
 func startLabWithin(t *testing.T, opts lab.Options, limit time.Duration) (*lab.Lab, context.Context) {
 	t.Helper()
 	requireLab(t)
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	ctx, cancel := context.WithTimeout(context.Background(), lab.Scaled(limit))
 	opts.AgentBinary, opts.Log = agentBinary, logWriter{t}
 	l, err := lab.Start(ctx, opts)
 	if err != nil {

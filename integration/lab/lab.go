@@ -168,6 +168,9 @@ func (l *Lab) startNode(ctx context.Context, n *Node) error {
 		if err := l.startOVNController(ctx, n); err != nil {
 			return err
 		}
+		if n.Label("ovn-bgp-agent.frr") == "pod" {
+			return nil // FRR runs in the agent's pod, which the test starts
+		}
 		// An operator's own FRR configuration, when the topology binds one (co-owned mode).
 		conf := ""
 		if src, ok := l.topo.Bind(n.Name, "/etc/frr/frr.conf"); ok {

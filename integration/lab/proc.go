@@ -105,7 +105,7 @@ func Run(ctx context.Context, netns string, env []string, argv ...string) (strin
 	if netns != "" {
 		argv = append([]string{"ip", "netns", "exec", netns}, argv...)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, Scaled(30*time.Second))
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), env...)
@@ -118,6 +118,7 @@ func Run(ctx context.Context, netns string, env []string, argv ...string) (strin
 
 // Poll calls cond until it returns true or the deadline passes; the last error explains a timeout.
 func Poll(ctx context.Context, timeout time.Duration, what string, cond func() (bool, error)) error {
+	timeout = Scaled(timeout)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var last error
