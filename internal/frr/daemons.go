@@ -68,22 +68,25 @@ func parseConfig(text string) []cfgLine {
 }
 
 // owners returns the daemons that must hold line l for the config to work. bgpd holds all
-// of its blocks and the prefix-lists and route-maps it applies. vtysh also sends prefix-lists
-// and route-maps to zebra, which keeps its own copy, but only of the clauses zebra
-// implements (no `set community`): zebra is held to the prefix-list entries and the
-// route-map entry lines. Blocks of no daemon the agent drives (global lines such as
+// of its blocks and the prefix-lists and route-maps it applies, which is what a partial load
+// after a bgpd restart loses. zebra is not held to any line: FRR 8.4's zebra keeps a copy of
+// the route-map entries but not every clause, and FRR 10's keeps none (mgmtd holds them), so
+// no zebra line tells a complete load from a partial one. A route-map clause only zebra
+// implements (`set src`, for `ip protocol`) is held by no daemon here; frr-reload.py --test
+// compares it in the merged view. Blocks of no daemon the agent drives (global lines such as
 // `frr defaults`, an operator's other daemons) have no owner.
 func owners(l cfgLine) []string {
 	b := l.block
 	switch {
 	case strings.HasPrefix(b, "router bgp "),
 		strings.HasPrefix(b, "bgp community-list "), strings.HasPrefix(b, "bgp large-community-list "),
-		strings.HasPrefix(b, "bgp extcommunity-list "), strings.HasPrefix(b, "bgp as-path access-list "):
+		strings.HasPrefix(b, "bgp extcommunity-list "), strings.HasPrefix(b, "bgp as-path access-list "),
+		strings.HasPrefix(b, "ip prefix-list "), strings.HasPrefix(b, "ipv6 prefix-list "):
 		return []string{BGPd}
-	case strings.HasPrefix(b, "ip prefix-list "), strings.HasPrefix(b, "ipv6 prefix-list "),
-		strings.HasPrefix(b, "route-map ") && l.key == b:
-		return []string{BGPd, Zebra}
 	case strings.HasPrefix(b, "route-map "):
+		if strings.HasPrefix(strings.TrimSpace(l.text), "set src ") {
+			return nil
+		}
 		return []string{BGPd}
 	case b == "bfd":
 		return []string{BFDd}
