@@ -122,3 +122,11 @@ func agentEnv(n *Node) []string {
 		"OVN_BGP_AGENT_LOG_LEVEL=debug",
 	}, n.Env...)
 }
+
+// AgentPid is the pid of node's running agent (ip netns exec execs it), or 0.
+func (l *Lab) AgentPid(node string) int {
+	if p := l.agents[node]; p != nil && !p.Exited() {
+		return p.Pid()
+	}
+	return 0
+}

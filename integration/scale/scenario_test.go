@@ -1,0 +1,204 @@
+//go:build scale
+
+package scale
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/integration/lab"
+)
+
+// The generated OpenStack-like scenario: N VM ports on one provider network, all bound to
+// the compute node, plus routers whose gateway ports are bound there with a few distributed
+// floating IPs each, plus event ports that exist in NB but are bound one by one later.
+const (
+	chassis      = "compute-0" // the compute node's system-id in provider-vm.clab.yml
+	provSwitch   = "scale"
+	provLocalnet = "provnet-scale"
+	provPhysnet  = "physnet1"
+	fipsPerRoute = 5
+	nbChunk      = 500 // commands per ovn-nbctl/ovn-sbctl invocation: keeps argv well under ARG_MAX
+)
+
+type scenario struct {
+	N, Routers, Events int
+}
+
+func newScenario(n, events int) scenario {
+	r := n / 100
+	if r < 1 {
+		r = 1
+	}
+	return scenario{N: n, Routers: r, Events: events}
+}
+
+// Addresses the agent must put on bgp-nic at cold start: every VM, every router gateway, every FIP.
+func (s scenario) Addresses() int { return s.N + s.Routers + s.Routers*fipsPerRoute }
+
+func addrAt(base string, i int) netip.Addr {
+	b := netip.MustParseAddr(base).As4()
+	v := binary.BigEndian.Uint32(b[:]) + uint32(i)
+	binary.BigEndian.PutUint32(b[:], v)
+	return netip.AddrFrom4(b)
+}
+
+func mac(prefix byte, i int) string {
+	return fmt.Sprintf("fa:16:%02x:%02x:%02x:%02x", prefix, byte(i>>16), byte(i>>8), byte(i))
+}
+
+// vmIP is the address of provider VM i (events follow the N cold-start VMs).
+func vmIP(i int) netip.Addr { return addrAt("100.64.0.10", i) }
+func gwIP(r int) netip.Addr { return addrAt("100.120.0.1", r) }
+func fipIP(r, k int) netip.Addr {
+	return addrAt("100.110.0.1", r*fipsPerRoute+k)
+}
+func vmPort(i int) string { return fmt.Sprintf("vm%d", i) }
+
+// nbCommands is the whole NB content as ovn-nbctl commands, each a []string to be joined with "--".
+func (s scenario) nbCommands() [][]string {
+	var c [][]string
+	c = append(c,
+		[]string{"ls-add", provSwitch}, []string{"set", "logical_switch", provSwitch, `external_ids:"neutron:network_name"=` + provSwitch},
+		[]string{"lsp-add", provSwitch, provLocalnet}, []string{"lsp-set-type", provLocalnet, "localnet"},
+		[]string{"lsp-set-addresses", provLocalnet, "unknown"}, []string{"lsp-set-options", provLocalnet, "network_name=" + provPhysnet})
+	for i := 0; i < s.N+s.Events; i++ {
+		p := vmPort(i)
+		c = append(c, []string{"lsp-add", provSwitch, p}, []string{"lsp-set-addresses", p, mac(0x3e, i) + " " + vmIP(i).String()})
+	}
+	for r := 0; r < s.Routers; r++ {
+		lr, gw, priv, ls := fmt.Sprintf("sr%d", r), fmt.Sprintf("srgw%d", r), fmt.Sprintf("srpriv%d", r), fmt.Sprintf("sp%d", r)
+		c = append(c,
+			[]string{"lr-add", lr},
+			[]string{"lrp-add", lr, gw, mac(0x01, r), gwIP(r).String() + "/10"},
+			[]string{"lrp-set-gateway-chassis", gw, chassis, "100"},
+			[]string{"lsp-add", provSwitch, "scale-" + lr}, []string{"lsp-set-type", "scale-" + lr, "router"},
+			[]string{"lsp-set-addresses", "scale-" + lr, "router"}, []string{"lsp-set-options", "scale-" + lr, "router-port=" + gw},
+			[]string{"ls-add", ls},
+			[]string{"lrp-add", lr, priv, mac(0x02, r), fmt.Sprintf("10.%d.%d.1/24", r>>8, r&255)},
+			[]string{"lsp-add", ls, ls + "-" + lr}, []string{"lsp-set-type", ls + "-" + lr, "router"},
+			[]string{"lsp-set-addresses", ls + "-" + lr, "router"}, []string{"lsp-set-options", ls + "-" + lr, "router-port=" + priv})
+		for k := 0; k < fipsPerRoute; k++ {
+			p, ip, m := tenantPort(r, k), fmt.Sprintf("10.%d.%d.%d", r>>8, r&255, k+10), mac(0x04, r*fipsPerRoute+k)
+			id := fmt.Sprintf("@nat%d_%d", r, k)
+			c = append(c,
+				[]string{"lsp-add", ls, p}, []string{"lsp-set-addresses", p, m + " " + ip},
+				[]string{"--id=" + id, "create", "nat", "type=dnat_and_snat", "external_ip=" + fipIP(r, k).String(),
+					"logical_ip=" + ip, "logical_port=" + p, `external_mac="` + m + `"`},
+				[]string{"add", "logical_router", lr, "nat", id})
+		}
+	}
+	return c
+}
+
+func tenantPort(r, k int) string { return fmt.Sprintf("tvm%d-%d", r, k) }
+
+// boundAtStart are the SB logical ports bound to the chassis before the agent starts.
+func (s scenario) boundAtStart() []string {
+	var ps []string
+	for i := 0; i < s.N; i++ {
+		ps = append(ps, vmPort(i))
+	}
+	for r := 0; r < s.Routers; r++ {
+		ps = append(ps, fmt.Sprintf("cr-srgw%d", r))
+		for k := 0; k < fipsPerRoute; k++ {
+			ps = append(ps, tenantPort(r, k))
+		}
+	}
+	return ps
+}
+
+// runBulk runs the commands through ctl in chunks, each chunk one invocation (one transaction).
+// Commands that create a named row (--id=@x) and the one that uses it must stay in one chunk:
+// the chunk boundary only falls before an lsp-add/lr-add/ls-add.
+func runBulk(ctx context.Context, ctl func(context.Context, ...string) (string, error), cmds [][]string) error {
+	var args []string
+	n := 0
+	flush := func() error {
+		if len(args) == 0 {
+			return nil
+		}
+		_, err := ctl(ctx, args...)
+		args, n = nil, 0
+		return err
+	}
+	for _, c := range cmds {
+		if n >= nbChunk && (c[0] == "lsp-add" || c[0] == "lr-add" || c[0] == "ls-add") {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if len(args) > 0 {
+			args = append(args, "--")
+		}
+		args = append(args, c...)
+		n++
+	}
+	return flush()
+}
+
+// portBindings maps SB logical_port → Port_Binding UUID.
+func portBindings(ctx context.Context, l *lab.Lab) (map[string]string, error) {
+	out, err := l.SBCtl(ctx, "--format=csv", "--no-headings", "--columns=_uuid,logical_port", "list", "port_binding")
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		uuid, port, ok := strings.Cut(strings.TrimSpace(line), ",")
+		if ok {
+			m[strings.Trim(port, `"`)] = uuid
+		}
+	}
+	return m, nil
+}
+
+// waitBindings waits for northd to have created a Port_Binding for every named port.
+func waitBindings(ctx context.Context, l *lab.Lab, ports []string) (map[string]string, error) {
+	var pbs map[string]string
+	err := lab.Poll(ctx, 10*time.Minute, fmt.Sprintf("%d port bindings from northd", len(ports)), func() (bool, error) {
+		var err error
+		pbs, err = portBindings(ctx, l)
+		if err != nil {
+			return false, err
+		}
+		for _, p := range ports {
+			if _, ok := pbs[p]; !ok {
+				return false, fmt.Errorf("no Port_Binding for %s yet (%d rows)", p, len(pbs))
+			}
+		}
+		return true, nil
+	})
+	return pbs, err
+}
+
+// bindCommands sets Port_Binding.chassis by UUID, which ovn-sbctl resolves without a scan,
+// what ovn-controller would write when it claims the port.
+func bindCommands(pbs map[string]string, chassisUUID string, ports []string) [][]string {
+	var c [][]string
+	for _, p := range ports {
+		c = append(c, []string{"set", "port_binding", pbs[p], "chassis=" + chassisUUID})
+	}
+	return c
+}
+
+func sbBulk(ctx context.Context, l *lab.Lab, cmds [][]string) error {
+	for i := 0; i < len(cmds); i += nbChunk {
+		end := min(i+nbChunk, len(cmds))
+		var args []string
+		for j, c := range cmds[i:end] {
+			if j > 0 {
+				args = append(args, "--")
+			}
+			args = append(args, c...)
+		}
+		if _, err := l.SBCtl(ctx, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
