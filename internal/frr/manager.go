@@ -203,7 +203,8 @@ func significantLines(text string) []string {
 	return out
 }
 
-// Watch asks FRR every interval whether it still runs our config, until ctx ends. When lines
+// Watch asks FRR every interval whether it still runs our config, until ctx ends; a cheap
+// probe of the daemons (restartProbe) spares the full read when none restarted. When lines
 // of ours are gone (bgpd or the whole FRR restarted and lost its runtime config) or FRR does
 // not answer, the next Sync applies in full and trigger is called at once. It triggers once
 // per lost config: the next successful apply re-arms it. Until then, each time vtysh answers
@@ -212,6 +213,7 @@ func significantLines(text string) []string {
 func (m *Manager) Watch(ctx context.Context, interval time.Duration, trigger func(reason string)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	probe := newRestartProbe(m.r.Vtysh())
 	for {
 		select {
 		case <-ctx.Done():
@@ -222,7 +224,7 @@ func (m *Manager) Watch(ctx context.Context, interval time.Duration, trigger fun
 			trigger("frr answers again")
 			continue
 		}
-		if reason := m.check(ctx, interval); reason != "" {
+		if reason := probe.check(m.expectedLines(), func() string { return m.check(ctx, interval) }); reason != "" {
 			m.log.Warn("FRR lost the agent's config; re-applying", "reason", reason)
 			m.forget()
 			m.mu.Lock()
