@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,24 +22,23 @@ const (
 	provSwitch   = "scale"
 	provLocalnet = "provnet-scale"
 	provPhysnet  = "physnet1"
-	fipsPerRoute = 5
 	nbChunk      = 500 // commands per ovn-nbctl/ovn-sbctl invocation: keeps argv well under ARG_MAX
 )
 
 type scenario struct {
-	N, Routers, Events int
+	N, Routers, FIPsPerRouter, Events int
 }
 
+// newScenario sizes the routers and FIPs: N/100 routers, at most 10 (each gateway port on the
+// N-port provider switch costs ovn-northd O(N): 100 routers at N=10,000 took it past 1.4 GiB
+// and minutes), and N/20 floating IPs spread over them.
 func newScenario(n, events int) scenario {
-	r := n / 100
-	if r < 1 {
-		r = 1
-	}
-	return scenario{N: n, Routers: r, Events: events}
+	r := min(max(n/100, 1), 10)
+	return scenario{N: n, Routers: r, FIPsPerRouter: max(n/20/r, 1), Events: events}
 }
 
 // Addresses the agent must put on bgp-nic at cold start: every VM, every router gateway, every FIP.
-func (s scenario) Addresses() int { return s.N + s.Routers + s.Routers*fipsPerRoute }
+func (s scenario) Addresses() int { return s.N + s.Routers + s.Routers*s.FIPsPerRouter }
 
 func addrAt(base string, i int) netip.Addr {
 	b := netip.MustParseAddr(base).As4()
@@ -54,8 +54,8 @@ func mac(prefix byte, i int) string {
 // vmIP is the address of provider VM i (events follow the N cold-start VMs).
 func vmIP(i int) netip.Addr { return addrAt("100.64.0.10", i) }
 func gwIP(r int) netip.Addr { return addrAt("100.120.0.1", r) }
-func fipIP(r, k int) netip.Addr {
-	return addrAt("100.110.0.1", r*fipsPerRoute+k)
+func (s scenario) fipIP(r, k int) netip.Addr {
+	return addrAt("100.110.0.1", r*s.FIPsPerRouter+k)
 }
 func vmPort(i int) string { return fmt.Sprintf("vm%d", i) }
 
@@ -66,9 +66,17 @@ func (s scenario) nbCommands() [][]string {
 		[]string{"ls-add", provSwitch}, []string{"set", "logical_switch", provSwitch, `external_ids:"neutron:network_name"=` + provSwitch},
 		[]string{"lsp-add", provSwitch, provLocalnet}, []string{"lsp-set-type", provLocalnet, "localnet"},
 		[]string{"lsp-set-addresses", provLocalnet, "unknown"}, []string{"lsp-set-options", provLocalnet, "network_name=" + provPhysnet})
-	for i := 0; i < s.N+s.Events; i++ {
-		p := vmPort(i)
-		c = append(c, []string{"lsp-add", provSwitch, p}, []string{"lsp-set-addresses", p, mac(0x3e, i) + " " + vmIP(i).String()})
+	// VM ports with the generic create and one add per chunk: ovn-nbctl's lsp-add rewrites
+	// the switch's whole ports column per command, quadratic at 10,000 ports.
+	for from := 0; from < s.N+s.Events; from += nbChunk {
+		var ids []string
+		for i := from; i < min(from+nbChunk, s.N+s.Events); i++ {
+			id := fmt.Sprintf("@vm%d", i)
+			ids = append(ids, id)
+			c = append(c, []string{"--id=" + id, "create", "logical_switch_port", "name=" + vmPort(i),
+				fmt.Sprintf(`addresses="%s %s"`, mac(0x3e, i), vmIP(i))})
+		}
+		c = append(c, append([]string{"add", "logical_switch", provSwitch, "ports"}, ids...))
 	}
 	for r := 0; r < s.Routers; r++ {
 		lr, gw, priv, ls := fmt.Sprintf("sr%d", r), fmt.Sprintf("srgw%d", r), fmt.Sprintf("srpriv%d", r), fmt.Sprintf("sp%d", r)
@@ -82,12 +90,12 @@ func (s scenario) nbCommands() [][]string {
 			[]string{"lrp-add", lr, priv, mac(0x02, r), fmt.Sprintf("10.%d.%d.1/24", r>>8, r&255)},
 			[]string{"lsp-add", ls, ls + "-" + lr}, []string{"lsp-set-type", ls + "-" + lr, "router"},
 			[]string{"lsp-set-addresses", ls + "-" + lr, "router"}, []string{"lsp-set-options", ls + "-" + lr, "router-port=" + priv})
-		for k := 0; k < fipsPerRoute; k++ {
-			p, ip, m := tenantPort(r, k), fmt.Sprintf("10.%d.%d.%d", r>>8, r&255, k+10), mac(0x04, r*fipsPerRoute+k)
+		for k := 0; k < s.FIPsPerRouter; k++ {
+			p, ip, m := tenantPort(r, k), fmt.Sprintf("10.%d.%d.%d", r>>8, r&255, k+10), mac(0x04, r*s.FIPsPerRouter+k)
 			id := fmt.Sprintf("@nat%d_%d", r, k)
 			c = append(c,
 				[]string{"lsp-add", ls, p}, []string{"lsp-set-addresses", p, m + " " + ip},
-				[]string{"--id=" + id, "create", "nat", "type=dnat_and_snat", "external_ip=" + fipIP(r, k).String(),
+				[]string{"--id=" + id, "create", "nat", "type=dnat_and_snat", "external_ip=" + s.fipIP(r, k).String(),
 					"logical_ip=" + ip, "logical_port=" + p, `external_mac="` + m + `"`},
 				[]string{"add", "logical_router", lr, "nat", id})
 		}
@@ -105,7 +113,7 @@ func (s scenario) boundAtStart() []string {
 	}
 	for r := 0; r < s.Routers; r++ {
 		ps = append(ps, fmt.Sprintf("cr-srgw%d", r))
-		for k := 0; k < fipsPerRoute; k++ {
+		for k := 0; k < s.FIPsPerRouter; k++ {
 			ps = append(ps, tenantPort(r, k))
 		}
 	}
@@ -114,7 +122,7 @@ func (s scenario) boundAtStart() []string {
 
 // runBulk runs the commands through ctl in chunks, each chunk one invocation (one transaction).
 // Commands that create a named row (--id=@x) and the one that uses it must stay in one chunk:
-// the chunk boundary only falls before an lsp-add/lr-add/ls-add.
+// the chunk boundary only falls before an lsp-add/lr-add/ls-add or a new chunk of VM ports.
 func runBulk(ctx context.Context, ctl func(context.Context, ...string) (string, error), cmds [][]string) error {
 	var args []string
 	n := 0
@@ -127,7 +135,7 @@ func runBulk(ctx context.Context, ctl func(context.Context, ...string) (string, 
 		return err
 	}
 	for _, c := range cmds {
-		if n >= nbChunk && (c[0] == "lsp-add" || c[0] == "lr-add" || c[0] == "ls-add") {
+		if n >= nbChunk && (c[0] == "lsp-add" || c[0] == "lr-add" || c[0] == "ls-add" || vmChunkStart(c[0])) {
 			if err := flush(); err != nil {
 				return err
 			}
@@ -139,6 +147,12 @@ func runBulk(ctx context.Context, ctl func(context.Context, ...string) (string, 
 		n++
 	}
 	return flush()
+}
+
+// vmChunkStart reports whether arg creates the first VM port of a chunk (see nbCommands).
+func vmChunkStart(arg string) bool {
+	i, err := strconv.Atoi(strings.TrimPrefix(arg, "--id=@vm"))
+	return err == nil && i%nbChunk == 0
 }
 
 // portBindings maps SB logical_port → Port_Binding UUID.
