@@ -11,7 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ovn-kubernetes/libovsdb/client"
+	"github.com/ovn-kubernetes/libovsdb/ovsdb"
+
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/integration/lab"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn/sbdb"
 )
 
 // The generated OpenStack-like scenario: N VM ports on one provider network, all bound to
@@ -213,6 +217,43 @@ func sbBulk(ctx context.Context, l *lab.Lab, cmds [][]string) error {
 		if _, err := l.SBCtl(ctx, args...); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// sbClient is a monitor-less SB client for single writes.
+func sbClient(ctx context.Context, sock string) (client.Client, error) {
+	m, err := sbdb.FullDatabaseModel()
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.NewOVSDBClient(m, client.WithEndpoint("unix:"+sock))
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Connect(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// bindPort sets one Port_Binding's chassis, as ovn-controller does when it claims a port.
+func bindPort(ctx context.Context, c client.Client, pbUUID, chassisUUID string) error {
+	op := ovsdb.Operation{
+		Op:    ovsdb.OperationUpdate,
+		Table: sbdb.PortBindingTable,
+		Where: []ovsdb.Condition{{Column: "_uuid", Function: ovsdb.ConditionEqual, Value: ovsdb.UUID{GoUUID: pbUUID}}},
+		Row:   ovsdb.Row{"chassis": ovsdb.UUID{GoUUID: chassisUUID}},
+	}
+	res, err := c.Transact(ctx, op)
+	if err != nil {
+		return err
+	}
+	if _, err := ovsdb.CheckOperationResults(res, []ovsdb.Operation{op}); err != nil {
+		return err
+	}
+	if res[0].Count != 1 {
+		return fmt.Errorf("bind Port_Binding %s: %d rows updated", pbUUID, res[0].Count)
 	}
 	return nil
 }
