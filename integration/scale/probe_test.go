@@ -138,17 +138,6 @@ func metrics(ctx context.Context, l *lab.Lab) (map[string]float64, error) {
 	return m, nil
 }
 
-// sumPrefix sums the metric lines whose full name starts with prefix (e.g. one label value).
-func sumPrefix(m map[string]float64, prefix, contains string) float64 {
-	var v float64
-	for k, x := range m {
-		if strings.HasPrefix(k, prefix+"{") && strings.Contains(k, contains) {
-			v += x
-		}
-	}
-	return v
-}
-
 func mustNs(t *testing.T, name string) netns.NsHandle {
 	t.Helper()
 	ns, err := netns.GetFromName(name)
