@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
@@ -169,8 +170,13 @@ func runScale(t *testing.T, bin string, n, events int) result {
 		t.Fatal(err)
 	}
 	chUUID = strings.TrimSpace(chUUID)
+	sb, err := sbClient(ctx, filepath.Join(l.Node("central").Dir, "sb.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
 	start = time.Now()
-	if err := sbBulk(ctx, l, bindCommands(pbs, chUUID, s.boundAtStart())); err != nil {
+	if err := bindAll(ctx, sb, pbs, chUUID, s.boundAtStart()); err != nil {
 		t.Fatal(err)
 	}
 	r.Bind = time.Since(start)
@@ -253,7 +259,7 @@ func runScale(t *testing.T, bin string, n, events int) result {
 
 	// Events: bind one port at a time; time to its address on bgp-nic and to its route in the
 	// ToR's kernel.
-	if err := measureEvents(ctx, t, l, &r, pbs, chUUID, n, events); err != nil {
+	if err := measureEvents(ctx, t, l, sb, &r, pbs, chUUID, n, events); err != nil {
 		t.Fatalf("%v\n%s", err, l.AgentLog("compute", 30))
 	}
 	ps, _ = readProc(pid)
@@ -325,7 +331,7 @@ func idlePass(ctx context.Context, l *lab.Lab, pid int) (wall, cpu time.Duration
 	return
 }
 
-func measureEvents(ctx context.Context, t *testing.T, l *lab.Lab, r *result, pbs map[string]string, chUUID string, n, events int) error {
+func measureEvents(ctx context.Context, t *testing.T, l *lab.Lab, sb client.Client, r *result, pbs map[string]string, chUUID string, n, events int) error {
 	addrs := make(chan netlink.AddrUpdate, 1024)
 	routes := make(chan netlink.RouteUpdate, 1024)
 	done := make(chan struct{})
@@ -342,11 +348,6 @@ func measureEvents(ctx context.Context, t *testing.T, l *lab.Lab, r *result, pbs
 	}
 	// The events are written in-process: ovn-sbctl reads the whole Port_Binding table before
 	// it writes, which at 10,000 ports took longer than the agent's reaction.
-	sb, err := sbClient(ctx, filepath.Join(l.Node("central").Dir, "sb.sock"))
-	if err != nil {
-		return err
-	}
-	defer sb.Close()
 	for i := n; i < n+events; i++ {
 		ip := vmIP(i).String()
 		t0 := time.Now()
