@@ -28,11 +28,20 @@ type restartProbe struct {
 }
 
 func newRestartProbe(v Vtysh) *restartProbe {
-	dir := v.VtySocket
-	if dir == "" || isDefaultSocketDir(v.Pathspace, dir) {
-		dir = filepath.Join("/var/run/frr", v.Pathspace)
+	return &restartProbe{dir: socketDir(v.Pathspace, v.VtySocket)}
+}
+
+// socketDir is where the instance's vty sockets are: vtysh appends the pathspace to
+// --vty_socket, so /var/run/frr with pathspace P means /var/run/frr/P; a directory that is
+// already the pathspace's default is taken as it is.
+func socketDir(pathspace, vtySocket string) string {
+	if vtySocket == "" {
+		vtySocket = "/var/run/frr"
 	}
-	return &restartProbe{dir: dir}
+	if isDefaultSocketDir(pathspace, vtySocket) {
+		return vtySocket
+	}
+	return filepath.Join(vtySocket, pathspace)
 }
 
 // check runs full (Manager.check: why FRR no longer runs our config, or "") unless the probe

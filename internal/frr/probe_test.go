@@ -79,3 +79,19 @@ func TestRestartProbeSkipsOnlyWhatCannotHaveChanged(t *testing.T) {
 		t.Errorf("no socket directory: %d full checks, want 9", fulls)
 	}
 }
+
+func TestSocketDir(t *testing.T) {
+	for _, c := range []struct{ pathspace, vtySocket, want string }{
+		{"", "", "/var/run/frr"},
+		{"", "/var/run/frr", "/var/run/frr"},
+		{"node1", "", "/var/run/frr/node1"},
+		{"node1", "/var/run/frr", "/var/run/frr/node1"}, // the agent's default vty_socket
+		{"node1", "/run/frr/node1", "/run/frr/node1"},
+		{"", "/srv/frr", "/srv/frr"},
+		{"node1", "/srv/frr", "/srv/frr/node1"},
+	} {
+		if got := socketDir(c.pathspace, c.vtySocket); got != c.want {
+			t.Errorf("socketDir(%q, %q) = %q, want %q", c.pathspace, c.vtySocket, got, c.want)
+		}
+	}
+}
