@@ -18,7 +18,7 @@ UNIT_PKGS = $$($(GO) list ./... | grep -v /integration)
 VM_CACHE ?= $(HOME)/.cache/ovn-bgp-agent/vm
 export OBGP_VM_CACHE := $(VM_CACHE)
 
-.PHONY: all build deps trixie-root generate test unit integration faults test-vm image lint bench lab clean
+.PHONY: all build deps trixie-root generate test unit integration faults test-vm image lint bench bench-scale lab clean
 
 all: build
 
@@ -48,8 +48,10 @@ lint: $(STATICCHECK)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags privileged ./...
+	$(GO) vet -tags scale ./integration/scale/
 	$(STATICCHECK) ./...
 	$(STATICCHECK) -tags privileged ./...
+	$(STATICCHECK) -tags scale ./integration/scale/
 	$(GO) test -count=1 -race $(UNIT_PKGS)
 
 # Unit tests need nothing installed and run as any user.
@@ -85,6 +87,16 @@ test: deps trixie-root lint image
 
 bench:
 	$(GO) test -tags privileged -run '^$$' -bench . -benchmem ./internal/...
+
+# The scale benchmark of issue #17: real OVN/OVS/FRR, N ports bound to one node, the built
+# agent; prints the table and appends it to docs/bench-scale.md. Not part of `make test`.
+# BENCH_SCALE_N=1000,10000 and BENCH_SCALE_EVENTS=50 choose the sizes.
+BENCH_SCALE_N      ?= 1000,10000
+BENCH_SCALE_EVENTS ?= 50
+bench-scale: deps build
+	OBGP_AGENT=$(CURDIR)/bin/ovn-bgp-agent OBGP_SCALE_N=$(BENCH_SCALE_N) OBGP_SCALE_EVENTS=$(BENCH_SCALE_EVENTS) \
+	OBGP_SCALE_OUT=$(CURDIR)/docs/bench-scale.md \
+	$(GO) test -tags scale -count=1 -timeout 90m -run TestScale -v ./integration/scale/
 
 lab: deps build
 	$(GO) run ./integration/cmd/lab -topology deploy/containerlab/provider-vm.clab.yml -agent bin/ovn-bgp-agent

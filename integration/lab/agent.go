@@ -159,3 +159,11 @@ func (l *Lab) NBConnections(ctx context.Context, node string) (int, error) {
 	}
 	return n, nil
 }
+
+// AgentPid is the pid of node's running agent (ip netns exec execs it), or 0.
+func (l *Lab) AgentPid(node string) int {
+	if p := l.agents[node]; p != nil && !p.Exited() {
+		return p.Pid()
+	}
+	return 0
+}

@@ -226,10 +226,13 @@ func (m *Manager) forget() {
 // triggers once per lost config: the next successful apply re-arms it. Until then, each time
 // every daemon answers, the backoff of the failed re-apply is dropped and trigger is called
 // again, so an FRR that was down for a while gets its config as soon as it is back.
+// A cheap probe of the daemons (restartProbe: their sockets and pid files) spares the full
+// read on most ticks.
 func (m *Manager) Watch(ctx context.Context, interval time.Duration, trigger func(reason string)) {
 	defer m.watchBase(ctx, trigger)() // co-owned mode: the operator's file, too
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	probe := newRestartProbe(m.r.Vtysh())
 	for {
 		select {
 		case <-ctx.Done():
@@ -240,7 +243,7 @@ func (m *Manager) Watch(ctx context.Context, interval time.Duration, trigger fun
 			trigger("frr answers again")
 			continue
 		}
-		if reason := m.check(ctx, interval); reason != "" {
+		if reason := probe.check(m.expectedLines(), func() string { return m.check(ctx, interval) }); reason != "" {
 			m.log.Warn("FRR lost the agent's config; re-applying", "reason", reason)
 			m.forget()
 			m.mu.Lock()

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"log/slog"
-	"maps"
 	"slices"
 	"sort"
 
@@ -73,21 +72,25 @@ type nbRows struct {
 
 // state copies the rows into plain data, joined by UUID and sorted. A reference to a row
 // not (yet) in the cache is skipped: the event that brings it triggers another pass.
+//
+// The maps and slices inside are the cached rows' own, not copies: libovsdb never changes a
+// cached row in place (an update stores a modified clone), and nothing reading a State
+// modifies it. A State is read-only; whoever needs to change one copies first.
 func (r nbRows) state() ovnstate.State {
 	var st ovnstate.State
 	if len(r.global) > 0 {
-		st.NBGlobalExternalIDs = maps.Clone(r.global[0].ExternalIDs)
+		st.NBGlobalExternalIDs = r.global[0].ExternalIDs
 	}
 	ports := byUUID(r.ports, func(p nbdb.LogicalSwitchPort) string { return p.UUID })
 	for _, s := range r.switches {
-		out := ovnstate.LogicalSwitch{UUID: s.UUID, Name: s.Name, ExternalIDs: maps.Clone(s.ExternalIDs)}
+		out := ovnstate.LogicalSwitch{UUID: s.UUID, Name: s.Name, ExternalIDs: s.ExternalIDs}
 		for _, u := range s.Ports {
 			if p, ok := ports[u]; ok {
 				lsp := ovnstate.LogicalSwitchPort{
 					UUID: p.UUID, Name: p.Name, Type: p.Type,
-					Addresses:   slices.Clone(p.Addresses),
-					Options:     maps.Clone(p.Options),
-					ExternalIDs: maps.Clone(p.ExternalIDs),
+					Addresses:   p.Addresses,
+					Options:     p.Options,
+					ExternalIDs: p.ExternalIDs,
 				}
 				if p.Tag != nil {
 					lsp.Tag = *p.Tag
@@ -104,12 +107,12 @@ func (r nbRows) state() ovnstate.State {
 	nats := byUUID(r.nats, func(n nbdb.NAT) string { return n.UUID })
 	lbs := byUUID(r.lbs, func(l nbdb.LoadBalancer) string { return l.UUID })
 	for _, lr := range r.routers {
-		out := ovnstate.LogicalRouter{UUID: lr.UUID, Name: lr.Name, ExternalIDs: maps.Clone(lr.ExternalIDs)}
+		out := ovnstate.LogicalRouter{UUID: lr.UUID, Name: lr.Name, ExternalIDs: lr.ExternalIDs}
 		for _, u := range lr.Ports {
 			if p, ok := rports[u]; ok {
 				out.Ports = append(out.Ports, ovnstate.LogicalRouterPort{
-					UUID: p.UUID, Name: p.Name, MAC: p.MAC, Networks: slices.Clone(p.Networks),
-					Options: maps.Clone(p.Options), ExternalIDs: maps.Clone(p.ExternalIDs),
+					UUID: p.UUID, Name: p.Name, MAC: p.MAC, Networks: p.Networks,
+					Options: p.Options, ExternalIDs: p.ExternalIDs,
 				})
 			}
 		}
@@ -118,14 +121,14 @@ func (r nbRows) state() ovnstate.State {
 				out.NAT = append(out.NAT, ovnstate.NAT{
 					UUID: n.UUID, Type: string(n.Type), ExternalIP: n.ExternalIP, LogicalIP: n.LogicalIP,
 					ExternalMAC: deref(n.ExternalMAC), LogicalPort: deref(n.LogicalPort),
-					ExternalIDs: maps.Clone(n.ExternalIDs),
+					ExternalIDs: n.ExternalIDs,
 				})
 			}
 		}
 		for _, u := range lr.LoadBalancer {
 			if l, ok := lbs[u]; ok {
 				out.LoadBalancers = append(out.LoadBalancers, ovnstate.LoadBalancer{
-					UUID: l.UUID, Name: l.Name, VIPs: maps.Clone(l.Vips), ExternalIDs: maps.Clone(l.ExternalIDs),
+					UUID: l.UUID, Name: l.Name, VIPs: l.Vips, ExternalIDs: l.ExternalIDs,
 				})
 			}
 		}
