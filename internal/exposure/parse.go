@@ -21,7 +21,7 @@ func PortIPs(entries []string) ([]netip.Addr, error) {
 		case "router", "unknown", "dynamic":
 			continue
 		}
-		if !isMAC(fields[0]) {
+		if !IsMAC(fields[0]) {
 			bad = append(bad, fmt.Sprintf("%q does not start with a MAC address", entry))
 			continue
 		}
@@ -42,7 +42,8 @@ func PortIPs(entries []string) ([]netip.Addr, error) {
 	return out, nil
 }
 
-func isMAC(s string) bool {
+// IsMAC reports whether s is an Ethernet address written as OVN writes them (aa:bb:cc:dd:ee:ff).
+func IsMAC(s string) bool {
 	if len(s) != 17 {
 		return false
 	}

@@ -395,7 +395,7 @@ func FuzzParseNATAddress(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !isMAC(na.MAC) || len(na.IPs) == 0 || strings.ContainsAny(na.Resident, `"() `) {
+		if !exposure.IsMAC(na.MAC) || len(na.IPs) == 0 || strings.ContainsAny(na.Resident, `"() `) {
 			t.Fatalf("parseNATAddress(%q) = %+v", s, na)
 		}
 		for _, a := range na.IPs {
@@ -412,7 +412,7 @@ func FuzzRouterPortMAC(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		mac, _, err := routerPortMAC([]string{s})
-		if err == nil && !isMAC(mac) {
+		if err == nil && !exposure.IsMAC(mac) {
 			t.Fatalf("routerPortMAC(%q) = %q", s, mac)
 		}
 	})

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 )
 
 // natAddress is one entry of a Port_Binding's nat_addresses, as ovn-northd writes it on the
@@ -24,7 +26,7 @@ func parseNATAddress(entry string) (natAddress, error) {
 	if len(fields) == 0 {
 		return natAddress{}, fmt.Errorf("%q is empty", entry)
 	}
-	if !isMAC(fields[0]) {
+	if !exposure.IsMAC(fields[0]) {
 		return natAddress{}, fmt.Errorf("%q does not start with a MAC address", entry)
 	}
 	na := natAddress{MAC: strings.ToLower(fields[0])}
@@ -70,27 +72,8 @@ func routerPortMAC(mac []string) (string, []string, error) {
 		return "", nil, fmt.Errorf("mac has %d entries, want one \"MAC NETWORK...\"", len(mac))
 	}
 	fields := strings.Fields(mac[0])
-	if len(fields) == 0 || !isMAC(fields[0]) {
+	if len(fields) == 0 || !exposure.IsMAC(fields[0]) {
 		return "", nil, fmt.Errorf("mac %q does not start with a MAC address", mac[0])
 	}
 	return strings.ToLower(fields[0]), fields[1:], nil
-}
-
-func isMAC(s string) bool {
-	if len(s) != 17 {
-		return false
-	}
-	for i := 0; i < 17; i++ {
-		c := s[i]
-		if i%3 == 2 {
-			if c != ':' {
-				return false
-			}
-			continue
-		}
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
 }
