@@ -115,7 +115,7 @@ func TestVMTier(t *testing.T) {
 	var console *consoleLog
 	accel := chooseAccel(t, cache)
 	if accel == "kvm" {
-		console, err = boot(ctx, t, "kvm", kernel, run, kvmDeadline)
+		console, err = boot(ctx, t, "kvm", root, kernel, run, kvmDeadline)
 		if errors.Is(err, errNoBoot) {
 			t.Logf("KVM did not reach the init script within %v: using TCG from now on (%s)", kvmDeadline, cache)
 			_ = os.WriteFile(filepath.Join(cache, "accel"), []byte("tcg\n"), 0o644)
@@ -123,7 +123,7 @@ func TestVMTier(t *testing.T) {
 		}
 	}
 	if accel == "tcg" {
-		console, err = boot(ctx, t, "tcg", kernel, run, 0)
+		console, err = boot(ctx, t, "tcg", root, kernel, run, 0)
 	}
 	if err != nil {
 		t.Fatalf("VM (%s): %v\nconsole:\n%s", accel, err, console.tail(200))
@@ -202,6 +202,7 @@ func runScript(root, kernel, version string, suites []suite) string {
 	// that lost its configuration, and re-applies it. Under emulation vtysh can take longer
 	// than 5 s: a longer interval keeps the watch from re-applying a configuration FRR runs.
 	b.WriteString("export OVN_BGP_AGENT_FRR_WATCH_INTERVAL=60s\n")
+	fmt.Fprintf(&b, "mkdir -p %[1]s && mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 vmrepo %[1]s || exit 11\n", root)
 	b.WriteString("rc=0\n")
 	for _, s := range suites {
 		fmt.Fprintf(&b, "cd %s && %s -test.v -test.count=1 -test.parallel=1 -test.timeout=20m -test.run '^(%s)$' || rc=1\n",
@@ -233,14 +234,17 @@ var errNoBoot = errors.New("the VM did not reach its init script in time")
 
 // boot runs the VM until it powers off. With bootDeadline > 0 the VM must print the init
 // script's OBGP-VM-BOOTED line by then, or it is killed and errNoBoot returned.
-func boot(ctx context.Context, t *testing.T, accel, kernel, run string, bootDeadline time.Duration) (*consoleLog, error) {
+func boot(ctx context.Context, t *testing.T, accel, root, kernel, run string, bootDeadline time.Duration) (*consoleLog, error) {
 	console := &consoleLog{t: t}
 	argv := []string{"qemu-system-x86_64", "-accel", accel, "-m", vmMemory, "-smp", "2",
 		"-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",
 		"-kernel", filepath.Join(kernel, "vmlinuz"), "-initrd", filepath.Join(kernel, "initramfs.gz"),
 		"-append", "console=ttyS0 rdinit=/init panic=-1 quiet",
 		"-virtfs", "local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap",
-		"-virtfs", "local,path=" + run + ",mount_tag=vmrun,security_model=passthrough"}
+		"-virtfs", "local,path=" + run + ",mount_tag=vmrun,security_model=passthrough",
+		// The checkout on its own share: the VM's /tmp and /run are empty tmpfs, and a
+		// clone may live there (CI's does).
+		"-virtfs", "local,path=" + root + ",mount_tag=vmrepo,security_model=passthrough,readonly=on,multidevs=remap"}
 	if accel == "kvm" {
 		argv = append(argv, "-cpu", "host")
 	} else {
