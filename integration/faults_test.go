@@ -484,7 +484,8 @@ func TestFaultConfigSwapInvalid(t *testing.T) {
 		t.Fatal(err)
 	}
 	cm.swap(t, strings.Replace(base, "frr:\n", "frr:\n  extra_config: "+extra+"\n", 1))
-	agentLogContains(t, ctx, l, "frobnicate")
+	// FRR refuses the operator's line; the log names it by its place, never its text.
+	agentLogContains(t, ctx, l, "frr.extra_config line 2")
 
 	start := time.Now()
 	cm.swap(t, strings.Replace(base, `communities: ["64999:100"]`, `communities: ["64999:100", "64999:7"]`, 1))

@@ -34,9 +34,10 @@ func TestSIGTERMWithDependenciesGone(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = f.Thaw() }) // before the lab stops it
-			// The agent's FRR watcher times out on vtysh, decides FRR lost its config and
-			// starts a full re-apply, which waits on the frozen daemons.
-			waitLog(t, ctx, l, "FRR lost the agent's config")
+			// The agent's FRR watcher reads a daemon's config (at the latest on its periodic
+			// full check) and waits on the frozen daemon until vtysh times out: unknown, not
+			// lost, and the agent is inside a vtysh call when it is told to stop.
+			waitLog(t, ctx, l, "FRR daemon does not answer")
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

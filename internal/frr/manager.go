@@ -243,7 +243,8 @@ func (m *Manager) Watch(ctx context.Context, interval time.Duration, trigger fun
 			trigger("frr answers again")
 			continue
 		}
-		if reason := probe.check(m.expectedLines(), func() string { return m.check(ctx, interval) }); reason != "" {
+		if reason := probe.check(m.expectedLines(), func() string { return m.check(ctx, interval) },
+			func() uint64 { return m.Stats().Unknown }); reason != "" {
 			m.log.Warn("FRR lost the agent's config; re-applying", "reason", reason)
 			m.forget()
 			m.mu.Lock()

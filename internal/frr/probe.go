@@ -46,16 +46,19 @@ func socketDir(pathspace, vtySocket string) string {
 }
 
 // check runs full (Manager.check: why FRR no longer runs our config, or "") unless the probe
-// says nothing can have changed since the last full check that passed.
-func (p *restartProbe) check(expected map[string][]string, full func() string) string {
+// says nothing can have changed since the last full check that passed. A check during which a
+// daemon did not answer (unknown) has not passed: the next tick checks again, or a daemon
+// that came back empty after a restart would go unseen until the periodic full check.
+func (p *restartProbe) check(expected map[string][]string, full func() string, unknown func() uint64) string {
 	stamp, err := daemonStamp(p.dir)
 	if err == nil && stamp == p.stamp && maps.EqualFunc(expected, p.expected, slices.Equal[[]string]) && p.skipped < fullCheckEvery {
 		p.skipped++
 		return ""
 	}
+	before := unknown()
 	reason := full()
 	p.stamp, p.expected, p.skipped = "", nil, 0
-	if reason == "" && err == nil && expected != nil {
+	if reason == "" && err == nil && expected != nil && unknown() == before {
 		p.stamp, p.expected = stamp, expected
 	}
 	return reason

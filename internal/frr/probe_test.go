@@ -22,8 +22,10 @@ func TestRestartProbeSkipsOnlyWhatCannotHaveChanged(t *testing.T) {
 	p := &restartProbe{dir: dir}
 	exp := []string{"router bgp 64999", " neighbor 172.30.1.254 remote-as 65000"}
 	fulls, reason := 0, ""
+	var unknown, unknownPerCheck uint64 // daemons that did not answer a full check
 	tick := func(exp []string) string {
-		return p.check(map[string][]string{BGPd: exp}, func() string { fulls++; return reason })
+		return p.check(map[string][]string{BGPd: exp}, func() string { fulls++; unknown += unknownPerCheck; return reason },
+			func() uint64 { return unknown })
 	}
 
 	tick(exp)
@@ -56,6 +58,22 @@ func TestRestartProbeSkipsOnlyWhatCannotHaveChanged(t *testing.T) {
 	if fulls != 4 {
 		t.Errorf("after a new config: %d full checks, want 4", fulls)
 	}
+
+	// A check a daemon did not answer (FRR restarting) has not passed: the next tick checks
+	// again instead of trusting the new sockets.
+	newCfg := append(exp[:1:1], " neighbor 172.30.1.253 remote-as 65000")
+	if err := os.Remove(filepath.Join(dir, "bgpd.pid")); err != nil {
+		t.Fatal(err)
+	}
+	write("bgpd.pid", "300\n")
+	unknownPerCheck = 1
+	tick(newCfg)
+	unknownPerCheck = 0
+	tick(newCfg)
+	if fulls != 6 {
+		t.Errorf("after a check with a daemon not answering: %d full checks, want 6 (checked again)", fulls)
+	}
+	fulls -= 2 // the counts below continue from before this part
 
 	// A failed check is repeated on every tick until one passes.
 	reason = "missing: router bgp 64999"
