@@ -57,6 +57,7 @@ func (f *fakeApplier) Apply(_ context.Context, p Plan) (Report, error) {
 
 // passRecorder is a Reporter that keeps every report.
 type passRecorder struct {
+	notify  chan struct{} // nil, or told (without blocking) of every report
 	mu      sync.Mutex
 	exposed []exposure.Desired
 	applied map[string][]Report
@@ -79,6 +80,10 @@ func (r *passRecorder) Applied(applier string, rep Report, err error) {
 	}
 	r.applied[applier] = append(r.applied[applier], rep)
 	r.errs[applier] = append(r.errs[applier], err)
+	select {
+	case r.notify <- struct{}{}:
+	default:
+	}
 }
 
 // providerVMs is a node with two VMs bound on a provider network and one elsewhere.
@@ -215,7 +220,7 @@ func (b *blocking) Apply(ctx context.Context, p Plan) (Report, error) {
 // in place; FRR then applies the newest plan once it is free, and its report reaches the
 // reporter.
 func TestBackgroundApplierNeverDelaysOthers(t *testing.T) {
-	rec := &passRecorder{}
+	rec := &passRecorder{notify: make(chan struct{}, 1)}
 	fakes := fakeAppliers()
 	slow := &blocking{release: make(chan struct{}), started: make(chan Plan, 4)}
 	bg := NewBackground(slow, rec, nil)
@@ -240,7 +245,7 @@ func TestBackgroundApplierNeverDelaysOthers(t *testing.T) {
 	}
 	<-slow.started // FRR got the plan
 	close(slow.release)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.After(10 * time.Second)
 	for {
 		rec.mu.Lock()
 		reps := slices.Clone(rec.applied["frr"])
@@ -248,10 +253,11 @@ func TestBackgroundApplierNeverDelaysOthers(t *testing.T) {
 		if slices.ContainsFunc(reps, func(r Report) bool { return r.Changes["reload"] == 1 }) {
 			break
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-rec.notify:
+		case <-deadline:
 			t.Fatalf("FRR's own report never reached the reporter: %v", reps)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 	cancel()
 	<-done
