@@ -18,18 +18,7 @@ export CONTAINERS_CONF=$root/deploy/container/containers.conf
 base=localhost/debian:bookworm
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
-need=(podman runc debootstrap catatonit)
-missing=()
-for p in "${need[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  [ "$(id -u)" -eq 0 ] || { echo "missing packages: ${missing[*]}; run as root" >&2; exit 1; }
-  echo "installing: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=300 update -qq
-  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+"$root/deploy/scripts/install-deps.sh" podman runc debootstrap catatonit
 
 if ! podman image exists "$base"; then
   dir=$(mktemp -d /var/tmp/obgp-debootstrap-XXXXXX)

@@ -15,18 +15,7 @@ set -euo pipefail
 cache=${1:?usage: vm-kernel.sh CACHE_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 
-need=(qemu-system-x86 busybox-static)
-missing=()
-for p in "${need[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  [ "$(id -u)" -eq 0 ] || { echo "missing packages: ${missing[*]}; run as root" >&2; exit 1; }
-  echo "installing: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=300 update -qq
-  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+"$here/install-deps.sh" qemu-system-x86 busybox-static
 
 mkdir -p "$cache"
 
