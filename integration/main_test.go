@@ -166,10 +166,10 @@ const (
 	routeWait  = 60 * time.Second // generous: a shared 2-core machine runs many labs at once
 )
 
-// waitRoute waits until the ToR has prefix from the compute node, with the compute node as next hop.
-func waitRoute(t *testing.T, ctx context.Context, l *lab.Lab, prefix string) {
-	t.Helper()
-	err := lab.Poll(ctx, routeWait, prefix+" at the ToR via "+computeBGP, func() (bool, error) {
+// routeAtToR is the condition that the ToR has prefix from the compute node, with the compute
+// node as next hop.
+func routeAtToR(ctx context.Context, l *lab.Lab, prefix string) func() (bool, error) {
+	return func() (bool, error) {
 		routes, err := l.BGPRoutes(ctx, tor, family(prefix))
 		if err != nil {
 			return false, err
@@ -180,7 +180,13 @@ func waitRoute(t *testing.T, ctx context.Context, l *lab.Lab, prefix string) {
 			}
 		}
 		return false, fmt.Errorf("ToR has %v", routes)
-	})
+	}
+}
+
+// waitRoute waits until the ToR has prefix from the compute node, with the compute node as next hop.
+func waitRoute(t *testing.T, ctx context.Context, l *lab.Lab, prefix string) {
+	t.Helper()
+	err := lab.Poll(ctx, routeWait, prefix+" at the ToR via "+computeBGP, routeAtToR(ctx, l, prefix))
 	if err != nil {
 		t.Fatalf("%v\nagent log:\n%s", err, l.AgentLog(compute, 30))
 	}

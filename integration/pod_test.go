@@ -141,18 +141,7 @@ func requirePodman(t *testing.T) {
 // waitPodRoute is waitRoute with the pod's logs on failure.
 func waitPodRoute(t *testing.T, ctx context.Context, l *lab.Lab, pod *lab.Pod, prefix string) {
 	t.Helper()
-	err := lab.Poll(ctx, 2*routeWait, prefix+" at the ToR via "+computeBGP, func() (bool, error) {
-		routes, err := l.BGPRoutes(ctx, tor, family(prefix))
-		if err != nil {
-			return false, err
-		}
-		for _, p := range routes[prefix] {
-			if p.NextHop == computeBGP {
-				return true, nil
-			}
-		}
-		return false, fmt.Errorf("ToR has %v", routes)
-	})
+	err := lab.Poll(ctx, 2*routeWait, prefix+" at the ToR via "+computeBGP, routeAtToR(ctx, l, prefix))
 	if err != nil {
 		sum, _ := l.Node(tor).FRR.Vtysh(ctx, "show bgp summary", "show bfd peers brief")
 		frrRun, _ := pod.Podman(ctx, "exec", pod.Container("frr"), "vtysh", "-c", "show bgp summary")
