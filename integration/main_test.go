@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -269,4 +270,27 @@ func addLocalVM(t *testing.T, ctx context.Context, l *lab.Lab, port, mac, ip str
 	if err := l.PlugVM(ctx, compute, port); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// ipMonitor runs `ip monitor OBJECTS...` in the compute node's namespace. stop ends it (once;
+// also at the test's end) and returns what it printed, where a deletion, however brief,
+// shows up.
+func ipMonitor(t *testing.T, ctx context.Context, l *lab.Lab, objects ...string) (stop func() string) {
+	t.Helper()
+	mon := exec.CommandContext(ctx, "ip", append([]string{"-n", l.Node(compute).Netns, "monitor"}, objects...)...)
+	var events strings.Builder
+	mon.Stdout = &events
+	if err := mon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop = func() string {
+		once.Do(func() {
+			_ = mon.Process.Kill()
+			_ = mon.Wait()
+		})
+		return events.String()
+	}
+	t.Cleanup(func() { stop() })
+	return stop
 }

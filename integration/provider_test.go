@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -76,21 +75,7 @@ func TestAgentRestartKeepsRoutes(t *testing.T) {
 
 	// Record every address deletion in the compute namespace across the restart: the
 	// kernel side of a withdrawal, however brief, shows up here.
-	mon := exec.CommandContext(ctx, "ip", "-n", l.Node(compute).Netns, "monitor", "address")
-	var events strings.Builder
-	mon.Stdout = &events
-	if err := mon.Start(); err != nil {
-		t.Fatal(err)
-	}
-	monStopped := false
-	stopMon := func() {
-		if !monStopped {
-			monStopped = true
-			_ = mon.Process.Kill()
-			_ = mon.Wait()
-		}
-	}
-	defer stopMon()
+	stopMon := ipMonitor(t, ctx, l, "address")
 
 	if err := l.StopAgent(compute); err != nil {
 		t.Fatal(err)
@@ -104,10 +89,10 @@ func TestAgentRestartKeepsRoutes(t *testing.T) {
 	// A second VM reaching the ToR proves the restarted agent has completed passes.
 	addLocalVM(t, ctx, l, "vm2", "fa:16:3e:33:33:33", "172.24.4.30")
 	waitRoute(t, ctx, l, "172.24.4.30/32")
-	stopMon()
+	events := stopMon()
 
-	if strings.Contains(events.String(), "Deleted") {
-		t.Errorf("addresses were deleted during the agent restart:\n%s", events.String())
+	if strings.Contains(events, "Deleted") {
+		t.Errorf("addresses were deleted during the agent restart:\n%s", events)
 	}
 	after, err := l.PrefixVersion(ctx, tor, "ipv4", "172.24.4.10/32")
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -142,21 +141,7 @@ func TestVRFModeRestartAdopts(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Any deletion of a link or an address in the node across the restart shows up here.
-	mon := exec.CommandContext(ctx, "ip", "-n", l.Node(compute).Netns, "monitor", "link", "address")
-	var events strings.Builder
-	mon.Stdout = &events
-	if err := mon.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stopMon := func() {
-		if !stopped {
-			stopped = true
-			_ = mon.Process.Kill()
-			_ = mon.Wait()
-		}
-	}
-	defer stopMon()
+	stopMon := ipMonitor(t, ctx, l, "link", "address")
 
 	if err := l.StopAgent(compute); err != nil {
 		t.Fatal(err)
@@ -167,10 +152,10 @@ func TestVRFModeRestartAdopts(t *testing.T) {
 	// A second VM at the ToR proves the restarted agent has completed passes.
 	addLocalVM(t, ctx, l, "vm2", "fa:16:3e:33:33:33", "172.24.4.30")
 	waitRoute(t, ctx, l, "172.24.4.30/32")
-	stopMon()
+	events := stopMon()
 
-	if strings.Contains(events.String(), "Deleted") {
-		t.Errorf("links or addresses were deleted across the agent restart:\n%s", events.String())
+	if strings.Contains(events, "Deleted") {
+		t.Errorf("links or addresses were deleted across the agent restart:\n%s", events)
 	}
 	vrfAfter, nicAfter := checkVRFDevices(t, ctx, l)
 	if vrfAfter.Index != vrfBefore.Index || nicAfter.Index != nicBefore.Index {
