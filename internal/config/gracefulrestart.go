@@ -1,11 +1,13 @@
 package config
 
 // GracefulRestart is BGP graceful restart (RFC 4724) for the node's BGP instance: with it the
-// ToRs, as GR helpers, keep the node's routes (marked stale) while bgpd restarts, instead of
-// withdrawing them, and drop what the restarted bgpd does not announce again. Off by default:
-// see the README on what it needs from BFD and the ToRs.
+// ToRs, as GR helpers, keep the node's routes (marked stale) while bgpd or the whole FRR
+// restarts, instead of withdrawing them, and drop what the restarted bgpd does not announce
+// again. On by default: the node's forwarding (addresses on the NIC, the agent's rules and
+// routes) never depends on FRR running, so the node also tells the ToRs it preserved its
+// forwarding state. The README says what the ToRs and BFD need for a hitless restart.
 type GracefulRestart struct {
-	Enabled bool `mapstructure:"enabled"`
+	Enabled bool `mapstructure:"enabled"` // default true; false: no graceful restart
 	// RestartTime is how long the ToRs keep the routes for a restarting bgpd, in seconds;
 	// 0 leaves FRR's 120.
 	RestartTime uint16 `mapstructure:"restart_time"`

@@ -7,6 +7,29 @@ import (
 	"testing"
 )
 
+// Graceful restart is on unless the file or the environment turns it off.
+func TestGracefulRestartDefault(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		yaml string
+		env  []string
+		want bool
+	}{
+		{"bgp: {as: 64999}\n", nil, true},
+		{"bgp: {graceful_restart: {enabled: false}}\n", nil, false},
+		{"bgp: {as: 64999}\n", []string{"OVN_BGP_AGENT_BGP_GRACEFUL_RESTART_ENABLED=false"}, false},
+	} {
+		file := filepath.Join(dir, "config.yaml")
+		if err := os.WriteFile(file, []byte(tt.yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := LoadWithEnv(file, tt.env)
+		if err != nil || c.BGP.GracefulRestart.Enabled != tt.want {
+			t.Errorf("%q %v: graceful_restart.enabled = %v, %v; want %v", tt.yaml, tt.env, c.BGP.GracefulRestart.Enabled, err, tt.want)
+		}
+	}
+}
+
 func TestGracefulRestartKeys(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(file, []byte("bgp: {graceful_restart: {restart_time: 30, stale_path_time: 60}}\n"), 0o644); err != nil {

@@ -32,6 +32,9 @@ func Default() Config {
 			NIC:        "bgp-nic",
 			VRF:        "bgp-vrf",
 			VRFTableID: 10,
+			// On by default: a restart of bgpd or of the whole FRR must not withdraw what the
+			// node's kernel still forwards (gracefulrestart.go).
+			GracefulRestart: GracefulRestart{Enabled: true},
 		},
 		FRR: FRR{
 			VtySocket:     "/var/run/frr",

@@ -134,6 +134,7 @@ func TestLoadFullExample(t *testing.T) {
 			Networks: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("2001:db8:ff::/48")},
 			Install: Install{DefaultOnly: true, SourceIPv4: netip.MustParseAddr("172.30.1.10"),
 				SourceIPv6: netip.MustParseAddr("2001:db8:1::10")},
+			GracefulRestart: GracefulRestart{Enabled: true},
 		},
 		FRR: FRR{
 			VtySocket:            "/var/run/frr",
