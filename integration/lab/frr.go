@@ -21,11 +21,13 @@ const (
 
 // FRR is one FRR instance (zebra, bgpd, bfdd) with its own pathspace, running in a netns.
 type FRR struct {
-	Name   string // pathspace (-N); also the directory name under /etc/frr and /var/run/frr
-	Netns  string
-	Root   string // "": the host's FRR; else a Debian root (TrixieRoot) it runs from, chrooted
-	procs  []*Proc
-	logDir string
+	Name  string // pathspace (-N); also the directory name under /etc/frr and /var/run/frr
+	Netns string
+	Root  string // "": the host's FRR; else a Debian root (TrixieRoot) it runs from, chrooted
+	// Options are each daemon's extra arguments (DaemonOptions), also on a restart.
+	Options map[string][]string
+	procs   []*Proc
+	logDir  string
 }
 
 // ConfDir is /etc/frr/<pathspace>, where frr.conf lives, as a host path (under Root).
@@ -51,7 +53,11 @@ func StartFRR(ctx context.Context, name, netns, logDir, config string) (*FRR, er
 
 // StartFRRFrom is StartFRR with the FRR of another Debian root (see InRoot); "" is the host's.
 func StartFRRFrom(ctx context.Context, root, name, netns, logDir, config string) (*FRR, error) {
-	f := &FRR{Name: name, Netns: netns, Root: root, logDir: logDir}
+	return startFRR(ctx, &FRR{Name: name, Netns: netns, Root: root, logDir: logDir}, config)
+}
+
+func startFRR(ctx context.Context, f *FRR, config string) (*FRR, error) {
+	root, name := f.Root, f.Name
 	uid, gid, err := frrIDs(root)
 	if err != nil {
 		return nil, err
@@ -106,8 +112,8 @@ func (f *FRR) startDaemon(ctx context.Context, d string) (*Proc, error) {
 	if err := os.Remove(sock); err != nil && !os.IsNotExist(err) {
 		return nil, err
 	}
-	p, err := StartProc(f.Name+"-"+d, f.Netns, f.logDir, nil, InRoot(f.Root, nil,
-		filepath.Join(frrDaemonDir, d), "-N", f.Name, "-u", "frr", "-g", "frr", "-A", "127.0.0.1")...)
+	argv := []string{filepath.Join(frrDaemonDir, d), "-N", f.Name, "-u", "frr", "-g", "frr", "-A", "127.0.0.1"}
+	p, err := StartProc(f.Name+"-"+d, f.Netns, f.logDir, nil, InRoot(f.Root, nil, append(argv, f.Options[d]...)...)...)
 	if err != nil {
 		return nil, err
 	}

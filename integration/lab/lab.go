@@ -200,7 +200,18 @@ func (l *Lab) startNode(ctx context.Context, n *Node) error {
 
 func (l *Lab) startFRR(ctx context.Context, n *Node, conf string) error {
 	root := l.opts.FRRRoots[n.Name]
-	f, err := StartFRRFrom(ctx, root, n.Netns, n.Netns, n.Dir, conf)
+	f := &FRR{Name: n.Netns, Netns: n.Netns, Root: root, logDir: n.Dir}
+	// The daemons' options, from the daemons file the topology binds (as the pod's is).
+	if src, ok := l.topo.Bind(n.Name, "/etc/frr/daemons"); ok {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return err
+		}
+		if f.Options, err = DaemonOptions(string(b)); err != nil {
+			return fmt.Errorf("%s: %w", src, err)
+		}
+	}
+	f, err := startFRR(ctx, f, conf)
 	if err != nil {
 		return err
 	}

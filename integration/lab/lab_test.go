@@ -113,3 +113,19 @@ func TestCompareAdverts(t *testing.T) {
 		t.Errorf("Compare(want, want) = %+v", m)
 	}
 }
+
+func TestDaemonOptions(t *testing.T) {
+	got, err := DaemonOptions("zebra=yes\n# zebra_options=\"-x\"\nzebra_options=\"  -A 127.0.0.1 -K 120\"\n" +
+		"bgpd_options=(\"-A 127.0.0.1\")\nvtysh_enable=yes\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z, b := strings.Join(got["zebra"], " "), strings.Join(got["bgpd"], " "); z != "-A 127.0.0.1 -K 120" || b != "-A 127.0.0.1" || len(got) != 2 {
+		t.Errorf("DaemonOptions = %q", got)
+	}
+	for _, bad := range []string{"zebra_options=-K 120\n", "zebra_options=\"-K $T\"\n"} {
+		if _, err := DaemonOptions(bad); err == nil {
+			t.Errorf("DaemonOptions(%q): no error", bad)
+		}
+	}
+}
