@@ -139,18 +139,12 @@ func failWithState(t *testing.T, l *lab.Lab, err error) {
 // and verify it in bgpd: afterwards each ToR holds exactly vm1's /32 via the compute node.
 // Before the fix, a whole-file load that reached only zebra left bgpd with `router bgp` but
 // without its prefix-lists and route-maps, advertising nothing, while the agent said applied.
+// And the restart is hitless (graceful restart, on by default): the ToRs, as GR helpers,
+// never drop vm1's /32, and not one ping from tor1 to vm1 is lost meanwhile.
 func TestFaultBgpdKilled(t *testing.T) {
 	t.Parallel()
-	l, ctx := startLabFor(t, faultsTopology, 8*time.Minute)
-	if err := l.StartAgent(ctx, compute); err != nil {
-		t.Fatal(err)
-	}
-	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:11", "172.24.4.10")
-	rec := l.Record(ctx, ecmpWant("172.24.4.10/32"))
-	if _, err := rec.WaitRecovered(ctx, time.Now(), 2*time.Minute, 5); err != nil {
-		failWithState(t, l, err)
-	}
-	rec.ResetFigures()
+	l, ctx, rec := faultLabWith(t, grLabOptions(t), 10*time.Minute, nil, "vm1=172.24.4.10")
+	ping := startVMPing(t, ctx, l, "vm1", "fa:16:3e:11:11:01", "172.24.4.10")
 	f := l.Node(compute).FRR
 	var recoveries []time.Duration
 	for round := range envRounds("FAULTS_BGPD_ROUNDS", faultRounds(2)) {
@@ -173,10 +167,57 @@ func TestFaultBgpdKilled(t *testing.T) {
 		}
 	}
 	figs := rec.Stop()
+	assertHitless(t, figs, ping, "bgpd's restarts")
 	if log := l.AgentLog(compute, 2000); !strings.Contains(log, "FRR lost the agent's config; re-applying") || strings.Contains(log, "agent stopped") {
 		t.Error("the agent did not say it re-applied after bgpd's restart, or it restarted itself")
 	}
 	reportFault(t, recoveries, figs, "recovery from bgpd's restart")
+}
+
+// grLabOptions runs the fault lab's three FRR instances on FRR 10.3: a hitless restart with
+// BFD needs FRR 10.2 or later on both ends. Older bgpd takes the BFD session it re-keys with
+// the session's addresses right after the session comes up for a BFD failure, and resets the
+// session (Cease/BFD Down, a hard reset that ends graceful restart): FRR issue 17337, fixed
+// in FRR 10.2 (README, "Hitless FRR restarts").
+func grLabOptions(t *testing.T) lab.Options {
+	t.Helper()
+	root := requireTrixie(t)
+	return lab.Options{Topology: faultsTopology, FRRRoots: map[string]string{compute: root, "tor1": root, "tor2": root}}
+}
+
+// startVMPing makes the VM's port a guest (pingVMFrom, from tor1) and starts pinging it from
+// tor1 every 100 ms; assertHitless judges the replies.
+func startVMPing(t *testing.T, ctx context.Context, l *lab.Lab, port, mac, ip string) *lab.Pinger {
+	t.Helper()
+	for _, n := range []string{compute, "tor1", "tor2"} {
+		requireVersion(t, ctx, l.Node(n).FRR, "FRRouting 10.3")
+	}
+	pingVMFrom(t, ctx, l, "tor1", port, mac, ip)
+	p, err := l.StartPing("tor1", ip, 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop() })
+	return p
+}
+
+// assertHitless fails the test if a ToR ever lacked a wanted prefix during the fault, or a
+// ping to the VM went unanswered.
+func assertHitless(t *testing.T, figs lab.Figures, ping *lab.Pinger, what string) {
+	t.Helper()
+	if figs.Withdrawals != 0 || len(figs.MissingSeen) != 0 {
+		t.Errorf("the ToRs lost the node's prefixes across %s: %d withdrawals, missing %v (%d samples)",
+			what, figs.Withdrawals, figs.MissingSeen, figs.Samples)
+	}
+	res, err := ping.Stop()
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	t.Logf("ping tor1 → VM across %s: %d sent, %d lost", what, res.Sent, len(res.Lost))
+	if len(res.Lost) != 0 {
+		t.Errorf("%d of %d pings to the VM lost across %s (icmp_seq %v)", len(res.Lost), res.Sent, what, res.Lost)
+	}
 }
 
 // faultRounds is how often a repeated fault is injected: n, or $FAULTS_ROUNDS when set (a
@@ -196,7 +237,13 @@ func envRounds(name string, n int) int {
 // exactly their /32s via the compute node.
 func faultLab(t *testing.T, limit time.Duration, env []string, vms ...string) (*lab.Lab, context.Context, *lab.Recorder) {
 	t.Helper()
-	l, ctx := startLabFor(t, faultsTopology, limit)
+	return faultLabWith(t, lab.Options{Topology: faultsTopology}, limit, env, vms...)
+}
+
+// faultLabWith is faultLab with other lab options (FRR versions).
+func faultLabWith(t *testing.T, opts lab.Options, limit time.Duration, env []string, vms ...string) (*lab.Lab, context.Context, *lab.Recorder) {
+	t.Helper()
+	l, ctx := startLabWithin(t, opts, limit)
 	if err := l.StartAgentWith(ctx, compute, env); err != nil {
 		t.Fatal(err)
 	}
@@ -228,10 +275,13 @@ func recovered(t *testing.T, ctx context.Context, l *lab.Lab, rec *lab.Recorder,
 
 // All three FRR daemons are killed and started again with no config, as a restart of the FRR
 // container does; three times. The agent sees it (each daemon answers and lacks its lines),
-// waits for the daemons, loads the whole file and verifies each daemon.
+// waits for the daemons, loads the whole file and verifies each daemon. BFD goes down with
+// bfdd, after the killed bgpd's connection closed: the ToRs, GR helpers, keep vm1's /32 as
+// stale until the restarted bgpd sends it again, and tor1's pings to vm1 all get an answer.
 func TestFaultWholeFRRRestart(t *testing.T) {
 	t.Parallel()
-	l, ctx, rec := faultLab(t, 6*time.Minute, nil, "vm1=172.24.4.10")
+	l, ctx, rec := faultLabWith(t, grLabOptions(t), 8*time.Minute, nil, "vm1=172.24.4.10")
+	ping := startVMPing(t, ctx, l, "vm1", "fa:16:3e:11:11:01", "172.24.4.10")
 	f := l.Node(compute).FRR
 	var recoveries []time.Duration
 	for round := range faultRounds(3) {
@@ -243,7 +293,9 @@ func TestFaultWholeFRRRestart(t *testing.T) {
 		}
 		recoveries = append(recoveries, recovered(t, ctx, l, rec, time.Now(), fmt.Sprintf("round %d: FRR restarted", round)))
 	}
-	reportFault(t, recoveries, rec.Stop(), "recovery from FRR's restart")
+	figs := rec.Stop()
+	assertHitless(t, figs, ping, "FRR's restarts")
+	reportFault(t, recoveries, figs, "recovery from FRR's restart")
 }
 
 // The link to tor1 stops passing packets while both ends keep carrier: only BFD can notice.

@@ -148,6 +148,12 @@ func TestWiringForExposedVM(t *testing.T) {
 // OVN → VM, and back through br-ex, the MAC-rewrite flow and the host's routes.
 func pingVM(t *testing.T, ctx context.Context, l *lab.Lab, port, mac, ip string) {
 	t.Helper()
+	pingVMFrom(t, ctx, l, tor, port, mac, ip)
+}
+
+// pingVMFrom is pingVM from another node than the lab's ToR.
+func pingVMFrom(t *testing.T, ctx context.Context, l *lab.Lab, from, port, mac, ip string) {
+	t.Helper()
 	vmNS := l.Node(compute).Netns + "-" + port
 	if err := lab.AddNetns(ctx, vmNS); err != nil {
 		t.Fatal(err)
@@ -173,15 +179,15 @@ func pingVM(t *testing.T, ctx context.Context, l *lab.Lab, port, mac, ip string)
 	}
 	start := time.Now()
 	var out string
-	err := lab.Poll(ctx, 20*time.Second, "ping "+ip+" from the ToR", func() (bool, error) {
+	err := lab.Poll(ctx, 20*time.Second, "ping "+ip+" from "+from, func() (bool, error) {
 		var err error
-		out, err = l.Exec(ctx, tor, "ping", "-c", "1", "-W", "1", ip)
+		out, err = l.Exec(ctx, from, "ping", "-c", "1", "-W", "1", ip)
 		return err == nil, err
 	})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	t.Logf("ToR → %s: ping answered %s after the VM came up", ip, time.Since(start).Round(time.Millisecond))
+	t.Logf("%s → %s: ping answered %s after the VM came up", from, ip, time.Since(start).Round(time.Millisecond))
 }
 
 func TestKernelDriftRepaired(t *testing.T) {
