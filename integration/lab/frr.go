@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -112,7 +113,10 @@ func (f *FRR) startDaemon(ctx context.Context, d string) (*Proc, error) {
 	if err := os.Remove(sock); err != nil && !os.IsNotExist(err) {
 		return nil, err
 	}
-	argv := []string{filepath.Join(frrDaemonDir, d), "-N", f.Name, "-u", "frr", "-g", "frr", "-A", "127.0.0.1"}
+	argv := []string{filepath.Join(frrDaemonDir, d), "-N", f.Name, "-u", "frr", "-g", "frr"}
+	if !slices.Contains(f.Options[d], "-A") { // FRR 10 refuses a second -A
+		argv = append(argv, "-A", "127.0.0.1")
+	}
 	p, err := StartProc(f.Name+"-"+d, f.Netns, f.logDir, nil, InRoot(f.Root, nil, append(argv, f.Options[d]...)...)...)
 	if err != nil {
 		return nil, err
