@@ -102,6 +102,25 @@ func holdFault(ctx context.Context, t *testing.T, d time.Duration) {
 	}
 }
 
+// torSessions says how each ToR's session with the compute node last went down: what a
+// withdrawal came from.
+func torSessions(ctx context.Context, l *lab.Lab) string {
+	var b strings.Builder
+	for _, tor := range []struct{ node, peer string }{{"tor1", "172.30.1.10"}, {"tor2", "172.30.2.10"}} {
+		out, _ := l.Node(tor.node).FRR.Vtysh(ctx, "show bgp neighbors "+tor.peer+" json")
+		var n map[string]struct {
+			State   string `json:"bgpState"`
+			Dropped int    `json:"connectionsDropped"`
+			Reset   string `json:"lastResetDueTo"`
+			Code    string `json:"lastNotificationReason"`
+		}
+		if json.Unmarshal([]byte(out), &n) == nil {
+			fmt.Fprintf(&b, "%s session: %+v\n", tor.node, n[tor.peer])
+		}
+	}
+	return b.String()
+}
+
 // failWithState ends a fault test that did not recover, with what the node's FRR and agent hold.
 func failWithState(t *testing.T, l *lab.Lab, err error) {
 	t.Helper()
@@ -167,7 +186,7 @@ func TestFaultBgpdKilled(t *testing.T) {
 		}
 	}
 	figs := rec.Stop()
-	assertHitless(t, figs, ping, "bgpd's restarts")
+	assertHitless(t, ctx, l, figs, ping, "bgpd's restarts")
 	if log := l.AgentLog(compute, 2000); !strings.Contains(log, "FRR lost the agent's config; re-applying") || strings.Contains(log, "agent stopped") {
 		t.Error("the agent did not say it re-applied after bgpd's restart, or it restarted itself")
 	}
@@ -203,11 +222,11 @@ func startVMPing(t *testing.T, ctx context.Context, l *lab.Lab, port, mac, ip st
 
 // assertHitless fails the test if a ToR ever lacked a wanted prefix during the fault, or a
 // ping to the VM went unanswered.
-func assertHitless(t *testing.T, figs lab.Figures, ping *lab.Pinger, what string) {
+func assertHitless(t *testing.T, ctx context.Context, l *lab.Lab, figs lab.Figures, ping *lab.Pinger, what string) {
 	t.Helper()
 	if figs.Withdrawals != 0 || len(figs.MissingSeen) != 0 {
-		t.Errorf("the ToRs lost the node's prefixes across %s: %d withdrawals, missing %v (%d samples)",
-			what, figs.Withdrawals, figs.MissingSeen, figs.Samples)
+		t.Errorf("the ToRs lost the node's prefixes across %s: %d withdrawals, missing %v (%d samples)\n%s",
+			what, figs.Withdrawals, figs.MissingSeen, figs.Samples, torSessions(ctx, l))
 	}
 	res, err := ping.Stop()
 	if err != nil {
@@ -294,7 +313,7 @@ func TestFaultWholeFRRRestart(t *testing.T) {
 		recoveries = append(recoveries, recovered(t, ctx, l, rec, time.Now(), fmt.Sprintf("round %d: FRR restarted", round)))
 	}
 	figs := rec.Stop()
-	assertHitless(t, figs, ping, "FRR's restarts")
+	assertHitless(t, ctx, l, figs, ping, "FRR's restarts")
 	reportFault(t, recoveries, figs, "recovery from FRR's restart")
 }
 
