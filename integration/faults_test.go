@@ -193,11 +193,11 @@ func TestFaultBgpdKilled(t *testing.T) {
 	reportFault(t, recoveries, figs, "recovery from bgpd's restart")
 }
 
-// grLabOptions runs the fault lab's three FRR instances on FRR 10.3: a hitless restart with
-// BFD needs FRR 10.2 or later on both ends. Older bgpd takes the BFD session it re-keys with
-// the session's addresses right after the session comes up for a BFD failure, and resets the
-// session (Cease/BFD Down, a hard reset that ends graceful restart): FRR issue 17337, fixed
-// in FRR 10.2 (README, "Hitless FRR restarts").
+// grLabOptions runs the fault lab's three FRR instances on FRR 10.3. With BFD, FRR 8.4 resets
+// a restarted session once: bgpd re-keys its BFD session with the session's addresses right
+// after the session comes up, takes the new BFD session's first Down for a failure and sends
+// a Cease/BFD Down hard reset, which ends graceful restart (FRR issue 17337; README,
+// "Hitless FRR restarts"). FRR 10.3 did not, across bgpd restarts.
 func grLabOptions(t *testing.T) lab.Options {
 	t.Helper()
 	root := requireTrixie(t)
