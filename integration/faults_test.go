@@ -293,7 +293,13 @@ func faultLabWith(t *testing.T, opts lab.Options, limit time.Duration, edit func
 			t.Fatal(err)
 		}
 	} else {
-		path := filepath.Join(l.Node(compute).Dir, "agent-config.yaml")
+		// A directory of its own: the agent watches its configuration's directory, and the
+		// node's directory has the agent's own log in it.
+		dir := filepath.Join(l.Node(compute).Dir, "agent-config")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, "config.yaml")
 		if err := os.WriteFile(path, []byte(edit(ctx, l, ecmpAgentConfig(t, l, false))), 0o644); err != nil {
 			t.Fatal(err)
 		}
