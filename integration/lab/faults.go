@@ -67,20 +67,21 @@ func (l *Lab) KillAgent(node string) error {
 	return nil
 }
 
-// KillFRR kills zebra, bgpd and bfdd of the node with SIGKILL, as a crashed or restarted FRR
+// KillFRR kills every daemon of the node's FRR with SIGKILL, as a crashed or restarted FRR
 // container does; RestartFRR starts them again with no config.
 func (f *FRR) KillFRR() error {
-	for _, d := range []string{"bfdd", "bgpd", "zebra"} {
-		if err := f.KillDaemon(d); err != nil {
+	ds := f.daemons()
+	for i := len(ds) - 1; i >= 0; i-- {
+		if err := f.KillDaemon(ds[i]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// RestartFRR starts zebra, then bgpd and bfdd, after KillFRR.
+// RestartFRR starts the daemons again, zebra first, after KillFRR.
 func (f *FRR) RestartFRR(ctx context.Context) error {
-	for _, d := range []string{"zebra", "bgpd", "bfdd"} {
+	for _, d := range f.daemons() {
 		if err := f.RestartDaemon(ctx, d); err != nil {
 			return err
 		}
