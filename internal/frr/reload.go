@@ -156,7 +156,7 @@ func (r *Reloader) Apply(ctx context.Context, text []byte) (changed bool, err er
 	if err != nil {
 		return false, fmt.Errorf("check new FRR config (%s left unchanged): %w", r.ConfigFile, err)
 	}
-	pending := pendingChanges(diff)
+	pending := r.withoutHeldDefaults(ctx, pendingChanges(diff))
 	log.Debug("frr-reload.py --test", "pending", redactLines(pending))
 	if err := replaceFile(tmp, r.ConfigFile); err != nil {
 		return false, err
@@ -175,7 +175,7 @@ func (r *Reloader) Apply(ctx context.Context, text []byte) (changed bool, err er
 		if err != nil {
 			return true, fmt.Errorf("check FRR config after loading %s: %w", r.ConfigFile, err)
 		}
-		pending = pendingChanges(out)
+		pending = r.withoutHeldDefaults(ctx, pendingChanges(out))
 	}
 	if len(pending) > 0 {
 		changed = true
@@ -291,7 +291,7 @@ func (r *Reloader) reloadAndVerify(ctx context.Context, text []byte) error {
 		if err != nil {
 			return fmt.Errorf("verify FRR config after reload: %w", err)
 		}
-		if pending = r.agentPending(pendingChanges(out), text); len(pending) == 0 {
+		if pending = r.agentPending(r.withoutHeldDefaults(ctx, pendingChanges(out)), text); len(pending) == 0 {
 			if reloadErr != nil {
 				r.logger().Warn("frr-reload.py reported a failure, but FRR runs the new config",
 					"file", r.ConfigFile, "report", redact(reloadErr.Error()))
