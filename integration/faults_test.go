@@ -226,7 +226,7 @@ func recovered(t *testing.T, ctx context.Context, l *lab.Lab, rec *lab.Recorder,
 	return d
 }
 
-// All three FRR daemons are killed and started again with no config, as a restart of the FRR
+// All the FRR daemons are killed and started again with no config, as a restart of the FRR
 // container does; three times. The agent sees it (each daemon answers and lacks its lines),
 // waits for the daemons, loads the whole file and verifies each daemon.
 func TestFaultWholeFRRRestart(t *testing.T) {
