@@ -87,8 +87,9 @@ func (f *FRR) RestartFRR(ctx context.Context) error {
 }
 
 // KillOVNController kills the node's ovn-controller with SIGKILL, by pid, as a crash does:
-// nothing of its graceful exit runs, so its chassis and every port it claimed stay bound to
-// it in SB, and the node's ovs-vswitchd keeps answering BFD on the tunnels it configured.
+// nothing of its exit runs, so its chassis and every port it claimed stay bound to it in SB,
+// and the node's ovs-vswitchd keeps answering BFD on the tunnels it configured. (SIGTERM is
+// no crash: ovn-controller 23.03 then releases its claims, a gateway's cr-lrp included.)
 // RestartOVNController starts it again.
 func (l *Lab) KillOVNController(node string) error {
 	n := l.nodes[node]
