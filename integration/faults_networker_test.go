@@ -67,7 +67,7 @@ func TestFaultNetworkerLoss(t *testing.T) {
 	}
 	// The tenant VM behind router1 runs on the compute chassis: that makes it a ref_chassis of
 	// the gateway's HA group, so both networkers run BFD to it. Without it the backup's only
-	// BFD session would be to the dead networker, and OVN never fails over.
+	// BFD session would be to the dead networker, and OVN does not fail over (README.md).
 	if err := l.AddVMPort(ctx, lab.TenantSwitch, "vmT", "fa:16:3e:aa:00:01", "10.0.0.5"); err != nil {
 		t.Fatal(err)
 	}
