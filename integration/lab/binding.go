@@ -136,6 +136,28 @@ func (w *BindingWatch) WaitMove(ctx context.Context, timeout time.Duration, chas
 	return found, err
 }
 
+// WaitBound waits until the binding is chassis now (its last change is to chassis), and
+// returns that change and how many changes the watch has seen in all.
+func (w *BindingWatch) WaitBound(ctx context.Context, timeout time.Duration, chassis string) (Move, int, error) {
+	var last Move
+	var n int
+	err := Poll(ctx, timeout, fmt.Sprintf("%s bound to %s", w.port, chassis), func() (bool, error) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if n = len(w.moves); n > 0 {
+			last = w.moves[n-1]
+		}
+		if n > 0 && last.Chassis == chassis {
+			return true, nil
+		}
+		if w.err != nil {
+			return false, w.err
+		}
+		return false, fmt.Errorf("bound to %q", last.Chassis)
+	})
+	return last, n, err
+}
+
 // Stop ends the watch: the monitor is killed by pid (not yet waited for, so the pid is
 // still its own). Safe to call twice.
 func (w *BindingWatch) Stop() {
