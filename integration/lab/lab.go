@@ -168,8 +168,11 @@ func (l *Lab) startNode(ctx context.Context, n *Node) error {
 		if err := l.startOVNController(ctx, n); err != nil {
 			return err
 		}
-		if n.Label("ovn-bgp-agent.frr") == "pod" {
+		switch n.Label("ovn-bgp-agent.frr") {
+		case "pod":
 			return nil // FRR runs in the agent's pod, which the test starts
+		case "none":
+			return nil // a chassis with no BGP: no FRR, no agent
 		}
 		// An operator's own FRR configuration, when the topology binds one (co-owned mode).
 		conf := ""

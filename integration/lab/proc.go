@@ -85,6 +85,20 @@ func (p *Proc) Stop(grace time.Duration) error {
 	}
 }
 
+// Kill sends SIGKILL and waits for the process to be gone.
+func (p *Proc) Kill() error {
+	if p.Exited() {
+		return nil
+	}
+	_ = p.cmd.Process.Kill()
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(5 * time.Second):
+		return fmt.Errorf("%s (pid %d) did not exit after SIGKILL", p.Name, p.Pid())
+	}
+}
+
 // LogTail returns the last lines of the process log, for failure messages.
 func (p *Proc) LogTail(n int) string { return tailFile(p.logPath, n) }
 
