@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -21,6 +22,33 @@ type WatchOptions struct {
 	// Resync asks for a full pass after events were lost (a subscription that failed);
 	// nil: trigger.
 	Resync func(reason string)
+	// Mirrors are the appliers that keep what they installed between passes (mirror.go):
+	// an event they recognise as the echo of their own change triggers nothing, one that
+	// contradicts a mirror drops every mirror (the next pass reads back), and a device change
+	// or a lost subscription drops them too. Without mirrors every event triggers a pass.
+	Mirrors []Mirrored
+}
+
+// judge combines the mirrors' verdicts on ev: a drift anywhere drops every mirror, since
+// what one applier's state lost (an address, a device) the others' may have lost with it.
+func (o WatchOptions) judge(ev event) verdict {
+	v := notMine
+	for _, m := range o.Mirrors {
+		switch m.judge(ev) {
+		case drift:
+			o.forget()
+			return drift
+		case expected:
+			v = expected
+		}
+	}
+	return v
+}
+
+func (o WatchOptions) forget() {
+	for _, m := range o.Mirrors {
+		m.forget()
+	}
 }
 
 // Watch calls trigger whenever something of the agent's may have gone: a host address
@@ -51,6 +79,7 @@ func Watch(ctx context.Context, o WatchOptions, trigger func(reason string), log
 		}
 		wait := bo.NextBackOff()
 		log.Warn("netlink subscription ended; resubscribing and running a full pass", "err", err, "retry_in", wait)
+		o.forget()
 		resync("netlink resubscribe")
 		select {
 		case <-ctx.Done():
@@ -114,7 +143,10 @@ func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error 
 				return fmt.Errorf("addresses: %w", closed)
 			}
 			if ones, bits := u.LinkAddress.Mask.Size(); !u.NewAddr && ones == bits && bits > 0 {
-				trigger("netlink: address " + u.LinkAddress.String() + " deleted")
+				ip, _ := netip.AddrFromSlice(u.LinkAddress.IP)
+				if o.judge(event{kind: evAddrDeleted, index: u.LinkIndex, addr: ip.Unmap()}) != expected {
+					trigger("netlink: address " + u.LinkAddress.String() + " deleted")
+				}
 			}
 		case u, ok := <-routes:
 			if !ok {
@@ -127,7 +159,8 @@ func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error 
 			if !ok {
 				return fmt.Errorf("neighbours: %w", closed)
 			}
-			if nb.proto == o.RouteProtocol {
+			if nb.proto == o.RouteProtocol &&
+				o.judge(event{kind: evNeighDeleted, index: nb.index, addr: nb.addr, mac: nb.mac, proxy: nb.proxy}) != expected {
 				trigger("netlink: neighbour " + nb.addr.String() + " deleted")
 			}
 		case u, ok := <-links:
@@ -136,6 +169,7 @@ func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error 
 			}
 			// Change is ~0 for a new device; IFF_UP when it went up or down.
 			if u.Header.Type == unix.RTM_DELLINK || u.Change == 0xffffffff || u.Change&unix.IFF_UP != 0 {
+				o.forget()
 				trigger("netlink: device " + u.Attrs().Name + " changed")
 			}
 		}
@@ -199,11 +233,37 @@ func subscribeDeletedNeighs(ns netns.NsHandle, ch chan<- rawNeigh, done <-chan s
 func (o WatchOptions) routeReason(u netlink.RouteUpdate) string {
 	switch {
 	case u.Type == unix.RTM_DELROUTE && int(u.Protocol) == int(o.RouteProtocol):
+		if o.judge(routeEvent(u)) == expected {
+			return ""
+		}
 		return fmt.Sprintf("netlink: route %s deleted from table %d", u.Dst, u.Table)
 	case u.Type == unix.RTM_NEWROUTE && u.Table == unix.RT_TABLE_LOCAL && u.Route.Type == unix.RTN_LOCAL && u.Dst != nil:
 		if ones, bits := u.Dst.Mask.Size(); ones == bits {
+			ip, _ := netip.AddrFromSlice(u.Dst.IP)
+			if o.judge(event{kind: evLocalAdded, index: u.LinkIndex, addr: ip.Unmap()}) == expected {
+				return ""
+			}
 			return "netlink: local-table entry for " + u.Dst.String() + " inserted"
 		}
 	}
 	return ""
+}
+
+// routeEvent reduces a deleted route to what the mirrors compare.
+func routeEvent(u netlink.RouteUpdate) event {
+	ev := event{kind: evRouteDeleted, index: u.LinkIndex, table: uint32(u.Table), metric: uint32(u.Priority),
+		multi: len(u.MultiPath) > 0}
+	dst, ok := prefixOf(u.Dst)
+	if !ok {
+		dst = netip.MustParsePrefix("0.0.0.0/0")
+		if u.Family == netlink.FAMILY_V6 {
+			dst = netip.MustParsePrefix("::/0")
+		}
+	}
+	ev.dst = dst
+	if gw, ok := netip.AddrFromSlice(u.Gw); ok {
+		ev.via = gw.Unmap()
+		ev.onlink = u.Flags&int(netlink.FLAG_ONLINK) != 0
+	}
+	return ev
 }
