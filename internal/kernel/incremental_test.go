@@ -60,6 +60,8 @@ func TestIncrementalPassesKeptHonestByTheWatcher(t *testing.T) {
 	vm := func(ips ...string) ([]HostAddr, exposure.Desired) {
 		d := exposure.Desired{Bridges: []exposure.Bridge{{Name: "br-ex", Physnet: "physnet1"}}}
 		var want []HostAddr
+		d.Exposures = append(d.Exposures, exposure.Exposure{Prefix: netip.MustParsePrefix("172.24.4.1/32"), Kind: exposure.KindGateway,
+			Wiring: exposure.Wiring{Bridge: "br-ex", MAC: "fa:16:3e:00:00:01"}})
 		for _, s := range ips {
 			ip := netip.MustParseAddr(s)
 			want = append(want, HostAddr{Addr: ip, Metric: 101})
@@ -143,11 +145,15 @@ func TestIncrementalPassesKeptHonestByTheWatcher(t *testing.T) {
 		}
 	})
 	_, wres = pass(false, "172.24.4.10", "172.24.4.12", "2001:db8::10", "2001:db8::12")
-	if got, want := wres.Added, []string{"route 0.0.0.0/0 dev br-ex table 3000", "route 172.24.4.10/32 dev br-ex table 3000",
+	// The kernel flushes the device's IPv4 neighbours with its routes.
+	if got, want := wres.Added, []string{"neigh 172.24.4.1 lladdr fa:16:3e:00:00:01 dev br-ex nud permanent", "route 0.0.0.0/0 dev br-ex table 3000", "route 172.24.4.1/32 dev br-ex table 3000", "route 172.24.4.10/32 dev br-ex table 3000",
 		"route 172.24.4.12/32 dev br-ex table 3000"}; !slices.Equal(got, want) {
 		t.Errorf("the pass after br-ex lost its address re-wired %q, want %q", got, want)
 	}
 	addrReads, wireReads = a.addrs.readsNow(), w.items.readsNow()
+	for len(reasons) > 0 {
+		<-reasons // the flush's neighbour deletions
+	}
 
 	ipIn(t, name, "addr", "del", "172.24.4.12/32", "dev", "bgp-nic")
 	ipIn(t, name, "route", "del", "172.24.4.10/32", "table", "3000")
@@ -176,5 +182,28 @@ func TestIncrementalPassesKeptHonestByTheWatcher(t *testing.T) {
 	}
 	if a.addrs.readsNow() == addrReads || w.items.readsNow() == wireReads {
 		t.Error("the pass after the drift did not read the kernel back")
+	}
+
+	// A gateway's neighbour deleted by hand: the kernel reports it without its MAC.
+	waitFor(t, "a quiet watcher", func() bool {
+		select {
+		case <-reasons:
+			return false
+		case <-time.After(200 * time.Millisecond):
+			return true
+		}
+	})
+	ipIn(t, name, "neigh", "del", "172.24.4.1", "dev", "br-ex")
+	waitFor(t, "a trigger for the neighbour deleted by hand", func() bool {
+		select {
+		case r := <-reasons:
+			return strings.Contains(r, "neighbour 172.24.4.1 deleted")
+		default:
+			return false
+		}
+	})
+	_, wres = pass(false, "172.24.4.10", "172.24.4.12", "2001:db8::10", "2001:db8::12")
+	if got, want := wres.Added, []string{"neigh 172.24.4.1 lladdr fa:16:3e:00:00:01 dev br-ex nud permanent"}; !slices.Equal(got, want) {
+		t.Errorf("the pass after the neighbour's deletion re-wired %q, want %q", got, want)
 	}
 }

@@ -102,7 +102,19 @@ func (w *Wirer) judge(ev event) verdict {
 	defer m.mu.Unlock()
 	dev, known := w.devNames[ev.index]
 	it.dev = dev
-	if _, in := m.set[it]; !m.ok || !known || ev.multi || in {
+	_, in := m.set[it]
+	if it.kind == kindNeigh && !in {
+		// The kernel reports a permanent neighbour's deletion without its MAC (it is
+		// FAILED by then): look for one of the agent's on that address and device. Rare
+		// (a gateway moving), so a scan is cheap enough.
+		for have := range m.set {
+			if have.kind == kindNeigh && have.addr == it.addr && have.dev == it.dev && have.other == "" {
+				in = true
+				break
+			}
+		}
+	}
+	if !m.ok || !known || ev.multi || in {
 		m.dropLocked()
 		return drift
 	}
