@@ -40,7 +40,8 @@ func TestIncrementalPassesKeptHonestByTheWatcher(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	go func() {
-		Watch(ctx, WatchOptions{Netns: ns, RouteProtocol: testWiringOpts.RouteProtocol, Mirrors: []Mirrored{a, w}},
+		Watch(ctx, WatchOptions{Netns: ns, RouteProtocol: testWiringOpts.RouteProtocol, RulePriority: testWiringOpts.RulePriority,
+			Mirrors: []Mirrored{a, w}},
 			func(r string) { reasons <- r }, testLogger(t))
 		close(stopped)
 	}()
@@ -205,5 +206,20 @@ func TestIncrementalPassesKeptHonestByTheWatcher(t *testing.T) {
 	_, wres = pass(false, "172.24.4.10", "172.24.4.12", "2001:db8::10", "2001:db8::12")
 	if got, want := wres.Added, []string{"neigh 172.24.4.1 lladdr fa:16:3e:00:00:01 dev br-ex nud permanent"}; !slices.Equal(got, want) {
 		t.Errorf("the pass after the neighbour's deletion re-wired %q, want %q", got, want)
+	}
+
+	// A rule deleted by hand: the kernel reports rules too.
+	ipIn(t, name, "rule", "del", "pref", fmt.Sprint(testWiringOpts.RulePriority), "to", "172.24.4.12/32")
+	waitFor(t, "a trigger for the rule deleted by hand", func() bool {
+		select {
+		case r := <-reasons:
+			return strings.Contains(r, "rule to 172.24.4.12/32 lookup 3000 deleted")
+		default:
+			return false
+		}
+	})
+	_, wres = pass(false, "172.24.4.10", "172.24.4.12", "2001:db8::10", "2001:db8::12")
+	if got, want := wres.Added, []string{"rule to 172.24.4.12/32 lookup 3000"}; !slices.Equal(got, want) {
+		t.Errorf("the pass after the rule's deletion re-wired %q, want %q", got, want)
 	}
 }

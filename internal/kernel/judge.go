@@ -78,6 +78,16 @@ func (w *Wirer) judge(ev event) verdict {
 		if ev.via.IsValid() {
 			it.via, it.onlink = ev.via, ev.onlink
 		}
+	case evRuleDeleted:
+		it = item{kind: kindRule, dst: ev.dst, table: ev.table}
+		m := &w.items
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if _, in := m.set[it]; !m.ok || in {
+			m.dropLocked()
+			return drift
+		}
+		return expected
 	case evAddrDeleted:
 		// The kernel flushes the IPv4 routes through a device when its last IPv4 address
 		// goes, and says nothing about them.

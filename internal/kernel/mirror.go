@@ -91,6 +91,7 @@ const (
 	evLocalAdded                    // a local-table entry for a host address inserted
 	evRouteDeleted                  // a route with the agent's protocol deleted
 	evNeighDeleted                  // a neighbour or proxy entry with the agent's protocol deleted
+	evRuleDeleted                   // a rule at the agent's priority deleted
 )
 
 // event is one kernel event, reduced to what the appliers compare with their mirrors.
@@ -98,8 +99,8 @@ type event struct {
 	kind   eventKind
 	index  int          // the device
 	addr   netip.Addr   // evAddrDeleted, evLocalAdded, evNeighDeleted
-	dst    netip.Prefix // evRouteDeleted (nil destination: the family's default)
-	table  uint32       // evRouteDeleted
+	dst    netip.Prefix // evRouteDeleted (nil destination: the family's default), evRuleDeleted
+	table  uint32       // evRouteDeleted, evRuleDeleted
 	metric uint32       // evRouteDeleted
 	via    netip.Addr   // evRouteDeleted
 	onlink bool         // evRouteDeleted
