@@ -106,7 +106,9 @@ func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
 	// Netlink events on what the agent owns, and FRR restarts (which lose the runtime
 	// config), trigger a pass at once.
 	wg.Go(func() {
-		kernel.Watch(ctx, kernel.WatchOptions{Netns: netns.None(), RouteProtocol: uint8(k.RouteProtocol), Resync: loop.TriggerFull},
+		kernel.Watch(ctx, kernel.WatchOptions{Netns: netns.None(), RouteProtocol: uint8(k.RouteProtocol), RulePriority: k.RulePriority,
+			Resync: loop.TriggerFull,
+			Mirrors: []kernel.Mirrored{nic, wirer}},
 			trigger, log.With("component", "netlink-watch"))
 	})
 	wg.Go(func() { frrMgr.Watch(ctx, cfg.FRR.WatchInterval, trigger) })

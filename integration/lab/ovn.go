@@ -75,7 +75,7 @@ func (l *Lab) startCentralDB(ctx context.Context, n *Node, db string) error {
 	if err != nil {
 		return err
 	}
-	return waitForFile(ctx, sock, p)
+	return waitForSocket(ctx, sock, p)
 }
 
 // startOVS runs the node's own ovsdb-server and ovs-vswitchd (userspace datapath: this kernel
@@ -112,7 +112,7 @@ func (l *Lab) startLocalOVSDB(ctx context.Context, n *Node) error {
 		return err
 	}
 	n.ovsdb = p
-	return waitForFile(ctx, sock, p)
+	return waitForSocket(ctx, sock, p)
 }
 
 func (l *Lab) startVswitchd(n *Node) error {

@@ -5,6 +5,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,6 +162,22 @@ func waitForFile(ctx context.Context, path string, p *Proc) error {
 		}
 		_, err := os.Stat(path)
 		return err == nil, err
+	})
+}
+
+// waitForSocket polls until the unix socket at path accepts a connection: the file exists
+// from bind, before the server listens, and a client in between is refused (seen under load
+// as "ovs-vsctl: database connection failed (Connection refused)").
+func waitForSocket(ctx context.Context, path string, p *Proc) error {
+	return Poll(ctx, 10*time.Second, path+" accepting connections", func() (bool, error) {
+		if p != nil && p.Exited() {
+			return false, fmt.Errorf("%s exited: %s", p.Name, p.LogTail(10))
+		}
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			return false, err
+		}
+		return true, c.Close()
 	})
 }
 

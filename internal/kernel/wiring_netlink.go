@@ -193,26 +193,14 @@ func (n *netlinkWiring) owned(opts WiringOptions, devs, retired map[int]string) 
 }
 
 func (n *netlinkWiring) add(it item, opts WiringOptions) error {
+	delete(n.raw, it) // a later del builds the request from the item
 	switch it.kind {
 	case kindRule:
-		r := netlink.NewRule()
-		r.Priority = int(opts.RulePriority)
-		r.Family = family(it.dst.Addr())
-		r.Dst = prefixNet(it.dst)
-		r.Table = int(it.table)
-		return n.h.RuleAdd(r)
+		return n.h.RuleAdd(ruleOf(it, opts))
 	case kindRoute:
-		index, err := n.linkIndex(it.dev)
+		r, err := n.routeOf(it, opts)
 		if err != nil {
 			return err
-		}
-		r := &netlink.Route{Table: int(it.table), Protocol: netlink.RouteProtocol(opts.RouteProtocol),
-			Dst: prefixNet(it.dst), LinkIndex: index, Family: family(it.dst.Addr())}
-		if it.via.IsValid() {
-			r.Gw = it.via.AsSlice()
-			r.Flags = int(netlink.FLAG_ONLINK)
-		} else if it.dst.Addr().Is4() {
-			r.Scope = netlink.SCOPE_LINK
 		}
 		if err := n.h.RouteAdd(r); err != nil {
 			if errors.Is(err, unix.EEXIST) {
@@ -230,8 +218,53 @@ func (n *netlinkWiring) add(it item, opts WiringOptions) error {
 	return fmt.Errorf("cannot add %s", it)
 }
 
+func ruleOf(it item, opts WiringOptions) *netlink.Rule {
+	r := netlink.NewRule()
+	r.Priority = int(opts.RulePriority)
+	r.Family = family(it.dst.Addr())
+	r.Dst = prefixNet(it.dst)
+	r.Table = int(it.table)
+	return r
+}
+
+func (n *netlinkWiring) routeOf(it item, opts WiringOptions) (*netlink.Route, error) {
+	index, err := n.linkIndex(it.dev)
+	if err != nil {
+		return nil, err
+	}
+	r := &netlink.Route{Table: int(it.table), Protocol: netlink.RouteProtocol(opts.RouteProtocol),
+		Dst: prefixNet(it.dst), LinkIndex: index, Family: family(it.dst.Addr())}
+	if it.via.IsValid() {
+		r.Gw = it.via.AsSlice()
+		r.Flags = int(netlink.FLAG_ONLINK)
+	} else if it.dst.Addr().Is4() {
+		r.Scope = netlink.SCOPE_LINK
+	}
+	return r, nil
+}
+
+// del removes an item: as the kernel reported it at the last read-back, or, for an item
+// added since, as the applier built it.
 func (n *netlinkWiring) del(it item, opts WiringOptions) error {
-	raw := n.raw[it]
+	raw, ok := n.raw[it]
+	if !ok && it.other == "" {
+		switch it.kind {
+		case kindRule:
+			raw = *ruleOf(it, opts)
+		case kindRoute:
+			r, err := n.routeOf(it, opts)
+			if err != nil {
+				return err
+			}
+			raw = *r
+		case kindNeigh, kindProxy:
+			err := n.neighRequest(unix.RTM_DELNEIGH, it, opts.RouteProtocol)
+			if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) {
+				return nil // gone meanwhile
+			}
+			return err
+		}
+	}
 	var err error
 	switch r := raw.(type) {
 	case netlink.Rule:
@@ -248,7 +281,10 @@ func (n *netlinkWiring) del(it item, opts WiringOptions) error {
 		return fmt.Errorf("no kernel object recorded for %s", it)
 	}
 	if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) {
-		return nil // gone meanwhile
+		err = nil // gone meanwhile
+	}
+	if err == nil {
+		delete(n.raw, it)
 	}
 	return err
 }
