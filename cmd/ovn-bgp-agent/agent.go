@@ -77,8 +77,10 @@ func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
 	passer := reconcile.NewPasser(reconcile.PassOptions{
 		Source: src,
 		// The wiring before the addresses: a new prefix is steered into OVN before bgp-nic
-		// makes FRR advertise it, so its first packets are not lost.
-		Appliers: []reconcile.Applier{frrApply, wirer, ovs.New(ovs.Options{}, log.With("applier", "ovs")), nic},
+		// makes FRR advertise it, so its first packets are not lost. The OVS flows after
+		// them: they depend on the bridges only (an event's pass skips them), and at start
+		// the addresses must not wait for ovs-ofctl.
+		Appliers: []reconcile.Applier{frrApply, wirer, nic, ovs.New(ovs.Options{}, log.With("applier", "ovs"))},
 		Policy:   cfg.ExposurePolicy(),
 		Reporter: obs,
 		Trigger:  trigger,
