@@ -109,7 +109,7 @@ func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
 	// config), trigger a pass at once.
 	wg.Go(func() {
 		kernel.Watch(ctx, kernel.WatchOptions{Netns: netns.None(), RouteProtocol: uint8(k.RouteProtocol), RulePriority: k.RulePriority,
-			Resync: loop.TriggerFull,
+			Resync:  loop.TriggerFull,
 			Mirrors: []kernel.Mirrored{nic, wirer}},
 			trigger, log.With("component", "netlink-watch"))
 	})

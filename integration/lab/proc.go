@@ -156,12 +156,9 @@ func Poll(ctx context.Context, timeout time.Duration, what string, cond func() (
 
 // waitForFile polls until path exists.
 func waitForFile(ctx context.Context, path string, p *Proc) error {
-	return Poll(ctx, 10*time.Second, path, func() (bool, error) {
-		if p != nil && p.Exited() {
-			return false, fmt.Errorf("%s exited: %s", p.Name, p.LogTail(10))
-		}
+	return waitForProc(ctx, path, p, func() error {
 		_, err := os.Stat(path)
-		return err == nil, err
+		return err
 	})
 }
 
@@ -169,15 +166,23 @@ func waitForFile(ctx context.Context, path string, p *Proc) error {
 // from bind, before the server listens, and a client in between is refused (seen under load
 // as "ovs-vsctl: database connection failed (Connection refused)").
 func waitForSocket(ctx context.Context, path string, p *Proc) error {
-	return Poll(ctx, 10*time.Second, path+" accepting connections", func() (bool, error) {
+	return waitForProc(ctx, path+" accepting connections", p, func() error {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	})
+}
+
+// waitForProc polls check until it succeeds, failing early when p exits.
+func waitForProc(ctx context.Context, what string, p *Proc, check func() error) error {
+	return Poll(ctx, 10*time.Second, what, func() (bool, error) {
 		if p != nil && p.Exited() {
 			return false, fmt.Errorf("%s exited: %s", p.Name, p.LogTail(10))
 		}
-		c, err := net.Dial("unix", path)
-		if err != nil {
-			return false, err
-		}
-		return true, c.Close()
+		err := check()
+		return err == nil, err
 	})
 }
 

@@ -36,27 +36,8 @@ func TestIncrementalPassesKeptHonestByTheWatcher(t *testing.T) {
 	a := newApplierAt(t, ns, Options{NIC: "bgp-nic", RouteProtocol: testWiringOpts.RouteProtocol})
 	w := newWirerIn(t, ns)
 
-	reasons := make(chan string, 256)
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	go func() {
-		Watch(ctx, WatchOptions{Netns: ns, RouteProtocol: testWiringOpts.RouteProtocol, RulePriority: testWiringOpts.RulePriority,
-			Mirrors: []Mirrored{a, w}},
-			func(r string) { reasons <- r }, testLogger(t))
-		close(stopped)
-	}()
-	t.Cleanup(func() { cancel(); <-stopped })
-	probes := 0
-	waitFor(t, "the watcher to see a new device", func() bool {
-		probes++
-		ipIn(t, name, "link", "add", fmt.Sprintf("probe%d", probes), "type", "bridge")
-		select {
-		case r := <-reasons:
-			return strings.Contains(r, "device")
-		case <-time.After(100 * time.Millisecond):
-			return false
-		}
-	})
+	reasons := startWatch(t, ns, name, WatchOptions{Netns: ns, RouteProtocol: testWiringOpts.RouteProtocol,
+		RulePriority: testWiringOpts.RulePriority, Mirrors: []Mirrored{a, w}})
 
 	vm := func(ips ...string) ([]HostAddr, exposure.Desired) {
 		d := exposure.Desired{Bridges: []exposure.Bridge{{Name: "br-ex", Physnet: "physnet1"}}}
@@ -137,14 +118,7 @@ func TestIncrementalPassesKeptHonestByTheWatcher(t *testing.T) {
 	// IPv4 address: the address's deletion is what tells.
 	ipIn(t, name, "addr", "add", "198.51.100.2/32", "dev", "br-ex")
 	ipIn(t, name, "addr", "del", "198.51.100.2/32", "dev", "br-ex")
-	waitFor(t, "a trigger for the address deleted on br-ex", func() bool {
-		select {
-		case r := <-reasons:
-			return strings.Contains(r, "198.51.100.2")
-		default:
-			return false
-		}
-	})
+	waitTrigger(t, reasons, "198.51.100.2")
 	_, wres = pass(false, "172.24.4.10", "172.24.4.12", "2001:db8::10", "2001:db8::12")
 	// The kernel flushes the device's IPv4 neighbours with its routes.
 	if got, want := wres.Added, []string{"neigh 172.24.4.1 lladdr fa:16:3e:00:00:01 dev br-ex nud permanent", "route 0.0.0.0/0 dev br-ex table 3000", "route 172.24.4.1/32 dev br-ex table 3000", "route 172.24.4.10/32 dev br-ex table 3000",
@@ -158,22 +132,8 @@ func TestIncrementalPassesKeptHonestByTheWatcher(t *testing.T) {
 
 	ipIn(t, name, "addr", "del", "172.24.4.12/32", "dev", "bgp-nic")
 	ipIn(t, name, "route", "del", "172.24.4.10/32", "table", "3000")
-	waitFor(t, "a trigger for the address deleted by hand", func() bool {
-		select {
-		case r := <-reasons:
-			return strings.Contains(r, "172.24.4.12")
-		default:
-			return false
-		}
-	})
-	waitFor(t, "a trigger for the route deleted by hand", func() bool {
-		select {
-		case r := <-reasons:
-			return strings.Contains(r, "172.24.4.10/32 deleted from table 3000")
-		default:
-			return false
-		}
-	})
+	waitTrigger(t, reasons, "172.24.4.12")
+	waitTrigger(t, reasons, "172.24.4.10/32 deleted from table 3000")
 	res, wres = pass(false, "172.24.4.10", "172.24.4.12", "2001:db8::10", "2001:db8::12")
 	if got := fmt.Sprint(res.Added); got != "[172.24.4.12]" {
 		t.Errorf("the pass after the drift re-added %s, want [172.24.4.12]", got)
@@ -195,14 +155,7 @@ func TestIncrementalPassesKeptHonestByTheWatcher(t *testing.T) {
 		}
 	})
 	ipIn(t, name, "neigh", "del", "172.24.4.1", "dev", "br-ex")
-	waitFor(t, "a trigger for the neighbour deleted by hand", func() bool {
-		select {
-		case r := <-reasons:
-			return strings.Contains(r, "neighbour 172.24.4.1 deleted")
-		default:
-			return false
-		}
-	})
+	waitTrigger(t, reasons, "neighbour 172.24.4.1 deleted")
 	_, wres = pass(false, "172.24.4.10", "172.24.4.12", "2001:db8::10", "2001:db8::12")
 	if got, want := wres.Added, []string{"neigh 172.24.4.1 lladdr fa:16:3e:00:00:01 dev br-ex nud permanent"}; !slices.Equal(got, want) {
 		t.Errorf("the pass after the neighbour's deletion re-wired %q, want %q", got, want)
@@ -210,14 +163,7 @@ func TestIncrementalPassesKeptHonestByTheWatcher(t *testing.T) {
 
 	// A rule deleted by hand: the kernel reports rules too.
 	ipIn(t, name, "rule", "del", "pref", fmt.Sprint(testWiringOpts.RulePriority), "to", "172.24.4.12/32")
-	waitFor(t, "a trigger for the rule deleted by hand", func() bool {
-		select {
-		case r := <-reasons:
-			return strings.Contains(r, "rule to 172.24.4.12/32 lookup 3000 deleted")
-		default:
-			return false
-		}
-	})
+	waitTrigger(t, reasons, "rule to 172.24.4.12/32 lookup 3000 deleted")
 	_, wres = pass(false, "172.24.4.10", "172.24.4.12", "2001:db8::10", "2001:db8::12")
 	if got, want := wres.Added, []string{"rule to 172.24.4.12/32 lookup 3000"}; !slices.Equal(got, want) {
 		t.Errorf("the pass after the rule's deletion re-wired %q, want %q", got, want)

@@ -227,30 +227,41 @@ func (a *Applier) unlocalise(ctx context.Context, link netlink.Link, exposed map
 	for _, ip := range deleted {
 		delete(pending, ip)
 	}
+	inTime, err := waitLocalRoutes(ctx, func() bool { return len(pending) > 0 }, func() error {
+		got, err := a.deleteLocalRoutes(link, pending)
+		deleted = append(deleted, got...)
+		for _, ip := range got {
+			delete(pending, ip)
+		}
+		return err
+	})
+	if !inTime {
+		a.log.Warn("the kernel did not insert the local route of new IPv6 addresses in time; the next pass deletes it",
+			"addrs", sorted(pending), "waited", localRouteWait)
+	}
+	return deleted, err
+}
+
+// waitLocalRoutes calls retry with a growing delay while pending holds, until ctx ends, retry
+// fails, or localRouteWait has passed (inTime false).
+func waitLocalRoutes(ctx context.Context, pending func() bool, retry func() error) (inTime bool, err error) {
 	deadline := time.Now().Add(localRouteWait)
-	for delay := time.Millisecond; len(pending) > 0; delay = min(2*delay, 50*time.Millisecond) {
+	for delay := time.Millisecond; pending(); delay = min(2*delay, 50*time.Millisecond) {
 		if time.Now().After(deadline) {
-			a.log.Warn("the kernel did not insert the local route of new IPv6 addresses in time; the next pass deletes it",
-				"addrs", sorted(pending), "waited", localRouteWait)
-			break
+			return false, nil
 		}
 		timer := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return deleted, ctx.Err()
+			return true, ctx.Err()
 		case <-timer.C:
 		}
-		got, err := a.deleteLocalRoutes(link, pending)
-		deleted = append(deleted, got...)
-		if err != nil {
-			return deleted, err
-		}
-		for _, ip := range got {
-			delete(pending, ip)
+		if err := retry(); err != nil {
+			return true, err
 		}
 	}
-	return deleted, nil
+	return true, nil
 }
 
 // unlocaliseAdded deletes the local-table entries of the addresses added in this pass, by
@@ -282,24 +293,16 @@ func (a *Applier) unlocaliseAdded(ctx context.Context, link netlink.Link, added 
 		return left
 	}
 	pending = try(added)
-	deadline := time.Now().Add(localRouteWait)
-	for delay := time.Millisecond; len(pending) > 0; delay = min(2*delay, 50*time.Millisecond) {
-		if time.Now().After(deadline) {
-			a.log.Warn("the kernel did not insert the local route of new IPv6 addresses in time; the next read-back deletes it",
-				"addrs", pending, "waited", localRouteWait)
-			a.addrs.drop()
-			break
-		}
-		timer := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return deleted, ctx.Err()
-		case <-timer.C:
-		}
+	inTime, err := waitLocalRoutes(ctx, func() bool { return len(pending) > 0 }, func() error {
 		pending = try(pending)
+		return nil
+	})
+	if !inTime {
+		a.log.Warn("the kernel did not insert the local route of new IPv6 addresses in time; the next read-back deletes it",
+			"addrs", pending, "waited", localRouteWait)
+		a.addrs.drop()
 	}
-	return deleted, errors.Join(errs...)
+	return deleted, errors.Join(append(errs, err)...)
 }
 
 // localRoute is the kernel's local-table entry for ip on link, as a delete request: the

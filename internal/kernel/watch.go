@@ -312,15 +312,7 @@ func (o WatchOptions) routeReason(u netlink.RouteUpdate) string {
 // routeEvent reduces a deleted route to what the mirrors compare.
 func routeEvent(u netlink.RouteUpdate) event {
 	ev := event{kind: evRouteDeleted, index: u.LinkIndex, table: uint32(u.Table), metric: uint32(u.Priority),
-		multi: len(u.MultiPath) > 0}
-	dst, ok := prefixOf(u.Dst)
-	if !ok {
-		dst = netip.MustParsePrefix("0.0.0.0/0")
-		if u.Family == netlink.FAMILY_V6 {
-			dst = netip.MustParsePrefix("::/0")
-		}
-	}
-	ev.dst = dst
+		multi: len(u.MultiPath) > 0, dst: routeDst(u.Dst, u.Family)}
 	if gw, ok := netip.AddrFromSlice(u.Gw); ok {
 		ev.via = gw.Unmap()
 		ev.onlink = u.Flags&int(netlink.FLAG_ONLINK) != 0

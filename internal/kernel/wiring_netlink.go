@@ -133,14 +133,7 @@ func (n *netlinkWiring) owned(opts WiringOptions, devs, retired map[int]string) 
 			continue
 		}
 		it := item{kind: kindRoute, table: uint32(r.Table)}
-		dst, ok := prefixOf(r.Dst)
-		if !ok {
-			dst = netip.MustParsePrefix("0.0.0.0/0")
-			if r.Family == netlink.FAMILY_V6 {
-				dst = netip.MustParsePrefix("::/0")
-			}
-		}
-		it.dst = dst
+		it.dst = routeDst(r.Dst, r.Family)
 		dev, ok := devs[r.LinkIndex]
 		if len(r.MultiPath) > 0 || !ok {
 			it.other = "route " + r.String() // not through a provider device: stale
@@ -368,6 +361,17 @@ func family(a netip.Addr) int {
 
 func prefixNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+// routeDst is a route's destination, the family's default when the kernel gives none.
+func routeDst(dst *net.IPNet, fam int) netip.Prefix {
+	if p, ok := prefixOf(dst); ok {
+		return p
+	}
+	if fam == netlink.FAMILY_V6 {
+		return netip.MustParsePrefix("::/0")
+	}
+	return netip.MustParsePrefix("0.0.0.0/0")
 }
 
 func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
