@@ -187,4 +187,20 @@ func TestApplyWaitsForMgmtd(t *testing.T) {
 	if inMgmtd, inZebra, err := mgmtdHolds(ctx, f); err != nil || !inMgmtd || !inZebra {
 		t.Errorf("after the apply: in mgmtd %v, in zebra %v (%v); want both", inMgmtd, inZebra, err)
 	}
+
+	// mgmtd restarts after the reload, before the per-daemon check: the check finds it
+	// lacking and loads the whole file into mgmtd alone (vtysh -d mgmtd -f).
+	if err := f.KillDaemon(Mgmtd); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.RestartDaemon(ctx, Mgmtd); err != nil {
+		t.Fatal(err)
+	}
+	inInstance(r, f)
+	if _, err := r.verifyDaemons(ctx, text, true); err != nil {
+		t.Fatalf("check after a mgmtd restart: %v", err)
+	}
+	if inMgmtd, _, err := mgmtdHolds(ctx, f); err != nil || !inMgmtd {
+		t.Errorf("after the check loaded the file into mgmtd: in mgmtd %v (%v); want the lines", inMgmtd, err)
+	}
 }
