@@ -172,6 +172,6 @@ type DBClient struct {
 	// (clustered only): a member cut off from the others says false and serves stale data.
 	ClusterConnected bool   `json:"cluster_connected"`
 	Leader           bool   `json:"leader"`
-	Index            int    `json:"index,omitempty"` // clustered: the last log index the server applied
+	Index            int    `json:"index,omitempty"`   // clustered: the last log index the server applied
 	Problem          string `json:"problem,omitempty"` // why the client left, or is leaving, the server
 }
