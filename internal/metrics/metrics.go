@@ -16,6 +16,7 @@ import (
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/frr"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/reconcile"
 )
 
@@ -64,8 +65,9 @@ type Metrics struct {
 	frr    *FRRReader // nil until SetFRR
 
 	mu        sync.Mutex
-	exposures []exposure.Exposure
-	ovnState  map[string]bool
+	exposures  []exposure.Exposure
+	ovnState   map[string]bool
+	ovnClients []ovnstate.DBClient
 }
 
 // New returns the metrics of one agent process. version ends up in the build_info metric.
@@ -231,6 +233,13 @@ func (m *Metrics) OVNConnected(state map[string]bool) {
 	}
 }
 
+// OVNClients records which server each OVSDB client uses, for status.
+func (m *Metrics) OVNClients(c []ovnstate.DBClient) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ovnClients = slices.Clone(c)
+}
+
 func family(p netip.Prefix) string {
 	if p.Addr().Is4() {
 		return "ipv4"
@@ -238,14 +247,23 @@ func family(p netip.Prefix) string {
 	return "ipv6"
 }
 
-// WatchOVN samples connected (ovn.Watcher.Connected) every interval until ctx ends: the
-// connection gauges and reconnect counters. A disconnection shorter than interval can go
-// unseen; the reconnect still triggers a full pass.
-func (m *Metrics) WatchOVN(ctx context.Context, interval time.Duration, connected func() map[string]bool) {
+// OVNSource is what WatchOVN samples: ovn.Watcher.
+type OVNSource interface {
+	// Connected says per database whether its client is connected.
+	Connected() map[string]bool
+	// Clients says per client which server it uses and what that server says of itself.
+	Clients() []ovnstate.DBClient
+}
+
+// WatchOVN samples the OVN clients every interval until ctx ends: the connection gauges and
+// reconnect counters, and which server each client uses for status. A disconnection shorter
+// than interval can go unseen; the reconnect still triggers a full pass.
+func (m *Metrics) WatchOVN(ctx context.Context, interval time.Duration, src OVNSource) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		m.OVNConnected(connected())
+		m.OVNConnected(src.Connected())
+		m.OVNClients(src.Clients())
 		select {
 		case <-ctx.Done():
 			return
