@@ -64,7 +64,7 @@ type Metrics struct {
 	health *Health
 	frr    *FRRReader // nil until SetFRR
 
-	mu        sync.Mutex
+	mu         sync.Mutex
 	exposures  []exposure.Exposure
 	ovnState   map[string]bool
 	ovnClients []ovnstate.DBClient
