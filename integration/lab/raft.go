@@ -307,3 +307,71 @@ func (d *RaftDB) WaitMember(ctx context.Context, i int) error {
 		return ok, fmt.Errorf("cluster/status: %v %s", err, out)
 	})
 }
+
+// clusterLabel on the ovn-central node makes its NB and SB raft clusters of three members
+// (one network namespace each) on the subnet it names, e.g. 172.30.10.0/24: the central's
+// namespace gets .1 on a bridge and routes to them, the members .11, .12 and .13. Each member
+// serves NB on :6641 (raft :6643) and SB on :6642 (raft :6644).
+const clusterLabel = "ovn-bgp-agent.cluster-net"
+
+// ClusterMembers is the number of members of a clustered central.
+const ClusterMembers = 3
+
+// startClusteredCentral starts the members, NB and SB as raft clusters, and ovn-northd in
+// the central's namespace against every member of both.
+func (l *Lab) startClusteredCentral(ctx context.Context, n *Node) error {
+	if l.opts.OVNRoot != "" {
+		return fmt.Errorf("a clustered central (%s) runs the host's OVN only, not OVNRoot", clusterLabel)
+	}
+	subnet, err := netip.ParsePrefix(n.Label(clusterLabel))
+	if err != nil {
+		return fmt.Errorf("label %s: %w", clusterLabel, err)
+	}
+	l.members, err = StartMembers(ctx, l.id, n.Netns, n.Dir, subnet, ClusterMembers)
+	if err != nil {
+		return err
+	}
+	if l.nbRaft, err = l.members.StartDB(ctx, "nb", nbSchema, "OVN_Northbound", 6641, 6643); err != nil {
+		return err
+	}
+	if l.sbRaft, err = l.members.StartDB(ctx, "sb", sbSchema, "OVN_Southbound", 6642, 6644); err != nil {
+		return err
+	}
+	if _, err := l.start(n, "ovn-northd", "ovn-northd", "--no-chdir",
+		"--pidfile="+filepath.Join(n.Dir, "northd.pid"), "--unixctl="+filepath.Join(n.Dir, "northd.ctl"),
+		"--ovnnb-db="+l.nbRaft.Remotes("tcp"), "--ovnsb-db="+l.sbRaft.Remotes("tcp")); err != nil {
+		return err
+	}
+	l.logf("  %s: OVN NB %s and SB %s as raft clusters, ovn-northd", n.Name, l.nbRaft.Remotes("tcp"), l.sbRaft.Remotes("tcp"))
+	return nil
+}
+
+// Raft returns the lab's clustered database db ("nb" or "sb"), nil for a standalone central.
+func (l *Lab) Raft(db string) *RaftDB {
+	if db == "nb" {
+		return l.nbRaft
+	}
+	return l.sbRaft
+}
+
+// Members returns the hosts of a clustered central, nil for a standalone one.
+func (l *Lab) Members() *Members { return l.members }
+
+// ctlClustered runs ovn-nbctl or ovn-sbctl against every server of d. The tool looks for the
+// leader once through its remotes and gives up ("database connection failed") when none is
+// leader, as during an election after a fault: that is retried; nothing was written then.
+func ctlClustered(ctx context.Context, d *RaftDB, tool string, args []string) (string, error) {
+	argv := append([]string{tool, "--db=" + d.Remotes("unix")}, args...)
+	var out string
+	var runErr error
+	if err := Poll(ctx, 60*time.Second, tool+" "+strings.Join(args, " "), func() (bool, error) {
+		out, runErr = Run(ctx, "", nil, argv...)
+		if runErr != nil && strings.Contains(out, "database connection failed") {
+			return false, runErr
+		}
+		return true, nil
+	}); err != nil {
+		return out, err
+	}
+	return out, runErr
+}
