@@ -62,6 +62,7 @@ func TestFaultRaftLeaderChange(t *testing.T) {
 	rec.SetWant(ecmpWant("172.24.4.10/32", "172.24.4.20/32"))
 	start := time.Now()
 	addLocalVM(t, ctx, l, "vm2", "fa:16:3e:11:11:02", "172.24.4.20")
+	logBound(t, ctx, l, "vm2", start)
 	recoveries = append(recoveries, recovered(t, ctx, l, rec, start,
 		fmt.Sprintf("NB leader m%d and SB leader m%d killed, vm2 created", nbLeader+1, sbLeader+1)))
 	for _, d := range []struct {
@@ -95,6 +96,7 @@ func TestFaultRaftLeaderChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	addLocalVM(t, ctx, l, "vm3", "fa:16:3e:11:11:03", "172.24.4.30")
+	logBound(t, ctx, l, "vm3", start)
 	recoveries = append(recoveries, recovered(t, ctx, l, rec, start,
 		fmt.Sprintf("m%d partitioned, vm1 deleted and vm3 created", cut+1)))
 	// The status says the clients left the partitioned member for a connected one.
@@ -126,6 +128,19 @@ func TestFaultRaftLeaderChange(t *testing.T) {
 		t.Errorf("the ToRs saw %d withdrawals of wanted prefixes across the leader changes and the partition", f.Withdrawals)
 	}
 	reportFault(t, recoveries, f, "leaders killed, then the agent's member partitioned: OVN changes seen during each")
+}
+
+// logBound waits until OVN has bound port to the compute node in SB (northd and
+// ovn-controller's part of the recovery, before the agent can see it) and logs when.
+func logBound(t *testing.T, ctx context.Context, l *lab.Lab, port string, since time.Time) {
+	t.Helper()
+	if err := lab.Poll(ctx, 2*time.Minute, port+" bound to compute-0 in SB", func() (bool, error) {
+		c, err := l.PortChassis(ctx, port)
+		return c == "compute-0", err
+	}); err != nil {
+		failWithState(t, l, err)
+	}
+	t.Logf("%s bound in SB %s after the change started", port, time.Since(since).Round(time.Millisecond))
 }
 
 // agentClients reads which server each of the agent's OVSDB clients uses, from /status.
