@@ -144,30 +144,40 @@ func (g *memberGuard) check(ctx context.Context) {
 	if row.Index != nil {
 		s.Index = *row.Index
 	}
+	var leave bool
+	s.Problem, leave = g.judge(row)
+	if leave {
+		g.leave(ep, s.Problem)
+	}
+	g.set(s)
+}
+
+// judge decides from the _Server row of the client's server whether the client must leave
+// it, and why (problem is "" for a healthy server). It counts a server behind in g.misses
+// and keeps the highest index seen of the cluster.
+func (g *memberGuard) judge(row serverdb.Database) (problem string, leave bool) {
 	if row.Model != serverdb.DatabaseModelClustered {
 		g.misses = 0
-		g.set(s)
-		return
+		return "", false
 	}
-	cid := ""
+	cid, index := "", 0
 	if row.Cid != nil {
 		cid = *row.Cid
 	}
+	if row.Index != nil {
+		index = *row.Index
+	}
 	switch {
 	case !row.Connected:
-		s.Problem = "not connected to its cluster: its data may be stale"
-		g.leave(ep, s.Problem)
-	case cid == g.cid && s.Index < g.maxIndex:
+		return "not connected to its cluster: its data may be stale", true
+	case cid == g.cid && index < g.maxIndex:
 		g.misses++
-		s.Problem = fmt.Sprintf("behind: log index %d, index %d already seen", s.Index, g.maxIndex)
-		if g.misses >= guardMisses {
-			g.leave(ep, s.Problem)
-		}
+		return fmt.Sprintf("behind: log index %d, index %d already seen", index, g.maxIndex), g.misses >= guardMisses
 	default:
 		g.misses = 0
-		g.cid, g.maxIndex = cid, s.Index
+		g.cid, g.maxIndex = cid, index
+		return "", false
 	}
-	g.set(s)
 }
 
 // leave makes the client reconnect to another server: ep is dropped from its list until the
