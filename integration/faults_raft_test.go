@@ -19,14 +19,16 @@ import (
 const faultsRaftTopology = "../deploy/containerlab/faults-raft.clab.yml"
 
 // NB and SB are raft clusters of three members; ovn-northd, ovn-controller and the agent are
-// given every member. Two faults, OVN changing during each, the exact set asserted at every
+// given every member. Three faults, OVN changing during each, the exact set asserted at every
 // ToR while the fault is still on:
 //
 //  1. The NB and the SB leader are SIGKILLed (OVS 3.1 has no cluster/transfer-leadership: a
 //     crash is how the leadership moves here). While they are down vm2 is created through the
 //     remaining members; the ToRs must hold it before the old leaders are started again
 //     (they rejoin from their files as followers).
-//  2. The member the agent reads (its status says which) is partitioned from the other two:
+//  2. The new leaders hang (SIGSTOP) until others are elected; vm4 is created meanwhile and
+//     must reach the ToRs before they are resumed (they then follow the newer term).
+//  3. The member the agent reads (its status says which) is partitioned from the other two:
 //     blackhole routes both ways between its namespace and theirs, while every client still
 //     reaches it. It answers on, with the data it had (its _Server row says connected=false).
 //     Meanwhile vm1 is deleted and vm3 created through the others; the ToRs must show it
@@ -76,12 +78,50 @@ func TestFaultRaftLeaderChange(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if nbLeader, err = nb.Leader(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if sbLeader, err = sb.Leader(ctx); err != nil {
+		t.Fatal(err)
+	}
+	used := agentClients(t, ctx, l)
+	t.Logf("leaders now: NB m%d, SB m%d; the killed ones rejoined; the agent reads NB from %s, SB from %s",
+		nbLeader+1, sbLeader+1, used["NB"].Remote, used["SB"].Remote)
+
+	// The new leaders hang (SIGSTOP) past the election timer: the others elect new ones, and
+	// once resumed the old ones find a newer term and follow.
+	if err := nb.Freeze(nbLeader); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Freeze(sbLeader); err != nil {
+		t.Fatal(err)
+	}
+	rec.SetWant(ecmpWant("172.24.4.10/32", "172.24.4.20/32", "172.24.4.40/32"))
+	start = time.Now()
+	addLocalVM(t, ctx, l, "vm4", "fa:16:3e:11:11:04", "172.24.4.40")
+	logBound(t, ctx, l, "vm4", start)
+	recoveries = append(recoveries, recovered(t, ctx, l, rec, start,
+		fmt.Sprintf("NB leader m%d and SB leader m%d frozen, vm4 created", nbLeader+1, sbLeader+1)))
+	if err := nb.Thaw(nbLeader); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Thaw(sbLeader); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []struct {
+		db *lab.RaftDB
+		i  int
+	}{{nb, nbLeader}, {sb, sbLeader}} {
+		if err := d.db.WaitMember(ctx, d.i); err != nil {
+			t.Fatal(err)
+		}
+	}
 	newNB, _ := nb.Leader(ctx)
 	newSB, _ := sb.Leader(ctx)
-	t.Logf("leaders now: NB m%d, SB m%d; the killed ones rejoined", newNB+1, newSB+1)
+	t.Logf("leaders now: NB m%d, SB m%d; the frozen ones follow", newNB+1, newSB+1)
 
 	// The member the agent's NB client reads, from its status.
-	used := agentClients(t, ctx, l)
+	used = agentClients(t, ctx, l)
 	cut := slices.Index(strings.Split(nb.Remotes("tcp"), ","), used["NB"].Remote)
 	if cut < 0 {
 		t.Fatalf("the agent's NB client is on %q, none of %s", used["NB"].Remote, nb.Remotes("tcp"))
@@ -90,7 +130,7 @@ func TestFaultRaftLeaderChange(t *testing.T) {
 	if err := members.Partition(ctx, cut); err != nil {
 		t.Fatal(err)
 	}
-	rec.SetWant(ecmpWant("172.24.4.20/32", "172.24.4.30/32"))
+	rec.SetWant(ecmpWant("172.24.4.20/32", "172.24.4.30/32", "172.24.4.40/32"))
 	start = time.Now()
 	if _, err := l.NBCtl(ctx, "lsp-del", "vm1"); err != nil {
 		t.Fatal(err)
@@ -127,7 +167,7 @@ func TestFaultRaftLeaderChange(t *testing.T) {
 	if f.Withdrawals != 0 {
 		t.Errorf("the ToRs saw %d withdrawals of wanted prefixes across the leader changes and the partition", f.Withdrawals)
 	}
-	reportFault(t, recoveries, f, "leaders killed, then the agent's member partitioned: OVN changes seen during each")
+	reportFault(t, recoveries, f, "leaders killed, leaders frozen, the agent's member partitioned: OVN changes seen during each")
 }
 
 // logBound waits until OVN has bound port to the compute node in SB (northd and

@@ -175,6 +175,7 @@ type RaftServer struct {
 	Ctl    string // ovs-appctl target
 	argv   []string
 	proc   *Proc
+	frozen bool
 }
 
 // StartDB creates the database db ("nb"/"sb") as a raft cluster from schema (the first
@@ -259,10 +260,34 @@ func (d *RaftDB) Kill(i int) error {
 }
 
 // Freeze stops server i with SIGSTOP: it keeps its sockets and answers nobody. Thaw resumes it.
-func (d *RaftDB) Freeze(i int) error { return d.signal(i, syscall.SIGSTOP) }
+func (d *RaftDB) Freeze(i int) error {
+	err := d.signal(i, syscall.SIGSTOP)
+	d.Servers[i].frozen = err == nil
+	return err
+}
 
 // Thaw resumes a frozen server.
-func (d *RaftDB) Thaw(i int) error { return d.signal(i, syscall.SIGCONT) }
+func (d *RaftDB) Thaw(i int) error {
+	err := d.signal(i, syscall.SIGCONT)
+	if err == nil {
+		d.Servers[i].frozen = false
+	}
+	return err
+}
+
+// answering is the unix remotes of the servers that run and are not frozen: the lab's own
+// nbctl/sbctl use them, as an operator would leave out a server known to hang (the tools
+// wait on a server that accepts and never answers). A partitioned server stays in: the
+// tools see it is not the leader and move on.
+func (d *RaftDB) answering() string {
+	var eps []string
+	for _, s := range d.Servers {
+		if s.proc != nil && !s.proc.Exited() && !s.frozen {
+			eps = append(eps, "unix:"+s.Sock)
+		}
+	}
+	return strings.Join(eps, ",")
+}
 
 func (d *RaftDB) signal(i int, sig syscall.Signal) error {
 	p := d.Servers[i].proc
@@ -357,11 +382,11 @@ func (l *Lab) Raft(db string) *RaftDB {
 // Members returns the hosts of a clustered central, nil for a standalone one.
 func (l *Lab) Members() *Members { return l.members }
 
-// ctlClustered runs ovn-nbctl or ovn-sbctl against every server of d. The tool looks for the
+// ctlClustered runs ovn-nbctl or ovn-sbctl against the answering servers of d. The tool looks for the
 // leader once through its remotes and gives up ("database connection failed") when none is
 // leader, as during an election after a fault: that is retried; nothing was written then.
 func ctlClustered(ctx context.Context, d *RaftDB, tool string, args []string) (string, error) {
-	argv := append([]string{tool, "--db=" + d.Remotes("unix")}, args...)
+	argv := append([]string{tool, "--db=" + d.answering()}, args...)
 	var out string
 	var runErr error
 	if err := Poll(ctx, 60*time.Second, tool+" "+strings.Join(args, " "), func() (bool, error) {
