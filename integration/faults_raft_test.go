@@ -139,13 +139,14 @@ func TestFaultRaftLeaderChange(t *testing.T) {
 	logBound(t, ctx, l, "vm3", start)
 	recoveries = append(recoveries, recovered(t, ctx, l, rec, start,
 		fmt.Sprintf("m%d partitioned, vm1 deleted and vm3 created", cut+1)))
-	// The status says the clients left the partitioned member for a connected one.
+	// The status says the clients left the partitioned member for a connected one (and
+	// counts it: ovn_server_left_total).
 	partitioned := map[string]string{"NB": nb.Remote(cut), "SB": sb.Remote(cut)}
 	if err := lab.Poll(ctx, 30*time.Second, "the agent's status: NB and SB on connected members", func() (bool, error) {
 		used = agentClients(t, ctx, l)
 		for _, db := range []string{"NB", "SB"} {
 			c := used[db]
-			if c.Remote == partitioned[db] || c.Model != "clustered" || !c.ClusterConnected {
+			if c.Remote == partitioned[db] || c.Model != "clustered" || !c.ClusterConnected || c.Left == 0 {
 				return false, fmt.Errorf("%s: %+v", db, c)
 			}
 		}

@@ -56,6 +56,7 @@ type Metrics struct {
 	lastPass      *prometheus.GaugeVec
 	ovnConnected  *prometheus.GaugeVec
 	ovnReconnects *prometheus.CounterVec
+	ovnLeft       *prometheus.CounterVec
 	changes       *prometheus.CounterVec
 	frrReloadTime prometheus.Histogram
 	configReloads *prometheus.CounterVec
@@ -90,6 +91,8 @@ func New(version string) *Metrics {
 		Help: "1 when the agent's client of the database (NB, SB, OVS) is connected."}, []string{"db"})
 	m.ovnReconnects = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "ovn_reconnects_total",
 		Help: "Times the agent's client of the database came back after a disconnection."}, []string{"db"})
+	m.ovnLeft = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "ovn_server_left_total",
+		Help: "Times the agent's client of the database left a server that could not vouch for its data (a raft member cut off from its cluster, hung, or behind)."}, []string{"db"})
 	m.changes = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "changes_applied_total",
 		Help: "Changes applied to the kernel, OVS and FRR, by applier and kind of change."}, []string{"applier", "change"})
 	m.frrReloadTime = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace, Name: "frr_reload_duration_seconds",
@@ -123,7 +126,7 @@ func New(version string) *Metrics {
 		m.ovnReconnects.WithLabelValues(db)
 	}
 	m.reg.MustRegister(m.exposed, m.passes, m.passDuration, m.applierErrors, m.lastPass, m.ovnConnected,
-		m.ovnReconnects, m.changes, m.frrReloadTime, m.configReloads, m.findings.gauge, buildInfo,
+		m.ovnReconnects, m.ovnLeft, m.changes, m.frrReloadTime, m.configReloads, m.findings.gauge, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -233,10 +236,18 @@ func (m *Metrics) OVNConnected(state map[string]bool) {
 	}
 }
 
-// OVNClients records which server each OVSDB client uses, for status.
+// OVNClients records which server each OVSDB client uses, for status, and counts the
+// servers each left since the last sample.
 func (m *Metrics) OVNClients(c []ovnstate.DBClient) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	for _, now := range c {
+		var before uint64
+		if i := slices.IndexFunc(m.ovnClients, func(p ovnstate.DBClient) bool { return p.DB == now.DB }); i >= 0 {
+			before = m.ovnClients[i].Left
+		}
+		m.ovnLeft.WithLabelValues(now.DB).Add(float64(now.Left - min(before, now.Left)))
+	}
 	m.ovnClients = slices.Clone(c)
 }
 

@@ -136,13 +136,14 @@ func WriteStatus(w io.Writer, s Status) {
 }
 
 // writeClients lists which server each OVSDB client uses and what that server says of its
-// database: a clustered member's connection to its cluster and its role.
+// database: a clustered member's connection to its cluster and its role; and how many
+// servers the client has left.
 func writeClients(tw io.Writer, cs []ovnstate.DBClient) {
 	if len(cs) == 0 {
 		return
 	}
 	fmt.Fprintf(tw, "\nOVSDB CLIENTS (%d)\n", len(cs))
-	fmt.Fprintln(tw, "DB\tSERVER\tOF\tMODEL\tCLUSTER\tROLE\tINDEX\tPROBLEM")
+	fmt.Fprintln(tw, "DB\tSERVER\tOF\tMODEL\tCLUSTER\tROLE\tINDEX\tLEFT\tPROBLEM")
 	for _, c := range cs {
 		server, model, cluster, role, index := c.Remote, c.Model, "-", "-", "-"
 		if server == "" {
@@ -160,8 +161,8 @@ func writeClients(tw io.Writer, cs []ovnstate.DBClient) {
 				role = "leader"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", ovnstate.Printable(c.DB), ovnstate.Printable(server), len(c.Remotes),
-			ovnstate.Printable(model), cluster, role, index, dash(ovnstate.Printable(c.Problem)))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\n", ovnstate.Printable(c.DB), ovnstate.Printable(server), len(c.Remotes),
+			ovnstate.Printable(model), cluster, role, index, c.Left, dash(ovnstate.Printable(c.Problem)))
 	}
 }
 

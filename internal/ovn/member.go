@@ -62,6 +62,7 @@ type memberGuard struct {
 	evictedAt time.Time
 	cid       string // the cluster the highest index was seen in
 	maxIndex  int
+	left      uint64 // servers left so far
 
 	mu    sync.Mutex
 	state ovnstate.DBClient
@@ -83,7 +84,7 @@ func (g *memberGuard) State() ovnstate.DBClient {
 }
 
 func (g *memberGuard) set(s ovnstate.DBClient) {
-	s.DB, s.Remotes = g.db, g.eps
+	s.DB, s.Remotes, s.Left = g.db, g.eps, g.left
 	g.mu.Lock()
 	g.state = s
 	g.mu.Unlock()
@@ -190,6 +191,7 @@ func (g *memberGuard) leave(ep, why string) {
 	g.log.Warn("leaving the OVSDB server: it cannot vouch for its data", "db", g.db, "remote", ep, "reason", why)
 	g.closeProbe()
 	g.misses = 0
+	g.left++
 	g.evicted, g.evictedAt = ep, time.Now()
 	g.c.UpdateEndpoints(without(g.eps, ep))
 }

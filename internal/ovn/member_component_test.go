@@ -130,7 +130,7 @@ func TestNBClientLeavesAMemberThatCannotVouch(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("member %d %s: %s seen after %s", i, fault, port, time.Since(start).Round(time.Millisecond))
+		t.Logf("member %d %s: %s seen after %s (servers left so far: %d)", i, fault, port, time.Since(start).Round(time.Millisecond), nbClient().Left)
 	}
 
 	i := inUse()
@@ -150,6 +150,9 @@ func TestNBClientLeavesAMemberThatCannotVouch(t *testing.T) {
 		t.Fatal(err)
 	}
 	addSeen(i, "p2", "frozen")
+	if left := nbClient().Left; left != 2 {
+		t.Errorf("the guard says it left %d servers after a partition and a freeze, want 2", left)
+	}
 	if err := nb.Thaw(i); err != nil {
 		t.Fatal(err)
 	}

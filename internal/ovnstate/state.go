@@ -174,4 +174,6 @@ type DBClient struct {
 	Leader           bool   `json:"leader"`
 	Index            int    `json:"index,omitempty"`   // clustered: the last log index the server applied
 	Problem          string `json:"problem,omitempty"` // why the client left, or is leaving, the server
+	// Left counts the servers the client left because they could not vouch for their data.
+	Left uint64 `json:"left"`
 }
