@@ -116,6 +116,9 @@ func (m *Members) Close() error {
 	for _, d := range m.dbs {
 		for _, s := range d.Servers {
 			if s.proc != nil {
+				if s.frozen && !s.proc.Exited() {
+					_ = s.proc.cmd.Process.Signal(syscall.SIGCONT) // a stopped process handles no SIGTERM
+				}
 				if err := s.proc.Stop(5 * time.Second); err != nil {
 					errs = append(errs, err)
 				}
