@@ -196,7 +196,13 @@ func envRounds(name string, n int) int {
 // exactly their /32s via the compute node.
 func faultLab(t *testing.T, limit time.Duration, env []string, vms ...string) (*lab.Lab, context.Context, *lab.Recorder) {
 	t.Helper()
-	l, ctx := startLabFor(t, faultsTopology, limit)
+	return faultLabOn(t, faultsTopology, limit, env, vms...)
+}
+
+// faultLabOn is faultLab on another topology of the same shape (faults-raft.clab.yml).
+func faultLabOn(t *testing.T, topo string, limit time.Duration, env []string, vms ...string) (*lab.Lab, context.Context, *lab.Recorder) {
+	t.Helper()
+	l, ctx := startLabFor(t, topo, limit)
 	if err := l.StartAgentWith(ctx, compute, env); err != nil {
 		t.Fatal(err)
 	}

@@ -148,7 +148,7 @@ func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
 		return err
 	}
 	obs.Health().OVNSynced()
-	wg.Go(func() { obs.WatchOVN(ctx, time.Second, src.w.Connected) })
+	wg.Go(func() { obs.WatchOVN(ctx, time.Second, src.w) })
 	close(ready)
 	<-ctx.Done()
 	return ctx.Err()

@@ -44,6 +44,9 @@ type Lab struct {
 	procs  []*Proc // non-FRR daemons in start order
 	agents map[string]*Proc
 	netns  []string
+
+	members        *Members // a clustered central's hosts (raft.go); nil for a standalone one
+	nbRaft, sbRaft *RaftDB
 }
 
 // Node is a started topology node.
@@ -299,6 +302,12 @@ func (l *Lab) Close() error {
 		}
 	}
 	l.procs = nil
+	if l.members != nil {
+		if err := l.members.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		l.members = nil
+	}
 	ctx := context.Background()
 	for _, ns := range l.netns {
 		if err := DelNetns(ctx, ns); err != nil {
@@ -322,6 +331,15 @@ func (l *Lab) Logs() string {
 	var b strings.Builder
 	for _, p := range l.procs {
 		fmt.Fprintf(&b, "--- %s\n%s\n", p.Name, p.LogTail(15))
+	}
+	if l.members != nil {
+		for _, d := range l.members.dbs {
+			for _, s := range d.Servers {
+				if s.proc != nil {
+					fmt.Fprintf(&b, "--- %s on %s\n%s\n", s.proc.Name, s.Member.Name, s.proc.LogTail(15))
+				}
+			}
+		}
 	}
 	for _, p := range l.agents {
 		fmt.Fprintf(&b, "--- %s\n%s\n", p.Name, p.LogTail(40))
