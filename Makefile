@@ -62,7 +62,7 @@ unit:
 integration: deps trixie-root image
 	$(GO) test -count=1 -tags privileged -timeout 30m ./integration/...
 
-# The fault tests (integration/faults_test.go), then their figures as a table. They also run
+# The fault tests (integration/faults*_test.go), then their figures as a table. They also run
 # in `make test`, where bgpd is killed 8 times instead of 20; FAULTS_ROUNDS=N repeats every
 # repeated fault N times (a soak).
 FAULTS_REPORT ?= $(CURDIR)/faults-report.jsonl

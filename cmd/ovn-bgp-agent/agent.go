@@ -77,8 +77,10 @@ func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
 	passer := reconcile.NewPasser(reconcile.PassOptions{
 		Source: src,
 		// The wiring before the addresses: a new prefix is steered into OVN before bgp-nic
-		// makes FRR advertise it, so its first packets are not lost.
-		Appliers: []reconcile.Applier{frrApply, wirer, ovs.New(ovs.Options{}, log.With("applier", "ovs")), nic},
+		// makes FRR advertise it, so its first packets are not lost. The OVS flows after
+		// them: they depend on the bridges only (an event's pass skips them), and at start
+		// the addresses must not wait for ovs-ofctl.
+		Appliers: []reconcile.Applier{frrApply, wirer, nic, ovs.New(ovs.Options{}, log.With("applier", "ovs"))},
 		Policy:   cfg.ExposurePolicy(),
 		Reporter: obs,
 		Trigger:  trigger,
@@ -106,7 +108,9 @@ func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
 	// Netlink events on what the agent owns, and FRR restarts (which lose the runtime
 	// config), trigger a pass at once.
 	wg.Go(func() {
-		kernel.Watch(ctx, kernel.WatchOptions{Netns: netns.None(), RouteProtocol: uint8(k.RouteProtocol), Resync: loop.TriggerFull},
+		kernel.Watch(ctx, kernel.WatchOptions{Netns: netns.None(), RouteProtocol: uint8(k.RouteProtocol), RulePriority: k.RulePriority,
+			Resync:  loop.TriggerFull,
+			Mirrors: []kernel.Mirrored{nic, wirer}},
 			trigger, log.With("component", "netlink-watch"))
 	})
 	wg.Go(func() { frrMgr.Watch(ctx, cfg.FRR.WatchInterval, trigger) })
@@ -144,7 +148,7 @@ func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
 		return err
 	}
 	obs.Health().OVNSynced()
-	wg.Go(func() { obs.WatchOVN(ctx, time.Second, src.w.Connected) })
+	wg.Go(func() { obs.WatchOVN(ctx, time.Second, src.w) })
 	close(ready)
 	<-ctx.Done()
 	return ctx.Err()

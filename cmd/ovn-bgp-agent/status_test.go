@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/metrics"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 )
 
 func TestStatusTable(t *testing.T) {
@@ -18,7 +19,14 @@ func TestStatusTable(t *testing.T) {
 		Version: "v1", Time: now, Live: true, LiveInfo: "alive", Ready: false,
 		NotReady: []string{"FRR not reachable: vtysh: connection refused"},
 		OVN:      map[string]bool{"NB": true, "SB": false, "OVS": true},
-		Exposed:  []metrics.ExposedPrefix{{Prefix: "172.24.4.10/32", Kind: "vm", Object: "Logical_Switch_Port vm1", Reason: "bound here"}},
+		OVNClients: []ovnstate.DBClient{
+			{DB: "OVS", Remote: "unix:/run/openvswitch/db.sock", Remotes: []string{"unix:/run/openvswitch/db.sock"}, Model: "standalone"},
+			{DB: "NB", Remote: "tcp:172.30.10.12:6641", Remotes: []string{"tcp:172.30.10.11:6641", "tcp:172.30.10.12:6641", "tcp:172.30.10.13:6641"},
+				Model: "clustered", ClusterConnected: true, Index: 42},
+			{DB: "SB", Remote: "tcp:172.30.10.11:6642", Remotes: []string{"tcp:172.30.10.11:6642", "tcp:172.30.10.12:6642", "tcp:172.30.10.13:6642"},
+				Model: "clustered", Leader: true, Index: 40, Left: 1, Problem: "not connected to its cluster: its data may be stale"},
+		},
+		Exposed: []metrics.ExposedPrefix{{Prefix: "172.24.4.10/32", Kind: "vm", Object: "Logical_Switch_Port vm1", Reason: "bound here"}},
 		Findings: []metrics.Finding{{Reason: "infrastructure", Object: "NAT 172.30.1.254 (router r\x1b[2J1)",
 			Message: "fip 172.30.1.254/32 contains 172.30.1.254, this node's BGP peer; not exposed"}},
 		Peers: []metrics.Peer{{Peer: "172.30.1.254", VRF: "default", State: "Established", Uptime: 90 * time.Second, Sent: 1, Drops: 1}},
@@ -46,7 +54,11 @@ func TestStatusTable(t *testing.T) {
 		"NOT READY: FRR not reachable", "SB DISCONNECTED", "172.24.4.10/32  vm    Logical_Switch_Port vm1  bound here",
 		"172.30.1.254  default  -            Established  1m30s", "eth1       up      1m0s  2",
 		`LAST RECONCILE: 2s ago, took 12ms, trigger "SB Port_Binding update": FAILED: frr: exit status 1`,
-		"last successful pass 1m0s ago", "FINDINGS (1)\nREASON          OBJECT",
+		"last successful pass 1m0s ago",
+		"OVSDB CLIENTS (3)\nDB   SERVER                         OF  MODEL       CLUSTER       ROLE      INDEX  LEFT  PROBLEM\n",
+		"OVS  unix:/run/openvswitch/db.sock  1   standalone  -             -         -      0     -\n",
+		"NB   tcp:172.30.10.12:6641          3   clustered   connected     follower  42     0     -\n",
+		"SB   tcp:172.30.10.11:6642          3   clustered   DISCONNECTED  leader    40     1     not connected to its cluster: its data may be stale\n",
 		"infrastructure  NAT 172.30.1.254 (router r?[2J1)  fip 172.30.1.254/32 contains 172.30.1.254, this node's BGP peer; not exposed", "reloads 2, unchanged 5, failures 1", "FRR APPLY FAILING: frr-reload.py --test",
 	} {
 		if !strings.Contains(out.String(), want) {

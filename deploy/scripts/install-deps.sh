@@ -4,7 +4,7 @@
 # Idempotent: installs only what is missing, and runs apt-get update only then.
 set -euo pipefail
 
-packages=(frr frr-pythontools ovn-central ovn-host openvswitch-switch bird2 debootstrap iproute2 procps ethtool iputils-ping iptables)
+packages=(frr frr-pythontools ovn-central ovn-host openvswitch-switch debootstrap iproute2 procps ethtool iputils-ping iptables)
 [ $# -gt 0 ] && packages=("$@")
 missing=()
 for p in "${packages[@]}"; do

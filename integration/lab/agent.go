@@ -54,6 +54,9 @@ func (l *Lab) StartAgentConfig(ctx context.Context, node, cfg string, extraEnv [
 	if n == nil || n.Role != "compute" {
 		return fmt.Errorf("no compute node %q", node)
 	}
+	if n.FRR == nil {
+		return fmt.Errorf("node %s runs no FRR for an agent to drive", node)
+	}
 	if p := l.agents[node]; p != nil && !p.Exited() {
 		return fmt.Errorf("agent on %s already running (pid %d)", node, p.Pid())
 	}
@@ -106,6 +109,9 @@ func (l *Lab) Explain(ctx context.Context, node, addr string, args ...string) (s
 	n := l.nodes[node]
 	if n == nil || n.Role != "compute" {
 		return "", fmt.Errorf("no compute node %q", node)
+	}
+	if n.FRR == nil {
+		return "", fmt.Errorf("node %s runs no FRR and no agent", node)
 	}
 	cfg, err := l.AgentConfigFile(node)
 	if err != nil {

@@ -62,25 +62,24 @@ func (l *Lab) KillAgent(node string) error {
 	if p == nil || p.Exited() {
 		return fmt.Errorf("no agent running on %s", node)
 	}
-	_ = p.cmd.Process.Kill()
-	<-p.done
-	return nil
+	return p.Kill()
 }
 
-// KillFRR kills zebra, bgpd and bfdd of the node with SIGKILL, as a crashed or restarted FRR
+// KillFRR kills every daemon of the node's FRR with SIGKILL, as a crashed or restarted FRR
 // container does; RestartFRR starts them again with no config.
 func (f *FRR) KillFRR() error {
-	for _, d := range []string{"bfdd", "bgpd", "zebra"} {
-		if err := f.KillDaemon(d); err != nil {
+	ds := f.daemons()
+	for i := len(ds) - 1; i >= 0; i-- {
+		if err := f.KillDaemon(ds[i]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// RestartFRR starts zebra, then bgpd and bfdd, after KillFRR.
+// RestartFRR starts the daemons again, zebra first, after KillFRR.
 func (f *FRR) RestartFRR(ctx context.Context) error {
-	for _, d := range []string{"zebra", "bgpd", "bfdd"} {
+	for _, d := range f.daemons() {
 		if err := f.RestartDaemon(ctx, d); err != nil {
 			return err
 		}
@@ -88,31 +87,56 @@ func (f *FRR) RestartFRR(ctx context.Context) error {
 	return nil
 }
 
-// StopOVNController stops the node's ovn-controller (SIGTERM, by pid), as a crash or a node
-// going away would. Its chassis stays in SB; its BFD sessions to the other chassis stop.
-func (l *Lab) StopOVNController(node string) error {
+// KillOVNController kills the node's ovn-controller with SIGKILL, by pid, as a crash does:
+// nothing of its exit runs, so its chassis and every port it claimed stay bound to it in SB,
+// and the node's ovs-vswitchd keeps answering BFD on the tunnels it configured. (SIGTERM is
+// no crash: ovn-controller 23.03 then releases its claims, a gateway's cr-lrp included.)
+// RestartOVNController starts it again.
+func (l *Lab) KillOVNController(node string) error {
+	n := l.nodes[node]
+	if n == nil || n.ovnController == nil || n.ovnController.Exited() {
+		return fmt.Errorf("no ovn-controller running on %q", node)
+	}
+	return n.ovnController.Kill()
+}
+
+// RestartOVNController starts the node's ovn-controller again after KillOVNController; it
+// finds its chassis in SB and takes it over.
+func (l *Lab) RestartOVNController(ctx context.Context, node string) error {
 	n := l.nodes[node]
 	if n == nil || n.ovnController == nil {
 		return fmt.Errorf("no ovn-controller on %q", node)
 	}
-	return n.ovnController.Stop(10 * time.Second)
+	if !n.ovnController.Exited() {
+		return fmt.Errorf("ovn-controller on %s is still running (pid %d)", node, n.ovnController.Pid())
+	}
+	return l.startOVNController(ctx, n)
 }
 
 // CutTunnels drops every Geneve packet (UDP 6081) to or from encapIP where the bridging node
-// forwards it (the central of openstack.clab.yml bridges the nodes' management links), while
-// everything else keeps flowing: the databases stay reachable. The netdev datapath sends and
-// receives on raw sockets, past the node's own iptables and this kernel has no tc
-// classifiers, so the drop is an ebtables rule on the bridge. The namespace's deletion
-// removes it.
+// forwards it (the central of openstack.clab.yml and networkers.clab.yml bridges the nodes'
+// management links), while everything else keeps flowing: the databases stay reachable. The
+// netdev datapath sends and receives on raw sockets, past the node's own iptables, and this
+// kernel has no tc classifiers, so the drop is an ebtables rule on the bridge. RestoreTunnels
+// removes it; so does the namespace's deletion.
 func (l *Lab) CutTunnels(ctx context.Context, bridgeNode, encapIP string) error {
+	return l.tunnelRules(ctx, "-A", bridgeNode, encapIP)
+}
+
+// RestoreTunnels undoes CutTunnels.
+func (l *Lab) RestoreTunnels(ctx context.Context, bridgeNode, encapIP string) error {
+	return l.tunnelRules(ctx, "-D", bridgeNode, encapIP)
+}
+
+func (l *Lab) tunnelRules(ctx context.Context, op, bridgeNode, encapIP string) error {
 	n := l.nodes[bridgeNode]
 	if n == nil {
 		return fmt.Errorf("no node %q", bridgeNode)
 	}
 	for _, dir := range []string{"--ip-src", "--ip-dst"} {
-		if _, err := Run(ctx, n.Netns, nil, "ebtables", "-A", "FORWARD", "-p", "IPv4", dir, encapIP,
+		if _, err := Run(ctx, n.Netns, nil, "ebtables", op, "FORWARD", "-p", "IPv4", dir, encapIP,
 			"--ip-proto", "udp", "--ip-dport", "6081", "-j", "DROP"); err != nil {
-			return fmt.Errorf("cut tunnels of %s at %s: %w", encapIP, bridgeNode, err)
+			return fmt.Errorf("ebtables %s for the tunnels of %s at %s: %w", op, encapIP, bridgeNode, err)
 		}
 	}
 	return nil

@@ -20,7 +20,8 @@ const (
 	frrRunRoot   = "/var/run/frr"
 )
 
-// FRR is one FRR instance (zebra, bgpd, bfdd) with its own pathspace, running in a netns.
+// FRR is one FRR instance (zebra, bgpd, bfdd; mgmtd too from FRR 9 on) with its own
+// pathspace, running in a netns.
 type FRR struct {
 	Name  string // pathspace (-N); also the directory name under /etc/frr and /var/run/frr
 	Netns string
@@ -46,7 +47,7 @@ func (f *FRR) RunDir() string {
 	return filepath.Join(frrRunRoot, f.Name)
 }
 
-// StartFRR starts zebra, bgpd and bfdd for pathspace name inside netns, loads config (may be
+// StartFRR starts zebra, bgpd and bfdd (and mgmtd: see daemons) for pathspace name inside netns, loads config (may be
 // empty) with `vtysh -b`, and waits until vtysh answers. logDir receives the daemon logs.
 func StartFRR(ctx context.Context, name, netns, logDir, config string) (*FRR, error) {
 	return StartFRRFrom(ctx, "", name, netns, logDir, config)
@@ -83,7 +84,7 @@ func startFRR(ctx context.Context, f *FRR, config string) (*FRR, error) {
 			return nil, err
 		}
 	}
-	for _, d := range []string{"zebra", "bgpd", "bfdd"} {
+	for _, d := range f.daemons() {
 		p, err := f.startDaemon(ctx, d)
 		if err != nil {
 			f.Stop()
@@ -128,7 +129,7 @@ func (f *FRR) startDaemon(ctx context.Context, d string) (*Proc, error) {
 	return p, nil
 }
 
-// KillDaemon kills one of zebra, bgpd, bfdd with SIGKILL, as a crash would, and waits for it
+// KillDaemon kills one of the instance's daemons (see daemons) with SIGKILL, as a crash would, and waits for it
 // to be gone. Its runtime config is lost; RestartDaemon starts it again without config.
 func (f *FRR) KillDaemon(name string) error {
 	p := f.Daemon(name)
@@ -157,6 +158,17 @@ func (f *FRR) RestartDaemon(ctx context.Context, name string) error {
 		return nil
 	}
 	return fmt.Errorf("frr %s: no daemon %s", f.Name, name)
+}
+
+// daemons are the daemons the instance runs, in start order: zebra, bgpd and bfdd, and mgmtd
+// where the FRR has one (FRR 9 and later; FRR's own init always starts it with zebra). FRR
+// 10's vtysh sends zebra's config (route-maps with `set src`, `ip protocol`, `ip nht`) to
+// mgmtd, which holds it and passes it on to zebra: without mgmtd those lines go nowhere.
+func (f *FRR) daemons() []string {
+	if _, err := os.Stat(filepath.Join(f.Root, frrDaemonDir, "mgmtd")); err == nil {
+		return []string{"zebra", "mgmtd", "bgpd", "bfdd"}
+	}
+	return []string{"zebra", "bgpd", "bfdd"}
 }
 
 // Vtysh runs one or more commands through vtysh against this instance.
@@ -202,7 +214,7 @@ func (f *FRR) WriteWrappers(dir string) (string, error) {
 	return dir, nil
 }
 
-// Daemon returns the running process for one of zebra, bgpd, bfdd, or nil.
+// Daemon returns the running process of one of the instance's daemons, or nil.
 func (f *FRR) Daemon(name string) *Proc {
 	for _, p := range f.procs {
 		if p.Name == f.Name+"-"+name {
@@ -212,7 +224,7 @@ func (f *FRR) Daemon(name string) *Proc {
 	return nil
 }
 
-// Stop stops the daemons (bgpd and bfdd before zebra) and removes the instance's directories.
+// Stop stops the daemons (in the reverse of their start order, zebra last) and removes the instance's directories.
 func (f *FRR) Stop() error {
 	var errs []error
 	for i := len(f.procs) - 1; i >= 0; i-- {

@@ -44,6 +44,9 @@ type Lab struct {
 	procs  []*Proc // non-FRR daemons in start order
 	agents map[string]*Proc
 	netns  []string
+
+	members        *Members // a clustered central's hosts (raft.go); nil for a standalone one
+	nbRaft, sbRaft *RaftDB
 }
 
 // Node is a started topology node.
@@ -168,8 +171,11 @@ func (l *Lab) startNode(ctx context.Context, n *Node) error {
 		if err := l.startOVNController(ctx, n); err != nil {
 			return err
 		}
-		if n.Label("ovn-bgp-agent.frr") == "pod" {
+		switch n.Label("ovn-bgp-agent.frr") {
+		case "pod":
 			return nil // FRR runs in the agent's pod, which the test starts
+		case "none":
+			return nil // a chassis with no BGP: no FRR, no agent
 		}
 		// An operator's own FRR configuration, when the topology binds one (co-owned mode).
 		conf := ""
@@ -307,6 +313,12 @@ func (l *Lab) Close() error {
 		}
 	}
 	l.procs = nil
+	if l.members != nil {
+		if err := l.members.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		l.members = nil
+	}
 	ctx := context.Background()
 	for _, ns := range l.netns {
 		if err := DelNetns(ctx, ns); err != nil {
@@ -330,6 +342,15 @@ func (l *Lab) Logs() string {
 	var b strings.Builder
 	for _, p := range l.procs {
 		fmt.Fprintf(&b, "--- %s\n%s\n", p.Name, p.LogTail(15))
+	}
+	if l.members != nil {
+		for _, d := range l.members.dbs {
+			for _, s := range d.Servers {
+				if s.proc != nil {
+					fmt.Fprintf(&b, "--- %s on %s\n%s\n", s.proc.Name, s.Member.Name, s.proc.LogTail(15))
+				}
+			}
+		}
 	}
 	for _, p := range l.agents {
 		fmt.Fprintf(&b, "--- %s\n%s\n", p.Name, p.LogTail(40))

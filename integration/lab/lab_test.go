@@ -32,6 +32,13 @@ func TestLoadTopology(t *testing.T) {
 	if _, err := LoadTopology(bad); err == nil || !strings.Contains(err.Error(), `got "spine"`) {
 		t.Errorf("unknown role: want a clear error, got %v", err)
 	}
+	os.WriteFile(bad, []byte("name: x\ntopology:\n  nodes:\n    a: {kind: linux, labels: {ovn-bgp-agent.role: compute, ovn-bgp-agent.frr: nope}}\n"), 0o644)
+	if _, err := LoadTopology(bad); err == nil || !strings.Contains(err.Error(), `ovn-bgp-agent.frr must be pod`) {
+		t.Errorf("unknown frr label: want a clear error, got %v", err)
+	}
+	if _, err := LoadTopology("../../deploy/containerlab/networkers.clab.yml"); err != nil {
+		t.Error(err)
+	}
 }
 
 // TestLabStartsAndCleansUp brings the topology up with real OVN, OVS and FRR, checks that

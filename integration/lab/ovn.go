@@ -35,6 +35,9 @@ func HaveOVN() string {
 // databases listen on a unix socket in the node's directory (for the lab's own nbctl/sbctl)
 // and on TCP at the node's ovn-bgp-agent.listen address (for chassis and agents).
 func (l *Lab) startCentral(ctx context.Context, n *Node) error {
+	if n.Label(clusterLabel) != "" {
+		return l.startClusteredCentral(ctx, n)
+	}
 	listen := n.topo.Labels["ovn-bgp-agent.listen"]
 	if listen == "" {
 		return fmt.Errorf("ovn-central node needs the label ovn-bgp-agent.listen")
@@ -75,7 +78,7 @@ func (l *Lab) startCentralDB(ctx context.Context, n *Node, db string) error {
 	if err != nil {
 		return err
 	}
-	return waitForFile(ctx, sock, p)
+	return waitForSocket(ctx, sock, p)
 }
 
 // startOVS runs the node's own ovsdb-server and ovs-vswitchd (userspace datapath: this kernel
@@ -112,7 +115,7 @@ func (l *Lab) startLocalOVSDB(ctx context.Context, n *Node) error {
 		return err
 	}
 	n.ovsdb = p
-	return waitForFile(ctx, sock, p)
+	return waitForSocket(ctx, sock, p)
 }
 
 func (l *Lab) startVswitchd(n *Node) error {
@@ -181,13 +184,19 @@ func (l *Lab) centralDir() string {
 	return ""
 }
 
-// NBCtl runs ovn-nbctl against the lab's NB database.
+// NBCtl runs ovn-nbctl against the lab's NB database (every member of a clustered one).
 func (l *Lab) NBCtl(ctx context.Context, args ...string) (string, error) {
+	if l.nbRaft != nil {
+		return ctlClustered(ctx, l.nbRaft, "ovn-nbctl", args)
+	}
 	return Run(ctx, "", nil, l.ovnCommand(append([]string{"ovn-nbctl", "--db=unix:" + filepath.Join(l.centralDir(), "nb.sock")}, args...)...)...)
 }
 
-// SBCtl runs ovn-sbctl against the lab's SB database.
+// SBCtl runs ovn-sbctl against the lab's SB database (every member of a clustered one).
 func (l *Lab) SBCtl(ctx context.Context, args ...string) (string, error) {
+	if l.sbRaft != nil {
+		return ctlClustered(ctx, l.sbRaft, "ovn-sbctl", args)
+	}
 	return Run(ctx, "", nil, l.ovnCommand(append([]string{"ovn-sbctl", "--db=unix:" + filepath.Join(l.centralDir(), "sb.sock")}, args...)...)...)
 }
 

@@ -5,6 +5,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,6 +86,20 @@ func (p *Proc) Stop(grace time.Duration) error {
 	}
 }
 
+// Kill sends SIGKILL and waits for the process to be gone.
+func (p *Proc) Kill() error {
+	if p.Exited() {
+		return nil
+	}
+	_ = p.cmd.Process.Kill()
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(5 * time.Second):
+		return fmt.Errorf("%s (pid %d) did not exit after SIGKILL", p.Name, p.Pid())
+	}
+}
+
 // LogTail returns the last lines of the process log, for failure messages.
 func (p *Proc) LogTail(n int) string { return tailFile(p.logPath, n) }
 
@@ -141,11 +156,32 @@ func Poll(ctx context.Context, timeout time.Duration, what string, cond func() (
 
 // waitForFile polls until path exists.
 func waitForFile(ctx context.Context, path string, p *Proc) error {
-	return Poll(ctx, 10*time.Second, path, func() (bool, error) {
+	return waitForProc(ctx, path, p, func() error {
+		_, err := os.Stat(path)
+		return err
+	})
+}
+
+// waitForSocket polls until the unix socket at path accepts a connection: the file exists
+// from bind, before the server listens, and a client in between is refused (seen under load
+// as "ovs-vsctl: database connection failed (Connection refused)").
+func waitForSocket(ctx context.Context, path string, p *Proc) error {
+	return waitForProc(ctx, path+" accepting connections", p, func() error {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	})
+}
+
+// waitForProc polls check until it succeeds, failing early when p exits.
+func waitForProc(ctx context.Context, what string, p *Proc, check func() error) error {
+	return Poll(ctx, 10*time.Second, what, func() (bool, error) {
 		if p != nil && p.Exited() {
 			return false, fmt.Errorf("%s exited: %s", p.Name, p.LogTail(10))
 		}
-		_, err := os.Stat(path)
+		err := check()
 		return err == nil, err
 	})
 }

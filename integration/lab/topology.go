@@ -58,6 +58,11 @@ func LoadTopology(path string) (*Topology, error) {
 		default:
 			return nil, fmt.Errorf("%s: node %s: label ovn-bgp-agent.role must be ovn-central, compute, tor or router, got %q", path, name, n.Role())
 		}
+		switch f := n.Labels["ovn-bgp-agent.frr"]; f {
+		case "", "pod", "none":
+		default:
+			return nil, fmt.Errorf("%s: node %s: label ovn-bgp-agent.frr must be pod (FRR in the agent's pod) or none (no FRR, no agent), got %q", path, name, f)
+		}
 	}
 	if _, err := t.Links(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

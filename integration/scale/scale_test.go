@@ -195,6 +195,9 @@ func runScale(t *testing.T, bin string, n, events int) result {
 
 	// Cold start.
 	env := []string{"OVN_BGP_AGENT_RECONCILE_INTERVAL=1h", "OVN_BGP_AGENT_LOG_LEVEL=info"}
+	if os.Getenv("OBGP_SCALE_PPROF") != "" {
+		env = append(env, "OBGP_PPROF_LISTEN="+pprofListen) // an agent built with -tags pprof
+	}
 	start = time.Now()
 	if err := l.StartAgentWith(ctx, "compute", env); err != nil {
 		t.Fatal(err)
@@ -331,6 +334,9 @@ func idlePass(ctx context.Context, l *lab.Lab, pid int) (wall, cpu time.Duration
 	return
 }
 
+// pprofListen is where a profiling build of the agent serves its profiles (OBGP_SCALE_PPROF).
+const pprofListen = "127.0.0.1:6060"
+
 func measureEvents(ctx context.Context, t *testing.T, l *lab.Lab, sb client.Client, r *result, pbs map[string]string, chUUID string, n, events int) error {
 	addrs := make(chan netlink.AddrUpdate, 1024)
 	routes := make(chan netlink.RouteUpdate, 1024)
@@ -345,6 +351,16 @@ func measureEvents(ctx context.Context, t *testing.T, l *lab.Lab, sb client.Clie
 	}
 	if err := netlink.RouteSubscribeWithOptions(routes, done, netlink.RouteSubscribeOptions{Namespace: &tns, ErrorCallback: errCB, ReceiveBufferSize: 8 << 20}); err != nil {
 		return err
+	}
+	if dir := os.Getenv("OBGP_SCALE_PPROF"); dir != "" {
+		// A CPU profile of the agent over the events (OBGP_AGENT built with -tags pprof).
+		out := filepath.Join(dir, fmt.Sprintf("events-%d.pprof", n))
+		go func() {
+			if _, err := l.Exec(ctx, "compute", "curl", "-sf", "-o", out,
+				"http://"+pprofListen+"/debug/pprof/profile?seconds=20"); err != nil {
+				t.Logf("CPU profile: %v", err)
+			}
+		}()
 	}
 	// The events are written in-process: ovn-sbctl reads the whole Port_Binding table before
 	// it writes, which at 10,000 ports took longer than the agent's reaction.

@@ -17,7 +17,16 @@ const (
 	Zebra = "zebra"
 	BGPd  = "bgpd"
 	BFDd  = "bfdd"
+	// Mgmtd is FRR 10's management daemon (FRR 8 has none): vtysh sends it zebra's config
+	// (prefix-lists, route-maps, `ip protocol`, `ip nht`), which it keeps and passes on to
+	// zebra. zebra's own running-config then prints none of it, and vtysh refuses any
+	// configuration while mgmtd is down. mgmtd killed and started again holds nothing while
+	// zebra still runs what it was given; a restarted zebra gets mgmtd's copy back.
+	Mgmtd = "mgmtd"
 )
+
+// configDaemons are the daemons whose own running-config is checked, in that order.
+var configDaemons = []string{Zebra, Mgmtd, BGPd, BFDd}
 
 // DefaultDaemonWait bounds how long an apply waits for the daemons it needs to accept vtysh
 // (a daemon that was just restarted). Past it the apply fails and is retried; the watcher
@@ -71,33 +80,61 @@ func parseConfig(text string) []cfgLine {
 // of its blocks and the prefix-lists and route-maps it applies, which is what a partial load
 // after a bgpd restart loses. zebra is not held to any line: FRR 8.4's zebra keeps a copy of
 // the route-map entries but not every clause, and FRR 10's keeps none (mgmtd holds them), so
-// no zebra line tells a complete load from a partial one. A route-map clause only zebra
-// implements (`set src`, for `ip protocol`) is held by no daemon here; frr-reload.py --test
-// compares it in the merged view. Blocks of no daemon the agent drives (global lines such as
-// `frr defaults`, an operator's other daemons) have no owner.
+// no zebra line tells a complete load from a partial one. On FRR 10 mgmtd holds zebra's part:
+// the prefix-lists, each route-map entry with the clauses zebra knows (mgmtdClause), and
+// `ip[v6] protocol` and `ip[v6] nht`; daemonLines drops mgmtd where the FRR has none. A
+// route-map clause only zebra implements (`set src`, for `ip protocol`) is held by no daemon
+// on FRR 8.4; frr-reload.py --test compares it in the merged view. Blocks of no daemon the
+// agent drives (global lines such as `frr defaults`, an operator's other daemons) have no
+// owner.
 func owners(l cfgLine) []string {
 	b := l.block
+	t := strings.TrimSpace(l.text)
 	switch {
+	case strings.HasPrefix(b, "ip prefix-list "), strings.HasPrefix(b, "ipv6 prefix-list "):
+		return []string{BGPd, Mgmtd}
 	case strings.HasPrefix(b, "router bgp "),
 		strings.HasPrefix(b, "bgp community-list "), strings.HasPrefix(b, "bgp large-community-list "),
-		strings.HasPrefix(b, "bgp extcommunity-list "), strings.HasPrefix(b, "bgp as-path access-list "),
-		strings.HasPrefix(b, "ip prefix-list "), strings.HasPrefix(b, "ipv6 prefix-list "):
+		strings.HasPrefix(b, "bgp extcommunity-list "), strings.HasPrefix(b, "bgp as-path access-list "):
 		return []string{BGPd}
 	case strings.HasPrefix(b, "route-map "):
-		if strings.HasPrefix(strings.TrimSpace(l.text), "set src ") {
-			return nil
+		var o []string
+		if !strings.HasPrefix(t, "set src ") {
+			o = append(o, BGPd)
 		}
-		return []string{BGPd}
+		if t == b || mgmtdClause(t) {
+			o = append(o, Mgmtd)
+		}
+		return o
+	case strings.HasPrefix(b, "ip protocol "), strings.HasPrefix(b, "ipv6 protocol "),
+		strings.HasPrefix(b, "ip nht "), strings.HasPrefix(b, "ipv6 nht "):
+		return []string{Mgmtd}
 	case b == "bfd":
 		return []string{BFDd}
 	}
 	return nil
 }
 
+// mgmtdClause reports whether FRR 10's mgmtd keeps route-map clause t: it knows the clauses
+// of FRR's route-map library and of zebra, not bgpd's (`set community`, `match community`,
+// `set local-preference` reach bgpd only). Clauses not listed here are not held to mgmtd;
+// the entry's own line still is, and a restarted mgmtd loses that too.
+func mgmtdClause(t string) bool {
+	for _, p := range []string{"match interface ", "match ip address ", "match ipv6 address ",
+		"match metric ", "match tag ", "match source-protocol ", "set metric ", "set tag ",
+		"set src ", "description ", "call ", "on-match "} {
+		if strings.HasPrefix(t, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // neededDaemons are the daemons a config needs running before it can be applied: zebra and
-// bgpd always, bfdd when a peer uses BFD or the config has BFD profiles.
+// bgpd always, mgmtd where the FRR has one (waitDaemons drops it where vtysh has no such
+// daemon), bfdd when a peer uses BFD or the config has BFD profiles.
 func neededDaemons(text string) []string {
-	need := []string{Zebra, BGPd}
+	need := []string{Zebra, Mgmtd, BGPd}
 	for _, l := range parseConfig(text) {
 		t := strings.TrimSpace(l.text)
 		if l.block == "bfd" || (strings.HasPrefix(l.block, "router bgp ") &&
@@ -111,14 +148,18 @@ func neededDaemons(text string) []string {
 // daemonLines returns, per daemon, the keys of text's lines that daemon must hold, limited
 // to the lines FRR prints somewhere (printed: keys of the merged running-config). A line no
 // daemon prints (an operator's extra line in a form FRR rewrites) is never checked per
-// daemon: frr-reload.py --test has already compared the merged view with the file.
-func daemonLines(text string, printed map[string]bool) map[string][]string {
+// daemon: frr-reload.py --test has already compared the merged view with the file. mgmtd
+// holds lines only where the FRR has one (withMgmtd).
+func daemonLines(text string, printed map[string]bool, withMgmtd bool) map[string][]string {
 	out := map[string][]string{}
 	for _, l := range parseConfig(text) {
 		if !printed[l.key] {
 			continue
 		}
 		for _, d := range owners(l) {
+			if d == Mgmtd && !withMgmtd {
+				continue
+			}
 			out[d] = append(out[d], l.key)
 		}
 	}
@@ -170,21 +211,42 @@ func (v Vtysh) daemonConfig(ctx context.Context, d string) (string, error) {
 }
 
 // answers reports whether daemon d accepts vtysh connections. vtysh -d fails at once when
-// the daemon's socket is gone or refuses connections ("failed to connect to any daemons").
+// the daemon's socket is gone or refuses connections ("failed to connect to any daemons"),
+// and, when vtysh was built without d (mgmtd before FRR 9), with an error that isNoSuchDaemon
+// recognises.
 func (v Vtysh) answers(ctx context.Context, d string) error {
 	_, err := v.ForDaemon(d).Run(ctx, "show version")
 	return err
 }
 
+// isNoSuchDaemon reports whether err is vtysh saying it knows no daemon of that name
+// ("Error: no daemons match name mgmtd!" from FRR 8.4): the FRR has none, so none is
+// awaited. Any other failure (not running, restarting, a timeout) means wait.
+func isNoSuchDaemon(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "no daemons match name")
+}
+
+// answersIfPresent is answers for a daemon the FRR may not have (mgmtd): nil also when
+// vtysh has no such daemon. present says which.
+func (v Vtysh) answersIfPresent(ctx context.Context, d string) (present bool, err error) {
+	err = v.answers(ctx, d)
+	if d == Mgmtd && isNoSuchDaemon(err) {
+		return false, nil
+	}
+	return true, err
+}
+
 // waitDaemons polls until every daemon in need answers vtysh, for at most wait and never
-// past ctx. The error names the daemons that do not answer.
-func (v Vtysh) waitDaemons(ctx context.Context, need []string, wait time.Duration) error {
+// past ctx, and returns the daemons of need that the FRR has: mgmtd is dropped where vtysh
+// has no such daemon (FRR 8). The error names the daemons that do not answer.
+func (v Vtysh) waitDaemons(ctx context.Context, need []string, wait time.Duration) ([]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	v.Timeout = min(v.Timeout, wait)
 	if v.Timeout == 0 {
 		v.Timeout = wait
 	}
+	present := slices.Clone(need)
 	pending := slices.Clone(need)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -192,16 +254,20 @@ func (v Vtysh) waitDaemons(ctx context.Context, need []string, wait time.Duratio
 	for {
 		var still []string
 		for _, d := range pending {
-			if err := v.answers(ctx, d); err != nil {
+			ok, err := v.answersIfPresent(ctx, d)
+			if !ok {
+				present = slices.DeleteFunc(present, func(p string) bool { return p == d })
+			}
+			if err != nil {
 				still, lastErr = append(still, d), err
 			}
 		}
 		if pending = still; len(pending) == 0 {
-			return nil
+			return present, nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("FRR daemons %s do not accept vtysh connections after %s (not running or restarting): %w",
+			return nil, fmt.Errorf("FRR daemons %s do not accept vtysh connections after %s (not running or restarting): %w",
 				strings.Join(pending, ", "), wait, errors.Join(ctx.Err(), lastErr))
 		case <-tick.C:
 		}

@@ -54,7 +54,7 @@ end
 
 func TestDaemonLines(t *testing.T) {
 	all := keySet(sampleConf)
-	got := daemonLines(sampleConf, all)
+	got := daemonLines(sampleConf, all, false)
 	want := map[string][]string{
 		BGPd: {
 			"router bgp 64999",
@@ -78,23 +78,47 @@ func TestDaemonLines(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("daemonLines (-want +got):\n%s", diff)
 	}
-	// zebra's own route-map clause (set src, for ip protocol) is held by no daemon.
-	withSrc := sampleConf + "route-map INSTALL permit 10\n set src 172.30.1.10\nexit\n"
-	if lines := daemonLines(withSrc, keySet(withSrc))[BGPd]; slices.Contains(lines, "route-map INSTALL permit 10\nset src 172.30.1.10") {
+	// On FRR 10 mgmtd holds zebra's part: prefix-lists, route-map entries with the clauses
+	// zebra knows (not bgpd's set community), ip protocol; bgpd is held as on FRR 8.4.
+	withSrc := sampleConf + "route-map INSTALL permit 10\n set src 172.30.1.10\nexit\n!\nip protocol bgp route-map INSTALL\n"
+	got10 := daemonLines(withSrc, keySet(withSrc), true)
+	wantMgmtd := []string{
+		"ip prefix-list PL seq 5 permit 172.24.0.0/16 ge 32",
+		"route-map RM permit 9",
+		"route-map RM permit 9\nmatch interface bgp-nic",
+		"route-map RM permit 9\nset metric 100",
+		"route-map RM permit 10",
+		"route-map RM permit 10\nmatch interface bgp-nic",
+		"route-map INSTALL permit 10",
+		"route-map INSTALL permit 10\nset src 172.30.1.10",
+		"ip protocol bgp route-map INSTALL",
+	}
+	if diff := cmp.Diff(wantMgmtd, got10[Mgmtd]); diff != "" {
+		t.Errorf("daemonLines for mgmtd (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(append(want[BGPd], "route-map INSTALL permit 10"), got10[BGPd]); diff != "" {
+		t.Errorf("daemonLines for bgpd with mgmtd (-want +got):\n%s", diff)
+	}
+	// zebra's own route-map clause (set src, for ip protocol) is held by no daemon on 8.4,
+	// and never by bgpd.
+	if lines := daemonLines(withSrc, keySet(withSrc), false); slices.Contains(lines[BGPd], "route-map INSTALL permit 10\nset src 172.30.1.10") || len(lines[Mgmtd]) > 0 {
+		t.Errorf("without mgmtd: bgpd or mgmtd held to set src: %v", lines)
+	}
+	if lines := daemonLines(withSrc, keySet(withSrc), true)[BGPd]; slices.Contains(lines, "route-map INSTALL permit 10\nset src 172.30.1.10") {
 		t.Error("bgpd is held to set src, a clause only zebra implements")
 	}
 	// A line FRR prints nowhere is not checked per daemon.
 	delete(all, "route-map RM permit 10\nset community 64999:1")
-	if slices.Contains(daemonLines(sampleConf, all)[BGPd], "route-map RM permit 10\nset community 64999:1") {
+	if slices.Contains(daemonLines(sampleConf, all, false)[BGPd], "route-map RM permit 10\nset community 64999:1") {
 		t.Error("a line missing from the merged view is still expected in bgpd")
 	}
-	if got := neededDaemons(sampleConf); !slices.Equal(got, []string{Zebra, BGPd, BFDd}) {
-		t.Errorf("neededDaemons = %v, want zebra bgpd bfdd", got)
+	if got := neededDaemons(sampleConf); !slices.Equal(got, []string{Zebra, Mgmtd, BGPd, BFDd}) {
+		t.Errorf("neededDaemons = %v, want zebra mgmtd bgpd bfdd", got)
 	}
 	noBFD := strings.Replace(sampleConf, " neighbor 172.30.1.254 bfd\n", "", 1)
 	noBFD = noBFD[:strings.Index(noBFD, "bfd\n profile")]
-	if got := neededDaemons(noBFD); !slices.Equal(got, []string{Zebra, BGPd}) {
-		t.Errorf("neededDaemons without BFD = %v, want zebra bgpd", got)
+	if got := neededDaemons(noBFD); !slices.Equal(got, []string{Zebra, Mgmtd, BGPd}) {
+		t.Errorf("neededDaemons without BFD = %v, want zebra mgmtd bgpd", got)
 	}
 }
 

@@ -268,7 +268,7 @@ func (m *Manager) backAfterLoss(ctx context.Context, timeout time.Duration) bool
 	v := m.r.Vtysh()
 	v.Timeout = max(timeout, 5*time.Second)
 	for _, d := range neededDaemons(string(text)) {
-		if err := v.answers(ctx, d); err != nil {
+		if _, err := v.answersIfPresent(ctx, d); err != nil {
 			return false
 		}
 	}
@@ -293,7 +293,7 @@ func (m *Manager) check(ctx context.Context, timeout time.Duration) string {
 	}
 	v := m.r.Vtysh()
 	v.Timeout = max(timeout, 5*time.Second)
-	for _, d := range []string{Zebra, BGPd, BFDd} {
+	for _, d := range configDaemons {
 		if len(exp[d]) == 0 {
 			continue
 		}

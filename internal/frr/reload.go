@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -140,7 +141,8 @@ func (r *Reloader) Apply(ctx context.Context, text []byte) (changed bool, err er
 	log := r.logger()
 	start := time.Now()
 	v := r.Vtysh()
-	if err := v.waitDaemons(ctx, neededDaemons(string(text)), r.daemonWait()); err != nil {
+	present, err := v.waitDaemons(ctx, neededDaemons(string(text)), r.daemonWait())
+	if err != nil {
 		return false, err
 	}
 
@@ -156,7 +158,7 @@ func (r *Reloader) Apply(ctx context.Context, text []byte) (changed bool, err er
 	if err != nil {
 		return false, fmt.Errorf("check new FRR config (%s left unchanged): %w", r.ConfigFile, err)
 	}
-	pending := pendingChanges(diff)
+	pending := r.withoutHeldDefaults(ctx, pendingChanges(diff))
 	log.Debug("frr-reload.py --test", "pending", redactLines(pending))
 	if err := replaceFile(tmp, r.ConfigFile); err != nil {
 		return false, err
@@ -175,7 +177,7 @@ func (r *Reloader) Apply(ctx context.Context, text []byte) (changed bool, err er
 		if err != nil {
 			return true, fmt.Errorf("check FRR config after loading %s: %w", r.ConfigFile, err)
 		}
-		pending = pendingChanges(out)
+		pending = r.withoutHeldDefaults(ctx, pendingChanges(out))
 	}
 	if len(pending) > 0 {
 		changed = true
@@ -183,7 +185,7 @@ func (r *Reloader) Apply(ctx context.Context, text []byte) (changed bool, err er
 			return true, err
 		}
 	}
-	held, err := r.verifyDaemons(ctx, text)
+	held, err := r.verifyDaemons(ctx, text, slices.Contains(present, Mgmtd))
 	if err != nil {
 		r.mu.Lock()
 		r.restarted = true // the next attempt loads the whole file again
@@ -211,14 +213,14 @@ func (r *Reloader) Apply(ctx context.Context, text []byte) (changed bool, err er
 // lines gets the whole file once more (`vtysh -d DAEMON -f`, lines of other daemons go
 // nowhere); if it still lacks them, the error is a *PartialError. A daemon that does not
 // answer is an error too: an apply that cannot be verified is not an apply.
-func (r *Reloader) verifyDaemons(ctx context.Context, text []byte) (map[string][]string, error) {
+func (r *Reloader) verifyDaemons(ctx context.Context, text []byte, withMgmtd bool) (map[string][]string, error) {
 	v := r.Vtysh()
 	merged, err := v.runningConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("verify FRR config: %w", err)
 	}
-	want := daemonLines(string(text), keySet(merged))
-	for _, d := range []string{Zebra, BGPd, BFDd} {
+	want := daemonLines(string(text), keySet(merged), withMgmtd)
+	for _, d := range configDaemons {
 		if len(want[d]) == 0 {
 			continue
 		}
@@ -291,7 +293,7 @@ func (r *Reloader) reloadAndVerify(ctx context.Context, text []byte) error {
 		if err != nil {
 			return fmt.Errorf("verify FRR config after reload: %w", err)
 		}
-		if pending = r.agentPending(pendingChanges(out), text); len(pending) == 0 {
+		if pending = r.agentPending(r.withoutHeldDefaults(ctx, pendingChanges(out)), text); len(pending) == 0 {
 			if reloadErr != nil {
 				r.logger().Warn("frr-reload.py reported a failure, but FRR runs the new config",
 					"file", r.ConfigFile, "report", redact(reloadErr.Error()))

@@ -44,8 +44,10 @@ esac
 
 // fakeVtysh answers the Reloader's vtysh calls from the same $CALLS.running: every daemon
 // (-d or not) prints it, -f loads a file into it, and no daemon answers while $CALLS.down exists.
+// Like FRR 8.4's vtysh it knows no mgmtd.
 const fakeVtysh = `#!/bin/sh
 running="$CALLS.running"
+case " $* " in *' -d mgmtd '*) echo 'Error: no daemons match name mgmtd!' >&2; echo 'Exiting: failed to connect to any daemons.' >&2; exit 1 ;; esac
 if [ -e "$CALLS.down" ]; then echo 'Exiting: failed to connect to any daemons.' >&2; exit 1; fi
 while [ $# -gt 0 ]; do
 	case "$1" in

@@ -24,24 +24,52 @@ type rawAddr struct {
 
 // addrDump lists the addresses of the device with index, both families.
 func (a *Applier) addrDump(index int) ([]rawAddr, error) {
-	req := nl.NewNetlinkRequest(unix.RTM_GETADDR, unix.NLM_F_DUMP)
-	req.AddData(nl.NewIfAddrmsg(unix.AF_UNSPEC))
-	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: a.sock}
-	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWADDR)
+	out, err := a.addrDumpWhere(func(i int) bool { return i == index })
 	if err != nil {
 		return nil, err
 	}
-	var out []rawAddr
-	for _, m := range msgs {
+	addrs := make([]rawAddr, len(out))
+	for i, ad := range out {
+		addrs[i] = ad.rawAddr
+	}
+	return addrs, nil
+}
+
+// indexedAddr is an address with its device.
+type indexedAddr struct {
+	rawAddr
+	index int
+}
+
+// addrDumpWhere lists the addresses, both families, of the devices keep accepts. A message of
+// another device is skipped by its header, unparsed: the NIC holds thousands of addresses the
+// node facts never need.
+func (a *Applier) addrDumpWhere(keep func(index int) bool) ([]indexedAddr, error) {
+	req := nl.NewNetlinkRequest(unix.RTM_GETADDR, unix.NLM_F_DUMP)
+	req.AddData(nl.NewIfAddrmsg(unix.AF_UNSPEC))
+	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: a.sock}
+	var (
+		out      []indexedAddr
+		parseErr error
+	)
+	err := req.ExecuteIter(unix.NETLINK_ROUTE, unix.RTM_NEWADDR, func(m []byte) bool {
+		if len(m) < unix.SizeofIfAddrmsg || !keep(int(int32(nl.NativeEndian().Uint32(m[4:8])))) {
+			return true
+		}
 		ad, idx, err := parseAddr(m)
 		if err != nil {
-			return nil, err
+			parseErr = err
+			return false
 		}
-		if idx == index && ad.ip.IsValid() {
-			out = append(out, ad)
+		if ad.ip.IsValid() {
+			out = append(out, indexedAddr{ad, idx})
 		}
+		return true
+	})
+	if err == nil {
+		err = parseErr
 	}
-	return out, nil
+	return out, err
 }
 
 // parseAddr decodes the body of an RTM_NEWADDR message and returns the device index with it.

@@ -12,7 +12,9 @@ import (
 // Name makes the Applier the pass's address and route applier.
 func (a *Applier) Name() string { return "kernel" }
 
-// Apply puts the plan's host prefixes on the NIC and its subnet routes in the NIC's table,
+// Apply puts the plan's host prefixes on the NIC and its subnet routes in the NIC's table
+// (a full plan reads the NIC back first; otherwise only the difference to what it installed
+// is applied),
 // each with its exposure kind's metric, which FRR's redistribute route-map matches to set the
 // kind's communities (internal/frr/kinds.go). The metric is set whether or not kind
 // communities are configured, so configuring them later changes frr.conf only. On a host
@@ -23,12 +25,16 @@ func (a *Applier) Apply(ctx context.Context, p reconcile.Plan) (reconcile.Report
 		d = d.IPv4Only()
 	}
 	var r reconcile.Report
-	res, err := a.Sync(ctx, hostAddrs(d, p.Arriving))
+	sync, syncRoutes := a.SyncChanges, a.SyncRoutesChanges
+	if p.Full {
+		sync, syncRoutes = a.Sync, a.SyncRoutes
+	}
+	res, err := sync(ctx, hostAddrs(d, p.Arriving))
 	r.Add("address-added", len(res.Added))
 	r.Add("address-removed", len(res.Removed))
 	r.Add("address-remetered", len(res.Remetered))
 	r.Add("local-route-deleted", len(res.LocalRoutesDeleted))
-	rres, rerr := a.SyncRoutes(ctx, subnetRoutes(d))
+	rres, rerr := syncRoutes(ctx, subnetRoutes(d))
 	r.Add("route-added", len(rres.Added))
 	r.Add("route-removed", len(rres.Removed))
 	r.Add("route-remetered", len(rres.Remetered))
@@ -83,9 +89,15 @@ const WiringName = "kernel-wiring"
 func (w *Wirer) Name() string { return WiringName }
 
 // Apply wires the plan's exposures through their provider bridges, and cleans what an
-// earlier run left on bridges that are no provider bridge any more.
+// earlier run left on bridges that are no provider bridge any more. A full plan reads the
+// agent's rules, routes and neighbours back first; otherwise only the difference to what
+// the Wirer installed is applied.
 func (w *Wirer) Apply(ctx context.Context, p reconcile.Plan) (reconcile.Report, error) {
-	res, err := w.SyncWiring(ctx, p.Desired, p.RetiredBridges()...)
+	sync := w.SyncWiringChanges
+	if p.Full {
+		sync = w.SyncWiring
+	}
+	res, err := sync(ctx, p.Desired, p.RetiredBridges()...)
 	var r reconcile.Report
 	r.Add("added", len(res.Added))
 	r.Add("removed", len(res.Removed))

@@ -5,8 +5,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-
-	"github.com/vishvananda/netlink"
 )
 
 // NodeAddresses returns the node's own addresses, outside the agent's NIC, each with the
@@ -16,7 +14,8 @@ import (
 // given provider bridges (and their VLAN devices, BRIDGE.VID) come back as host prefixes: the provider network behind a bridge is
 // where floating IPs and VMs live, so only the address itself is the node's.
 //
-// One link dump and one address dump; cheap enough for every pass.
+// One link dump and one address dump, in which the NIC's (thousands of) addresses are skipped
+// unparsed; cheap enough for every pass.
 func (a *Applier) NodeAddresses(ctx context.Context, bridges []string) ([]netip.Prefix, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -43,25 +42,19 @@ func (a *Applier) NodeAddresses(ctx context.Context, bridges []string) ([]netip.
 			}
 		}
 	}
-	addrs, err := retryDump("dump addresses", func() ([]netlink.Addr, error) { return a.h.AddrList(nil, netlink.FAMILY_ALL) })
+	addrs, err := retryDump("dump addresses", func() ([]indexedAddr, error) {
+		return a.addrDumpWhere(func(index int) bool { return index != skip })
+	})
 	if err != nil {
 		return nil, err
 	}
 	var out []netip.Prefix
 	for _, ad := range addrs {
-		if ad.LinkIndex == skip || ad.IPNet == nil {
-			continue
+		ones := ad.prefixLen
+		if onBridge[ad.index] {
+			ones = ad.ip.BitLen()
 		}
-		ip, ok := netip.AddrFromSlice(ad.IP)
-		if !ok {
-			continue
-		}
-		ip = ip.Unmap()
-		ones, _ := ad.Mask.Size()
-		if onBridge[ad.LinkIndex] {
-			ones = ip.BitLen()
-		}
-		p := netip.PrefixFrom(ip, ones)
+		p := netip.PrefixFrom(ad.ip, ones)
 		if p.IsValid() && !slices.Contains(out, p) {
 			out = append(out, p)
 		}

@@ -79,6 +79,20 @@ type Applier struct {
 	// noIPv6 is what the last pass found: IPv6 disabled on the host, so IPv6 exposures
 	// are left out (with one warning) instead of failing on every pass.
 	noIPv6 bool
+
+	// addrs mirrors the agent's addresses on the NIC with their metrics (mirror.go);
+	// expectLocal, under addrs.mu, counts the local-table insertions the kernel is about to
+	// echo for addresses this applier just added (it deletes those entries itself).
+	addrs       mirror[netip.Addr, uint32]
+	expectLocal map[netip.Addr]int
+	// routes mirrors the agent's routes on the NIC; foreign are the prefixes other routes in
+	// that table went to at the last read-back.
+	routes  mirror[NICRoute, bool]
+	foreign map[netip.Prefix]bool
+	// lastInstalled and lastRoutes are the last results' Installed (sorted), reused while
+	// nothing changes.
+	lastInstalled []HostAddr
+	lastRoutes    []NICRoute
 }
 
 // HostAddr is an address to expose on the NIC as a /32 or /128, with the route metric

@@ -48,6 +48,17 @@ func (r RouteResult) Changed() bool { return len(r.Added)+len(r.Removed)+len(r.R
 // never touched, and a prefix that has such a route in the table is not routed (whatever
 // the metrics: it is someone else's).
 func (a *Applier) SyncRoutes(ctx context.Context, want []NICRoute) (RouteResult, error) {
+	return a.syncRoutes(ctx, want, true)
+}
+
+// SyncRoutesChanges is SyncRoutes for a pass driven by an event: it works from the routes the
+// applier installed (mirror.go), and reads the table back only when that is not to be
+// trusted or a route is to be added (whether another route holds the prefix is read anew).
+func (a *Applier) SyncRoutesChanges(ctx context.Context, want []NICRoute) (RouteResult, error) {
+	return a.syncRoutes(ctx, want, false)
+}
+
+func (a *Applier) syncRoutes(ctx context.Context, want []NICRoute, full bool) (RouteResult, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err := a.ready(); err != nil {
@@ -73,10 +84,26 @@ func (a *Applier) SyncRoutes(ctx context.Context, want []NICRoute) (RouteResult,
 	if err != nil {
 		return RouteResult{}, errors.Join(append(bad, err)...)
 	}
-	cur, foreign, err := a.tableRoutes(link)
-	if err != nil {
-		return RouteResult{}, errors.Join(append(bad, err)...)
+	index := link.Attrs().Index
+	var cur map[NICRoute]bool
+	if !full {
+		cur = a.routes.take(index)
+		for p, m := range wantSet {
+			if cur != nil && !cur[nicRoute(p, m)] {
+				cur = nil
+			}
+		}
 	}
+	readBack := cur == nil
+	if readBack {
+		gen := a.routes.generation()
+		var err error
+		if cur, a.foreign, err = a.tableRoutes(link); err != nil {
+			return RouteResult{}, errors.Join(append(bad, err)...)
+		}
+		a.routes.load(cur, index, gen)
+	}
+	foreign := a.foreign
 	routed := make(map[netip.Prefix]bool, len(cur)) // prefixes of ours, whatever the metric
 	for r := range cur {
 		routed[r.Prefix] = true
@@ -100,11 +127,12 @@ func (a *Applier) SyncRoutes(ctx context.Context, want []NICRoute) (RouteResult,
 			continue
 		}
 		// An exclusive add: a replace would take over someone else's route.
+		a.routes.write(func() { cur[nicRoute(p, m)] = true })
 		if err := a.h.RouteAdd(a.route(link, p, m)); err != nil {
+			a.routes.write(func() { delete(cur, nicRoute(p, m)) })
 			errs = append(errs, fmt.Errorf("add route %s dev %s table %d metric %d: %w", p, a.opts.NIC, a.table(), m, err))
 			continue
 		}
-		cur[nicRoute(p, m)] = true
 		if routed[p] {
 			res.Remetered = append(res.Remetered, p)
 			a.log.Info("changed route metric", "prefix", p, "table", a.table(), "metric", m)
@@ -121,18 +149,22 @@ func (a *Applier) SyncRoutes(ctx context.Context, want []NICRoute) (RouteResult,
 			errs = append(errs, err)
 			break
 		}
+		a.routes.write(func() { delete(cur, r) })
 		if err := a.h.RouteDel(a.route(link, r.Prefix, r.Metric)); err != nil && !errors.Is(err, unix.ESRCH) {
+			a.routes.write(func() { cur[r] = true })
 			errs = append(errs, fmt.Errorf("remove stale route %s dev %s metric %d: %w", r.Prefix, a.opts.NIC, r.Metric, err))
 			continue
 		}
-		delete(cur, r)
 		if _, ok := wantSet[r.Prefix]; ok {
 			continue // the second half of a metric change, reported as such above
 		}
 		res.Removed = append(res.Removed, r.Prefix)
 		a.log.Info("removed route", "prefix", r.Prefix, "table", a.table())
 	}
-	res.Installed = sortedRoutes(cur)
+	if res.Changed() || readBack || a.lastRoutes == nil {
+		a.lastRoutes = sortedRoutes(cur)
+	}
+	res.Installed = a.lastRoutes
 	return res, errors.Join(errs...)
 }
 

@@ -40,13 +40,25 @@ func (a *Applier) Installed(ctx context.Context) ([]HostAddr, error) {
 
 // Sync makes the /32 and /128 addresses on the NIC exactly want, each with its
 // metric, and, without a VRF, keeps them out of the kernel local table so they
-// are not host-local. An address already on the NIC with another metric has
-// the metric changed in place, never removed and re-added: a removal would be
-// a withdraw at the peers. Entries of want that cannot be a host route (zero,
-// unspecified, loopback, multicast, IPv6 link-local) are skipped and reported
-// in the error; the rest are still applied. The Result says what changed and
-// what is installed afterwards, also when an error is returned.
+// are not host-local. It reads the NIC back first (a full pass); SyncChanges works
+// from what the applier installed. An address already on the NIC with another
+// metric has the metric changed in place, never removed and re-added: a removal
+// would be a withdraw at the peers. Entries of want that cannot be a host route
+// (zero, unspecified, loopback, multicast, IPv6 link-local) are skipped and
+// reported in the error; the rest are still applied. The Result says what changed
+// and what is installed afterwards, also when an error is returned.
 func (a *Applier) Sync(ctx context.Context, want []HostAddr) (Result, error) {
+	return a.sync(ctx, want, true)
+}
+
+// SyncChanges is Sync for a pass driven by an event: it diffs want against what the
+// applier installed (kept true by the watcher, mirror.go) and reads the NIC back only
+// when that is not to be trusted.
+func (a *Applier) SyncChanges(ctx context.Context, want []HostAddr) (Result, error) {
+	return a.sync(ctx, want, false)
+}
+
+func (a *Applier) sync(ctx context.Context, want []HostAddr, full bool) (Result, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err := a.ready(); err != nil {
@@ -60,43 +72,79 @@ func (a *Applier) Sync(ctx context.Context, want []HostAddr) (Result, error) {
 	if err != nil {
 		return Result{}, errors.Join(errWant, err)
 	}
-	cur, err := a.owned(link)
-	if err != nil {
-		return Result{}, errors.Join(errWant, err)
+	index := link.Attrs().Index
+	var cur map[netip.Addr]uint32
+	if !full {
+		cur = a.addrs.take(index)
+	}
+	readBack := cur == nil
+	if readBack {
+		gen := a.addrs.generation()
+		if cur, err = a.owned(link); err != nil {
+			return Result{}, errors.Join(errWant, err)
+		}
+		a.addrs.load(cur, index, gen)
 	}
 
 	var res Result
 	errs := []error{errWant}
 	nic := a.opts.NIC
-	index := link.Attrs().Index
 	// A cancelled context stops the pass between two changes; what was
 	// applied so far is reported.
 	var ctxErr error
-	for _, ip := range sorted(cur) {
-		if _, ok := wantSet[ip]; ok {
-			continue
+	var stale []netip.Addr
+	for ip := range cur {
+		if _, ok := wantSet[ip]; !ok {
+			stale = append(stale, ip)
 		}
+	}
+	slices.SortFunc(stale, netip.Addr.Compare)
+	for _, ip := range stale {
 		if ctxErr = ctx.Err(); ctxErr != nil {
 			break
 		}
-		if err := a.h.AddrDel(link, &netlink.Addr{IPNet: hostNet(ip)}); err != nil {
+		// Out of the mirror first, so the watcher takes the kernel's echo for ours.
+		old := cur[ip]
+		a.addrs.write(func() { delete(cur, ip) })
+		if err := a.h.AddrDel(link, &netlink.Addr{IPNet: hostNet(ip)}); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+			a.addrs.write(func() { cur[ip] = old })
 			errs = append(errs, fmt.Errorf("remove stale %s/%d from %s: %w", ip, ip.BitLen(), nic, err))
 			continue
 		}
-		delete(cur, ip)
 		res.Removed = append(res.Removed, ip)
 		a.log.Info("removed address", "addr", ip)
 	}
-	for _, ip := range sorted(wantSet) {
+	var change []netip.Addr
+	for ip, metric := range wantSet {
+		if old, ok := cur[ip]; !ok || old != metric {
+			change = append(change, ip)
+		}
+	}
+	slices.SortFunc(change, netip.Addr.Compare)
+	unlocal := a.opts.VRF == ""
+	for _, ip := range change {
 		metric := wantSet[ip]
 		old, ok := cur[ip]
-		if ok && old == metric {
-			continue
-		}
 		if ctxErr = ctx.Err(); ctxErr != nil {
 			break
 		}
+		a.addrs.write(func() {
+			cur[ip] = metric
+			if !ok && unlocal {
+				a.expectLocalLocked(ip, 1)
+			}
+		})
 		if err := a.addrSet(index, ip, metric, ok); err != nil {
+			a.addrs.write(func() {
+				if ok {
+					cur[ip] = old
+				} else {
+					delete(cur, ip)
+					if unlocal {
+						a.expectLocalLocked(ip, -1)
+					}
+				}
+			})
 			switch {
 			case ok:
 				err = fmt.Errorf("change metric of %s/%d on %s from %d to %d (its kind's communities are wrong until this works): %w",
@@ -109,7 +157,6 @@ func (a *Applier) Sync(ctx context.Context, want []HostAddr) (Result, error) {
 			errs = append(errs, err)
 			continue
 		}
-		cur[ip] = metric
 		if ok {
 			res.Remetered = append(res.Remetered, ip)
 			a.log.Info("changed address metric", "addr", ip, "from", old, "to", metric)
@@ -118,20 +165,41 @@ func (a *Applier) Sync(ctx context.Context, want []HostAddr) (Result, error) {
 		res.Added = append(res.Added, ip)
 		a.log.Info("added address", "addr", ip, "metric", metric)
 	}
-	if a.opts.VRF == "" && ctxErr == nil {
-		exposed := make(map[netip.Addr]struct{}, len(cur))
-		for ip := range cur {
-			if _, ok := wantSet[ip]; ok {
-				exposed[ip] = struct{}{}
+	if unlocal && ctxErr == nil {
+		var (
+			deleted []netip.Addr
+			err     error
+		)
+		if readBack {
+			// A read-back looks at every exposed address: the kernel re-inserts local
+			// entries when the link comes back up, and an earlier run may have left some.
+			exposed := make(map[netip.Addr]struct{}, len(cur))
+			for ip := range cur {
+				if _, ok := wantSet[ip]; ok {
+					exposed[ip] = struct{}{}
+				}
 			}
+			deleted, err = a.unlocalise(ctx, link, exposed, res.Added)
+		} else {
+			deleted, err = a.unlocaliseAdded(ctx, link, res.Added)
 		}
-		deleted, err := a.unlocalise(ctx, link, exposed, res.Added)
 		slices.SortFunc(deleted, netip.Addr.Compare)
 		res.LocalRoutesDeleted = deleted
 		errs = append(errs, err)
 	}
-	res.Installed = sortedHost(cur)
+	res.Installed = a.installedAddrs(cur, res.Changed() || readBack)
 	return res, errors.Join(append(errs, ctxErr)...)
+}
+
+// expectLocalLocked counts a local-table insertion the kernel will echo for ip (n=1), or
+// takes one back (n=-1). Call with a.addrs.mu held.
+func (a *Applier) expectLocalLocked(ip netip.Addr, n int) {
+	if a.expectLocal == nil {
+		a.expectLocal = map[netip.Addr]int{}
+	}
+	if a.expectLocal[ip] += n; a.expectLocal[ip] <= 0 {
+		delete(a.expectLocal, ip)
+	}
 }
 
 // localRouteWait bounds how long Sync waits for the kernel to insert the
@@ -159,30 +227,103 @@ func (a *Applier) unlocalise(ctx context.Context, link netlink.Link, exposed map
 	for _, ip := range deleted {
 		delete(pending, ip)
 	}
+	inTime, err := waitLocalRoutes(ctx, func() bool { return len(pending) > 0 }, func() error {
+		got, err := a.deleteLocalRoutes(link, pending)
+		deleted = append(deleted, got...)
+		for _, ip := range got {
+			delete(pending, ip)
+		}
+		return err
+	})
+	if !inTime {
+		a.log.Warn("the kernel did not insert the local route of new IPv6 addresses in time; the next pass deletes it",
+			"addrs", sorted(pending), "waited", localRouteWait)
+	}
+	return deleted, err
+}
+
+// waitLocalRoutes calls retry with a growing delay while pending holds, until ctx ends, retry
+// fails, or localRouteWait has passed (inTime false).
+func waitLocalRoutes(ctx context.Context, pending func() bool, retry func() error) (inTime bool, err error) {
 	deadline := time.Now().Add(localRouteWait)
-	for delay := time.Millisecond; len(pending) > 0; delay = min(2*delay, 50*time.Millisecond) {
+	for delay := time.Millisecond; pending(); delay = min(2*delay, 50*time.Millisecond) {
 		if time.Now().After(deadline) {
-			a.log.Warn("the kernel did not insert the local route of new IPv6 addresses in time; the next pass deletes it",
-				"addrs", sorted(pending), "waited", localRouteWait)
-			break
+			return false, nil
 		}
 		timer := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return deleted, ctx.Err()
+			return true, ctx.Err()
 		case <-timer.C:
 		}
-		got, err := a.deleteLocalRoutes(link, pending)
-		deleted = append(deleted, got...)
-		if err != nil {
-			return deleted, err
-		}
-		for _, ip := range got {
-			delete(pending, ip)
+		if err := retry(); err != nil {
+			return true, err
 		}
 	}
-	return deleted, nil
+	return true, nil
+}
+
+// unlocaliseAdded deletes the local-table entries of the addresses added in this pass, by
+// their key rather than by reading the local table: an IPv4 entry is in when the add
+// returns; an IPv6 entry is waited for (localRouteWait). An entry that never comes (the NIC
+// is down: the kernel inserts it when the link comes up, which the watcher reports) is not
+// an error.
+func (a *Applier) unlocaliseAdded(ctx context.Context, link netlink.Link, added []netip.Addr) ([]netip.Addr, error) {
+	var (
+		deleted, pending []netip.Addr
+		errs             []error
+	)
+	try := func(ips []netip.Addr) (left []netip.Addr) {
+		for _, ip := range ips {
+			err := a.h.RouteDel(localRoute(link, ip))
+			switch {
+			case err == nil:
+				deleted = append(deleted, ip)
+				a.log.Info("deleted local-table entry", "addr", ip)
+			case errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT):
+				if ip.Is6() {
+					left = append(left, ip)
+				}
+			default:
+				errs = append(errs, fmt.Errorf("delete local-table entry for %s on %s (the address stays host-local): %w",
+					ip, a.opts.NIC, err))
+			}
+		}
+		return left
+	}
+	pending = try(added)
+	inTime, err := waitLocalRoutes(ctx, func() bool { return len(pending) > 0 }, func() error {
+		pending = try(pending)
+		return nil
+	})
+	if !inTime {
+		a.log.Warn("the kernel did not insert the local route of new IPv6 addresses in time; the next read-back deletes it",
+			"addrs", pending, "waited", localRouteWait)
+		a.addrs.drop()
+	}
+	return deleted, errors.Join(append(errs, err)...)
+}
+
+// localRoute is the kernel's local-table entry for ip on link, as a delete request: the
+// device is part of the key, so an entry of the same address on another device (an
+// operator's) never matches.
+func localRoute(link netlink.Link, ip netip.Addr) *netlink.Route {
+	r := &netlink.Route{Dst: hostNet(ip), LinkIndex: link.Attrs().Index, Table: unix.RT_TABLE_LOCAL, Type: unix.RTN_LOCAL}
+	if ip.Is4() {
+		r.Scope = netlink.SCOPE_HOST
+	}
+	return r
+}
+
+// installedAddrs is Result.Installed: sorted anew only when the set may have changed, since
+// at 10,000 addresses sorting them costs more than an event's whole pass. The slice is
+// shared between results; callers do not change it.
+func (a *Applier) installedAddrs(cur map[netip.Addr]uint32, changed bool) []HostAddr {
+	if changed || a.lastInstalled == nil {
+		a.lastInstalled = sortedHost(cur)
+	}
+	return a.lastInstalled
 }
 
 // deleteLocalRoutes deletes the kernel local-table (255) entries on the NIC

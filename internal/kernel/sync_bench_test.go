@@ -5,6 +5,7 @@ package kernel
 import (
 	"context"
 	"fmt"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 	"log/slog"
 	"net/netip"
 	"testing"
@@ -52,6 +53,67 @@ func BenchmarkSync(b *testing.B) {
 			}
 			b.ReportMetric(float64(cold.Milliseconds()), "cold-ms")
 			b.ReportMetric(float64(remeter.Milliseconds()), "remeter-all-ms")
+		})
+	}
+}
+
+// BenchmarkEventPass measures the incremental passes (SyncChanges, SyncRoutesChanges,
+// SyncWiringChanges) of one event on a node holding n exposures: each iteration exposes one
+// more VM or takes it away again.
+func BenchmarkEventPass(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("exposures=%d", n), func(b *testing.B) {
+			ns, _, h := newNamedNetns(b)
+			addBridge(b, h, "bgp-nic", true)
+			addBridge(b, h, "br-ex", true)
+			a := newApplierAt(b, ns, Options{NIC: "bgp-nic"})
+			a.log = slog.New(slog.DiscardHandler)
+			w := newWirerIn(b, ns)
+			w.log = slog.New(slog.DiscardHandler)
+			d := exposure.Desired{Bridges: []exposure.Bridge{{Name: "br-ex"}}}
+			var want []HostAddr
+			for i := range n + 1 {
+				ip := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+				want = append(want, HostAddr{Addr: ip, Metric: 101})
+				d.Exposures = append(d.Exposures, exposure.Exposure{Prefix: exposure.HostPrefix(ip), Kind: exposure.KindVM,
+					Wiring: exposure.Wiring{Bridge: "br-ex"}})
+			}
+			ctx := context.Background()
+			if _, err := a.Sync(ctx, want[:n]); err != nil {
+				b.Fatal(err)
+			}
+			full := d
+			full.Exposures = d.Exposures[:n]
+			if _, err := w.SyncWiring(ctx, full); err != nil {
+				b.Fatal(err)
+			}
+			i := 0
+			var tAddr, tWire time.Duration
+			defer func() {
+				b.ReportMetric(float64(tAddr.Microseconds())/float64(max(i, 1)), "addr-us/op")
+				b.ReportMetric(float64(tWire.Microseconds())/float64(max(i, 1)), "wire-us/op")
+			}()
+			for b.Loop() {
+				t0 := time.Now()
+				m := n + 1 - i%2 // one more, then back
+				i++
+				res, err := a.SyncChanges(ctx, want[:m])
+				if err != nil || len(res.Added)+len(res.Removed) != 1 {
+					b.Fatalf("event pass: %v, %d changes", err, len(res.Added)+len(res.Removed))
+				}
+				if _, err := a.SyncRoutesChanges(ctx, nil); err != nil {
+					b.Fatal(err)
+				}
+				t1 := time.Now()
+				tAddr += t1.Sub(t0)
+				ev := d
+				ev.Exposures = d.Exposures[:m]
+
+				if res, err := w.SyncWiringChanges(ctx, ev); err != nil || !res.Changed() {
+					b.Fatalf("wiring event pass: %v, changed %v", err, res.Changed())
+				}
+				tWire += time.Since(t1)
+			}
 		})
 	}
 }

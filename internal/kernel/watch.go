@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -18,17 +19,45 @@ import (
 type WatchOptions struct {
 	Netns         netns.NsHandle // closed handle: the current namespace
 	RouteProtocol uint8          // the agent's routes, wherever they are
+	RulePriority  uint32         // the agent's rules; 0: rules are not watched
 	// Resync asks for a full pass after events were lost (a subscription that failed);
 	// nil: trigger.
 	Resync func(reason string)
+	// Mirrors are the appliers that keep what they installed between passes (mirror.go):
+	// an event they recognise as the echo of their own change triggers nothing, one that
+	// contradicts a mirror drops every mirror (the next pass reads back), and a device change
+	// or a lost subscription drops them too. Without mirrors every event triggers a pass.
+	Mirrors []Mirrored
+}
+
+// judge combines the mirrors' verdicts on ev: a drift anywhere drops every mirror, since
+// what one applier's state lost (an address, a device) the others' may have lost with it.
+func (o WatchOptions) judge(ev event) verdict {
+	v := notMine
+	for _, m := range o.Mirrors {
+		switch m.judge(ev) {
+		case drift:
+			o.forget()
+			return drift
+		case expected:
+			v = expected
+		}
+	}
+	return v
+}
+
+func (o WatchOptions) forget() {
+	for _, m := range o.Mirrors {
+		m.forget()
+	}
 }
 
 // Watch calls trigger whenever something of the agent's may have gone: a host address
 // (/32, /128) deleted, a route with the agent's protocol deleted (bridge tables or bgp-nic), a
 // local-table entry (re)inserted (exposed addresses must stay non-host-local), a neighbour or
 // proxy entry with the agent's protocol deleted, or a device created, deleted or set up or down (a
-// restarted ovs-vswitchd recreates its bridge devices bare). Rules have no notifications:
-// the periodic pass repairs them. When a subscription fails (e.g. ENOBUFS under a burst)
+// restarted ovs-vswitchd recreates its bridge devices bare), or a rule at the agent's priority
+// deleted. When a subscription fails (e.g. ENOBUFS under a burst)
 // it resubscribes and triggers a full pass, since events were lost. It returns when ctx ends.
 func Watch(ctx context.Context, o WatchOptions, trigger func(reason string), log *slog.Logger) {
 	if log == nil {
@@ -51,6 +80,7 @@ func Watch(ctx context.Context, o WatchOptions, trigger func(reason string), log
 		}
 		wait := bo.NextBackOff()
 		log.Warn("netlink subscription ended; resubscribing and running a full pass", "err", err, "retry_in", wait)
+		o.forget()
 		resync("netlink resubscribe")
 		select {
 		case <-ctx.Done():
@@ -86,6 +116,7 @@ func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error 
 	addrs := make(chan netlink.AddrUpdate, buf)
 	routes := make(chan netlink.RouteUpdate, buf)
 	neighs := make(chan rawNeigh, buf)
+	rules := make(chan rawRule, buf)
 	links := make(chan netlink.LinkUpdate, buf)
 	if err := netlink.AddrSubscribeWithOptions(addrs, done, netlink.AddrSubscribeOptions{Namespace: ns, ErrorCallback: onErr,
 		ReceiveBufferSize: rcvbuf, ReceiveBufferForceSize: true}); err != nil {
@@ -95,8 +126,12 @@ func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error 
 		ReceiveBufferSize: rcvbuf, ReceiveBufferForceSize: true}); err != nil {
 		return fmt.Errorf("subscribe to routes: %w", err)
 	}
-	if err := subscribeDeletedNeighs(o.Netns, neighs, done, onErr); err != nil {
+	if err := subscribeDeleted(o.Netns, unix.RTM_DELNEIGH, parseNeighOnly, neighs, done, onErr, unix.RTNLGRP_NEIGH); err != nil {
 		return fmt.Errorf("subscribe to neighbours: %w", err)
+	}
+	if err := subscribeDeleted(o.Netns, unix.RTM_DELRULE, parseRule, rules, done, onErr,
+		unix.RTNLGRP_IPV4_RULE, unix.RTNLGRP_IPV6_RULE); err != nil {
+		return fmt.Errorf("subscribe to rules: %w", err)
 	}
 	if err := netlink.LinkSubscribeWithOptions(links, done, netlink.LinkSubscribeOptions{Namespace: ns, ErrorCallback: onErr,
 		ReceiveBufferSize: rcvbuf, ReceiveBufferForceSize: true}); err != nil {
@@ -114,7 +149,10 @@ func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error 
 				return fmt.Errorf("addresses: %w", closed)
 			}
 			if ones, bits := u.LinkAddress.Mask.Size(); !u.NewAddr && ones == bits && bits > 0 {
-				trigger("netlink: address " + u.LinkAddress.String() + " deleted")
+				ip, _ := netip.AddrFromSlice(u.LinkAddress.IP)
+				if o.judge(event{kind: evAddrDeleted, index: u.LinkIndex, addr: ip.Unmap()}) != expected {
+					trigger("netlink: address " + u.LinkAddress.String() + " deleted")
+				}
 			}
 		case u, ok := <-routes:
 			if !ok {
@@ -127,8 +165,17 @@ func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error 
 			if !ok {
 				return fmt.Errorf("neighbours: %w", closed)
 			}
-			if nb.proto == o.RouteProtocol {
+			if nb.proto == o.RouteProtocol &&
+				o.judge(event{kind: evNeighDeleted, index: nb.index, addr: nb.addr, mac: nb.mac, proxy: nb.proxy}) != expected {
 				trigger("netlink: neighbour " + nb.addr.String() + " deleted")
+			}
+		case r, ok := <-rules:
+			if !ok {
+				return fmt.Errorf("rules: %w", closed)
+			}
+			if r.priority == o.RulePriority && r.dst.IsValid() &&
+				o.judge(event{kind: evRuleDeleted, dst: r.dst, table: r.table}) != expected {
+				trigger(fmt.Sprintf("netlink: rule to %s lookup %d deleted", r.dst, r.table))
 			}
 		case u, ok := <-links:
 			if !ok {
@@ -136,17 +183,20 @@ func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error 
 			}
 			// Change is ~0 for a new device; IFF_UP when it went up or down.
 			if u.Header.Type == unix.RTM_DELLINK || u.Change == 0xffffffff || u.Change&unix.IFF_UP != 0 {
+				o.forget()
 				trigger("netlink: device " + u.Attrs().Name + " changed")
 			}
 		}
 	}
 }
 
-// subscribeDeletedNeighs sends the neighbours and proxy entries deleted in ns to ch until
-// done is closed (then ch is closed). It reads the protocol, which the netlink library's
-// neighbour subscription drops, so only the agent's own entries trigger a pass.
-func subscribeDeletedNeighs(ns netns.NsHandle, ch chan<- rawNeigh, done <-chan struct{}, onErr func(error)) error {
-	s, err := nl.SubscribeAt(ns, netns.None(), unix.NETLINK_ROUTE, unix.RTNLGRP_NEIGH)
+// subscribeDeleted sends the objects of the groups that the kernel reports deleted (messages
+// of type del) in ns to ch until done is closed (then ch is closed). It parses the messages
+// itself: the netlink library's neighbour subscription drops the protocol, and it has no
+// rule subscription.
+func subscribeDeleted[T any](ns netns.NsHandle, del uint16, parse func([]byte) (T, error), ch chan<- T,
+	done <-chan struct{}, onErr func(error), groups ...uint) error {
+	s, err := nl.SubscribeAt(ns, netns.None(), unix.NETLINK_ROUTE, groups...)
 	if err != nil {
 		return err
 	}
@@ -178,15 +228,15 @@ func subscribeDeletedNeighs(ns netns.NsHandle, ch chan<- rawNeigh, done <-chan s
 				return
 			}
 			for _, m := range msgs {
-				if m.Header.Type != unix.RTM_DELNEIGH {
+				if m.Header.Type != del {
 					continue
 				}
-				nb, _, err := parseNeigh(m.Data)
+				v, err := parse(m.Data)
 				if err != nil {
 					continue
 				}
 				select {
-				case ch <- nb:
+				case ch <- v:
 				case <-done:
 					return
 				}
@@ -196,14 +246,76 @@ func subscribeDeletedNeighs(ns netns.NsHandle, ch chan<- rawNeigh, done <-chan s
 	return nil
 }
 
+func parseNeighOnly(m []byte) (rawNeigh, error) {
+	nb, _, err := parseNeigh(m)
+	return nb, err
+}
+
+// rawRule is a routing rule as the kernel reports it, reduced to what the agent's rules have.
+type rawRule struct {
+	priority uint32
+	dst      netip.Prefix
+	table    uint32
+}
+
+// parseRule decodes the body of an RTM_NEWRULE/RTM_DELRULE message (struct fib_rule_hdr and
+// its attributes).
+func parseRule(m []byte) (rawRule, error) {
+	const hdr = 12 // family, dst_len, src_len, tos, table, res1, res2, action(u8), flags(u32)
+	if len(m) < hdr {
+		return rawRule{}, fmt.Errorf("rule message of %d bytes", len(m))
+	}
+	r := rawRule{table: uint32(m[4])}
+	dstLen := int(m[1])
+	attrs, err := nl.ParseRouteAttr(m[hdr:])
+	if err != nil {
+		return rawRule{}, fmt.Errorf("parse rule message: %w", err)
+	}
+	for _, a := range attrs {
+		switch a.Attr.Type {
+		case unix.FRA_PRIORITY:
+			if len(a.Value) >= 4 {
+				r.priority = nl.NativeEndian().Uint32(a.Value)
+			}
+		case unix.FRA_TABLE:
+			if len(a.Value) >= 4 {
+				r.table = nl.NativeEndian().Uint32(a.Value)
+			}
+		case unix.FRA_DST:
+			if ip, ok := netip.AddrFromSlice(a.Value); ok {
+				r.dst = netip.PrefixFrom(ip.Unmap(), dstLen)
+			}
+		}
+	}
+	return r, nil
+}
+
 func (o WatchOptions) routeReason(u netlink.RouteUpdate) string {
 	switch {
 	case u.Type == unix.RTM_DELROUTE && int(u.Protocol) == int(o.RouteProtocol):
+		if o.judge(routeEvent(u)) == expected {
+			return ""
+		}
 		return fmt.Sprintf("netlink: route %s deleted from table %d", u.Dst, u.Table)
 	case u.Type == unix.RTM_NEWROUTE && u.Table == unix.RT_TABLE_LOCAL && u.Route.Type == unix.RTN_LOCAL && u.Dst != nil:
 		if ones, bits := u.Dst.Mask.Size(); ones == bits {
+			ip, _ := netip.AddrFromSlice(u.Dst.IP)
+			if o.judge(event{kind: evLocalAdded, index: u.LinkIndex, addr: ip.Unmap()}) == expected {
+				return ""
+			}
 			return "netlink: local-table entry for " + u.Dst.String() + " inserted"
 		}
 	}
 	return ""
+}
+
+// routeEvent reduces a deleted route to what the mirrors compare.
+func routeEvent(u netlink.RouteUpdate) event {
+	ev := event{kind: evRouteDeleted, index: u.LinkIndex, table: uint32(u.Table), metric: uint32(u.Priority),
+		multi: len(u.MultiPath) > 0, dst: routeDst(u.Dst, u.Family)}
+	if gw, ok := netip.AddrFromSlice(u.Gw); ok {
+		ev.via = gw.Unmap()
+		ev.onlink = u.Flags&int(netlink.FLAG_ONLINK) != 0
+	}
+	return ev
 }

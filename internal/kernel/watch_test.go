@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netns"
 )
 
 func TestWatchTriggersWhenOwnedStateIsDeleted(t *testing.T) {
@@ -21,28 +23,7 @@ func TestWatchTriggersWhenOwnedStateIsDeleted(t *testing.T) {
 	ipIn(t, name, "neigh", "add", "172.24.4.1", "lladdr", "fa:16:3e:00:00:01", "dev", "br-ex", "nud", "permanent", "proto", "149")
 	ipIn(t, name, "neigh", "add", "172.24.4.2", "lladdr", "fa:16:3e:00:00:02", "dev", "br-ex", "nud", "permanent") // foreign
 
-	reasons := make(chan string, 64)
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	go func() {
-		Watch(ctx, WatchOptions{Netns: ns, RouteProtocol: 149},
-			func(r string) { reasons <- r }, testLogger(t))
-		close(stopped)
-	}()
-	t.Cleanup(func() { cancel(); <-stopped })
-
-	// The subscriptions are up once an unrelated change is seen.
-	probes := 0
-	waitFor(t, "the watcher to see a new device", func() bool {
-		probes++
-		ipIn(t, name, "link", "add", fmt.Sprintf("probe%d", probes), "type", "bridge")
-		select {
-		case r := <-reasons:
-			return strings.Contains(r, "device")
-		case <-time.After(100 * time.Millisecond):
-			return false
-		}
-	})
+	reasons := startWatch(t, ns, name, WatchOptions{Netns: ns, RouteProtocol: 149})
 	// expect runs the ip commands and waits for a trigger mentioning what.
 	expect := func(what string, cmds ...[]string) {
 		t.Helper()
@@ -73,4 +54,43 @@ func TestWatchTriggersWhenOwnedStateIsDeleted(t *testing.T) {
 		[]string{"neigh", "del", "172.24.4.1", "dev", "br-ex"})
 	expect("address 172.24.4.10/32 deleted", []string{"addr", "del", "172.24.4.10/32", "dev", "bgp-nic"})
 	expect("local-table entry for 172.24.4.11/32 inserted", []string{"addr", "add", "172.24.4.11/32", "dev", "bgp-nic"})
+}
+
+// startWatch runs Watch in ns (named name) until the test ends, and returns its triggers once
+// its subscriptions are up (an unrelated change is seen).
+func startWatch(t *testing.T, ns netns.NsHandle, name string, o WatchOptions) chan string {
+	t.Helper()
+	reasons := make(chan string, 256)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		Watch(ctx, o, func(r string) { reasons <- r }, testLogger(t))
+		close(stopped)
+	}()
+	t.Cleanup(func() { cancel(); <-stopped })
+	probes := 0
+	waitFor(t, "the watcher to see a new device", func() bool {
+		probes++
+		ipIn(t, name, "link", "add", fmt.Sprintf("probe%d", probes), "type", "bridge")
+		select {
+		case r := <-reasons:
+			return strings.Contains(r, "device")
+		case <-time.After(100 * time.Millisecond):
+			return false
+		}
+	})
+	return reasons
+}
+
+// waitTrigger waits for a trigger mentioning what, dropping the others.
+func waitTrigger(t *testing.T, reasons <-chan string, what string) {
+	t.Helper()
+	waitFor(t, "a trigger mentioning "+what, func() bool {
+		select {
+		case r := <-reasons:
+			return strings.Contains(r, what)
+		default:
+			return false
+		}
+	})
 }

@@ -133,14 +133,7 @@ func (n *netlinkWiring) owned(opts WiringOptions, devs, retired map[int]string) 
 			continue
 		}
 		it := item{kind: kindRoute, table: uint32(r.Table)}
-		dst, ok := prefixOf(r.Dst)
-		if !ok {
-			dst = netip.MustParsePrefix("0.0.0.0/0")
-			if r.Family == netlink.FAMILY_V6 {
-				dst = netip.MustParsePrefix("::/0")
-			}
-		}
-		it.dst = dst
+		it.dst = routeDst(r.Dst, r.Family)
 		dev, ok := devs[r.LinkIndex]
 		if len(r.MultiPath) > 0 || !ok {
 			it.other = "route " + r.String() // not through a provider device: stale
@@ -193,26 +186,14 @@ func (n *netlinkWiring) owned(opts WiringOptions, devs, retired map[int]string) 
 }
 
 func (n *netlinkWiring) add(it item, opts WiringOptions) error {
+	delete(n.raw, it) // a later del builds the request from the item
 	switch it.kind {
 	case kindRule:
-		r := netlink.NewRule()
-		r.Priority = int(opts.RulePriority)
-		r.Family = family(it.dst.Addr())
-		r.Dst = prefixNet(it.dst)
-		r.Table = int(it.table)
-		return n.h.RuleAdd(r)
+		return n.h.RuleAdd(ruleOf(it, opts))
 	case kindRoute:
-		index, err := n.linkIndex(it.dev)
+		r, err := n.routeOf(it, opts)
 		if err != nil {
 			return err
-		}
-		r := &netlink.Route{Table: int(it.table), Protocol: netlink.RouteProtocol(opts.RouteProtocol),
-			Dst: prefixNet(it.dst), LinkIndex: index, Family: family(it.dst.Addr())}
-		if it.via.IsValid() {
-			r.Gw = it.via.AsSlice()
-			r.Flags = int(netlink.FLAG_ONLINK)
-		} else if it.dst.Addr().Is4() {
-			r.Scope = netlink.SCOPE_LINK
 		}
 		if err := n.h.RouteAdd(r); err != nil {
 			if errors.Is(err, unix.EEXIST) {
@@ -230,8 +211,53 @@ func (n *netlinkWiring) add(it item, opts WiringOptions) error {
 	return fmt.Errorf("cannot add %s", it)
 }
 
+func ruleOf(it item, opts WiringOptions) *netlink.Rule {
+	r := netlink.NewRule()
+	r.Priority = int(opts.RulePriority)
+	r.Family = family(it.dst.Addr())
+	r.Dst = prefixNet(it.dst)
+	r.Table = int(it.table)
+	return r
+}
+
+func (n *netlinkWiring) routeOf(it item, opts WiringOptions) (*netlink.Route, error) {
+	index, err := n.linkIndex(it.dev)
+	if err != nil {
+		return nil, err
+	}
+	r := &netlink.Route{Table: int(it.table), Protocol: netlink.RouteProtocol(opts.RouteProtocol),
+		Dst: prefixNet(it.dst), LinkIndex: index, Family: family(it.dst.Addr())}
+	if it.via.IsValid() {
+		r.Gw = it.via.AsSlice()
+		r.Flags = int(netlink.FLAG_ONLINK)
+	} else if it.dst.Addr().Is4() {
+		r.Scope = netlink.SCOPE_LINK
+	}
+	return r, nil
+}
+
+// del removes an item: as the kernel reported it at the last read-back, or, for an item
+// added since, as the applier built it.
 func (n *netlinkWiring) del(it item, opts WiringOptions) error {
-	raw := n.raw[it]
+	raw, ok := n.raw[it]
+	if !ok && it.other == "" {
+		switch it.kind {
+		case kindRule:
+			raw = *ruleOf(it, opts)
+		case kindRoute:
+			r, err := n.routeOf(it, opts)
+			if err != nil {
+				return err
+			}
+			raw = *r
+		case kindNeigh, kindProxy:
+			err := n.neighRequest(unix.RTM_DELNEIGH, it, opts.RouteProtocol)
+			if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) {
+				return nil // gone meanwhile
+			}
+			return err
+		}
+	}
 	var err error
 	switch r := raw.(type) {
 	case netlink.Rule:
@@ -248,7 +274,10 @@ func (n *netlinkWiring) del(it item, opts WiringOptions) error {
 		return fmt.Errorf("no kernel object recorded for %s", it)
 	}
 	if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) {
-		return nil // gone meanwhile
+		err = nil // gone meanwhile
+	}
+	if err == nil {
+		delete(n.raw, it)
 	}
 	return err
 }
@@ -332,6 +361,17 @@ func family(a netip.Addr) int {
 
 func prefixNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+// routeDst is a route's destination, the family's default when the kernel gives none.
+func routeDst(dst *net.IPNet, fam int) netip.Prefix {
+	if p, ok := prefixOf(dst); ok {
+		return p
+	}
+	if fam == netlink.FAMILY_V6 {
+		return netip.MustParsePrefix("::/0")
+	}
+	return netip.MustParsePrefix("0.0.0.0/0")
 }
 
 func prefixOf(n *net.IPNet) (netip.Prefix, bool) {

@@ -54,6 +54,17 @@ type wiringBackend interface {
 // neighbours and NDP proxies carrying the agent's protocol there were wired by an earlier
 // run, before the bridge left the mappings, and are removed too.
 func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired, retired ...string) (WiringResult, error) {
+	return w.syncWiring(ctx, d, true, retired)
+}
+
+// SyncWiringChanges is SyncWiring for a pass driven by an event: it diffs against what the
+// applier installed (mirror.go) instead of reading every rule, route and neighbour back,
+// unless that is not to be trusted or the provider devices changed.
+func (w *Wirer) SyncWiringChanges(ctx context.Context, d exposure.Desired, retired ...string) (WiringResult, error) {
+	return w.syncWiring(ctx, d, false, retired)
+}
+
+func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, retired []string) (WiringResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.optsErr != nil {
@@ -97,13 +108,13 @@ func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired, retired ...s
 	}
 
 	// VLAN devices are ours when they hang off a provider bridge under the name BRIDGE.VID.
-	cur := map[item]struct{}{}
+	vlans := map[item]struct{}{}
 	for name, li := range links {
 		parent, ok := byIndex[li.parent]
 		if li.kind != "vlan" || !ok || !slices.Contains(ws.bridges, parent) || name != parent+"."+strconv.Itoa(int(li.vlan)) {
 			continue
 		}
-		cur[item{kind: kindLink, dev: name, parent: parent, vlan: li.vlan}] = struct{}{}
+		vlans[item{kind: kindLink, dev: name, parent: parent, vlan: li.vlan}] = struct{}{}
 	}
 	devs := map[int]string{}
 	for _, dev := range ws.devs {
@@ -117,21 +128,67 @@ func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired, retired ...s
 			gone[li.index] = dev
 		}
 	}
-	owned, err := w.b.owned(w.opts, devs, gone)
-	if err != nil {
-		res.Installed = w.installed(cur)
-		return res, errors.Join(append(errs, err)...)
+	// The mirror holds the rules, routes and neighbours on the provider devices as they were
+	// at its read-back: other devices (a bridge added, renumbered or retired) read back.
+	var owned map[item]struct{}
+	devKey := deviceKey(devs, gone)
+	if !full && devKey == w.devKey {
+		owned = w.items.take(0)
 	}
-	maps.Copy(cur, owned)
+	readBack := owned == nil
+	if readBack {
+		gen := w.items.generation()
+		if owned, err = w.b.owned(w.opts, devs, gone); err != nil {
+			res.Installed = w.installed(vlans, nil, true)
+			return res, errors.Join(append(errs, err)...)
+		}
+		w.items.write(func() {
+			w.devNames = byIndex
+			w.provDevs = map[int]bool{}
+			for i := range devs {
+				w.provDevs[i] = true
+			}
+		})
+		w.items.load(owned, 0, gen)
+		w.devKey = devKey
+	}
+	// cur is what is installed: the mirrored items and the VLAN devices.
+	has := func(it item) bool {
+		if it.kind == kindLink {
+			_, ok := vlans[it]
+			return ok
+		}
+		_, ok := owned[it]
+		return ok
+	}
+	put := func(it item, in bool) {
+		if it.kind == kindLink {
+			if in {
+				vlans[it] = struct{}{}
+			} else {
+				delete(vlans, it)
+			}
+			return
+		}
+		w.items.write(func() {
+			if in {
+				owned[it] = struct{}{}
+			} else {
+				delete(owned, it)
+			}
+		})
+	}
 
 	var stale, add []item
-	for it := range cur {
-		if _, ok := ws.items[it]; !ok {
-			stale = append(stale, it)
+	for _, set := range []map[item]struct{}{vlans, owned} {
+		for it := range set {
+			if _, ok := ws.items[it]; !ok {
+				stale = append(stale, it)
+			}
 		}
 	}
 	for it := range ws.items {
-		if _, ok := cur[it]; !ok && !missing[it.dev] && !missing[it.parent] {
+		if !has(it) && !missing[it.dev] && !missing[it.parent] {
 			add = append(add, it)
 		}
 	}
@@ -154,8 +211,9 @@ func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired, retired ...s
 		}
 		return w.b.add(it, w.opts)
 	}
+	var addedItems, removedItems []item
 	added := func(it item) {
-		cur[it] = struct{}{}
+		addedItems = append(addedItems, it)
 		res.Added = append(res.Added, it.String())
 		w.log.Info("added wiring", "what", it.String())
 	}
@@ -163,10 +221,13 @@ func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired, retired ...s
 		if ctxErr = ctx.Err(); ctxErr != nil {
 			break
 		}
+		put(it, true) // in the mirror first, so the watcher takes the kernel's echo for ours
 		if err := addItem(it); errors.Is(err, unix.EEXIST) && len(stale) > 0 {
+			put(it, false)
 			collided = append(collided, it)
 			continue
 		} else if err != nil {
+			put(it, false)
 			errs = append(errs, fmt.Errorf("add %s: %w", it, err))
 			continue
 		}
@@ -180,16 +241,18 @@ func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired, retired ...s
 			break
 		}
 		var err error
+		put(it, false)
 		if it.kind == kindLink {
 			err = w.b.delLink(it.dev)
 		} else {
 			err = w.b.del(it, w.opts)
 		}
 		if err != nil {
+			put(it, true)
 			errs = append(errs, fmt.Errorf("remove stale %s: %w", it, err))
 			continue
 		}
-		delete(cur, it)
+		removedItems = append(removedItems, it)
 		res.Removed = append(res.Removed, it.String())
 		w.log.Info("removed stale wiring", "what", it.String())
 	}
@@ -197,18 +260,24 @@ func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired, retired ...s
 		if ctxErr != nil {
 			break
 		}
+		put(it, true)
 		if err := addItem(it); err != nil {
+			put(it, false)
 			errs = append(errs, fmt.Errorf("add %s: %w", it, err))
 			continue
 		}
 		added(it)
 	}
 	if ctxErr == nil {
-		res.Added = append(res.Added, w.syncSysctls(ws, links, cur, missing, &errs)...)
+		res.Added = append(res.Added, w.syncSysctls(ws, links, vlans, missing, &errs)...)
 	}
 	slices.Sort(res.Added)
 	slices.Sort(res.Removed)
-	res.Installed = w.installed(cur)
+	if readBack {
+		res.Installed = w.installed(vlans, owned, true)
+	} else {
+		res.Installed = w.installedChanged(addedItems, removedItems)
+	}
 	return res, errors.Join(append(errs, ctxErr)...)
 }
 
@@ -251,12 +320,12 @@ func (w *Wirer) IPv6Disabled() bool {
 
 // syncSysctls turns on forwarding and proxy ARP/NDP on the provider devices that exist.
 // Sysctls are never turned back off: another component may rely on them too.
-func (w *Wirer) syncSysctls(ws wantState, links map[string]linkInfo, cur map[item]struct{}, missing map[string]bool, errs *[]error) []string {
+func (w *Wirer) syncSysctls(ws wantState, links map[string]linkInfo, vlans map[item]struct{}, missing map[string]bool, errs *[]error) []string {
 	var changed []string
 	for _, path := range slices.Sorted(maps.Keys(ws.sysctls)) {
 		if dev, ok := sysctlDev(path); ok {
 			_, exists := links[dev]
-			if missing[dev] || !exists && !isVLANDevCreated(cur, dev) {
+			if missing[dev] || !exists && !isVLANDevCreated(vlans, dev) {
 				continue
 			}
 		}
@@ -294,8 +363,8 @@ func sysctlDev(path string) (string, bool) {
 	return "", false
 }
 
-func isVLANDevCreated(cur map[item]struct{}, dev string) bool {
-	for it := range cur {
+func isVLANDevCreated(vlans map[item]struct{}, dev string) bool {
+	for it := range vlans {
 		if it.kind == kindLink && it.dev == dev {
 			return true
 		}
@@ -303,22 +372,69 @@ func isVLANDevCreated(cur map[item]struct{}, dev string) bool {
 	return false
 }
 
-// installed returns the items as sorted strings. Strings are kept from pass to pass: at 10k
-// exposures, formatting every item each pass would cost more than reading the kernel.
-func (w *Wirer) installed(cur map[item]struct{}) []string {
-	names := make(map[item]string, len(cur))
-	out := make([]string, 0, len(cur))
-	for it := range cur {
+// installed returns the items as sorted strings, anew only when they may have changed:
+// at 10,000 exposures formatting and sorting them costs more than an event's whole pass.
+// Strings are kept from pass to pass. The slice is shared between results.
+func (w *Wirer) installed(vlans, owned map[item]struct{}, changed bool) []string {
+	if !changed && w.lastInstalled != nil {
+		return w.lastInstalled
+	}
+	names := make(map[item]string, len(vlans)+len(owned))
+	out := make([]string, 0, len(vlans)+len(owned))
+	for _, set := range []map[item]struct{}{vlans, owned} {
+		for it := range set {
+			s, ok := w.names[it]
+			if !ok {
+				s = it.String()
+			}
+			names[it] = s
+			out = append(out, s)
+		}
+	}
+	w.names = names
+	slices.Sort(out)
+	w.lastInstalled = out
+	return out
+}
+
+// installedChanged is installed after a pass without read-back: the last list with the
+// pass's changes put in and taken out, each by binary search.
+func (w *Wirer) installedChanged(added, removed []item) []string {
+	if len(added)+len(removed) == 0 {
+		return w.lastInstalled
+	}
+	out := slices.Clone(w.lastInstalled)
+	for _, it := range removed {
 		s, ok := w.names[it]
 		if !ok {
 			s = it.String()
 		}
-		names[it] = s
-		out = append(out, s)
+		if i, found := slices.BinarySearch(out, s); found {
+			out = slices.Delete(out, i, i+1)
+		}
+		delete(w.names, it)
 	}
-	w.names = names
-	slices.Sort(out)
+	for _, it := range added {
+		s := it.String()
+		if i, found := slices.BinarySearch(out, s); !found {
+			out = slices.Insert(out, i, s)
+		}
+		w.names[it] = s
+	}
+	w.lastInstalled = out
 	return out
+}
+
+// deviceKey identifies the provider and retired devices a read-back covered.
+func deviceKey(devs, gone map[int]string) string {
+	var b strings.Builder
+	for _, set := range []map[int]string{devs, gone} {
+		for _, i := range slices.Sorted(maps.Keys(set)) {
+			fmt.Fprintf(&b, "%d=%s,", i, set[i])
+		}
+		b.WriteByte('|')
+	}
+	return b.String()
 }
 
 // compareItems orders items for applying: by kind (the order of additions), then so that

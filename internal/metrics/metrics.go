@@ -16,6 +16,7 @@ import (
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/frr"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/reconcile"
 )
 
@@ -55,6 +56,7 @@ type Metrics struct {
 	lastPass      *prometheus.GaugeVec
 	ovnConnected  *prometheus.GaugeVec
 	ovnReconnects *prometheus.CounterVec
+	ovnLeft       *prometheus.CounterVec
 	changes       *prometheus.CounterVec
 	frrReloadTime prometheus.Histogram
 	configReloads *prometheus.CounterVec
@@ -63,9 +65,10 @@ type Metrics struct {
 	health *Health
 	frr    *FRRReader // nil until SetFRR
 
-	mu        sync.Mutex
-	exposures []exposure.Exposure
-	ovnState  map[string]bool
+	mu         sync.Mutex
+	exposures  []exposure.Exposure
+	ovnState   map[string]bool
+	ovnClients []ovnstate.DBClient
 }
 
 // New returns the metrics of one agent process. version ends up in the build_info metric.
@@ -88,6 +91,8 @@ func New(version string) *Metrics {
 		Help: "1 when the agent's client of the database (NB, SB, OVS) is connected."}, []string{"db"})
 	m.ovnReconnects = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "ovn_reconnects_total",
 		Help: "Times the agent's client of the database came back after a disconnection."}, []string{"db"})
+	m.ovnLeft = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "ovn_server_left_total",
+		Help: "Times the agent's client of the database left a server that could not vouch for its data (a raft member cut off from its cluster, hung, or behind)."}, []string{"db"})
 	m.changes = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "changes_applied_total",
 		Help: "Changes applied to the kernel, OVS and FRR, by applier and kind of change."}, []string{"applier", "change"})
 	m.frrReloadTime = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace, Name: "frr_reload_duration_seconds",
@@ -121,7 +126,7 @@ func New(version string) *Metrics {
 		m.ovnReconnects.WithLabelValues(db)
 	}
 	m.reg.MustRegister(m.exposed, m.passes, m.passDuration, m.applierErrors, m.lastPass, m.ovnConnected,
-		m.ovnReconnects, m.changes, m.frrReloadTime, m.configReloads, m.findings.gauge, buildInfo,
+		m.ovnReconnects, m.ovnLeft, m.changes, m.frrReloadTime, m.configReloads, m.findings.gauge, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -231,6 +236,21 @@ func (m *Metrics) OVNConnected(state map[string]bool) {
 	}
 }
 
+// OVNClients records which server each OVSDB client uses, for status, and counts the
+// servers each left since the last sample.
+func (m *Metrics) OVNClients(c []ovnstate.DBClient) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, now := range c {
+		var before uint64
+		if i := slices.IndexFunc(m.ovnClients, func(p ovnstate.DBClient) bool { return p.DB == now.DB }); i >= 0 {
+			before = m.ovnClients[i].Left
+		}
+		m.ovnLeft.WithLabelValues(now.DB).Add(float64(now.Left - min(before, now.Left)))
+	}
+	m.ovnClients = slices.Clone(c)
+}
+
 func family(p netip.Prefix) string {
 	if p.Addr().Is4() {
 		return "ipv4"
@@ -238,14 +258,23 @@ func family(p netip.Prefix) string {
 	return "ipv6"
 }
 
-// WatchOVN samples connected (ovn.Watcher.Connected) every interval until ctx ends: the
-// connection gauges and reconnect counters. A disconnection shorter than interval can go
-// unseen; the reconnect still triggers a full pass.
-func (m *Metrics) WatchOVN(ctx context.Context, interval time.Duration, connected func() map[string]bool) {
+// OVNSource is what WatchOVN samples: ovn.Watcher.
+type OVNSource interface {
+	// Connected says per database whether its client is connected.
+	Connected() map[string]bool
+	// Clients says per client which server it uses and what that server says of itself.
+	Clients() []ovnstate.DBClient
+}
+
+// WatchOVN samples the OVN clients every interval until ctx ends: the connection gauges and
+// reconnect counters, and which server each client uses for status. A disconnection shorter
+// than interval can go unseen; the reconnect still triggers a full pass.
+func (m *Metrics) WatchOVN(ctx context.Context, interval time.Duration, src OVNSource) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		m.OVNConnected(connected())
+		m.OVNConnected(src.Connected())
+		m.OVNClients(src.Clients())
 		select {
 		case <-ctx.Done():
 			return

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/frr"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/reconcile"
 )
 
@@ -356,5 +357,19 @@ func TestFindingsByReason(t *testing.T) {
 	}
 	if st := m.Status(context.Background(), "v", nil); len(st.Findings) != 0 {
 		t.Errorf("status findings after the rows were fixed: %v", st.Findings)
+	}
+}
+
+// The servers a client left are counted from the guard's running total, sample to sample.
+func TestOVNServerLeftCounted(t *testing.T) {
+	m := New("test")
+	for _, left := range []uint64{0, 1, 1, 3} {
+		m.OVNClients([]ovnstate.DBClient{{DB: "NB", Left: left}, {DB: "SB"}})
+	}
+	if got := testutil.ToFloat64(m.ovnLeft.WithLabelValues("NB")); got != 3 {
+		t.Errorf("NB servers left = %v, want 3", got)
+	}
+	if got := testutil.ToFloat64(m.ovnLeft.WithLabelValues("SB")); got != 0 {
+		t.Errorf("SB servers left = %v, want 0", got)
 	}
 }

@@ -6,25 +6,29 @@ import (
 	"time"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/frr"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 )
 
 // Status is what `ovn-bgp-agent status` shows, as the agent serves it on /status. Nothing in
 // it carries a password: errors from FRR are redacted, and no configuration is included.
 type Status struct {
-	Version   string          `json:"version"`
-	Time      time.Time       `json:"time"`
-	Live      bool            `json:"live"`
-	LiveInfo  string          `json:"live_info"`
-	Ready     bool            `json:"ready"`
-	NotReady  []string        `json:"not_ready,omitempty"`
-	OVN       map[string]bool `json:"ovn_connected"`
-	Exposed   []ExposedPrefix `json:"exposed"`
-	Findings  []Finding       `json:"findings"` // OVN rows the last pass refused
-	Peers     []Peer          `json:"bgp_peers"`
-	BFD       []BFDPeer       `json:"bfd_peers"`
-	FRRRead   string          `json:"frr_read_error,omitempty"`
-	Reconcile Reconcile       `json:"reconcile"`
-	FRRApply  FRRApply        `json:"frr_apply"`
+	Version  string          `json:"version"`
+	Time     time.Time       `json:"time"`
+	Live     bool            `json:"live"`
+	LiveInfo string          `json:"live_info"`
+	Ready    bool            `json:"ready"`
+	NotReady []string        `json:"not_ready,omitempty"`
+	OVN      map[string]bool `json:"ovn_connected"`
+	// OVNClients says which server each OVSDB client uses and what that server says of its
+	// database: clustered or not, connected to its cluster, leader.
+	OVNClients []ovnstate.DBClient `json:"ovn_clients,omitempty"`
+	Exposed    []ExposedPrefix     `json:"exposed"`
+	Findings   []Finding           `json:"findings"` // OVN rows the last pass refused
+	Peers      []Peer              `json:"bgp_peers"`
+	BFD        []BFDPeer           `json:"bfd_peers"`
+	FRRRead    string              `json:"frr_read_error,omitempty"`
+	Reconcile  Reconcile           `json:"reconcile"`
+	FRRApply   FRRApply            `json:"frr_apply"`
 }
 
 // ExposedPrefix is one prefix the node advertises, and why.
@@ -95,6 +99,7 @@ func (m *Metrics) Status(ctx context.Context, version string, stats func() frr.S
 	for db, up := range m.ovnState {
 		s.OVN[db] = up
 	}
+	s.OVNClients = slices.Clone(m.ovnClients)
 	for _, e := range m.exposures {
 		s.Exposed = append(s.Exposed, ExposedPrefix{Prefix: e.Prefix.String(), Kind: string(e.Kind), Object: e.Object, Reason: e.Reason})
 	}

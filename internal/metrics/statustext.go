@@ -73,6 +73,7 @@ func WriteStatus(w io.Writer, s Status) {
 	fmt.Fprintf(w, "OVN: %s\n", strings.Join(dbs, ", "))
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	writeClients(tw, s.OVNClients)
 	fmt.Fprintf(tw, "\nEXPOSED (%d)\n", len(s.Exposed))
 	if len(s.Exposed) > 0 {
 		fmt.Fprintln(tw, "PREFIX\tKIND\tOBJECT\tREASON")
@@ -131,6 +132,37 @@ func WriteStatus(w io.Writer, s Status) {
 		last, dur(f.LastDuration), f.Reloads, f.Skipped, f.Failures)
 	if f.LastError != "" {
 		fmt.Fprintf(w, "  FRR APPLY FAILING: %s\n", ovnstate.PrintableLines(f.LastError))
+	}
+}
+
+// writeClients lists which server each OVSDB client uses and what that server says of its
+// database: a clustered member's connection to its cluster and its role; and how many
+// servers the client has left.
+func writeClients(tw io.Writer, cs []ovnstate.DBClient) {
+	if len(cs) == 0 {
+		return
+	}
+	fmt.Fprintf(tw, "\nOVSDB CLIENTS (%d)\n", len(cs))
+	fmt.Fprintln(tw, "DB\tSERVER\tOF\tMODEL\tCLUSTER\tROLE\tINDEX\tLEFT\tPROBLEM")
+	for _, c := range cs {
+		server, model, cluster, role, index := c.Remote, c.Model, "-", "-", "-"
+		if server == "" {
+			server = "(none)"
+		}
+		if model == "" {
+			model = "?"
+		}
+		if c.Model == "clustered" {
+			cluster, role, index = "DISCONNECTED", "follower", fmt.Sprint(c.Index)
+			if c.ClusterConnected {
+				cluster = "connected"
+			}
+			if c.Leader {
+				role = "leader"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\n", ovnstate.Printable(c.DB), ovnstate.Printable(server), len(c.Remotes),
+			ovnstate.Printable(model), cluster, role, index, c.Left, dash(ovnstate.Printable(c.Problem)))
 	}
 }
 

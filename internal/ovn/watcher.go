@@ -31,6 +31,11 @@ type Watcher struct {
 
 	mu     sync.Mutex
 	lastID *ovnstate.Identity // the last identity read; served while the local OVS is away
+
+	guards     []*memberGuard // one per client, in the order OVS, NB, SB
+	guardCtx   context.Context
+	stopGuards context.CancelFunc
+	guardsDone sync.WaitGroup
 }
 
 // SBOnlyDriver is the driver whose engine reads only the Southbound database (and the local
@@ -44,7 +49,7 @@ const SBOnlyDriver = "ovn_bgp_driver"
 // complete: a pass on a half-filled cache would withdraw routes.
 func Connect(ctx context.Context, c config.Config, trigger func(reason string), log *slog.Logger) (*Watcher, error) {
 	cfg := c.OVN
-	w := &Watcher{log: log, sbOnly: c.Driver == SBOnlyDriver}
+	w := &Watcher{log: log, sbOnly: c.Driver == SBOnlyDriver, stopGuards: func() {}}
 	var err error
 	ok := false
 	defer func() {
@@ -71,6 +76,7 @@ func Connect(ctx context.Context, c config.Config, trigger func(reason string), 
 	if err != nil {
 		return nil, err
 	}
+	w.guard("OVS", "Open_vSwitch", w.ovs, remote{conn: cfg.OVSConnection})
 	id, _, err := w.Identity(ctx)
 	if err != nil {
 		return nil, err
@@ -79,10 +85,12 @@ func Connect(ctx context.Context, c config.Config, trigger func(reason string), 
 	if w.sbOnly {
 		log.Info("driver ovn_bgp_driver: reading the Southbound database only; the Northbound database is not dialled")
 	} else {
-		w.nb, err = dialNB(ctx, remote{conn: cfg.NBConnection, tls: cfg.NBTLS}, trigger, log)
+		nbRemote := remote{conn: cfg.NBConnection, tls: cfg.NBTLS}
+		w.nb, err = dialNB(ctx, nbRemote, trigger, log)
 		if err != nil {
 			return nil, err
 		}
+		w.guard("NB", "OVN_Northbound", w.nb, nbRemote)
 	}
 
 	sbConn := cfg.SBConnection
@@ -92,11 +100,13 @@ func Connect(ctx context.Context, c config.Config, trigger func(reason string), 
 			return nil, errors.New("ovn.sb_connection is empty and the local OVS has no external_ids:ovn-remote")
 		}
 	}
+	sbRemote := remote{conn: sbConn, tls: cfg.SBTLS}
 	if w.sbOnly {
-		w.sb, err = dialSBOnly(ctx, remote{conn: sbConn, tls: cfg.SBTLS}, trigger, log)
+		w.sb, err = dialSBOnly(ctx, sbRemote, trigger, log)
 		if err != nil {
 			return nil, err
 		}
+		w.guard("SB", "OVN_Southbound", w.sb, sbRemote)
 		ok = true
 		return w, nil
 	}
@@ -113,12 +123,13 @@ func Connect(ctx context.Context, c config.Config, trigger func(reason string), 
 	// ports); additional_chassis is the live-migration target and requested_chassis where
 	// nova wants the port next. At 10k ports a full SB monitor costs 5x the memory and time
 	// of these few columns (field-notes.md).
-	w.sb, err = dialRetry(ctx, "SB", remote{conn: sbConn, tls: cfg.SBTLS}, sbModel, triggerHandler("SB", trigger), log,
+	w.sb, err = dialRetry(ctx, "SB", sbRemote, sbModel, triggerHandler("SB", trigger), log,
 		client.WithTable(&pb, &pb.LogicalPort, &pb.Type, &pb.Chassis, &pb.AdditionalChassis, &pb.RequestedChassis),
 		client.WithTable(&ch, &ch.Name))
 	if err != nil {
 		return nil, err
 	}
+	w.guard("SB", "OVN_Southbound", w.sb, sbRemote)
 	ok = true
 	return w, nil
 }
@@ -128,11 +139,36 @@ func Connect(ctx context.Context, c config.Config, trigger func(reason string), 
 // stopping must not wait for that; the attempt ends with the process.
 const closeWait = time.Second
 
+// guard starts the member guard (member.go) of a connected client. The guards run until
+// Close, not until Connect's ctx ends: Connect's ctx bounds only the connecting.
+func (w *Watcher) guard(db, schema string, c client.Client, r remote) {
+	if len(w.guards) == 0 {
+		var ctx context.Context
+		ctx, w.stopGuards = context.WithCancel(context.Background())
+		w.guardCtx = ctx
+	}
+	g := newMemberGuard(db, schema, c, r, w.log)
+	w.guards = append(w.guards, g)
+	w.guardsDone.Go(func() { g.run(w.guardCtx) })
+}
+
+// Clients says, per client, which server it uses and what that server says of its
+// database: for `status`.
+func (w *Watcher) Clients() []ovnstate.DBClient {
+	out := make([]ovnstate.DBClient, 0, len(w.guards))
+	for _, g := range w.guards {
+		out = append(out, g.State())
+	}
+	return out
+}
+
 // Close disconnects every client, waiting at most closeWait.
 func (w *Watcher) Close() {
+	w.stopGuards()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		w.guardsDone.Wait()
 		for _, c := range []client.Client{w.sb, w.nb, w.ovs} {
 			if c != nil {
 				c.Close()

@@ -159,3 +159,21 @@ type LocalPatch struct {
 	Localnet string // the localnet logical port, from external_ids:ovn-localnet-port
 	OFPort   int    // OpenFlow port number; 0 until ovs-vswitchd has assigned one
 }
+
+// DBClient is where one of the agent's OVSDB clients is connected and what that server says
+// of its own copy of the database (its _Server.Database row), for `status`.
+type DBClient struct {
+	DB      string   `json:"db"`                // NB, SB or OVS
+	Remote  string   `json:"remote"`            // the server in use; "" while (re)connecting
+	Remotes []string `json:"remotes,omitempty"` // every server configured
+	// Model is standalone, clustered or relay; "" until the server has answered.
+	Model string `json:"model,omitempty"`
+	// ClusterConnected is the server's own word that it is part of a working cluster
+	// (clustered only): a member cut off from the others says false and serves stale data.
+	ClusterConnected bool   `json:"cluster_connected"`
+	Leader           bool   `json:"leader"`
+	Index            int    `json:"index,omitempty"`   // clustered: the last log index the server applied
+	Problem          string `json:"problem,omitempty"` // why the client left, or is leaving, the server
+	// Left counts the servers the client left because they could not vouch for their data.
+	Left uint64 `json:"left"`
+}
