@@ -115,15 +115,22 @@ func tailFile(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// commandCap bounds one short command however slow the machine (Scaled).
+const commandCap = 2 * time.Minute
+
 // Run runs a short command (inside netns when not empty) and returns its combined output.
 func Run(ctx context.Context, netns string, env []string, argv ...string) (string, error) {
 	if netns != "" {
 		argv = append([]string{"ip", "netns", "exec", netns}, argv...)
 	}
-	ctx, cancel := context.WithTimeout(ctx, Scaled(30*time.Second))
+	// One command's bound is scaled like the deadlines, but capped: a call that hangs (a
+	// vtysh to a stuck daemon, seen in the emulated VM on a loaded host) must fail and be
+	// polled again, not hold a whole test's deadline (30 s × the VM's scale of 30 was 15 min).
+	ctx, cancel := context.WithTimeout(ctx, min(Scaled(30*time.Second), commandCap))
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), env...)
+	cmd.WaitDelay = 5 * time.Second // a killed command's children may hold its output open
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, strings.TrimSpace(string(out)))
