@@ -398,10 +398,12 @@ func TestFaultKernelDriftWatched(t *testing.T) {
 
 // The node's own ovsdb-server and ovs-vswitchd are restarted, as a package upgrade does:
 // the flows and the userspace bridges go away and come back empty. The prefixes on bgp-nic
-// never depend on OVS: the ToRs must see no withdrawal, and the flows must come back.
+// never depend on OVS: the ToRs must see no withdrawal, and the flows must come back. The
+// periodic pass, which re-installs the flows too, is 10 minutes away: the OVS applier must
+// see the restart itself (the recreated bridges' ifindex and management socket).
 func TestFaultLocalOVSRestart(t *testing.T) {
 	t.Parallel()
-	l, ctx, rec := faultLab(t, 5*time.Minute, nil, "vm1=172.24.4.10")
+	l, ctx, rec := faultLab(t, 5*time.Minute, []string{"OVN_BGP_AGENT_RECONCILE_INTERVAL=" + retryOnlyPeriod.String()}, "vm1=172.24.4.10")
 	waitWiring(t, ctx, l, "vm1 wired", routeWait, func(s wiringState) bool {
 		return hostWired(s, "172.24.4.10") && flowsInstalled(t, ctx, l, s)
 	})
