@@ -507,8 +507,8 @@ func TestFaultDeletesWhileDisconnected(t *testing.T) {
 // The agent's configuration (a ConfigMap-style directory) is swapped to a file that parses
 // but is invalid, then to one the agent accepts and only FRR rejects (an extra-config line
 // frr-reload.py --test refuses), then to a good one with a new community. The running
-// configuration must stay in force through both bad swaps, with no withdrawal at the ToRs,
-// and the good one be applied.
+// configuration must stay in force through both bad swaps, with no withdrawal at the ToRs
+// and frr.conf left as it was, and the good one be applied.
 func TestFaultConfigSwapInvalid(t *testing.T) {
 	t.Parallel()
 	l, ctx := startLabFor(t, faultsTopology, 5*time.Minute)
@@ -535,6 +535,11 @@ func TestFaultConfigSwapInvalid(t *testing.T) {
 	cm.swap(t, strings.Replace(base, "frr:\n", "frr:\n  extra_config: "+extra+"\n", 1))
 	// FRR refuses the operator's line; the log names it by its place, never its text.
 	agentLogContains(t, ctx, l, "frr.extra_config line 2")
+	// The refused text never replaces frr.conf: an FRR restarted now would load it. (bgpd
+	// itself refuses the line whatever the agent does, so the file is where it shows.)
+	if conf, err := os.ReadFile(l.Node(compute).FRR.ConfigFile()); err != nil || strings.Contains(string(conf), "frobnicate") {
+		t.Errorf("frr.conf holds the text FRR refused (read error: %v)", err)
+	}
 
 	start := time.Now()
 	cm.swap(t, strings.Replace(base, `communities: ["64999:100"]`, `communities: ["64999:100", "64999:7"]`, 1))
