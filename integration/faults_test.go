@@ -459,7 +459,8 @@ func TestFaultOVSDBRestart(t *testing.T) {
 // The agent's SB connection goes through a proxy the test cuts: SB is unreachable for the
 // agent only, so OVN goes on changing. Meanwhile vm1 is deleted and vm2 created (and bound
 // by the node's ovn-controller). After the reconnect the agent must withdraw vm1 (no delete
-// event comes for a row deleted while disconnected) and advertise vm2.
+// event comes for a row deleted while disconnected) and advertise vm2: with the periodic pass
+// 10 minutes away, only the pass the reconnect triggers can.
 func TestFaultDeletesWhileDisconnected(t *testing.T) {
 	t.Parallel()
 	l, ctx := startLabFor(t, faultsTopology, 5*time.Minute)
@@ -468,7 +469,8 @@ func TestFaultDeletesWhileDisconnected(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { proxy.Close() })
-	if err := l.StartAgentWith(ctx, compute, []string{"OVN_BGP_AGENT_OVN_SB_CONNECTION=unix:" + proxy.Path}); err != nil {
+	if err := l.StartAgentWith(ctx, compute, []string{"OVN_BGP_AGENT_OVN_SB_CONNECTION=unix:" + proxy.Path,
+		"OVN_BGP_AGENT_RECONCILE_INTERVAL=" + retryOnlyPeriod.String()}); err != nil {
 		t.Fatal(err)
 	}
 	addLocalVM(t, ctx, l, "vm1", "fa:16:3e:11:11:01", "172.24.4.10")
@@ -494,6 +496,10 @@ func TestFaultDeletesWhileDisconnected(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// The outage outlasts the passes the NB changes triggered: each waits up to 2 s for SB
+	// (staleReadAfter) and, with a shorter outage, read SB's refilled cache, so nothing
+	// after the reconnect was needed.
+	holdFault(ctx, t, 5*time.Second)
 	start := time.Now()
 	proxy.Restore()
 	d := recovered(t, ctx, l, rec, start, "SB reachable again")
