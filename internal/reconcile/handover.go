@@ -19,9 +19,15 @@ import (
 //     so while the source's path exists the ToRs use only that one (a worse MED is neither
 //     best nor multipath), and the target's takes over the moment the source withdraws;
 //   - then the target's metric changes in place to its kind's (MED 0): no withdraw.
+//
+// arriveHold is long against departHold on purpose: the target's path must still carry the
+// worse MED when the source's withdrawal reaches the ToRs, which takes the source's agent
+// departHold plus its FRR's and the ToR's processing. With 3 s, a loaded machine had the
+// target's MED 0 arrive first (the ToR then forwarded on both paths). A longer hold costs
+// nothing: once the source's path is gone, the target's is the only one, whatever its MED.
 const (
 	departHold = time.Second
-	arriveHold = 3 * time.Second
+	arriveHold = 10 * time.Second
 )
 
 // handover keeps the state of VM prefixes in motion between passes.
