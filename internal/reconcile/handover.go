@@ -108,13 +108,18 @@ func (h *handover) apply(d exposure.Desired, st ovnstate.State, me string) (expo
 		}
 	}
 	slices.SortFunc(out.Exposures, func(a, b exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) })
+	// A hold outlives a moment without the prefix: OVN can unbind the port on the target
+	// right after the claim (the source's release crossing the target's claim) and bind it
+	// again; announced again within the hold, it still carries the worse MED.
 	arriving := map[netip.Prefix]bool{}
 	for p, until := range h.arriving {
-		if _, ok := current[p]; !ok || !now.Before(until) {
+		if !now.Before(until) {
 			delete(h.arriving, p)
 			continue
 		}
-		arriving[p] = true
+		if _, ok := current[p]; ok {
+			arriving[p] = true
+		}
 	}
 	h.trackReleases(st.Bindings)
 	h.prevVM, h.prevBindings = current, st.Bindings
