@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -52,29 +51,9 @@ func TestIPv6ProviderVMReachable(t *testing.T) {
 
 	// The guest: the tap in a namespace of its own, configured as cloud-init would from
 	// neutron's subnet (address, /64, default route via the subnet's router address).
-	vmNS := l.Node(compute).Netns + "-" + port
-	if err := lab.AddNetns(ctx, vmNS); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := lab.DelNetns(context.Background(), vmNS); err != nil {
-			t.Error(err)
-		}
-	})
-	tap := "tap" + port
-	if _, err := l.Exec(ctx, compute, "ip", "link", "set", tap, "netns", vmNS); err != nil {
-		t.Fatal(err)
-	}
-	for _, argv := range [][]string{
-		{"ip", "link", "set", tap, "address", mac},
-		{"ip", "-6", "addr", "add", ip + "/64", "dev", tap, "nodad"},
-		{"ip", "link", "set", tap, "up"},
-		{"ip", "-6", "route", "add", "default", "via", subnetGW, "dev", tap},
-	} {
-		if _, err := lab.Run(ctx, vmNS, nil, argv...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	vmNS := guestNetns(t, ctx, l, port, mac,
+		[]string{"ip", "-6", "addr", "add", ip + "/64", "dev", "tap" + port, "nodad"},
+		[]string{"ip", "-6", "route", "add", "default", "via", subnetGW, "dev", "tap" + port})
 	start := time.Now()
 	var out string
 	if err := lab.Poll(ctx, 30*time.Second, "ping "+ip+" from the ToR", func() (bool, error) {

@@ -128,18 +128,7 @@ func TestVRFModeRestartAdopts(t *testing.T) {
 	t.Parallel()
 	l, ctx := startVRFWithVM(t)
 	vrfBefore, nicBefore := checkVRFDevices(t, ctx, l)
-	var before int64
-	if err := lab.Poll(ctx, routeWait, "172.24.4.10/32 processed at the ToR", func() (bool, error) {
-		var err error
-		before, err = l.PrefixVersion(ctx, tor, "ipv4", "172.24.4.10/32")
-		return err == nil, err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	dropsBefore, err := l.SessionDrops(ctx, tor, computeBGP)
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := readTorState(t, ctx, l, tor, computeBGP, "172.24.4.10/32")
 	// Any deletion of a link or an address in the node across the restart shows up here.
 	stopMon := ipMonitor(t, ctx, l, "link", "address")
 
@@ -162,15 +151,8 @@ func TestVRFModeRestartAdopts(t *testing.T) {
 		t.Errorf("devices recreated across the restart: bgp-vrf ifindex %d → %d, bgp-nic %d → %d",
 			vrfBefore.Index, vrfAfter.Index, nicBefore.Index, nicAfter.Index)
 	}
-	after, err := l.PrefixVersion(ctx, tor, "ipv4", "172.24.4.10/32")
-	if err != nil {
-		t.Fatalf("172.24.4.10/32 gone from the ToR after the restart: %v", err)
-	}
-	if after != before {
-		t.Errorf("the ToR changed 172.24.4.10/32 across the restart (table version %d → %d): it was withdrawn and re-announced", before, after)
-	}
-	if dropsAfter, err := l.SessionDrops(ctx, tor, computeBGP); err != nil || dropsAfter != dropsBefore {
-		t.Errorf("the ToR's session with the compute node dropped across the restart (drops %d → %d, %v)", dropsBefore, dropsAfter, err)
+	if after := readTorState(t, ctx, l, tor, computeBGP, "172.24.4.10/32"); after != before {
+		t.Errorf("the ToR saw 172.24.4.10/32 or the session flap across the restart (table version, session drops): %+v → %+v", before, after)
 	}
 }
 

@@ -154,6 +154,27 @@ func pingVM(t *testing.T, ctx context.Context, l *lab.Lab, port, mac, ip string)
 // pingVMFrom is pingVM from another node than the lab's ToR.
 func pingVMFrom(t *testing.T, ctx context.Context, l *lab.Lab, from, port, mac, ip string) {
 	t.Helper()
+	guestNetns(t, ctx, l, port, mac,
+		[]string{"ip", "addr", "add", ip + "/24", "dev", "tap" + port},
+		[]string{"ip", "route", "add", "default", "dev", "tap" + port})
+	start := time.Now()
+	var out string
+	err := lab.Poll(ctx, 20*time.Second, "ping "+ip+" from "+from, func() (bool, error) {
+		var err error
+		out, err = l.Exec(ctx, from, "ping", "-c", "1", "-W", "1", ip)
+		return err == nil, err
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Logf("%s → %s: ping answered %s after the VM came up", from, ip, time.Since(start).Round(time.Millisecond))
+}
+
+// guestNetns moves port's tap on the compute node into a namespace of its own, the guest,
+// gives it mac and brings it up, then runs the guest's address and route commands in it, as
+// cloud-init would from neutron's subnet. It returns the namespace, removed at cleanup.
+func guestNetns(t *testing.T, ctx context.Context, l *lab.Lab, port, mac string, config ...[]string) string {
+	t.Helper()
 	vmNS := l.Node(compute).Netns + "-" + port
 	if err := lab.AddNetns(ctx, vmNS); err != nil {
 		t.Fatal(err)
@@ -167,27 +188,13 @@ func pingVMFrom(t *testing.T, ctx context.Context, l *lab.Lab, from, port, mac, 
 	if _, err := l.Exec(ctx, compute, "ip", "link", "set", tap, "netns", vmNS); err != nil {
 		t.Fatal(err)
 	}
-	for _, argv := range [][]string{
-		{"ip", "link", "set", tap, "address", mac},
-		{"ip", "addr", "add", ip + "/24", "dev", tap},
-		{"ip", "link", "set", tap, "up"},
-		{"ip", "route", "add", "default", "dev", tap},
-	} {
+	setup := [][]string{{"ip", "link", "set", tap, "address", mac}, {"ip", "link", "set", tap, "up"}}
+	for _, argv := range append(setup, config...) {
 		if _, err := lab.Run(ctx, vmNS, nil, argv...); err != nil {
 			t.Fatal(err)
 		}
 	}
-	start := time.Now()
-	var out string
-	err := lab.Poll(ctx, 20*time.Second, "ping "+ip+" from "+from, func() (bool, error) {
-		var err error
-		out, err = l.Exec(ctx, from, "ping", "-c", "1", "-W", "1", ip)
-		return err == nil, err
-	})
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	t.Logf("%s → %s: ping answered %s after the VM came up", from, ip, time.Since(start).Round(time.Millisecond))
+	return vmNS
 }
 
 func TestKernelDriftRepaired(t *testing.T) {
