@@ -138,9 +138,15 @@ func Run(ctx context.Context, netns string, env []string, argv ...string) (strin
 	return string(out), nil
 }
 
+// pollScaledCap bounds how far Scaled stretches one poll: the emulated VM's scale of 30 made
+// a 60 s wait 30 min, longer than the VM's whole test binary may run (20 min), so a poll that
+// never succeeded ended in the binary's timeout panic, without the poll's own error and
+// without the test's cleanup and diagnostics.
+const pollScaledCap = 8 * time.Minute
+
 // Poll calls cond until it returns true or the deadline passes; the last error explains a timeout.
 func Poll(ctx context.Context, timeout time.Duration, what string, cond func() (bool, error)) error {
-	timeout = Scaled(timeout)
+	timeout = max(timeout, min(Scaled(timeout), pollScaledCap))
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var last error
