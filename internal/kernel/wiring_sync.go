@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 	"io/fs"
 	"maps"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -382,6 +383,19 @@ func (w *Wirer) applyItems(ctx context.Context, add, stale []item, vlans, owned 
 		}
 		added(it)
 	}
+	// A permanent neighbour is added with NLM_F_REPLACE: the one it replaced (same address
+	// and device, another MAC) is gone already, and deleting it by address would take the
+	// new one with it.
+	type neighKey struct {
+		addr netip.Addr
+		dev  string
+	}
+	replaced := map[neighKey]bool{}
+	for _, it := range addedItems {
+		if it.kind == kindNeigh {
+			replaced[neighKey{it.addr, it.dev}] = true
+		}
+	}
 	for _, it := range stale {
 		if ctxErr != nil {
 			break
@@ -391,6 +405,12 @@ func (w *Wirer) applyItems(ctx context.Context, add, stale []item, vlans, owned 
 		}
 		var err error
 		put(it, false)
+		if it.kind == kindNeigh && it.other == "" && replaced[neighKey{it.addr, it.dev}] {
+			removedItems = append(removedItems, it)
+			res.Removed = append(res.Removed, it.String())
+			w.log.Info("replaced wiring", "what", it.String())
+			continue
+		}
 		if it.kind == kindLink {
 			err = w.b.delLink(it.dev)
 		} else {
