@@ -81,6 +81,9 @@ func TestIncrementalPassesKeptHonestByTheWatcher(t *testing.T) {
 	if got := a.addrs.readsNow() - addrReads; got != 0 {
 		t.Errorf("the incremental address pass read the NIC back %d time(s)", got)
 	}
+	if got, err := a.Installed(bg); err != nil || !slices.Equal(got, res.Installed) {
+		t.Errorf("the incremental address pass says %v are installed, the NIC holds %v (%v)", res.Installed, got, err)
+	}
 	if got := w.items.readsNow() - wireReads; got != 0 {
 		t.Errorf("the incremental wiring pass read the kernel back %d time(s)", got)
 	}
