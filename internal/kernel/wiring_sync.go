@@ -60,7 +60,9 @@ func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired, retired ...s
 
 // SyncWiringChanges is SyncWiring for a pass driven by an event: it diffs against what the
 // applier installed (mirror.go) instead of reading every rule, route and neighbour back,
-// unless that is not to be trusted or the provider devices changed.
+// unless that is not to be trusted or the provider devices changed; and when the bridges are
+// as at the last pass, it wires only the exposures that differ from the last pass's. The
+// Wirer keeps d.Exposures for that comparison: the caller must not modify them afterwards.
 func (w *Wirer) SyncWiringChanges(ctx context.Context, d exposure.Desired, retired ...string) (WiringResult, error) {
 	return w.syncWiring(ctx, d, false, retired)
 }
