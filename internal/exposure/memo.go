@@ -72,6 +72,12 @@ func NewMemo() *Memo {
 	return &Memo{ports: map[string]*portMemo{}, samePort: samePortInputs, sameCtx: memoContext.same}
 }
 
+// Forget drops every kept result: the next Compute decides every port anew.
+func (m *Memo) Forget() {
+	clear(m.ports)
+	m.ctx = memoContext{}
+}
+
 // Compute is exposure.Compute, reusing the results of the ports whose inputs did not change
 // since the last call.
 func (m *Memo) Compute(st ovnstate.State, node ovnstate.Identity, policy Policy) (Desired, []Finding) {

@@ -172,6 +172,9 @@ func memoSequence(m *Memo, seed uint64, steps int) (string, int) {
 				what = memoStep(r, &st, &id, &pol, step)
 			}
 		}
+		if step%37 == 36 {
+			m.Forget() // a full pass
+		}
 		wantD, wantF := Compute(st, id, pol)
 		gotD, gotF := m.Compute(st, id, pol)
 		hits += m.Hits

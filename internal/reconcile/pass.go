@@ -75,6 +75,10 @@ func (p *Passer) Pass(ctx context.Context, full bool) error {
 	}
 	p.reportStale(st.Stale)
 	// Exactly exposure.Compute's result; the ports whose rows did not change cost nothing.
+	// A full pass decides everything anew, as it reads everything back.
+	if full {
+		p.memo.Forget()
+	}
 	desired, findings := p.memo.Compute(st, id, *p.policy.Load())
 	p.findings.report(findings, p.log)
 	p.rep.Findings(findings)
