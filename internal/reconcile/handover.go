@@ -108,13 +108,18 @@ func (h *handover) apply(d exposure.Desired, st ovnstate.State, me string) (expo
 		}
 	}
 	slices.SortFunc(out.Exposures, func(a, b exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) })
+	// A hold lasts its time even through a pass that did not announce the VM: right after
+	// the claim the binding can flap (released, claimed again), and the VM back a moment
+	// later is still arriving.
 	arriving := map[netip.Prefix]bool{}
 	for p, until := range h.arriving {
-		if _, ok := current[p]; !ok || !now.Before(until) {
+		if !now.Before(until) {
 			delete(h.arriving, p)
 			continue
 		}
-		arriving[p] = true
+		if _, ok := current[p]; ok {
+			arriving[p] = true
+		}
 	}
 	h.trackReleases(st.Bindings)
 	h.prevVM, h.prevBindings = current, st.Bindings

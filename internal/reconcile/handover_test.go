@@ -99,3 +99,28 @@ func TestHandoverTargetAfterAnUnboundPass(t *testing.T) {
 		t.Error("the VM claimed here after a pass that saw it bound nowhere is not arriving")
 	}
 }
+
+// TestHandoverTargetKeepsArrivingThroughAFlap: right after the target claims the port, the
+// binding can flap (released, or back to the source for a moment, then claimed again: seen
+// in TestLiveMigrationNoDuplicateAdvertisement on a loaded machine). A pass that runs in the
+// flap withdraws the VM; the pass after it must announce it with the worse MED again while
+// the hold lasts, or the ToR forwards on both nodes' paths.
+func TestHandoverTargetKeepsArrivingThroughAFlap(t *testing.T) {
+	for _, flap := range []string{"", "node-a"} {
+		h, clock := newTestHandover()
+		h.apply(exposure.Desired{}, boundTo("node-a", "node-a"), "node-b")
+		if _, arriving := h.apply(vmExposed(), boundTo("node-b", "node-b"), "node-b"); !arriving[vmPrefix] {
+			t.Fatalf("flap via %q: the claimed VM is not arriving", flap)
+		}
+		clock.advance(100 * time.Millisecond)
+		h.apply(exposure.Desired{}, boundTo(flap, "node-b"), "node-b")
+		clock.advance(100 * time.Millisecond)
+		if _, arriving := h.apply(vmExposed(), boundTo("node-b", "node-b"), "node-b"); !arriving[vmPrefix] {
+			t.Errorf("flap via %q: the VM claimed again is announced without the worse MED", flap)
+		}
+		clock.advance(arriveHold)
+		if _, arriving := h.apply(vmExposed(), boundTo("node-b", "node-b"), "node-b"); arriving[vmPrefix] {
+			t.Errorf("flap via %q: still arriving after the hold", flap)
+		}
+	}
+}
