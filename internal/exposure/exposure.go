@@ -5,6 +5,7 @@
 package exposure
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -78,11 +79,12 @@ type computer struct {
 	node   ovnstate.Identity
 	policy Policy
 	rec    func(Decision) // nil unless explaining
+	memo   *Memo          // nil unless a Memo computes: it reuses unchanged ports' results
 
 	exposures []Exposure
 	findings  []Finding
 
-	// switchOf maps a logical switch port name to its switch.
+	// switchOf maps a logical switch port name to its switch; built on first use (switchOfPort).
 	switchOf map[string]*ovnstate.LogicalSwitch
 	// routerPortSwitch maps a router port name to the switch its peer (type router) port is on.
 	routerPortSwitch map[string]*ovnstate.LogicalSwitch
@@ -115,7 +117,6 @@ func newComputer(st ovnstate.State, node ovnstate.Identity, policy Policy, rec f
 	policy.Bounds = policy.Bounds.effective()
 	c := &computer{
 		st: st, node: node, policy: policy, rec: rec,
-		switchOf:         map[string]*ovnstate.LogicalSwitch{},
 		routerPortSwitch: map[string]*ovnstate.LogicalSwitch{},
 		routerPortLSP:    map[string]ovnstate.LogicalSwitchPort{},
 		provider:         map[string]providerNet{},
@@ -125,7 +126,6 @@ func newComputer(st ovnstate.State, node ovnstate.Identity, policy Policy, rec f
 	for i := range st.Switches {
 		ls := &st.Switches[i]
 		for _, p := range ls.Ports {
-			c.switchOf[p.Name] = ls
 			switch p.Type {
 			case "router":
 				if rp := p.Options["router-port"]; rp != "" {
@@ -148,15 +148,111 @@ func (c *computer) run() (Desired, []Finding) {
 	for _, r := range c.st.Refused {
 		c.findings = append(c.findings, Finding{Object: r.Object, Reason: ReasonSource, Message: r.Message, Prefixes: r.Prefixes})
 	}
+	if c.memo != nil {
+		c.exposures = make([]Exposure, 0, c.memo.exposures+c.memo.exposures/8+16)
+	}
 	c.providerPorts()
 	c.routers()
-	sort.SliceStable(c.exposures, func(i, j int) bool {
-		return ComparePrefix(c.exposures[i].Prefix, c.exposures[j].Prefix) < 0
-	})
 	var d Desired
-	d.Exposures = c.dedupe(c.exposures)
+	if d.Exposures = c.dedupe(sortByPrefix(c.exposures)); len(d.Exposures) == 0 {
+		d.Exposures = nil // as Compute always said; a Memo's pass starts with room for them
+	}
 	d.Bridges = c.bridges()
 	return d, c.findings
+}
+
+// sortByPrefix sorts exposures by prefix, those of one prefix in the order the rules ran (a
+// stable sort), in place. It sorts compact keys and then moves each exposure once: at 10,000
+// exposures, sorting the exposures themselves cost more than the rest of a memoised pass.
+func sortByPrefix(in []Exposure) []Exposure {
+	keys := make([]prefixKey, len(in))
+	sorted := true
+	for i := range in {
+		p := in[i].Prefix
+		if p.Addr().Zone() != "" {
+			// Never in an exposure (every parser refuses zones); sort the slow way if one is.
+			slices.SortStableFunc(in, func(a, b Exposure) int { return ComparePrefix(a.Prefix, b.Prefix) })
+			return in
+		}
+		keys[i] = newPrefixKey(p, i)
+		sorted = sorted && (i == 0 || keys[i-1].compare(keys[i]) < 0)
+	}
+	if sorted {
+		return in
+	}
+	slices.SortFunc(keys, prefixKey.compare)
+	// keys[i].i is the exposure that goes to i: follow each cycle of the permutation once.
+	for i := range keys {
+		if keys[i].i < 0 || int(keys[i].i) == i {
+			continue
+		}
+		tmp := in[i]
+		j := i
+		for {
+			k := int(keys[j].i)
+			keys[j].i = -1
+			if k == i {
+				in[j] = tmp
+				break
+			}
+			in[j] = in[k]
+			j = k
+		}
+	}
+	return in
+}
+
+// prefixKey orders prefixes as ComparePrefix does (IPv4 before IPv6, then address, then
+// length), then by position.
+type prefixKey struct {
+	hi, lo uint64
+	fam    uint16 // 4 or 6
+	bits   uint16
+	i      int32
+}
+
+func newPrefixKey(p netip.Prefix, i int) prefixKey {
+	k := prefixKey{fam: 6, bits: uint16(p.Bits()), i: int32(i)}
+	a := p.Addr()
+	if a.Is4() {
+		b := a.As4()
+		k.fam, k.lo = 4, uint64(b[0])<<24|uint64(b[1])<<16|uint64(b[2])<<8|uint64(b[3])
+		return k
+	}
+	b := a.As16()
+	for j := 0; j < 8; j++ {
+		k.hi = k.hi<<8 | uint64(b[j])
+		k.lo = k.lo<<8 | uint64(b[8+j])
+	}
+	return k
+}
+
+func (a prefixKey) compare(b prefixKey) int {
+	switch {
+	case a.fam != b.fam:
+		return int(a.fam) - int(b.fam)
+	case a.hi != b.hi:
+		return cmp.Compare(a.hi, b.hi)
+	case a.lo != b.lo:
+		return cmp.Compare(a.lo, b.lo)
+	case a.bits != b.bits:
+		return int(a.bits) - int(b.bits)
+	}
+	return int(a.i) - int(b.i)
+}
+
+// switchOfPort returns the switch of a logical switch port (the last switch, by name, that
+// has a port of that name).
+func (c *computer) switchOfPort(name string) *ovnstate.LogicalSwitch {
+	if c.switchOf == nil {
+		c.switchOf = map[string]*ovnstate.LogicalSwitch{}
+		for i := range c.st.Switches {
+			for _, p := range c.st.Switches[i].Ports {
+				c.switchOf[p.Name] = &c.st.Switches[i]
+			}
+		}
+	}
+	return c.switchOf[name]
 }
 
 // expose records an exposure, unless the guards refuse it (guard.go). network is the

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 )
 
@@ -67,7 +69,18 @@ func FuzzCompute(f *testing.F) {
 		for _, p := range []Policy{{}, {TenantNetworks: true, RequireSNATDisabled: true}, {TenantNetworks: true, TenantMethod: TenantSubnet},
 			{TenantNetworks: true, TenantMethod: TenantSubnet, Bounds: Bounds{MinIPv4: 20, MinIPv6: 60}},
 			{Allowed: map[Kind]Allowed{KindFIP: {Provider: true}, KindLBFIP: {Provider: true}, KindVM: {Prefixes: []netip.Prefix{netip.MustParsePrefix("172.24.4.0/25")}}}}} {
-			d, _ := Compute(c.st, id, p)
+			d, findings := Compute(c.st, id, p)
+			// A Memo says the same, deciding every port (first call) or reusing them all.
+			m := NewMemo()
+			for range 2 {
+				md, mf := m.Compute(c.st, id, p)
+				if diff := cmp.Diff(d, md, cmpAddrs); diff != "" {
+					t.Fatalf("Memo.Compute differs from Compute (-Compute +Memo):\n%s", diff)
+				}
+				if diff := cmp.Diff(findings, mf, cmpAddrs); diff != "" {
+					t.Fatalf("Memo.Compute's findings differ from Compute's (-Compute +Memo):\n%s", diff)
+				}
+			}
 			bounds := p.Bounds.effective()
 			for _, e := range d.Exposures {
 				if !e.Prefix.IsValid() || e.Prefix != e.Prefix.Masked() || e.Wiring.Bridge == "" {

@@ -24,25 +24,43 @@ func (c *computer) providerPorts() {
 		if !ok {
 			continue
 		}
-		c.forEachVMPort(ls, func(p ovnstate.LogicalSwitchPort, object string, addrs []netip.Addr) {
-			why, here := c.boundHere(p.Name)
-			if here && pn.bridge == "" {
-				here, why = false, fmt.Sprintf("provider network %s (%s) is not in this node's ovn-bridge-mappings", ls.Name, pn.physnet)
+		for _, p := range ls.Ports {
+			if !vmPortTypes[p.Type] {
+				continue
 			}
-			for _, a := range addrs {
-				if !here {
-					c.skip(HostPrefix(a), KindVM, object, "%s", why)
-					continue
-				}
-				w := pn.wiring()
-				w.NDPProxy = subnetRouter(p, a)
-				c.expose(Exposure{
-					Prefix: HostPrefix(a), Kind: KindVM, Object: object, Port: p.Name, Wiring: w,
-					Reason: fmt.Sprintf("VM port %s on provider network %s (%s→%s) %s",
-						p.Name, ls.Name, pn.physnet, pn.bridge, why),
-				}, ls)
+			if c.memo != nil {
+				c.memo.providerPort(c, ls, pn, p)
+				continue
 			}
-		})
+			c.providerPort(ls, pn, p)
+		}
+	}
+}
+
+// providerPort decides one VM or virtual port of provider network ls. What it reads is the
+// port, its binding, ls's name and pn, and the pass's context (memoContext): a Memo reuses
+// its result while none of them changed.
+func (c *computer) providerPort(ls *ovnstate.LogicalSwitch, pn providerNet, p ovnstate.LogicalSwitchPort) {
+	object, addrs := c.vmPortAddrs(p)
+	if len(addrs) == 0 {
+		return
+	}
+	why, here := c.boundHere(p.Name)
+	if here && pn.bridge == "" {
+		here, why = false, fmt.Sprintf("provider network %s (%s) is not in this node's ovn-bridge-mappings", ls.Name, pn.physnet)
+	}
+	for _, a := range addrs {
+		if !here {
+			c.skip(HostPrefix(a), KindVM, object, "%s", why)
+			continue
+		}
+		w := pn.wiring()
+		w.NDPProxy = subnetRouter(p, a)
+		c.expose(Exposure{
+			Prefix: HostPrefix(a), Kind: KindVM, Object: object, Port: p.Name, Wiring: w,
+			Reason: fmt.Sprintf("VM port %s on provider network %s (%s→%s) %s",
+				p.Name, ls.Name, pn.physnet, pn.bridge, why),
+		}, ls)
 	}
 }
 
@@ -53,20 +71,37 @@ func (c *computer) forEachVMPort(ls *ovnstate.LogicalSwitch, fn func(p ovnstate.
 		if !vmPortTypes[p.Type] {
 			continue
 		}
-		object := "Logical_Switch_Port " + p.Name
-		addrs, seen := c.portIPs[p.Name]
-		if !seen {
-			var err error
-			addrs, err = vmPortIPs(p)
-			if err != nil {
-				c.finding(ReasonParse, object, nil, "%v", err)
-			}
-			c.portIPs[p.Name] = addrs
-		}
-		if len(addrs) > 0 {
+		if object, addrs := c.vmPortAddrs(p); len(addrs) > 0 {
 			fn(p, object, addrs)
 		}
 	}
+}
+
+// vmPortAddrs returns a VM port's object name and addresses, parsed (and their errors
+// reported) at the port name's first visit in the pass.
+func (c *computer) vmPortAddrs(p ovnstate.LogicalSwitchPort) (string, []netip.Addr) {
+	object := "Logical_Switch_Port " + p.Name
+	addrs, seen := c.knownIPs(p.Name)
+	if !seen {
+		var err error
+		addrs, err = vmPortIPs(p)
+		if err != nil {
+			c.finding(ReasonParse, object, nil, "%v", err)
+		}
+		c.portIPs[p.Name] = addrs
+	}
+	return object, addrs
+}
+
+// knownIPs returns the addresses of a port name already visited in this pass.
+func (c *computer) knownIPs(port string) ([]netip.Addr, bool) {
+	if addrs, ok := c.portIPs[port]; ok {
+		return addrs, true
+	}
+	if c.memo != nil {
+		return c.memo.visited(port)
+	}
+	return nil, false
 }
 
 // boundHere reports whether port's binding is on this chassis, with the reason either way.

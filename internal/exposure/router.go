@@ -195,7 +195,7 @@ func (c *computer) isLBVIPPort(name string) bool {
 	if strings.HasPrefix(name, "ovn-lb-vip-") {
 		return true
 	}
-	ls := c.switchOf[name]
+	ls := c.switchOfPort(name)
 	if ls == nil {
 		return false
 	}

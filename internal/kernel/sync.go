@@ -187,7 +187,11 @@ func (a *Applier) sync(ctx context.Context, want []HostAddr, full bool) (Result,
 		res.LocalRoutesDeleted = deleted
 		errs = append(errs, err)
 	}
-	res.Installed = a.installedAddrs(cur, res.Changed() || readBack)
+	if readBack {
+		res.Installed = a.installedAddrs(cur, true)
+	} else {
+		res.Installed = a.installedChanged(cur, res)
+	}
 	return res, errors.Join(append(errs, ctxErr)...)
 }
 
@@ -324,6 +328,40 @@ func (a *Applier) installedAddrs(cur map[netip.Addr]uint32, changed bool) []Host
 		a.lastInstalled = sortedHost(cur)
 	}
 	return a.lastInstalled
+}
+
+// installedChanged is installedAddrs after a pass without read-back: the last list with the
+// pass's changes put in, taken out or re-metered, each by binary search, instead of all
+// 10,000 addresses sorted again for one that changed.
+func (a *Applier) installedChanged(cur map[netip.Addr]uint32, res Result) []HostAddr {
+	if a.lastInstalled == nil {
+		return a.installedAddrs(cur, true)
+	}
+	if !res.Changed() {
+		return a.lastInstalled
+	}
+	out := slices.Clone(a.lastInstalled)
+	find := func(ip netip.Addr) (int, bool) {
+		return slices.BinarySearchFunc(out, ip, func(h HostAddr, ip netip.Addr) int { return h.Addr.Compare(ip) })
+	}
+	for _, ip := range res.Removed {
+		if i, ok := find(ip); ok {
+			out = slices.Delete(out, i, i+1)
+		}
+	}
+	for _, ip := range slices.Concat(res.Added, res.Remetered) {
+		m, in := cur[ip]
+		if !in {
+			continue
+		}
+		if i, ok := find(ip); ok {
+			out[i].Metric = m
+		} else {
+			out = slices.Insert(out, i, HostAddr{Addr: ip, Metric: m})
+		}
+	}
+	a.lastInstalled = out
+	return out
 }
 
 // deleteLocalRoutes deletes the kernel local-table (255) entries on the NIC

@@ -5,6 +5,7 @@ package kernel
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,5 +93,19 @@ func waitTrigger(t *testing.T, reasons <-chan string, what string) {
 		default:
 			return false
 		}
+	})
+}
+
+// waitTriggers waits for a trigger mentioning each of whats, in any order, dropping the others.
+func waitTriggers(t *testing.T, reasons <-chan string, whats ...string) {
+	t.Helper()
+	left := slices.Clone(whats)
+	waitFor(t, fmt.Sprintf("triggers mentioning %q", whats), func() bool {
+		select {
+		case r := <-reasons:
+			left = slices.DeleteFunc(left, func(w string) bool { return strings.Contains(r, w) })
+		default:
+		}
+		return len(left) == 0
 	})
 }

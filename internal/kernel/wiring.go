@@ -1,9 +1,11 @@
 package kernel
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -59,6 +61,19 @@ type Wirer struct {
 	devNames      map[int]string
 	provDevs      map[int]bool // the provider devices, by index
 	lastInstalled []string
+
+	// The last pass's desired state, kept so that an event's pass works on the exposures
+	// that changed (wiring_sync.go): want counts the needs of every item, exposures are the
+	// pass's (sorted by prefix), bridges its provider bridges; pending are items the pass
+	// could not make right (an add or remove failed), retried by the next. inc says all of
+	// it can be trusted: the last pass ran to its end with every provider bridge present.
+	want      wantState
+	exposures []exposure.Exposure
+	bridges   []exposure.Bridge
+	pending   map[item]struct{}
+	inc       bool
+	// incPasses counts the passes that worked on the changed exposures only (tests).
+	incPasses int
 }
 
 // WiringResult reports one pass as `ip`-style lines (e.g. "route 10.0.0.5/32 dev br-ex
@@ -153,28 +168,34 @@ func (i item) String() string {
 
 // wantState is what one pass must make true.
 type wantState struct {
-	items   map[item]struct{}
+	// items counts, for each rule, route, neighbour, proxy entry and VLAN device, the
+	// exposures and bridges that need it: an NDP proxy for a subnet serves every VM in it, and
+	// one exposure leaving takes an item away only when no other needs it (wiring_sync.go).
+	items   map[item]int32
 	bridges []string          // provider bridges that exist and are wired, sorted
 	devs    []string          // the bridges and their VLAN sub-devices
 	sysctls map[string]string // /proc/sys paths → value
+	tables  map[string]uint32 // provider bridge → its routing table
+	noIPv6  bool              // IPv6 items are left out (IPv6 disabled on the host)
+	// bridgeErrs are the bridges that cannot be wired; expErrs the exposures, by exposure.
+	bridgeErrs []error
+	expErrs    map[exposure.Exposure]error
 }
 
 // desired turns exposure.Desired into kernel state. Bad entries are skipped and reported;
-// the rest is still wired.
-func (w *Wirer) desired(d exposure.Desired) (wantState, error) {
+// the rest is still wired. noIPv6 leaves out the IPv6 state.
+func (w *Wirer) desired(d exposure.Desired, noIPv6 bool) wantState {
 	// Three items an exposure (rule, route, neighbour) and two a bridge: sized once, since
 	// growing the map was a third of an event's wiring pass at 10,000 exposures.
-	ws := wantState{items: make(map[item]struct{}, 3*len(d.Exposures)+4*len(d.Bridges)), sysctls: map[string]string{
+	ws := wantState{items: make(map[item]int32, 3*len(d.Exposures)+4*len(d.Bridges)), sysctls: map[string]string{
 		"net/ipv4/ip_forward":          "1",
 		"net/ipv6/conf/all/forwarding": "1",
-	}}
-	var errs []error
-	tables := map[string]uint32{}
+	}, tables: map[string]uint32{}, noIPv6: noIPv6, expErrs: map[exposure.Exposure]error{}}
 	names := make([]string, 0, len(d.Bridges))
 	vlans := map[string][]uint16{}
 	for _, b := range d.Bridges {
 		if err := validIfName(b.Name); err != nil {
-			errs = append(errs, fmt.Errorf("provider bridge %q (physnet %s): %w", b.Name, b.Physnet, err))
+			ws.bridgeErrs = append(ws.bridgeErrs, fmt.Errorf("provider bridge %q (physnet %s): %w", b.Name, b.Physnet, err))
 			continue
 		}
 		if _, dup := vlans[b.Name]; dup {
@@ -185,32 +206,29 @@ func (w *Wirer) desired(d exposure.Desired) (wantState, error) {
 	}
 	slices.Sort(names)
 	if n := uint32(len(names)); n > w.opts.TableCount {
-		errs = append(errs, fmt.Errorf("%d provider bridges but only %d routing tables from kernel.bridge_table_base: not wiring %s",
+		ws.bridgeErrs = append(ws.bridgeErrs, fmt.Errorf("%d provider bridges but only %d routing tables from kernel.bridge_table_base: not wiring %s",
 			n, w.opts.TableCount, strings.Join(names[w.opts.TableCount:], ", ")))
 		names = names[:w.opts.TableCount]
 	}
-	vlanDev := func(br string, vid uint16) string { return fmt.Sprintf("%s.%d", br, vid) }
 	for i, br := range names {
 		table := w.opts.TableBase + uint32(i)
-		tables[br] = table
+		ws.tables[br] = table
 		ws.bridges = append(ws.bridges, br)
 		ws.devs = append(ws.devs, br)
 		for _, def := range []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")} {
-			it := item{kind: kindRoute, dst: def, dev: br, table: table}
-			ws.items[it] = struct{}{}
+			ws.ref(item{kind: kindRoute, dst: def, dev: br, table: table}, 1)
 		}
 		for _, vid := range vlans[br] {
 			name := vlanDev(br, vid)
 			if vid == 0 || vid > 4094 {
-				errs = append(errs, fmt.Errorf("provider bridge %s: VLAN id %d is not 1..4094", br, vid))
+				ws.bridgeErrs = append(ws.bridgeErrs, fmt.Errorf("provider bridge %s: VLAN id %d is not 1..4094", br, vid))
 				continue
 			}
 			if err := validIfName(name); err != nil {
-				errs = append(errs, fmt.Errorf("VLAN %d on %s: device name %s: %w", vid, br, name, err))
+				ws.bridgeErrs = append(ws.bridgeErrs, fmt.Errorf("VLAN %d on %s: device name %s: %w", vid, br, name, err))
 				continue
 			}
-			it := item{kind: kindLink, dev: name, parent: br, vlan: vid}
-			ws.items[it] = struct{}{}
+			ws.ref(item{kind: kindLink, dev: name, parent: br, vlan: vid}, 1)
 			ws.devs = append(ws.devs, name)
 		}
 	}
@@ -218,66 +236,107 @@ func (w *Wirer) desired(d exposure.Desired) (wantState, error) {
 		ws.sysctls["net/ipv4/conf/"+dev+"/proxy_arp"] = "1"
 		ws.sysctls["net/ipv6/conf/"+dev+"/proxy_ndp"] = "1"
 	}
-
+	var buf [5]item
 	for _, e := range d.Exposures {
-		if e.Wiring.Bridge == "" {
-			continue
-		}
-		if err := w.wireExposure(ws, tables, e, vlanDev); err != nil {
-			errs = append(errs, fmt.Errorf("%s %s (%s): %w", e.Kind, e.Prefix, e.Object, err))
+		for _, it := range ws.exposure(e, &buf) {
+			ws.ref(it, 1)
 		}
 	}
-	return ws, errors.Join(errs...)
+	return ws
 }
 
-func (w *Wirer) wireExposure(ws wantState, tables map[string]uint32, e exposure.Exposure, vlanDev func(string, uint16) string) error {
+// ref counts n more (or, negative, fewer) needs of it, and reports whether it is needed at
+// all now. An IPv6 item is never needed while IPv6 is left out.
+func (ws *wantState) ref(it item, n int32) bool {
+	if ws.noIPv6 && it.isIPv6() {
+		return false
+	}
+	c := ws.items[it] + n
+	if c <= 0 {
+		delete(ws.items, it)
+		return false
+	}
+	ws.items[it] = c
+	return true
+}
+
+// errs lists why parts of the desired state are not wired: the bridges', then the
+// exposures' by prefix.
+func (ws *wantState) errs() []error {
+	out := slices.Clone(ws.bridgeErrs)
+	if len(ws.expErrs) == 0 {
+		return out
+	}
+	es := slices.Collect(maps.Keys(ws.expErrs))
+	slices.SortFunc(es, func(a, b exposure.Exposure) int {
+		return cmp.Or(exposure.ComparePrefix(a.Prefix, b.Prefix), strings.Compare(a.Object, b.Object), strings.Compare(string(a.Kind), string(b.Kind)))
+	})
+	for _, e := range es {
+		out = append(out, ws.expErrs[e])
+	}
+	return out
+}
+
+func vlanDev(br string, vid uint16) string { return fmt.Sprintf("%s.%d", br, vid) }
+
+// exposure returns the items e needs (in buf's array), or none when e cannot be wired
+// (recorded in ws.expErrs) or has no bridge on this node.
+func (ws *wantState) exposure(e exposure.Exposure, buf *[5]item) []item {
+	if e.Wiring.Bridge == "" {
+		return nil
+	}
+	its, err := ws.wireExposure(e, buf[:0])
+	if err != nil {
+		ws.expErrs[e] = fmt.Errorf("%s %s (%s): %w", e.Kind, e.Prefix, e.Object, err)
+		return nil
+	}
+	return its
+}
+
+func (ws *wantState) wireExposure(e exposure.Exposure, out []item) ([]item, error) {
 	wi := e.Wiring
-	table, ok := tables[wi.Bridge]
+	table, ok := ws.tables[wi.Bridge]
 	if !ok {
-		return fmt.Errorf("bridge %q is not one of this node's wired provider bridges", wi.Bridge)
+		return nil, fmt.Errorf("bridge %q is not one of this node's wired provider bridges", wi.Bridge)
 	}
 	if !e.Prefix.IsValid() {
-		return errors.New("invalid prefix")
+		return nil, errors.New("invalid prefix")
 	}
 	dst := e.Prefix.Masked()
 	dev := wi.Bridge
 	if wi.VLAN != 0 {
 		dev = vlanDev(wi.Bridge, wi.VLAN)
 		if _, ok := ws.items[item{kind: kindLink, dev: dev, parent: wi.Bridge, vlan: wi.VLAN}]; !ok {
-			return fmt.Errorf("VLAN %d is not among the VLANs of provider bridge %s", wi.VLAN, wi.Bridge)
+			return nil, fmt.Errorf("VLAN %d is not among the VLANs of provider bridge %s", wi.VLAN, wi.Bridge)
 		}
 	}
 	route := item{kind: kindRoute, dst: dst, dev: dev, table: table}
 	if wi.Via.IsValid() {
 		via := wi.Via.Unmap()
 		if via.Is4() != dst.Addr().Is4() {
-			return fmt.Errorf("next hop %s is not of the prefix's address family", wi.Via)
+			return nil, fmt.Errorf("next hop %s is not of the prefix's address family", wi.Via)
 		}
 		route.via, route.onlink = via, true
 	}
-	var neighs []item
+	out = append(out, route, item{kind: kindRule, dst: dst, table: table})
 	if wi.MAC != "" {
 		mac, err := net.ParseMAC(wi.MAC)
 		if err != nil || len(mac) != 6 {
-			return fmt.Errorf("gateway MAC %q is not an Ethernet address", wi.MAC)
+			return nil, fmt.Errorf("gateway MAC %q is not an Ethernet address", wi.MAC)
 		}
 		if !dst.IsSingleIP() {
-			return errors.New("a gateway MAC is only meaningful for a host prefix")
+			return nil, errors.New("a gateway MAC is only meaningful for a host prefix")
 		}
-		neighs = append(neighs, item{kind: kindNeigh, addr: dst.Addr(), mac: mac.String(), dev: dev})
+		out = append(out, item{kind: kindNeigh, addr: dst.Addr(), mac: mac.String(), dev: dev})
 		if dst.Addr().Is6() {
-			neighs = append(neighs, item{kind: kindProxy, addr: dst.Addr(), dev: dev})
+			out = append(out, item{kind: kindProxy, addr: dst.Addr(), dev: dev})
 		}
 	}
 	if p := wi.NDPProxy; p.IsValid() {
 		if !p.Is6() || !dst.Addr().Is6() {
-			return fmt.Errorf("NDP proxy %s is only for an IPv6 exposure", p)
+			return nil, fmt.Errorf("NDP proxy %s is only for an IPv6 exposure", p)
 		}
-		neighs = append(neighs, item{kind: kindProxy, addr: p, dev: dev})
+		out = append(out, item{kind: kindProxy, addr: p, dev: dev})
 	}
-	rule := item{kind: kindRule, dst: dst, table: table}
-	for _, it := range append([]item{route, rule}, neighs...) {
-		ws.items[it] = struct{}{}
-	}
-	return nil
+	return out, nil
 }

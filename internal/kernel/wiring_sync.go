@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 	"io/fs"
 	"maps"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,7 +60,9 @@ func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired, retired ...s
 
 // SyncWiringChanges is SyncWiring for a pass driven by an event: it diffs against what the
 // applier installed (mirror.go) instead of reading every rule, route and neighbour back,
-// unless that is not to be trusted or the provider devices changed.
+// unless that is not to be trusted or the provider devices changed; and when the bridges are
+// as at the last pass, it wires only the exposures that differ from the last pass's. The
+// Wirer keeps d.Exposures for that comparison: the caller must not modify them afterwards.
 func (w *Wirer) SyncWiringChanges(ctx context.Context, d exposure.Desired, retired ...string) (WiringResult, error) {
 	return w.syncWiring(ctx, d, false, retired)
 }
@@ -73,15 +76,27 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 	if w.b == nil {
 		return WiringResult{}, errors.New("kernel wiring applier is closed")
 	}
-	ws, errWant := w.desired(d)
-	w.leaveOutIPv6IfDisabled(ws)
-	errs := []error{errWant}
+	noIPv6 := w.checkIPv6()
+	exps := sortedExposures(d.Exposures)
+	// An event's pass works on the exposures that changed when the bridges and IPv6 are as
+	// at the last pass; anything else computes the whole desired state anew.
+	inc := !full && w.inc && w.want.noIPv6 == noIPv6 && slices.EqualFunc(w.bridges, d.Bridges, sameBridge)
+	var ws wantState
+	if inc {
+		ws = w.want
+	} else {
+		ws = w.desired(d, noIPv6)
+	}
+	w.inc = false // until this pass has run to its end
+	// The error names what cannot be wired (ws.errs, once ws is final), then what failed.
+	var errs []error
+	fail := func(more ...error) error { return errors.Join(append(append(ws.errs(), errs...), more...)...) }
 	if err := ctx.Err(); err != nil {
-		return WiringResult{}, errors.Join(errWant, err)
+		return WiringResult{}, fail(err)
 	}
 	links, err := w.b.links()
 	if err != nil {
-		return WiringResult{}, errors.Join(errWant, err)
+		return WiringResult{}, fail(err)
 	}
 	byIndex := make(map[int]string, len(links))
 	for name, li := range links {
@@ -136,11 +151,15 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 		owned = w.items.take(0)
 	}
 	readBack := owned == nil
+	if inc && (readBack || len(missing) > 0) {
+		inc = false
+		ws = w.desired(d, noIPv6)
+	}
 	if readBack {
 		gen := w.items.generation()
 		if owned, err = w.b.owned(w.opts, devs, gone); err != nil {
 			res.Installed = w.installed(vlans, nil, true)
-			return res, errors.Join(append(errs, err)...)
+			return res, fail(err)
 		}
 		w.items.write(func() {
 			w.devNames = byIndex
@@ -161,6 +180,162 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 		_, ok := owned[it]
 		return ok
 	}
+	wanted := func(it item) bool {
+		_, ok := ws.items[it]
+		return ok && !missing[it.dev] && !missing[it.parent]
+	}
+
+	var stale, add []item
+	if inc {
+		// Only the items of the exposures that changed, and those the last pass could not
+		// make right, can be wrong: the rest is as the last pass left it, and the mirror
+		// says so.
+		w.incPasses++
+		touched := w.changedItems(&ws, w.exposures, exps)
+		for it := range w.pending {
+			touched = append(touched, it)
+		}
+		seen := make(map[item]struct{}, len(touched))
+		for _, it := range touched {
+			if _, dup := seen[it]; dup {
+				continue
+			}
+			seen[it] = struct{}{}
+			switch want, in := wanted(it), has(it); {
+			case want && !in:
+				add = append(add, it)
+			case !want && in:
+				stale = append(stale, it)
+			}
+		}
+	} else {
+		for _, set := range []map[item]struct{}{vlans, owned} {
+			for it := range set {
+				if _, ok := ws.items[it]; !ok {
+					stale = append(stale, it)
+				}
+			}
+		}
+		for it := range ws.items {
+			if !has(it) && wanted(it) {
+				add = append(add, it)
+			}
+		}
+	}
+	addedItems, removedItems, ctxErr := w.applyItems(ctx, add, stale, vlans, owned, &res, &errs)
+	if ctxErr == nil {
+		res.Added = append(res.Added, w.syncSysctls(ws, links, vlans, missing, &errs)...)
+	}
+	slices.Sort(res.Added)
+	slices.Sort(res.Removed)
+	if readBack {
+		res.Installed = w.installed(vlans, owned, true)
+	} else {
+		res.Installed = w.installedChanged(addedItems, removedItems)
+	}
+
+	// What the next event's pass starts from.
+	pending := map[item]struct{}{}
+	for _, list := range [][]item{add, stale} {
+		for _, it := range list {
+			if wanted(it) != has(it) {
+				pending[it] = struct{}{}
+			}
+		}
+	}
+	w.want, w.exposures, w.bridges, w.pending = ws, exps, slices.Clone(d.Bridges), pending
+	w.inc = ctxErr == nil && len(missing) == 0
+	return res, fail(ctxErr)
+}
+
+// changedItems walks the last pass's exposures and this pass's, both sorted by prefix,
+// counts the needs of the exposures that left or came (a changed one does both) into ws,
+// and returns the items whose need changed. Equal exposures cost a comparison.
+func (w *Wirer) changedItems(ws *wantState, old, cur []exposure.Exposure) []item {
+	var touched []item
+	var buf [5]item
+	change := func(gone, came []exposure.Exposure) {
+		for _, e := range gone {
+			for _, it := range ws.exposure(e, &buf) {
+				ws.ref(it, -1)
+				touched = append(touched, it)
+			}
+			delete(ws.expErrs, e)
+		}
+		for _, e := range came {
+			for _, it := range ws.exposure(e, &buf) {
+				ws.ref(it, 1)
+				touched = append(touched, it)
+			}
+		}
+	}
+	group := func(es []exposure.Exposure, i int) int {
+		j := i + 1
+		for j < len(es) && es[j].Prefix == es[i].Prefix {
+			j++
+		}
+		return j
+	}
+	i, j := 0, 0
+	for i < len(old) || j < len(cur) {
+		c := 0
+		switch {
+		case i == len(old):
+			c = 1
+		case j == len(cur):
+			c = -1
+		default:
+			c = exposure.ComparePrefix(old[i].Prefix, cur[j].Prefix)
+		}
+		switch {
+		case c < 0:
+			ie := group(old, i)
+			change(old[i:ie], nil)
+			i = ie
+		case c > 0:
+			je := group(cur, j)
+			change(nil, cur[j:je])
+			j = je
+		default:
+			ie, je := group(old, i), group(cur, j)
+			if !slices.EqualFunc(old[i:ie], cur[j:je], sameWiring) {
+				change(old[i:ie], cur[j:je])
+			}
+			i, j = ie, je
+		}
+	}
+	return touched
+}
+
+// sameWiring reports whether two exposures need the same wiring and name it alike in errors.
+func sameWiring(a, b exposure.Exposure) bool {
+	return a.Prefix == b.Prefix && a.Wiring == b.Wiring && a.Kind == b.Kind && a.Object == b.Object
+}
+
+func sameBridge(a, b exposure.Bridge) bool {
+	return a.Name == b.Name && a.Physnet == b.Physnet && slices.Equal(a.VLANs, b.VLANs)
+}
+
+// sortedExposures returns es sorted by prefix (as exposure.Compute returns them), sorting
+// a copy only when they are not.
+func sortedExposures(es []exposure.Exposure) []exposure.Exposure {
+	cmpPrefix := func(a, b exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) }
+	if slices.IsSortedFunc(es, cmpPrefix) {
+		return es
+	}
+	es = slices.Clone(es)
+	slices.SortStableFunc(es, cmpPrefix)
+	return es
+}
+
+// applyItems adds add and removes stale, keeping the mirror (owned) and the VLAN devices
+// (vlans) written through, and returns what it changed. Make before break: what is wanted is
+// added first, so traffic never finds neither the old nor the new entry (a bridge's table
+// renumbered, a route's next hop changed). An add that collides with the stale entry it
+// replaces (same route key) is retried after the removals.
+func (w *Wirer) applyItems(ctx context.Context, add, stale []item, vlans, owned map[item]struct{}, res *WiringResult, errs *[]error) (addedItems, removedItems []item, ctxErr error) {
+	slices.SortFunc(stale, func(a, b item) int { return compareItems(b, a) })
+	slices.SortFunc(add, compareItems)
 	put := func(it item, in bool) {
 		if it.kind == kindLink {
 			if in {
@@ -178,28 +353,6 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 			}
 		})
 	}
-
-	var stale, add []item
-	for _, set := range []map[item]struct{}{vlans, owned} {
-		for it := range set {
-			if _, ok := ws.items[it]; !ok {
-				stale = append(stale, it)
-			}
-		}
-	}
-	for it := range ws.items {
-		if !has(it) && !missing[it.dev] && !missing[it.parent] {
-			add = append(add, it)
-		}
-	}
-	slices.SortFunc(stale, func(a, b item) int { return compareItems(b, a) })
-	slices.SortFunc(add, compareItems)
-
-	// Make before break: what is wanted is added first, so traffic never finds neither the
-	// old nor the new entry (a bridge's table renumbered, a route's next hop changed). An add
-	// that collides with the stale entry it replaces (same route key) is retried after the
-	// removals.
-	var ctxErr error
 	var collided []item
 	addItem := func(it item) error {
 		if it.kind == kindLink {
@@ -211,7 +364,6 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 		}
 		return w.b.add(it, w.opts)
 	}
-	var addedItems, removedItems []item
 	added := func(it item) {
 		addedItems = append(addedItems, it)
 		res.Added = append(res.Added, it.String())
@@ -228,10 +380,23 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 			continue
 		} else if err != nil {
 			put(it, false)
-			errs = append(errs, fmt.Errorf("add %s: %w", it, err))
+			*errs = append(*errs, fmt.Errorf("add %s: %w", it, err))
 			continue
 		}
 		added(it)
+	}
+	// A permanent neighbour is added with NLM_F_REPLACE: the one it replaced (same address
+	// and device, another MAC) is gone already, and deleting it by address would take the
+	// new one with it.
+	type neighKey struct {
+		addr netip.Addr
+		dev  string
+	}
+	replaced := map[neighKey]bool{}
+	for _, it := range addedItems {
+		if it.kind == kindNeigh {
+			replaced[neighKey{it.addr, it.dev}] = true
+		}
 	}
 	for _, it := range stale {
 		if ctxErr != nil {
@@ -242,6 +407,12 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 		}
 		var err error
 		put(it, false)
+		if it.kind == kindNeigh && it.other == "" && replaced[neighKey{it.addr, it.dev}] {
+			removedItems = append(removedItems, it)
+			res.Removed = append(res.Removed, it.String())
+			w.log.Info("replaced wiring", "what", it.String())
+			continue
+		}
 		if it.kind == kindLink {
 			err = w.b.delLink(it.dev)
 		} else {
@@ -249,7 +420,7 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 		}
 		if err != nil {
 			put(it, true)
-			errs = append(errs, fmt.Errorf("remove stale %s: %w", it, err))
+			*errs = append(*errs, fmt.Errorf("remove stale %s: %w", it, err))
 			continue
 		}
 		removedItems = append(removedItems, it)
@@ -263,28 +434,19 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 		put(it, true)
 		if err := addItem(it); err != nil {
 			put(it, false)
-			errs = append(errs, fmt.Errorf("add %s: %w", it, err))
+			*errs = append(*errs, fmt.Errorf("add %s: %w", it, err))
 			continue
 		}
 		added(it)
 	}
-	if ctxErr == nil {
-		res.Added = append(res.Added, w.syncSysctls(ws, links, vlans, missing, &errs)...)
-	}
-	slices.Sort(res.Added)
-	slices.Sort(res.Removed)
-	if readBack {
-		res.Installed = w.installed(vlans, owned, true)
-	} else {
-		res.Installed = w.installedChanged(addedItems, removedItems)
-	}
-	return res, errors.Join(append(errs, ctxErr)...)
+	return addedItems, removedItems, ctxErr
 }
 
-// leaveOutIPv6IfDisabled drops the IPv6 state from ws on a host with IPv6 disabled (the
-// ipv6.disable=1 boot option, or disable_ipv6=1): every IPv6 request would fail on every
-// pass, and there is no IPv6 traffic to steer. It says so once, and again when it changes.
-func (w *Wirer) leaveOutIPv6IfDisabled(ws wantState) {
+// checkIPv6 reads whether IPv6 is disabled on the host (the ipv6.disable=1 boot option, or
+// disable_ipv6=1): then the IPv6 state is left out of the desired state, since every IPv6
+// request would fail on every pass and there is no IPv6 traffic to steer. It says so once,
+// and again when it changes.
+func (w *Wirer) checkIPv6() bool {
 	disabled := ipv6Disabled(w.b.readSysctl)
 	if disabled != w.noIPv6 {
 		if disabled {
@@ -294,14 +456,7 @@ func (w *Wirer) leaveOutIPv6IfDisabled(ws wantState) {
 		}
 		w.noIPv6 = disabled
 	}
-	if !disabled {
-		return
-	}
-	for it := range ws.items {
-		if it.isIPv6() {
-			delete(ws.items, it)
-		}
-	}
+	return disabled
 }
 
 // ipv6Disabled reports whether the host has IPv6 turned off: the ipv6.disable=1 boot option

@@ -33,7 +33,8 @@ type PassOptions struct {
 	Log     *slog.Logger
 }
 
-// Passer runs passes: read → exposure.Compute → handover → every applier → report.
+// Passer runs passes: read → exposure.Compute (through a Memo kept from pass to pass) →
+// handover → every applier → report.
 type Passer struct {
 	src      Source
 	appliers []Applier
@@ -43,6 +44,7 @@ type Passer struct {
 	log      *slog.Logger
 
 	// Only the loop's goroutine touches these.
+	memo     *exposure.Memo // the last passes' per-port results, reused while their inputs hold
 	findings findingLog
 	stale    string // databases disconnected at the last pass, for logging changes only
 }
@@ -55,7 +57,8 @@ func NewPasser(o PassOptions) *Passer {
 	if o.Reporter == nil {
 		o.Reporter = nopReporter{}
 	}
-	p := &Passer{src: o.Source, appliers: o.Appliers, handover: newHandover(o.Trigger), rep: o.Reporter, log: o.Log}
+	p := &Passer{src: o.Source, appliers: o.Appliers, handover: newHandover(o.Trigger), rep: o.Reporter, log: o.Log,
+		memo: exposure.NewMemo()}
 	p.SetPolicy(o.Policy)
 	return p
 }
@@ -71,7 +74,12 @@ func (p *Passer) Pass(ctx context.Context, full bool) error {
 		return fmt.Errorf("read OVN: %w", err)
 	}
 	p.reportStale(st.Stale)
-	desired, findings := exposure.Compute(st, id, *p.policy.Load())
+	// Exactly exposure.Compute's result; the ports whose rows did not change cost nothing.
+	// A full pass decides everything anew, as it reads everything back.
+	if full {
+		p.memo.Forget()
+	}
+	desired, findings := p.memo.Compute(st, id, *p.policy.Load())
 	p.findings.report(findings, p.log)
 	p.rep.Findings(findings)
 	desired, arriving := p.handover.apply(desired, st, id.Chassis)

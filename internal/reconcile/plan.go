@@ -13,7 +13,9 @@ import (
 // Plan is what one pass asks every applier to make true. Appliers read only their part and
 // never change it: the same Plan goes to all of them.
 type Plan struct {
-	// Desired is what the core computed, with the live-migration handover applied.
+	// Desired is what the core computed, with the live-migration handover applied. Nobody
+	// modifies it once it is handed over: each pass makes a new one, and an applier may keep
+	// it to compare the next pass's with (the kernel wiring does).
 	Desired exposure.Desired
 	// Arriving are VM prefixes that just moved here: announced with exposure.ArrivingMetric.
 	Arriving map[netip.Prefix]bool

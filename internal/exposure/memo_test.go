@@ -1,0 +1,255 @@
+package exposure
+
+import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
+)
+
+// memoCloud is newCloud with more to memoise: a VLAN provider network (physnet2, tag 100),
+// a provider network this node has no mapping for (physnet9), and VM ports on all of them.
+func memoCloud() (ovnstate.State, ovnstate.Identity) {
+	c := newCloud().gatewayOn(me).fip("172.24.4.100", "vm-p0", "fa:16:3e:ff:00:01")
+	vlan := localnet("physnet2")
+	vlan.Tag = 100
+	c.st.Switches = append(c.st.Switches,
+		ovnstate.LogicalSwitch{Name: "vlan-net", Ports: []ovnstate.LogicalSwitchPort{vlan}},
+		ovnstate.LogicalSwitch{Name: "far", Ports: []ovnstate.LogicalSwitchPort{localnet("physnet9")}})
+	for i := range 6 {
+		c.vm("public", fmt.Sprintf("vm-p%d", i), []string{me, "compute-1", ""}[i%3], fmt.Sprintf("172.24.4.%d", 10+i), fmt.Sprintf("2001:db8:4::%x", 10+i))
+		c.vm("vlan-net", fmt.Sprintf("vm-v%d", i), []string{me, "compute-1"}[i%2], fmt.Sprintf("198.51.100.%d", 10+i))
+		c.vm("private", fmt.Sprintf("vm-t%d", i), []string{me, "compute-1"}[i%2], fmt.Sprintf("10.0.0.%d", 10+i))
+	}
+	c.vm("far", "vm-f0", me, "203.0.113.10")
+	id := ovnstate.Identity{Chassis: me, BridgeMappings: map[string]string{"physnet1": "br-ex", "physnet2": "br-vlan"}}
+	return c.st, id
+}
+
+// cloneState copies what a step changes: the switches' and routers' slices and the
+// bindings. Rows are replaced, never edited, as the OVN snapshot does.
+func cloneState(st ovnstate.State) ovnstate.State {
+	out := st
+	out.Switches = slices.Clone(st.Switches)
+	for i := range out.Switches {
+		out.Switches[i].Ports = slices.Clone(out.Switches[i].Ports)
+	}
+	out.Routers = slices.Clone(st.Routers)
+	for i := range out.Routers {
+		out.Routers[i].Ports = slices.Clone(out.Routers[i].Ports)
+	}
+	out.Bindings = maps.Clone(st.Bindings)
+	return out
+}
+
+// memoStep changes one input of the state, the identity or the policy at random.
+func memoStep(r *rand.Rand, st *ovnstate.State, id *ovnstate.Identity, pol *Policy, step int) string {
+	sw := &st.Switches[r.IntN(len(st.Switches))]
+	var vms []int
+	for i, p := range sw.Ports {
+		if vmPortTypes[p.Type] {
+			vms = append(vms, i)
+		}
+	}
+	pick := func() *ovnstate.LogicalSwitchPort {
+		if len(vms) == 0 {
+			return nil
+		}
+		return &sw.Ports[vms[r.IntN(len(vms))]]
+	}
+	addrs := []string{"fa:16:3e:aa:00:01 172.24.4.50", "fa:16:3e:aa:00:02 172.24.4.10", "fa:16:3e:aa:00:03 198.51.100.99 2001:db8:4::99",
+		"fa:16:3e:aa:00:04 999.1.1.1 172.24.4.51", "not-a-mac 172.24.4.52", "fa:16:3e:aa:00:05", "fa:16:3e:aa:00:06 10.0.0.77", "router"}
+	chassis := []string{me, "compute-1", ""}
+	switch k := r.IntN(14); k {
+	case 0, 1: // a port's addresses
+		if p := pick(); p != nil {
+			p.Addresses = []string{addrs[r.IntN(len(addrs))]}
+			return "addresses of " + p.Name
+		}
+	case 2, 3, 4: // a binding moves, starts or ends a live migration, goes away
+		if p := pick(); p != nil {
+			b := ovnstate.PortBinding{LogicalPort: p.Name, Chassis: chassis[r.IntN(3)]}
+			switch r.IntN(4) {
+			case 0:
+				b.RequestedChassis = chassis[r.IntN(3)]
+			case 1:
+				b.AdditionalChassis = []string{chassis[r.IntN(3)]}
+			case 2:
+				delete(st.Bindings, p.Name)
+				return "binding of " + p.Name + " deleted"
+			}
+			st.Bindings[p.Name] = b
+			return "binding of " + p.Name
+		}
+	case 5: // a new port, sometimes named like one on another switch
+		name := fmt.Sprintf("vm-new%d", step)
+		if r.IntN(3) == 0 {
+			name = "vm-p1"
+		}
+		sw.Ports = append(sw.Ports, vm(name, addrs[r.IntN(len(addrs))]))
+		st.Bindings[name] = ovnstate.PortBinding{LogicalPort: name, Chassis: chassis[r.IntN(3)]}
+		return "port " + name + " added to " + sw.Name
+	case 6: // a port deleted
+		if len(vms) > 0 {
+			i := vms[r.IntN(len(vms))]
+			name := sw.Ports[i].Name
+			sw.Ports = slices.Delete(sw.Ports, i, i+1)
+			return "port " + name + " deleted"
+		}
+	case 7: // neutron:cidrs (the NDP proxy address) or a virtual port's VIP
+		if p := pick(); p != nil {
+			p.ExternalIDs = map[string]string{"neutron:cidrs": []string{"2001:db8:4::99/64", "2001:db8:4::10/64", "172.24.4.60/24", "bad"}[r.IntN(4)]}
+			if r.IntN(2) == 0 {
+				p.Type, p.Options = "virtual", map[string]string{"virtual-ip": []string{"172.24.4.61", "x"}[r.IntN(2)]}
+			}
+			return "external_ids/options of " + p.Name
+		}
+	case 8: // the node's bridge mappings
+		m := maps.Clone(id.BridgeMappings)
+		if _, ok := m["physnet2"]; ok {
+			delete(m, "physnet2")
+		} else {
+			m["physnet2"] = "br-vlan"
+		}
+		if r.IntN(3) == 0 {
+			m["physnet9"] = "br-far"
+		}
+		id.BridgeMappings = m
+		return "bridge mappings"
+	case 9: // the node's own addresses (the infrastructure guard)
+		id.Facts.Addresses = []netip.Prefix{[]netip.Prefix{netip.MustParsePrefix("172.24.4.50/32"), netip.MustParsePrefix("198.51.100.0/24"),
+			netip.MustParsePrefix("192.0.2.1/24")}[r.IntN(3)]}
+		return "node facts"
+	case 10: // the VM allow-list
+		switch r.IntN(3) {
+		case 0:
+			pol.Allowed = nil
+		case 1:
+			pol.Allowed = map[Kind]Allowed{KindVM: {Provider: true}}
+		case 2:
+			pol.Allowed = map[Kind]Allowed{KindVM: {Prefixes: []netip.Prefix{netip.MustParsePrefix("172.24.4.0/28")}}}
+		}
+		return "policy allow-list"
+	case 11: // a provider subnet (the "provider" allow-list reads it)
+		rt := &st.Routers[0]
+		rt.Ports[0].Networks = []string{[]string{"172.24.4.1/24", "172.24.4.1/27"}[r.IntN(2)], "2001:db8:4::1/64"}
+		return "router gateway networks"
+	case 12: // the VLAN network's tag
+		for i := range st.Switches {
+			if st.Switches[i].Name == "vlan-net" {
+				st.Switches[i].Ports[0].Tag = []int{100, 200, 0}[r.IntN(3)]
+			}
+		}
+		return "VLAN tag"
+	case 13: // the chassis, and the tenant policy
+		pol.TenantNetworks = !pol.TenantNetworks
+		if r.IntN(4) == 0 {
+			id.Chassis = chassis[r.IntN(2)]
+		}
+		return "tenant policy / chassis"
+	}
+	return "nothing"
+}
+
+// memoSequence runs a sequence of random changes through m and through Compute, and returns
+// the first difference between their results, and how many ports m reused.
+func memoSequence(m *Memo, seed uint64, steps int) (string, int) {
+	r := rand.New(rand.NewPCG(seed, 17))
+	st, id := memoCloud()
+	var pol Policy
+	hits := 0
+	for step := range steps {
+		what := "start"
+		if step > 0 {
+			st = cloneState(st)
+			for range 1 + r.IntN(2) {
+				what = memoStep(r, &st, &id, &pol, step)
+			}
+		}
+		if step%37 == 36 {
+			m.Forget() // a full pass
+		}
+		wantD, wantF := Compute(st, id, pol)
+		gotD, gotF := m.Compute(st, id, pol)
+		hits += m.Hits
+		if diff := cmp.Diff(wantD, gotD, cmpAddrs); diff != "" {
+			return fmt.Sprintf("step %d (%s): Desired differs (-Compute +Memo):\n%s", step, what, diff), hits
+		}
+		if diff := cmp.Diff(wantF, gotF, cmpAddrs); diff != "" {
+			return fmt.Sprintf("step %d (%s): findings differ (-Compute +Memo):\n%s", step, what, diff), hits
+		}
+	}
+	return "", hits
+}
+
+var cmpAddrs = cmp.Options{cmp.Comparer(func(a, b netip.Addr) bool { return a == b }), cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })}
+
+// TestMemoEqualsCompute: a Memo's results equal Compute's, exposures and findings in the
+// same order, through random sequences of changes to every input a provider port's decision
+// reads (the port, its binding, its network's mapping and VLAN, the node's facts, the
+// policy, the provider subnets), and the memo does reuse results.
+func TestMemoEqualsCompute(t *testing.T) {
+	for seed := range uint64(20) {
+		m := NewMemo()
+		diff, hits := memoSequence(m, seed, 150)
+		if diff != "" {
+			t.Fatalf("seed %d: %s", seed, diff)
+		}
+		if hits < 500 {
+			t.Errorf("seed %d: %d ports reused in 150 passes: the memo hardly memoises", seed, hits)
+		}
+	}
+}
+
+// TestMemoEquivalenceCatchesAMissingInput shows that TestMemoEqualsCompute would fail if the
+// memo's key forgot an input: each variant drops one, and the sequence finds a difference.
+func TestMemoEquivalenceCatchesAMissingInput(t *testing.T) {
+	for name, same := range map[string]func(m *portMemo, ls string, pn providerNet, p ovnstate.LogicalSwitchPort, b ovnstate.PortBinding, bound bool) bool{
+		"binding": func(m *portMemo, ls string, pn providerNet, p ovnstate.LogicalSwitchPort, _ ovnstate.PortBinding, _ bool) bool {
+			return m.ls == ls && m.pn == pn && sameLSP(m.lsp, p)
+		},
+		"requested-chassis": func(m *portMemo, ls string, pn providerNet, p ovnstate.LogicalSwitchPort, b ovnstate.PortBinding, bound bool) bool {
+			b.RequestedChassis = m.b.RequestedChassis
+			return samePortInputs(m, ls, pn, p, b, bound)
+		},
+		"external_ids": func(m *portMemo, ls string, pn providerNet, p ovnstate.LogicalSwitchPort, b ovnstate.PortBinding, bound bool) bool {
+			p.ExternalIDs = m.lsp.ExternalIDs
+			return samePortInputs(m, ls, pn, p, b, bound)
+		},
+		"provider network": func(m *portMemo, ls string, _ providerNet, p ovnstate.LogicalSwitchPort, b ovnstate.PortBinding, bound bool) bool {
+			return samePortInputs(m, ls, m.pn, p, b, bound)
+		},
+	} {
+		found := false
+		for seed := range uint64(20) {
+			m := NewMemo()
+			m.samePort = same
+			if diff, _ := memoSequence(m, seed, 150); diff != "" {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("a memo blind to the port's %s went unnoticed", name)
+		}
+	}
+	// The shared context: a memo that never notices it change.
+	found := false
+	for seed := range uint64(20) {
+		m := NewMemo()
+		m.sameCtx = func(memoContext, memoContext) bool { return true }
+		if diff, _ := memoSequence(m, seed, 150); diff != "" {
+			found = true
+			break
+		}
+	}
+	if !found {
+		t.Error("a memo blind to the shared context went unnoticed")
+	}
+}
