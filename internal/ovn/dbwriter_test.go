@@ -171,6 +171,16 @@ func (l *dbLab) vmPorts(t testing.TB, ctx context.Context, ls, prefix string, n 
 	transact(t, ctx, l.sbw, sbOps)
 }
 
+// nbPort adds one VM port to NB switch ls in one transaction.
+func (l *dbLab) nbPort(t testing.TB, ctx context.Context, ls, name string) {
+	t.Helper()
+	o, err := l.nbw.Create(&nbdb.LogicalSwitchPort{UUID: "newport", Name: name, Addresses: []string{"fa:16:3e:ff:00:01 192.0.2.10"}})
+	m := odb.Operation{Op: odb.OperationMutate, Table: nbdb.LogicalSwitchTable,
+		Where:     []odb.Condition{{Column: "name", Function: odb.ConditionEqual, Value: ls}},
+		Mutations: []odb.Mutation{{Column: "ports", Mutator: odb.MutateOperationInsert, Value: namedSet([]string{"newport"})}}}
+	transact(t, ctx, l.nbw, append(ops(t, o, err), m))
+}
+
 func namedSet(names []string) odb.OvsSet {
 	s := odb.OvsSet{}
 	for _, n := range names {

@@ -124,10 +124,12 @@ func (s *nbSwitches) read(switches, ports *cache.RowCache, dirty map[string]map[
 			oldPorts = c.old.ports
 		}
 		var newPorts []string
+		l := s.lists[c.uuid]
 		if c.has {
 			newPorts = c.new.ports
-			if s.lists[c.uuid] == nil {
-				s.lists[c.uuid] = newSortedList(compareSwitchPorts)
+			if l == nil {
+				l = newSortedList(compareSwitchPorts)
+				s.lists[c.uuid] = l
 			}
 		} else {
 			delete(s.lists, c.uuid)
@@ -135,6 +137,12 @@ func (s *nbSwitches) read(switches, ports *cache.RowCache, dirty map[string]map[
 		keep := make(map[string]struct{}, len(newPorts))
 		for _, u := range newPorts {
 			keep[u] = struct{}{}
+			// A port already listed stays (and is in portIn): a change of its own row is in
+			// pCh. Adding a port rewrites the switch's whole ports column; only the new port
+			// is an edit.
+			if _, listed := l.byID[u]; listed {
+				continue
+			}
 			s.portIn.add(u, c.uuid)
 			if p, ok := s.ports.rows[u]; ok {
 				editFor(c.uuid)[u] = &p
@@ -159,8 +167,7 @@ func (s *nbSwitches) read(switches, ports *cache.RowCache, dirty map[string]map[
 	}
 	for sw, e := range edits {
 		if l := s.lists[sw]; l != nil {
-			// An edit that sets a port to the value it has is dropped: adding a port to a
-			// switch rewrites its whole ports column, and only the new port changed.
+			// An edit that sets a port to the value it has is dropped.
 			for u, v := range e {
 				if old, ok := l.byID[u]; ok && v != nil && samePort(old, *v) {
 					delete(e, u)

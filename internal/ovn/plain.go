@@ -197,11 +197,24 @@ func (t *plainTable[P]) sync(rc *cache.RowCache, dirty map[string]struct{}, all 
 		}
 		return nil, true
 	}
+	// Row deep-copies a row (through JSON: model.Clone), cheap for a port, not for a switch
+	// listing 10,000 of them; a small table, or one with many rows changed, is read in
+	// place from a shallow copy of its map instead.
+	var inPlace map[string]model.Model
+	if n := rc.Len(); len(dirty) > 0 && (n <= smallTable || len(dirty) > n/8) {
+		inPlace = rc.RowsShallow()
+	}
 	for u := range dirty {
 		old, hadOld := t.rows[u]
 		var nw P
 		has := false
-		if m := rc.Row(u); m != nil {
+		var m model.Model
+		if inPlace != nil {
+			m = inPlace[u]
+		} else {
+			m = rc.Row(u)
+		}
+		if m != nil {
 			nw, has = t.conv(m)
 		}
 		switch {
@@ -216,6 +229,9 @@ func (t *plainTable[P]) sync(rc *cache.RowCache, dirty map[string]struct{}, all 
 	}
 	return chs, false
 }
+
+// smallTable is the size up to which a table's changed rows are read in place.
+const smallTable = 1024
 
 // sortedList is a slice kept sorted by cmp (a total order), changed by edits rather than
 // rebuilt: one edit costs a binary search and a copy of the slice. The slice may be held
@@ -251,7 +267,8 @@ func (s *sortedList[V]) edit(edits map[string]*V) {
 		s.vals = out
 		return
 	}
-	out := slices.Clone(s.vals)
+	out := make([]V, len(s.vals), len(s.vals)+len(edits))
+	copy(out, s.vals)
 	for u, v := range edits {
 		if old, ok := s.byID[u]; ok {
 			if i, found := slices.BinarySearchFunc(out, old, s.cmp); found {

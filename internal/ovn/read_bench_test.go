@@ -25,6 +25,56 @@ func BenchmarkReadAfterOneChange(b *testing.B) {
 	}
 }
 
+// BenchmarkReadAfterPortAdded: as BenchmarkReadAfterOneChange with nb_ovn_bgp_driver, the
+// change being one more VM port on the 10,000-port switch (a Logical_Switch_Port inserted
+// and the switch's ports column rewritten).
+func BenchmarkReadAfterPortAdded(b *testing.B) {
+	ctx := context.Background()
+	n := 10000
+	l := newDBLab(b, ctx)
+	l.run(b, "ovn-nbctl", "--db=unix:"+l.nb, "ls-add", "public")
+	l.datapath(b, ctx, "public", false)
+	l.vmPorts(b, ctx, "public", "vm", n, "node-a")
+	// The port's insert and the switch's update are two events of one transaction, in
+	// either order: the read is timed once both were seen.
+	seen := make(chan struct{}, 2)
+	w := l.connect(b, ctx, false, func(reason string) {
+		if reason == "NB Logical_Switch update" || reason == "NB Logical_Switch_Port add" {
+			select {
+			case seen <- struct{}{}:
+			default:
+			}
+		}
+	})
+	if _, _, err := w.Read(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		for len(seen) > 0 {
+			<-seen
+		}
+		l.nbPort(b, ctx, "public", fmt.Sprintf("new%05d", i))
+		for range 2 {
+			select {
+			case <-seen:
+			case <-time.After(10 * time.Second):
+				b.Fatal("no Logical_Switch update or Logical_Switch_Port add event")
+			}
+		}
+		b.StartTimer()
+		_, st, err := w.Read(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := len(st.Switches[0].Ports); got != n+i+1 {
+			b.Fatalf("%d ports after adding %d to %d", got, i+1, n)
+		}
+	}
+}
+
 func benchRead(b *testing.B, sbOnly bool, n int) {
 	ctx := context.Background()
 	l := newDBLab(b, ctx)
