@@ -97,16 +97,3 @@ func (b *bindingsState) resolve(r sbBinding) ovnstate.PortBinding {
 	slices.Sort(pb.AdditionalChassis)
 	return pb
 }
-
-// buildBindings is State.Bindings from rows: the whole-table form of bindingsState.
-func buildBindings(bindings []sbdb.PortBinding, chassis []sbdb.Chassis) map[string]ovnstate.PortBinding {
-	b := newBindingsState()
-	for i := range chassis {
-		b.chassis.rows[chassis[i].UUID], _ = toChassisName(&chassis[i])
-	}
-	for i := range bindings {
-		b.rows.rows[bindings[i].UUID], _ = toSBBinding(&bindings[i])
-	}
-	b.rebuild()
-	return b.out
-}

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/ovn-kubernetes/libovsdb/client"
@@ -202,16 +201,4 @@ func (l *dbLab) connect(t testing.TB, ctx context.Context, sbOnly bool, triggere
 	}
 	t.Cleanup(w.Close)
 	return w
-}
-
-// counter counts triggers whose reason contains want.
-type counter struct {
-	want string
-	n    atomic.Int64
-}
-
-func (c *counter) trigger(reason string) {
-	if strings.Contains(reason, c.want) {
-		c.n.Add(1)
-	}
 }
