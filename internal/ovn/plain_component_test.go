@@ -220,12 +220,15 @@ func TestPlainStateFollowsTheDatabases(t *testing.T) {
 	nbctl("lb-add", "lb2", "172.24.4.51:443", "10.0.0.6:443", "tcp")
 	nbctl("lr-lb-add", "router1", "lb2")
 	nbctl("ls-lb-add", "private", "lb2")
+	nbctl("ls-add", "extra") // a network created: a new datapath and its bindings in SB
+	nbctl("lsp-add", "extra", "evm1", "--", "lsp-set-addresses", "evm1", "fa:16:3e:ee:00:01 10.2.0.5")
 	nbctl("lr-add", "router2")
 	nbctl("lrp-add", "router2", "lrp-r2", "fa:16:3e:00:00:11", "10.1.0.1/24")
 	sbctl("chassis-add", "node-c", "geneve", "192.0.2.3")
 	nbctl("--wait=sb", "sync")
 	sbctl("lsp-bind", "pvm3", "node-c")
 	sbctl("lsp-bind", "vmB", "node-a")
+	sbctl("lsp-bind", "evm1", "node-b")
 	same("inserts")
 
 	// Updates: addresses, options, external_ids, VIPs, NAT columns, bindings moving.
@@ -236,6 +239,7 @@ func TestPlainStateFollowsTheDatabases(t *testing.T) {
 	nbctl("set", "nat", nbctl("--bare", "--columns=_uuid", "find", "nat", "external_ip=172.24.4.102"), "external_ids:k=v")
 	nbctl("set", "logical_router_port", "lrp-private", "networks=10.0.0.1/24,10.0.9.1/24")
 	nbctl("set", "nb_global", ".", `external_ids:"neutron:fip-distributed"=true`)
+	nbctl("set", "logical_switch", "extra", `external_ids:"neutron:network_name"=extra-net`) // the datapath's name2
 	nbctl("--wait=sb", "sync")
 	sbctl("lsp-unbind", "pvm2")
 	sbctl("lsp-bind", "pvm2", "node-a")
@@ -248,6 +252,7 @@ func TestPlainStateFollowsTheDatabases(t *testing.T) {
 	nbctl("lr-nat-del", "router1", "dnat_and_snat", "172.24.4.100")
 	nbctl("lb-del", "lb2")
 	nbctl("lr-del", "router2")
+	nbctl("ls-del", "extra")
 	sbctl("chassis-del", "node-c")
 	nbctl("--wait=sb", "sync")
 	same("deletes")
@@ -283,7 +288,7 @@ func TestPlainStateFollowsTheDatabases(t *testing.T) {
 	for _, name := range []string{"nb", "sb"} {
 		procs[name] = serveDB(t, dir, name+"2", filepath.Join(dir, name+".db"), socks[name])
 	}
-	startNorthd(nb, sb)
+	northd = startNorthd(nb, sb)
 	nbctl("--wait=sb", "sync")
 	same("restart")
 	for driver, w := range watchers {
@@ -295,4 +300,18 @@ func TestPlainStateFollowsTheDatabases(t *testing.T) {
 			t.Errorf("%s: pvm2, deleted while the watcher was away, is still in the bindings", driver)
 		}
 	}
+
+	// A binding whose datapath becomes a switch only after it was read: its view depends on
+	// the datapath. Written by hand, with ovn-northd stopped (it would remove a datapath NB
+	// does not know).
+	if err := northd.Stop(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	dp := sbctl("create", "datapath_binding", "tunnel_key=4000")
+	pb := sbctl("create", "port_binding", "logical_port=late1", "tunnel_key=1", "datapath="+dp, `mac="fa:16:3e:dd:00:01 10.9.0.5"`)
+	same("binding on an unknown datapath")
+	sbctl("set", "datapath_binding", dp, "external_ids:logical-switch=late", "external_ids:name=late")
+	same("its datapath now a switch")
+	sbctl("destroy", "port_binding", pb, "--", "destroy", "datapath_binding", dp)
+	same("the datapath deleted")
 }

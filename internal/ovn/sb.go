@@ -121,6 +121,7 @@ type sbState struct {
 	dps     sbDatapaths
 	views   map[string]sbPortView                              // by binding UUID
 	refused map[string]ovnstate.Refusal                        // the views' refusals, by binding UUID
+	onDP    refs                                               // datapath UUID → its bindings
 	lists   map[string]*sortedList[ovnstate.LogicalSwitchPort] // by switch datapath
 
 	switches      []ovnstate.LogicalSwitch
@@ -137,6 +138,7 @@ func newSBState() *sbState {
 		groups:    newPlainTable(shallowRow[sbdb.LogicalDPGroup]),
 		views:     map[string]sbPortView{},
 		refused:   map[string]ovnstate.Refusal{},
+		onDP:      refs{},
 		lists:     map[string]*sortedList[ovnstate.LogicalSwitchPort]{},
 	}
 }
@@ -157,33 +159,59 @@ func (s *sbState) read(rc []*cache.RowCache, dirty map[string]map[string]struct{
 	dCh, dFull := s.datapaths.sync(rc[2], dirty[sbdb.DatapathBindingTable], all)
 	lCh, lFull := s.lbs.sync(rc[3], dirty[sbdb.LoadBalancerTable], all)
 	gCh, gFull := s.groups.sync(rc[4], dirty[sbdb.LogicalDPGroupTable], all)
-	if pFull || dFull || lFull || gFull || len(dCh) > 0 {
-		// A datapath changed: which bindings are switch ports and router ports changes.
+	if pFull || dFull || lFull || gFull {
 		s.rebuild()
 		return
 	}
-	routers := len(lCh) > 0 || len(gCh) > 0
+	routers := len(lCh) > 0 || len(gCh) > 0 || len(dCh) > 0
 	edits := map[string]map[string]*ovnstate.LogicalSwitchPort{} // switch datapath → binding → port or nil
+	// Bindings whose row changed, and those on a datapath that changed (a network or router
+	// created, deleted or renamed: whether its bindings are switch or router ports follows
+	// the datapath), are viewed again.
+	again := map[string]struct{}{}
 	for _, c := range pCh {
-		old, had := s.views[c.uuid]
-		var nw sbPortView
-		delete(s.refused, c.uuid)
+		if c.hadOld {
+			s.onDP.remove(c.old.Datapath, c.uuid)
+		}
 		if c.has {
-			nw = s.view(c.new)
-			s.views[c.uuid] = nw
+			s.onDP.add(c.new.Datapath, c.uuid)
+		}
+		again[c.uuid] = struct{}{}
+	}
+	if len(dCh) > 0 {
+		s.dps = classifyDatapaths(s.datapaths.rows)
+		for _, c := range dCh {
+			if _, ok := s.dps.switches[c.uuid]; !ok {
+				delete(s.lists, c.uuid)
+			} else if s.lists[c.uuid] == nil {
+				s.lists[c.uuid] = newSortedList(compareSwitchPorts)
+			}
+			for u := range s.onDP[c.uuid] {
+				again[u] = struct{}{}
+			}
+		}
+	}
+	for u := range again {
+		old, had := s.views[u]
+		row, has := s.ports.rows[u]
+		var nw sbPortView
+		delete(s.refused, u)
+		if has {
+			nw = s.view(row)
+			s.views[u] = nw
 			if nw.refusal != nil {
-				s.refused[c.uuid] = *nw.refusal
+				s.refused[u] = *nw.refusal
 			}
 		} else {
-			delete(s.views, c.uuid)
+			delete(s.views, u)
 		}
-		routers = routers || had && old.router || c.has && nw.router
-		if had && old.listed && (!c.has || !nw.listed || nw.sw != old.sw) {
-			editsFor(edits, old.sw)[c.uuid] = nil
+		routers = routers || had && old.router || has && nw.router
+		if had && old.listed && (!has || !nw.listed || nw.sw != old.sw) {
+			editsFor(edits, old.sw)[u] = nil
 		}
-		if c.has && nw.listed && (!had || !old.listed || nw.sw != old.sw || !samePort(old.port, nw.port)) {
+		if has && nw.listed && (!had || !old.listed || nw.sw != old.sw || !samePort(old.port, nw.port)) {
 			p := nw.port
-			editsFor(edits, nw.sw)[c.uuid] = &p
+			editsFor(edits, nw.sw)[u] = &p
 		}
 	}
 	for sw, e := range edits {
@@ -191,7 +219,7 @@ func (s *sbState) read(rc []*cache.RowCache, dirty map[string]map[string]struct{
 			l.edit(e)
 		}
 	}
-	if len(edits) > 0 {
+	if len(edits) > 0 || len(dCh) > 0 {
 		s.assembleSwitches()
 	}
 	if routers {
@@ -208,15 +236,17 @@ func editsFor(edits map[string]map[string]*ovnstate.LogicalSwitchPort, sw string
 	return e
 }
 
-// rebuild converts every binding again and assembles everything: at the first read, after
-// a reconnect and when a datapath changed.
+// rebuild converts every binding again and assembles everything: at the first read and
+// after a reconnect.
 func (s *sbState) rebuild() {
 	s.dps = classifyDatapaths(s.datapaths.rows)
 	s.views = make(map[string]sbPortView, len(s.ports.rows))
 	s.refused = map[string]ovnstate.Refusal{}
+	s.onDP = refs{}
 	s.lists = make(map[string]*sortedList[ovnstate.LogicalSwitchPort], len(s.dps.switches))
 	edits := map[string]map[string]*ovnstate.LogicalSwitchPort{}
 	for u, pb := range s.ports.rows {
+		s.onDP.add(pb.Datapath, u)
 		v := s.view(pb)
 		s.views[u] = v
 		if v.refusal != nil {
