@@ -58,6 +58,8 @@ type nbSwitch struct {
 	ports []string
 }
 
+func switchPortUUID(p ovnstate.LogicalSwitchPort) string { return p.UUID }
+
 func compareSwitchPorts(a, b ovnstate.LogicalSwitchPort) int {
 	return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.UUID, b.UUID))
 }
@@ -189,15 +191,15 @@ func (s *nbSwitches) rebuild() {
 	s.portIn = refs{}
 	s.lists = make(map[string]*sortedList[ovnstate.LogicalSwitchPort], len(s.switches.rows))
 	for u, sw := range s.switches.rows {
-		l := newSortedList(compareSwitchPorts)
-		e := make(map[string]*ovnstate.LogicalSwitchPort, len(sw.ports))
+		ports := make([]ovnstate.LogicalSwitchPort, 0, len(sw.ports))
 		for _, pu := range sw.ports {
 			s.portIn.add(pu, u)
 			if p, ok := s.ports.rows[pu]; ok {
-				e[pu] = &p
+				ports = append(ports, p)
 			}
 		}
-		l.edit(e)
+		l := newSortedList(compareSwitchPorts)
+		l.reset(ports, switchPortUUID)
 		s.lists[u] = l
 	}
 	s.assemble()

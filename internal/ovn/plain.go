@@ -246,6 +246,16 @@ func newSortedList[V any](cmp func(a, b V) int) *sortedList[V] {
 	return &sortedList[V]{cmp: cmp, byID: map[string]V{}}
 }
 
+// reset makes the list vals (which it sorts and keeps), id naming each value's UUID.
+func (s *sortedList[V]) reset(vals []V, id func(V) string) {
+	slices.SortFunc(vals, s.cmp)
+	s.vals = vals
+	s.byID = make(map[string]V, len(vals))
+	for _, v := range vals {
+		s.byID[id(v)] = v
+	}
+}
+
 // edit applies edits (UUID → the new value, or nil to remove it) to a copy of the list.
 func (s *sortedList[V]) edit(edits map[string]*V) {
 	if len(edits) == 0 {

@@ -244,7 +244,7 @@ func (s *sbState) rebuild() {
 	s.refused = map[string]ovnstate.Refusal{}
 	s.onDP = refs{}
 	s.lists = make(map[string]*sortedList[ovnstate.LogicalSwitchPort], len(s.dps.switches))
-	edits := map[string]map[string]*ovnstate.LogicalSwitchPort{}
+	ports := map[string][]ovnstate.LogicalSwitchPort{} // by switch datapath
 	for u, pb := range s.ports.rows {
 		s.onDP.add(pb.Datapath, u)
 		v := s.view(pb)
@@ -253,13 +253,12 @@ func (s *sbState) rebuild() {
 			s.refused[u] = *v.refusal
 		}
 		if v.listed {
-			p := v.port
-			editsFor(edits, v.sw)[u] = &p
+			ports[v.sw] = append(ports[v.sw], v.port)
 		}
 	}
 	for sw := range s.dps.switches {
 		l := newSortedList(compareSwitchPorts)
-		l.edit(edits[sw])
+		l.reset(ports[sw], switchPortUUID)
 		s.lists[sw] = l
 	}
 	s.assembleSwitches()
