@@ -9,7 +9,6 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/go-logr/logr"
-	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
 
@@ -43,14 +42,18 @@ func neverGiveUp() backoff.BackOff {
 
 // dial connects to one database and starts a monitor restricted to the given tables and
 // columns. The event handler is added before the monitor starts, so no initial row is missed.
-func dial(ctx context.Context, name string, r remote, dbModel model.ClientDBModel, handler cache.EventHandler,
+func dial(ctx context.Context, name string, r remote, dbModel model.ClientDBModel, ev *events,
 	log *slog.Logger, tables ...client.MonitorOption) (client.Client, error) {
 	conn := r.conn
 	eps := Endpoints(conn)
 	if len(eps) == 0 {
 		return nil, fmt.Errorf("%s: no connection configured", name)
 	}
-	logger := logr.FromSlogHandler(log.With("db", name).Handler())
+	h := log.With("db", name).Handler()
+	if ev.changes != nil {
+		h = lossWatch{next: h, lost: ev.changes.loseAll}
+	}
+	logger := logr.FromSlogHandler(h)
 	opts := []client.Option{client.WithReconnect(connectTimeout, neverGiveUp()), client.WithLogger(&logger)}
 	for _, ep := range eps {
 		opts = append(opts, client.WithEndpoint(ep))
@@ -69,7 +72,7 @@ func dial(ctx context.Context, name string, r remote, dbModel model.ClientDBMode
 	if err := c.Connect(cctx); err != nil {
 		return nil, fmt.Errorf("connect to %s at %s: %w", name, conn, err)
 	}
-	c.Cache().AddEventHandler(handler)
+	c.Cache().AddEventHandler(ev)
 	if _, err := c.Monitor(cctx, c.NewMonitor(tables...)); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("monitor %s at %s: %w", name, conn, err)
@@ -84,12 +87,12 @@ type remote struct {
 }
 
 // dialRetry dials until it succeeds or ctx ends: at start-up the databases may not be up yet.
-func dialRetry(ctx context.Context, name string, r remote, dbModel model.ClientDBModel, handler cache.EventHandler,
+func dialRetry(ctx context.Context, name string, r remote, dbModel model.ClientDBModel, ev *events,
 	log *slog.Logger, tables ...client.MonitorOption) (client.Client, error) {
 	b := neverGiveUp()
 	conn := r.conn
 	for {
-		c, err := dial(ctx, name, r, dbModel, handler, log, tables...)
+		c, err := dial(ctx, name, r, dbModel, ev, log, tables...)
 		if err == nil {
 			log.Info("connected", "db", name, "remote", conn)
 			return c, nil
@@ -101,15 +104,5 @@ func dialRetry(ctx context.Context, name string, r remote, dbModel model.ClientD
 			return nil, fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
 		case <-time.After(wait):
 		}
-	}
-}
-
-// triggerHandler turns every cache event into a call of trigger; it never computes anything,
-// because libovsdb drops events when its buffer is full.
-func triggerHandler(db string, trigger func(reason string)) cache.EventHandler {
-	return &cache.EventHandlerFuncs{
-		AddFunc:    func(table string, _ model.Model) { trigger(db + " " + table + " add") },
-		UpdateFunc: func(table string, _, _ model.Model) { trigger(db + " " + table + " update") },
-		DeleteFunc: func(table string, _ model.Model) { trigger(db + " " + table + " delete") },
 	}
 }

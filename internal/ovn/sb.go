@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
 
@@ -20,7 +21,7 @@ import (
 // dialSBOnly connects to the Southbound database for the ovn_bgp_driver engine, which reads
 // nothing else: the topology comes from what ovn-northd wrote into SB. Each table and column
 // says why it is monitored.
-func dialSBOnly(ctx context.Context, conn remote, trigger func(string), log *slog.Logger) (client.Client, error) {
+func dialSBOnly(ctx context.Context, conn remote, ev *events, log *slog.Logger) (client.Client, error) {
 	sbModel, err := model.NewClientDBModel("OVN_Southbound", map[string]model.Model{
 		sbdb.PortBindingTable:     &sbdb.PortBinding{},
 		sbdb.ChassisTable:         &sbdb.Chassis{},
@@ -38,7 +39,7 @@ func dialSBOnly(ctx context.Context, conn remote, trigger func(string), log *slo
 		lb sbdb.LoadBalancer
 		dg sbdb.LogicalDPGroup
 	)
-	return dialRetry(ctx, "SB", conn, sbModel, triggerHandler("SB", trigger), log,
+	return dialRetry(ctx, "SB", conn, sbModel, ev, log,
 		// Port bindings are the ports: type tells VM, virtual, localnet, patch (router) and
 		// chassisredirect (gateway) ports apart; datapath is the switch or router they are on;
 		// chassis, additional_chassis and requested_chassis where they are bound (live
@@ -59,7 +60,7 @@ func dialSBOnly(ctx context.Context, conn remote, trigger func(string), log *slo
 		client.WithTable(&dg, &dg.Datapaths))
 }
 
-// sbRows are the SB rows of one snapshot of the SB-only engine.
+// sbRows are SB rows as whole tables: what the tests and benchmarks build state from.
 type sbRows struct {
 	bindings  []sbdb.PortBinding
 	chassis   []sbdb.Chassis
@@ -68,55 +69,348 @@ type sbRows struct {
 	groups    []sbdb.LogicalDPGroup
 }
 
-func (r *sbRows) outs() []any {
-	return []any{&r.bindings, &r.chassis, &r.datapaths, &r.lbs, &r.groups}
-}
-
-// sbBuild is one conversion of sbRows into plain state.
-type sbBuild struct {
-	st       ovnstate.State
-	switches map[string]*ovnstate.LogicalSwitch // by datapath UUID
-	routers  map[string]*ovnstate.LogicalRouter // by datapath UUID
-	// routerOfPort maps a router port name to its router's datapath.
-	routerOfPort map[string]string
-	// peerSwitch maps a router port name to the datapath of the switch its peer is on.
-	peerSwitch map[string]string
-	// lbFIP maps a load balancer's name to the floating IP of its Octavia VIP port.
-	lbFIP map[string]string
+// state builds the state of rows the way sbState assembles it from the cache.
+func (r sbRows) state() ovnstate.State {
+	s := newSBState()
+	for i := range r.chassis {
+		s.bindings.chassis.rows[r.chassis[i].UUID], _ = toChassisName(&r.chassis[i])
+	}
+	for i := range r.bindings {
+		s.bindings.rows.rows[r.bindings[i].UUID], _ = toSBBinding(&r.bindings[i])
+		s.ports.rows[r.bindings[i].UUID] = r.bindings[i]
+	}
+	for _, d := range r.datapaths {
+		s.datapaths.rows[d.UUID] = d
+	}
+	for _, l := range r.lbs {
+		s.lbs.rows[l.UUID] = l
+	}
+	for _, g := range r.groups {
+		s.groups.rows[g.UUID] = g
+	}
+	s.bindings.rebuild()
+	s.rebuild()
+	return s.state()
 }
 
 // lbVIPPortPrefix names the Octavia OVN provider's VIP ports: "ovn-lb-vip-<load balancer>".
 const lbVIPPortPrefix = "ovn-lb-vip-"
 
-// state builds what the NB engine builds, from SB rows alone: a switch per switch datapath
+// sbTables are the SB tables sbState reads, in the order read takes their row caches.
+var sbTables = []string{sbdb.PortBindingTable, sbdb.ChassisTable, sbdb.DatapathBindingTable,
+	sbdb.LoadBalancerTable, sbdb.LogicalDPGroupTable}
+
+// sbState builds what the NB engine builds, from SB rows alone: a switch per switch datapath
 // with its ports (patch ports become router-type ports), a router per router datapath with
 // its ports (networks from the binding's mac), its floating IPs (from nat_addresses) and its
 // load balancers. Rows it cannot read are Refused, never guessed at. SB carries no SNAT
 // rules, so SNATUnknown is set.
-func (r sbRows) state() ovnstate.State {
+//
+// A binding is converted once, when it changes, into what it contributes (sbPortView). The
+// switches' port lists are edited port by port. The routers are assembled again, from the
+// few rows that make them (router ports, the switches' patch ports, chassis-redirect ports,
+// load balancers), only when one of those changed: a VM port's binding changing chassis
+// touches only State.Bindings.
+type sbState struct {
+	bindings  *bindingsState
+	ports     plainTable[sbdb.PortBinding]
+	datapaths plainTable[sbdb.DatapathBinding]
+	lbs       plainTable[sbdb.LoadBalancer]
+	groups    plainTable[sbdb.LogicalDPGroup]
+
+	dps     sbDatapaths
+	views   map[string]sbPortView                              // by binding UUID
+	refused map[string]ovnstate.Refusal                        // the views' refusals, by binding UUID
+	onDP    refs                                               // datapath UUID → its bindings
+	lists   map[string]*sortedList[ovnstate.LogicalSwitchPort] // by switch datapath
+
+	switches      []ovnstate.LogicalSwitch
+	routers       []ovnstate.LogicalRouter
+	routerRefused []ovnstate.Refusal
+}
+
+func newSBState() *sbState {
+	return &sbState{
+		bindings:  newBindingsState(),
+		ports:     newPlainTable(shallowRow[sbdb.PortBinding]),
+		datapaths: newPlainTable(shallowRow[sbdb.DatapathBinding]),
+		lbs:       newPlainTable(shallowRow[sbdb.LoadBalancer]),
+		groups:    newPlainTable(shallowRow[sbdb.LogicalDPGroup]),
+		views:     map[string]sbPortView{},
+		refused:   map[string]ovnstate.Refusal{},
+		onDP:      refs{},
+		lists:     map[string]*sortedList[ovnstate.LogicalSwitchPort]{},
+	}
+}
+
+// shallowRow is a row as a value sharing the row's maps and slices, which nothing changes.
+func shallowRow[T any](m model.Model) (T, bool) {
+	p, ok := m.(*T)
+	if !ok {
+		var zero T
+		return zero, false
+	}
+	return *p, true
+}
+
+func (s *sbState) read(rc []*cache.RowCache, dirty map[string]map[string]struct{}, all bool) {
+	s.bindings.read(rc[0], rc[1], dirty, all)
+	pCh, pFull := s.ports.sync(rc[0], dirty[sbdb.PortBindingTable], all)
+	dCh, dFull := s.datapaths.sync(rc[2], dirty[sbdb.DatapathBindingTable], all)
+	lCh, lFull := s.lbs.sync(rc[3], dirty[sbdb.LoadBalancerTable], all)
+	gCh, gFull := s.groups.sync(rc[4], dirty[sbdb.LogicalDPGroupTable], all)
+	if pFull || dFull || lFull || gFull {
+		s.rebuild()
+		return
+	}
+	routers := len(lCh) > 0 || len(gCh) > 0 || len(dCh) > 0
+	edits := map[string]map[string]*ovnstate.LogicalSwitchPort{} // switch datapath → binding → port or nil
+	// Bindings whose row changed, and those on a datapath that changed (a network or router
+	// created, deleted or renamed: whether its bindings are switch or router ports follows
+	// the datapath), are viewed again.
+	again := map[string]struct{}{}
+	for _, c := range pCh {
+		if c.hadOld {
+			s.onDP.remove(c.old.Datapath, c.uuid)
+		}
+		if c.has {
+			s.onDP.add(c.new.Datapath, c.uuid)
+		}
+		again[c.uuid] = struct{}{}
+	}
+	if len(dCh) > 0 {
+		s.dps = classifyDatapaths(s.datapaths.rows)
+		for _, c := range dCh {
+			if _, ok := s.dps.switches[c.uuid]; !ok {
+				delete(s.lists, c.uuid)
+			} else if s.lists[c.uuid] == nil {
+				s.lists[c.uuid] = newSortedList(compareSwitchPorts)
+			}
+			for u := range s.onDP[c.uuid] {
+				again[u] = struct{}{}
+			}
+		}
+	}
+	for u := range again {
+		old, had := s.views[u]
+		row, has := s.ports.rows[u]
+		var nw sbPortView
+		delete(s.refused, u)
+		if has {
+			nw = s.view(row)
+			s.views[u] = nw
+			if nw.refusal != nil {
+				s.refused[u] = *nw.refusal
+			}
+		} else {
+			delete(s.views, u)
+		}
+		routers = routers || had && old.router || has && nw.router
+		if had && old.listed && (!has || !nw.listed || nw.sw != old.sw) {
+			editsFor(edits, old.sw)[u] = nil
+		}
+		if has && nw.listed && (!had || !old.listed || nw.sw != old.sw || !samePort(old.port, nw.port)) {
+			p := nw.port
+			editsFor(edits, nw.sw)[u] = &p
+		}
+	}
+	for sw, e := range edits {
+		if l := s.lists[sw]; l != nil {
+			l.edit(e)
+		}
+	}
+	if len(edits) > 0 || len(dCh) > 0 {
+		s.assembleSwitches()
+	}
+	if routers {
+		s.assembleRouters()
+	}
+}
+
+func editsFor(edits map[string]map[string]*ovnstate.LogicalSwitchPort, sw string) map[string]*ovnstate.LogicalSwitchPort {
+	e := edits[sw]
+	if e == nil {
+		e = map[string]*ovnstate.LogicalSwitchPort{}
+		edits[sw] = e
+	}
+	return e
+}
+
+// rebuild converts every binding again and assembles everything: at the first read and
+// after a reconnect.
+func (s *sbState) rebuild() {
+	s.dps = classifyDatapaths(s.datapaths.rows)
+	s.views = make(map[string]sbPortView, len(s.ports.rows))
+	s.refused = map[string]ovnstate.Refusal{}
+	s.onDP = refs{}
+	s.lists = make(map[string]*sortedList[ovnstate.LogicalSwitchPort], len(s.dps.switches))
+	ports := map[string][]ovnstate.LogicalSwitchPort{} // by switch datapath
+	for u, pb := range s.ports.rows {
+		s.onDP.add(pb.Datapath, u)
+		v := s.view(pb)
+		s.views[u] = v
+		if v.refusal != nil {
+			s.refused[u] = *v.refusal
+		}
+		if v.listed {
+			ports[v.sw] = append(ports[v.sw], v.port)
+		}
+	}
+	for sw := range s.dps.switches {
+		l := newSortedList(compareSwitchPorts)
+		l.reset(ports[sw], switchPortUUID)
+		s.lists[sw] = l
+	}
+	s.assembleSwitches()
+	s.assembleRouters()
+}
+
+func (s *sbState) state() ovnstate.State {
+	st := ovnstate.State{SNATUnknown: true, Bindings: s.bindings.out, Switches: s.switches, Routers: s.routers}
+	st.Refused = slices.Concat(s.dps.refused, s.routerRefused, slices.Collect(maps.Values(s.refused)))
+	slices.SortFunc(st.Refused, func(x, y ovnstate.Refusal) int {
+		return cmp.Or(cmp.Compare(x.Object, y.Object), cmp.Compare(x.Message, y.Message))
+	})
+	return st
+}
+
+// sbDatapaths are the datapaths sorted into switches and routers by the external_ids
+// ovn-northd sets; their ports are not in these values.
+type sbDatapaths struct {
+	switches map[string]ovnstate.LogicalSwitch // by datapath UUID
+	routers  map[string]ovnstate.LogicalRouter // by datapath UUID
+	refused  []ovnstate.Refusal
+}
+
+func classifyDatapaths(dps map[string]sbdb.DatapathBinding) sbDatapaths {
+	out := sbDatapaths{switches: map[string]ovnstate.LogicalSwitch{}, routers: map[string]ovnstate.LogicalRouter{}}
+	for _, d := range dps {
+		name := d.ExternalIDs["name"]
+		if name == "" {
+			name = d.UUID
+		}
+		switch {
+		case d.ExternalIDs["logical-switch"] != "":
+			out.switches[d.UUID] = ovnstate.LogicalSwitch{UUID: d.ExternalIDs["logical-switch"], Name: name, ExternalIDs: d.ExternalIDs}
+		case d.ExternalIDs["logical-router"] != "":
+			out.routers[d.UUID] = ovnstate.LogicalRouter{UUID: d.ExternalIDs["logical-router"], Name: name, ExternalIDs: d.ExternalIDs}
+		default:
+			out.refused = append(out.refused, ovnstate.Refusal{Object: "Datapath_Binding " + d.UUID,
+				Message: "external_ids names neither logical-switch nor logical-router; its ports are left out"})
+		}
+	}
+	return out
+}
+
+// sbPortView is what one binding contributes to the state.
+type sbPortView struct {
+	sw      string                     // the switch datapath the binding is a port of
+	listed  bool                       // port is in the switch's list
+	port    ovnstate.LogicalSwitchPort // the switch port
+	refusal *ovnstate.Refusal
+	// lb and fip: the floating IP of an Octavia VIP port (neutron:port_fip) for load balancer lb.
+	lb, fip string
+	// router says the routers depend on the binding: a router port, the switch side of one
+	// (peer, nat_addresses), a chassis-redirect port (which gateway is where), an Octavia
+	// VIP port's floating IP.
+	router bool
+}
+
+// view converts a binding. A binding whose datapath is not in the cache (yet) contributes
+// nothing: the event that brings the datapath triggers another pass.
+func (s *sbState) view(pb sbdb.PortBinding) sbPortView {
+	v := sbPortView{router: pb.Type == "chassisredirect"}
+	if _, ok := s.dps.routers[pb.Datapath]; ok {
+		v.router = v.router || pb.Type == "patch" || pb.Type == "l3gateway"
+		return v
+	}
+	if _, ok := s.dps.switches[pb.Datapath]; !ok {
+		return v
+	}
+	v.sw = pb.Datapath
+	// Neutron records a floating IP of an Octavia VIP port in its neutron:port_fip (NB
+	// holds it in the load balancer's neutron:vip_fip, which SB does not copy).
+	name := cmp.Or(pb.ExternalIDs["neutron:port_name"], pb.LogicalPort)
+	if lb, ok := strings.CutPrefix(name, lbVIPPortPrefix); ok && lb != "" && pb.ExternalIDs["neutron:port_fip"] != "" {
+		v.lb, v.fip, v.router = lb, pb.ExternalIDs["neutron:port_fip"], true
+	}
+	p := ovnstate.LogicalSwitchPort{UUID: pb.UUID, Name: pb.LogicalPort, Type: pb.Type,
+		Addresses: pb.MAC, Options: pb.Options, ExternalIDs: pb.ExternalIDs}
+	if pb.Tag != nil {
+		p.Tag = *pb.Tag
+	}
+	if pb.Type == "patch" {
+		v.router = true
+		// The switch side of a router port: NB's type=router, options:router-port.
+		peer := pb.Options["peer"]
+		if peer == "" {
+			v.refusal = &ovnstate.Refusal{Object: "Port_Binding " + pb.LogicalPort, Message: "patch port without options:peer; its router is unknown"}
+			return v
+		}
+		p.Type = "router"
+		p.Options = maps.Clone(pb.Options) // the row's own map is shared: never written
+		p.Options["router-port"] = peer
+	}
+	v.port, v.listed = p, true
+	return v
+}
+
+// assembleSwitches makes State.Switches from the datapaths and their port lists.
+func (s *sbState) assembleSwitches() {
+	out := make([]ovnstate.LogicalSwitch, 0, len(s.dps.switches))
+	for dp, ls := range s.dps.switches {
+		if l := s.lists[dp]; l != nil && len(l.vals) > 0 {
+			ls.Ports = l.vals
+		}
+		out = append(out, ls)
+	}
+	slices.SortFunc(out, func(x, y ovnstate.LogicalSwitch) int {
+		return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.UUID, y.UUID))
+	})
+	s.switches = out
+}
+
+// assembleRouters builds the routers from the bindings they depend on.
+func (s *sbState) assembleRouters() {
+	var rows []sbdb.PortBinding
+	var fips []sbdb.PortBinding
+	for u, v := range s.views {
+		if v.router {
+			rows = append(rows, s.ports.rows[u])
+		}
+		if v.lb != "" {
+			fips = append(fips, s.ports.rows[u])
+		}
+	}
+	slices.SortFunc(rows, func(x, y sbdb.PortBinding) int { return cmp.Compare(x.LogicalPort, y.LogicalPort) })
+	slices.SortFunc(fips, func(x, y sbdb.PortBinding) int { return cmp.Compare(x.LogicalPort, y.LogicalPort) })
 	b := &sbBuild{
-		st:           ovnstate.State{SNATUnknown: true, Bindings: buildBindings(r.bindings, r.chassis)},
-		switches:     map[string]*ovnstate.LogicalSwitch{},
-		routers:      map[string]*ovnstate.LogicalRouter{},
+		bindings:     s.bindings.out,
+		switches:     s.dps.switches,
+		routers:      make(map[string]*ovnstate.LogicalRouter, len(s.dps.routers)),
 		routerOfPort: map[string]string{},
 		peerSwitch:   map[string]string{},
 		lbFIP:        map[string]string{},
 	}
-	b.datapaths(r.datapaths)
-	bindings := slices.Clone(r.bindings)
-	slices.SortFunc(bindings, func(x, y sbdb.PortBinding) int { return cmp.Compare(x.LogicalPort, y.LogicalPort) })
-	for _, pb := range bindings {
-		b.port(pb)
+	for dp, lr := range s.dps.routers {
+		b.routers[dp] = &lr
+	}
+	for _, pb := range fips {
+		v := s.views[pb.UUID]
+		b.lbFIP[v.lb] = v.fip
+	}
+	for _, pb := range rows {
+		b.routerPort(pb)
 	}
 	// Peers are known once every port is: the switch side of each router port.
-	for _, pb := range bindings {
-		if ls := b.switches[pb.Datapath]; ls != nil && pb.Type == "patch" && pb.Options["peer"] != "" {
+	for _, pb := range rows {
+		if _, ok := b.switches[pb.Datapath]; ok && pb.Type == "patch" && pb.Options["peer"] != "" {
 			b.peerSwitch[pb.Options["peer"]] = pb.Datapath
 		}
 	}
-	b.loadBalancers(r.lbs, r.groups)
-	for _, pb := range bindings {
-		if b.switches[pb.Datapath] == nil || pb.Type != "patch" {
+	b.loadBalancers(s.lbs.rows, s.groups.rows)
+	for _, pb := range rows {
+		if _, ok := b.switches[pb.Datapath]; !ok || pb.Type != "patch" {
 			continue
 		}
 		if len(pb.NatAddresses) > 0 {
@@ -127,63 +421,29 @@ func (r sbRows) state() ovnstate.State {
 				"(options:nat-addresses=router, which neutron sets, is missing): its floating IPs cannot be read from the Southbound database", peer)
 		}
 	}
-	return b.finish()
+	s.routers, s.routerRefused = b.finish()
+}
+
+// sbBuild is one assembly of the routers.
+type sbBuild struct {
+	bindings map[string]ovnstate.PortBinding
+	switches map[string]ovnstate.LogicalSwitch  // by datapath UUID
+	routers  map[string]*ovnstate.LogicalRouter // by datapath UUID
+	// routerOfPort maps a router port name to its router's datapath.
+	routerOfPort map[string]string
+	// peerSwitch maps a router port name to the datapath of the switch its peer is on.
+	peerSwitch map[string]string
+	// lbFIP maps a load balancer's name to the floating IP of its Octavia VIP port.
+	lbFIP   map[string]string
+	refused []ovnstate.Refusal
 }
 
 func (b *sbBuild) refuse(object string, prefixes []netip.Prefix, format string, args ...any) {
-	b.st.Refused = append(b.st.Refused, ovnstate.Refusal{Object: object, Message: fmt.Sprintf(format, args...), Prefixes: prefixes})
+	b.refused = append(b.refused, ovnstate.Refusal{Object: object, Message: fmt.Sprintf(format, args...), Prefixes: prefixes})
 }
 
-// datapaths sorts datapaths into switches and routers by the external_ids ovn-northd sets.
-func (b *sbBuild) datapaths(dps []sbdb.DatapathBinding) {
-	for _, d := range dps {
-		name := d.ExternalIDs["name"]
-		if name == "" {
-			name = d.UUID
-		}
-		switch {
-		case d.ExternalIDs["logical-switch"] != "":
-			b.switches[d.UUID] = &ovnstate.LogicalSwitch{UUID: d.ExternalIDs["logical-switch"], Name: name, ExternalIDs: maps.Clone(d.ExternalIDs)}
-		case d.ExternalIDs["logical-router"] != "":
-			b.routers[d.UUID] = &ovnstate.LogicalRouter{UUID: d.ExternalIDs["logical-router"], Name: name, ExternalIDs: maps.Clone(d.ExternalIDs)}
-		default:
-			b.refuse("Datapath_Binding "+d.UUID, nil, "external_ids names neither logical-switch nor logical-router; its ports are left out")
-		}
-	}
-}
-
-// port adds a binding to its switch or router. A binding whose datapath is not in the cache
-// (yet) is left out: the event that brings the datapath triggers another pass.
-func (b *sbBuild) port(pb sbdb.PortBinding) {
-	object := "Port_Binding " + pb.LogicalPort
-	if ls := b.switches[pb.Datapath]; ls != nil {
-		// Neutron records a floating IP of an Octavia VIP port in its neutron:port_fip (NB
-		// holds it in the load balancer's neutron:vip_fip, which SB does not copy).
-		name := cmp.Or(pb.ExternalIDs["neutron:port_name"], pb.LogicalPort)
-		if lb, ok := strings.CutPrefix(name, lbVIPPortPrefix); ok && lb != "" && pb.ExternalIDs["neutron:port_fip"] != "" {
-			b.lbFIP[lb] = pb.ExternalIDs["neutron:port_fip"]
-		}
-		p := ovnstate.LogicalSwitchPort{UUID: pb.UUID, Name: pb.LogicalPort, Type: pb.Type,
-			Addresses: slices.Clone(pb.MAC), Options: maps.Clone(pb.Options), ExternalIDs: maps.Clone(pb.ExternalIDs)}
-		if pb.Tag != nil {
-			p.Tag = *pb.Tag
-		}
-		if pb.Type == "patch" {
-			// The switch side of a router port: NB's type=router, options:router-port.
-			peer := pb.Options["peer"]
-			if peer == "" {
-				b.refuse(object, nil, "patch port without options:peer; its router is unknown")
-				return
-			}
-			p.Type = "router"
-			if p.Options == nil {
-				p.Options = map[string]string{}
-			}
-			p.Options["router-port"] = peer
-		}
-		ls.Ports = append(ls.Ports, p)
-		return
-	}
+// routerPort adds a binding on a router datapath to its router.
+func (b *sbBuild) routerPort(pb sbdb.PortBinding) {
 	lr := b.routers[pb.Datapath]
 	if lr == nil {
 		return
@@ -195,11 +455,11 @@ func (b *sbBuild) port(pb sbdb.PortBinding) {
 	}
 	mac, networks, err := routerPortMAC(pb.MAC)
 	if err != nil {
-		b.refuse(object, nil, "router port of %s: %v; the port is left out", lr.Name, err)
+		b.refuse("Port_Binding "+pb.LogicalPort, nil, "router port of %s: %v; the port is left out", lr.Name, err)
 		return
 	}
 	lr.Ports = append(lr.Ports, ovnstate.LogicalRouterPort{UUID: pb.UUID, Name: pb.LogicalPort, MAC: mac, Networks: networks,
-		Options: maps.Clone(pb.Options), ExternalIDs: maps.Clone(pb.ExternalIDs)})
+		Options: pb.Options, ExternalIDs: pb.ExternalIDs})
 	b.routerOfPort[pb.LogicalPort] = pb.Datapath
 }
 
@@ -208,8 +468,7 @@ func (b *sbBuild) port(pb sbdb.PortBinding) {
 // gateway) it is on, as the Octavia OVN provider attaches them. (OVN before 23.09 writes
 // only load balancers on switches into SB.) The floating IP of its VIP port becomes its
 // neutron:vip_fip, as in NB.
-func (b *sbBuild) loadBalancers(lbs []sbdb.LoadBalancer, groups []sbdb.LogicalDPGroup) {
-	group := byUUID(groups, func(g sbdb.LogicalDPGroup) string { return g.UUID })
+func (b *sbBuild) loadBalancers(lbs map[string]sbdb.LoadBalancer, group map[string]sbdb.LogicalDPGroup) {
 	// switch datapath → routers with a non-gateway port on it
 	behind := map[string][]string{}
 	for port, sw := range b.peerSwitch {
@@ -247,7 +506,7 @@ func (b *sbBuild) loadBalancers(lbs []sbdb.LoadBalancer, groups []sbdb.LogicalDP
 
 // isGatewayPort reports whether a router port has a chassis-redirect port (cr-lrp).
 func (b *sbBuild) isGatewayPort(port string) bool {
-	crp, ok := b.st.Bindings["cr-"+port]
+	crp, ok := b.bindings["cr-"+port]
 	return ok && crp.Type == "chassisredirect"
 }
 
@@ -281,7 +540,7 @@ func (b *sbBuild) natAddresses(pb sbdb.PortBinding) {
 			}
 			continue
 		}
-		resident := b.st.Bindings[na.Resident]
+		resident := b.bindings[na.Resident]
 		gatewayServed := na.Resident == "" || resident.Type == "chassisredirect"
 		for _, a := range na.IPs {
 			nat := ovnstate.NAT{Type: "dnat_and_snat", ExternalIP: a.String()}
@@ -337,17 +596,10 @@ func lbVIPs(lr *ovnstate.LogicalRouter) map[netip.Addr]bool {
 	return out
 }
 
-// finish sorts everything as the NB engine does, so both engines give the core the same
+// finish sorts the routers as the NB engine does, so both engines give the core the same
 // order.
-func (b *sbBuild) finish() ovnstate.State {
-	st := b.st
-	for _, ls := range b.switches {
-		slices.SortFunc(ls.Ports, func(x, y ovnstate.LogicalSwitchPort) int { return cmp.Compare(x.Name, y.Name) })
-		st.Switches = append(st.Switches, *ls)
-	}
-	slices.SortFunc(st.Switches, func(x, y ovnstate.LogicalSwitch) int {
-		return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.UUID, y.UUID))
-	})
+func (b *sbBuild) finish() ([]ovnstate.LogicalRouter, []ovnstate.Refusal) {
+	out := make([]ovnstate.LogicalRouter, 0, len(b.routers))
 	for _, lr := range b.routers {
 		slices.SortFunc(lr.Ports, func(x, y ovnstate.LogicalRouterPort) int { return cmp.Compare(x.Name, y.Name) })
 		slices.SortFunc(lr.NAT, func(x, y ovnstate.NAT) int {
@@ -357,11 +609,10 @@ func (b *sbBuild) finish() ovnstate.State {
 		slices.SortFunc(lr.LoadBalancers, func(x, y ovnstate.LoadBalancer) int {
 			return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.UUID, y.UUID))
 		})
-		st.Routers = append(st.Routers, *lr)
+		out = append(out, *lr)
 	}
-	slices.SortFunc(st.Routers, func(x, y ovnstate.LogicalRouter) int {
+	slices.SortFunc(out, func(x, y ovnstate.LogicalRouter) int {
 		return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.UUID, y.UUID))
 	})
-	slices.SortFunc(st.Refused, func(x, y ovnstate.Refusal) int { return cmp.Compare(x.Object, y.Object) })
-	return st
+	return out, b.refused
 }

@@ -52,19 +52,3 @@ func rowCaches(c client.Client, tables []string) []*cache.RowCache {
 	}
 	return out
 }
-
-// rowsOf returns the rows of a row cache as values: a struct copy each, sharing the row's
-// maps and slices, which the caller must not modify.
-func rowsOf[T any](rc *cache.RowCache) []T {
-	if rc == nil {
-		return nil
-	}
-	m := rc.RowsShallow()
-	out := make([]T, 0, len(m))
-	for _, v := range m {
-		if p, ok := v.(*T); ok {
-			out = append(out, *p)
-		}
-	}
-	return out
-}

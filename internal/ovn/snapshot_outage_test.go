@@ -18,7 +18,7 @@ import (
 )
 
 // serveDB runs ovsdb-server on an existing database file, listening on sock.
-func serveDB(t *testing.T, dir, name, db, sock string) *lab.Proc {
+func serveDB(t testing.TB, dir, name, db, sock string) *lab.Proc {
 	t.Helper()
 	p, err := lab.StartProc("ovsdb-"+name, "", dir, nil, "ovsdb-server", "--no-chdir",
 		"--pidfile="+filepath.Join(dir, name+".pid"), "--unixctl="+filepath.Join(dir, name+".ctl"),

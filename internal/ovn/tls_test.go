@@ -156,7 +156,7 @@ func TestTLSConnectionToOVN(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	c, err := dialNB(dialCtx, r, func(string) {}, log)
+	c, err := dialNB(dialCtx, r, &events{db: "NB", trigger: func(string) {}}, log)
 	if err != nil {
 		t.Fatalf("connect over TLS: %v", err)
 	}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
-	"sort"
 	"sync"
 	"time"
 
@@ -32,6 +30,8 @@ type Watcher struct {
 	mu     sync.Mutex
 	lastID *ovnstate.Identity // the last identity read; served while the local OVS is away
 
+	plain *plainOVN
+
 	guards     []*memberGuard // one per client, in the order OVS, NB, SB
 	guardCtx   context.Context
 	stopGuards context.CancelFunc
@@ -49,7 +49,7 @@ const SBOnlyDriver = "ovn_bgp_driver"
 // complete: a pass on a half-filled cache would withdraw routes.
 func Connect(ctx context.Context, c config.Config, trigger func(reason string), log *slog.Logger) (*Watcher, error) {
 	cfg := c.OVN
-	w := &Watcher{log: log, sbOnly: c.Driver == SBOnlyDriver, stopGuards: func() {}}
+	w := &Watcher{log: log, sbOnly: c.Driver == SBOnlyDriver, stopGuards: func() {}, plain: newPlainOVN(c.Driver == SBOnlyDriver)}
 	var err error
 	ok := false
 	defer func() {
@@ -68,7 +68,7 @@ func Connect(ctx context.Context, c config.Config, trigger func(reason string), 
 		return nil, err
 	}
 	var ovsRow vswitchd.OpenvSwitch
-	w.ovs, err = dialRetry(ctx, "OVS", remote{conn: cfg.OVSConnection}, ovsModel, triggerHandler("OVS", trigger), log,
+	w.ovs, err = dialRetry(ctx, "OVS", remote{conn: cfg.OVSConnection}, ovsModel, &events{db: "OVS", trigger: trigger}, log,
 		append([]client.MonitorOption{
 			// Only external_ids: system-id, ovn-bridge-mappings and ovn-remote live there.
 			client.WithTable(&ovsRow, &ovsRow.ExternalIDs),
@@ -86,7 +86,7 @@ func Connect(ctx context.Context, c config.Config, trigger func(reason string), 
 		log.Info("driver ovn_bgp_driver: reading the Southbound database only; the Northbound database is not dialled")
 	} else {
 		nbRemote := remote{conn: cfg.NBConnection, tls: cfg.NBTLS}
-		w.nb, err = dialNB(ctx, nbRemote, trigger, log)
+		w.nb, err = dialNB(ctx, nbRemote, &events{db: "NB", changes: w.plain.nbChanges, trigger: trigger}, log)
 		if err != nil {
 			return nil, err
 		}
@@ -101,8 +101,9 @@ func Connect(ctx context.Context, c config.Config, trigger func(reason string), 
 		}
 	}
 	sbRemote := remote{conn: sbConn, tls: cfg.SBTLS}
+	sbEvents := &events{db: "SB", changes: w.plain.sbChanges, trigger: trigger}
 	if w.sbOnly {
-		w.sb, err = dialSBOnly(ctx, sbRemote, trigger, log)
+		w.sb, err = dialSBOnly(ctx, sbRemote, sbEvents, log)
 		if err != nil {
 			return nil, err
 		}
@@ -123,7 +124,7 @@ func Connect(ctx context.Context, c config.Config, trigger func(reason string), 
 	// ports); additional_chassis is the live-migration target and requested_chassis where
 	// nova wants the port next. At 10k ports a full SB monitor costs 5x the memory and time
 	// of these few columns (field-notes.md).
-	w.sb, err = dialRetry(ctx, "SB", sbRemote, sbModel, triggerHandler("SB", trigger), log,
+	w.sb, err = dialRetry(ctx, "SB", sbRemote, sbModel, sbEvents, log,
 		client.WithTable(&pb, &pb.LogicalPort, &pb.Type, &pb.Chassis, &pb.AdditionalChassis, &pb.RequestedChassis),
 		client.WithTable(&ch, &ch.Name))
 	if err != nil {
@@ -224,66 +225,55 @@ func (w *Watcher) Identity(ctx context.Context) (id ovnstate.Identity, stale boo
 // FRR after a restart, instead of waiting for OVN.
 const staleReadAfter = 2 * time.Second
 
-// Snapshot copies what the core needs out of the caches. Stale lists the databases that
-// were disconnected, whose part of the state is the last one known.
-//
-// The rows are read in place (readShallow), not deep-copied as List does: at 10,000 ports
-// the copies were most of a pass's CPU. state() and buildBindings copy what they keep.
+// Snapshot returns the OVN state from the plain state (plain.go), brought up to date with
+// the rows that changed since the last snapshot. Stale lists the databases that were
+// disconnected, whose part of the state is the last one known. Snapshots take turns.
 func (w *Watcher) Snapshot(ctx context.Context) (ovnstate.State, error) {
-	var nb nbRows
-	var sb sbRows
-	var bindings []sbdb.PortBinding
-	var chassis []sbdb.Chassis
+	p := w.plain
+	select {
+	case p.turn <- struct{}{}:
+	case <-ctx.Done():
+		return ovnstate.State{}, ctx.Err()
+	}
+	defer func() { <-p.turn }()
 	var stale []string
+	var global []nbdb.NBGlobal
+	var chassis []sbdb.Chassis
 	type source struct {
-		name   string
-		c      client.Client
-		tables []string
-		wait   func() any // a small table whose List waits out a reconnect; its rows are kept
-		read   func([]*cache.RowCache)
-		outs   []any // the same rows read with List, when in-place reads keep meeting reconnects
+		name    string
+		c       client.Client
+		changes *changes
+		tables  []string
+		wait    func() any // a small table whose List waits out a reconnect
+		read    func(rc []*cache.RowCache, dirty map[string]map[string]struct{}, all bool)
 	}
-	sources := []source{
-		{"NB", w.nb, []string{nbdb.LogicalSwitchTable, nbdb.LogicalSwitchPortTable, nbdb.LogicalRouterTable,
-			nbdb.LogicalRouterPortTable, nbdb.NATTable, nbdb.LoadBalancerTable},
-			func() any { nb.global = nil; return &nb.global },
-			func(rc []*cache.RowCache) {
-				nb.switches, nb.ports = rowsOf[nbdb.LogicalSwitch](rc[0]), rowsOf[nbdb.LogicalSwitchPort](rc[1])
-				nb.routers, nb.routerPorts = rowsOf[nbdb.LogicalRouter](rc[2]), rowsOf[nbdb.LogicalRouterPort](rc[3])
-				nb.nats, nb.lbs = rowsOf[nbdb.NAT](rc[4]), rowsOf[nbdb.LoadBalancer](rc[5])
-			},
-			[]any{&nb.switches, &nb.ports, &nb.routers, &nb.routerPorts, &nb.nats, &nb.lbs, &nb.global}},
-		{"SB", w.sb, []string{sbdb.PortBindingTable},
-			func() any { chassis = nil; return &chassis },
-			func(rc []*cache.RowCache) { bindings = rowsOf[sbdb.PortBinding](rc[0]) },
-			[]any{&bindings, &chassis}},
-	}
+	sb := source{"SB", w.sb, p.sbChanges, []string{sbdb.PortBindingTable, sbdb.ChassisTable},
+		func() any { chassis = nil; return &chassis },
+		func(rc []*cache.RowCache, dirty map[string]map[string]struct{}, all bool) {
+			p.bindings.read(rc[0], rc[1], dirty, all)
+		}}
+	sources := []source{{"NB", w.nb, p.nbChanges, nbTables, func() any { global = nil; return &global }, p.nb.read}, sb}
 	if w.sbOnly {
-		// The SB-only engine reads its tables with List (they are few and small per row).
-		sources = []source{{name: "SB", c: w.sb, outs: sb.outs()}}
+		sb.tables, sb.read = sbTables, p.sb.read
+		sources = []source{sb}
 	}
 	for _, db := range sources {
+		dirty, lost := db.changes.take()
 		// libovsdb's Connected stays true while it reconnects; a cache it could not vouch
 		// for within the deadline is what "stale" means here.
 		lctx, cancel := context.WithTimeout(ctx, staleReadAfter)
-		ok, err := false, error(nil)
-		if db.read != nil {
-			ok, err = readShallow(lctx, db.c, db.tables, db.wait, db.read)
-		}
-		if err != nil {
+		ok, err := readShallow(lctx, db.c, db.tables, db.wait, func(rc []*cache.RowCache) { db.read(rc, dirty, lost) })
+		switch {
+		case err != nil:
+			db.changes.putBack(dirty, lost)
 			cancel()
 			return ovnstate.State{}, fmt.Errorf("read OVN %s cache: %w", db.name, err)
-		}
-		if !ok {
-			for _, out := range db.outs {
-				reflect.ValueOf(out).Elem().SetZero()
-				if err := db.c.List(lctx, out); err != nil {
-					cancel()
-					return ovnstate.State{}, fmt.Errorf("read OVN %s cache: %w", db.name, err)
-				}
-			}
-		}
-		if lctx.Err() != nil && ctx.Err() == nil {
+		case !ok:
+			// Every attempt met a reconnect: the state stays the last one read, and the next
+			// snapshot reads every row.
+			db.changes.putBack(dirty, true)
+			stale = append(stale, db.name)
+		case lctx.Err() != nil && ctx.Err() == nil:
 			stale = append(stale, db.name)
 		}
 		cancel()
@@ -293,13 +283,32 @@ func (w *Watcher) Snapshot(ctx context.Context) (ovnstate.State, error) {
 	}
 	var st ovnstate.State
 	if w.sbOnly {
-		st = sb.state()
+		st = p.sb.state()
 	} else {
-		st = nb.state()
-		st.Bindings = buildBindings(bindings, chassis)
+		st = p.nb.state()
+		st.Bindings = p.bindings.out
 	}
 	st.Stale = stale
 	return st, nil
+}
+
+// plainOVN is the plain state of the OVN databases and the changes not yet read into it.
+type plainOVN struct {
+	turn                 chan struct{} // one snapshot at a time
+	nbChanges, sbChanges *changes
+	nb                   *nbState       // nb_ovn_bgp_driver: the topology from NB
+	bindings             *bindingsState // nb_ovn_bgp_driver: the bindings from SB
+	sb                   *sbState       // ovn_bgp_driver: everything from SB
+}
+
+func newPlainOVN(sbOnly bool) *plainOVN {
+	p := &plainOVN{turn: make(chan struct{}, 1), nbChanges: &changes{}, sbChanges: &changes{}}
+	if sbOnly {
+		p.sb = newSBState()
+	} else {
+		p.nb, p.bindings = newNBState(), newBindingsState()
+	}
+	return p
 }
 
 // Read returns this node's identity and a snapshot, with the local OVS bridges: everything
@@ -328,29 +337,4 @@ func (w *Watcher) Connected() map[string]bool {
 		m["NB"] = w.nb.Connected()
 	}
 	return m
-}
-
-func buildBindings(bindings []sbdb.PortBinding, chassis []sbdb.Chassis) map[string]ovnstate.PortBinding {
-	chassisName := make(map[string]string, len(chassis))
-	for _, c := range chassis {
-		chassisName[c.UUID] = c.Name
-	}
-	out := make(map[string]ovnstate.PortBinding, len(bindings))
-	for _, b := range bindings {
-		pb := ovnstate.PortBinding{LogicalPort: b.LogicalPort, Type: b.Type}
-		if b.Chassis != nil {
-			pb.Chassis = chassisName[*b.Chassis]
-		}
-		if b.RequestedChassis != nil {
-			pb.RequestedChassis = chassisName[*b.RequestedChassis]
-		}
-		for _, u := range b.AdditionalChassis {
-			if n := chassisName[u]; n != "" {
-				pb.AdditionalChassis = append(pb.AdditionalChassis, n)
-			}
-		}
-		sort.Strings(pb.AdditionalChassis)
-		out[b.LogicalPort] = pb
-	}
-	return out
 }

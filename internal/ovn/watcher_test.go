@@ -25,7 +25,7 @@ import (
 )
 
 // ovsdb starts a real ovsdb-server for schema on a unix socket in dir.
-func ovsdb(t *testing.T, dir, name, schema string) string {
+func ovsdb(t testing.TB, dir, name, schema string) string {
 	t.Helper()
 	db := filepath.Join(dir, name+".db")
 	if _, err := lab.Run(context.Background(), "", nil, "ovsdb-tool", "create", db, schema); err != nil {
@@ -48,7 +48,7 @@ func ovsdb(t *testing.T, dir, name, schema string) string {
 	return sock
 }
 
-func requireOVSDB(t *testing.T) {
+func requireOVSDB(t testing.TB) {
 	if lab.HaveOVN() != "" {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("needs %s (CI=true)", lab.HaveOVN())

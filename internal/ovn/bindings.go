@@ -1,0 +1,99 @@
+package ovn
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/ovn-kubernetes/libovsdb/cache"
+	"github.com/ovn-kubernetes/libovsdb/model"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn/sbdb"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
+)
+
+// sbBinding is what State.Bindings needs of a Port_Binding: chassis are still UUIDs,
+// resolved to names when the bindings are assembled (a chassis row may arrive after the
+// bindings that name it).
+type sbBinding struct {
+	logicalPort, typ   string
+	chassis, requested string
+	additional         []string
+}
+
+func toSBBinding(m model.Model) (sbBinding, bool) {
+	pb, ok := m.(*sbdb.PortBinding)
+	if !ok {
+		return sbBinding{}, false
+	}
+	return sbBinding{logicalPort: pb.LogicalPort, typ: pb.Type, chassis: deref(pb.Chassis),
+		requested: deref(pb.RequestedChassis), additional: pb.AdditionalChassis}, true
+}
+
+func toChassisName(m model.Model) (string, bool) {
+	c, ok := m.(*sbdb.Chassis)
+	if !ok {
+		return "", false
+	}
+	return c.Name, true
+}
+
+// bindingsState keeps State.Bindings: a new map when a binding changed (a copy of the
+// last one with the changed entries replaced: the last one is still held by the State of
+// the last pass and by the live-migration handover), the same map otherwise.
+type bindingsState struct {
+	rows    plainTable[sbBinding]
+	chassis plainTable[string] // name by UUID
+	out     map[string]ovnstate.PortBinding
+}
+
+func newBindingsState() *bindingsState {
+	return &bindingsState{rows: newPlainTable(toSBBinding), chassis: newPlainTable(toChassisName),
+		out: map[string]ovnstate.PortBinding{}}
+}
+
+func (b *bindingsState) read(pbs, chassis *cache.RowCache, dirty map[string]map[string]struct{}, all bool) {
+	pbCh, pbFull := b.rows.sync(pbs, dirty[sbdb.PortBindingTable], all)
+	chCh, chFull := b.chassis.sync(chassis, dirty[sbdb.ChassisTable], all)
+	if pbFull || chFull || len(chCh) > 0 {
+		// A chassis changed (rare: a node joined, left or was renamed): resolve every binding.
+		b.rebuild()
+		return
+	}
+	if len(pbCh) == 0 {
+		return
+	}
+	out := maps.Clone(b.out)
+	// Removals first: logical_port is unique, but one transaction may move a name from one
+	// row to another.
+	for _, c := range pbCh {
+		if c.hadOld {
+			delete(out, c.old.logicalPort)
+		}
+	}
+	for _, c := range pbCh {
+		if c.has {
+			out[c.new.logicalPort] = b.resolve(c.new)
+		}
+	}
+	b.out = out
+}
+
+func (b *bindingsState) rebuild() {
+	out := make(map[string]ovnstate.PortBinding, len(b.rows.rows))
+	for _, r := range b.rows.rows {
+		out[r.logicalPort] = b.resolve(r)
+	}
+	b.out = out
+}
+
+func (b *bindingsState) resolve(r sbBinding) ovnstate.PortBinding {
+	pb := ovnstate.PortBinding{LogicalPort: r.logicalPort, Type: r.typ,
+		Chassis: b.chassis.rows[r.chassis], RequestedChassis: b.chassis.rows[r.requested]}
+	for _, u := range r.additional {
+		if n := b.chassis.rows[u]; n != "" {
+			pb.AdditionalChassis = append(pb.AdditionalChassis, n)
+		}
+	}
+	slices.Sort(pb.AdditionalChassis)
+	return pb
+}

@@ -1,0 +1,317 @@
+package ovn
+
+import (
+	"context"
+	"log/slog"
+	"reflect"
+	"slices"
+	"sync"
+
+	"github.com/ovn-kubernetes/libovsdb/cache"
+	"github.com/ovn-kubernetes/libovsdb/model"
+)
+
+// The plain state: each engine keeps the rows it reads converted to plain values, by UUID,
+// and the ovnstate.State assembled from them. A cache event only marks its row (changes);
+// Read converts the marked rows, read from the cache at that moment, and re-assembles only
+// what they touch. A pass so pays for the rows that changed, not for every row: at 10,000
+// ports, copying and converting every row per pass was most of a pass's CPU.
+
+// changes records which rows of one client's cache changed since the plain state last read
+// them. The event handler only marks: libovsdb drops events when its buffer is full.
+type changes struct {
+	mu   sync.Mutex
+	rows map[string]map[string]struct{} // table → UUIDs
+	// lost says an event was dropped (or named no row): the next read reads every row.
+	lost bool
+}
+
+func (c *changes) mark(table string, m model.Model) {
+	u := rowUUID(m)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if u == "" {
+		c.lost = true
+		return
+	}
+	if c.rows == nil {
+		c.rows = map[string]map[string]struct{}{}
+	}
+	t := c.rows[table]
+	if t == nil {
+		t = map[string]struct{}{}
+		c.rows[table] = t
+	}
+	t[u] = struct{}{}
+}
+
+func (c *changes) loseAll() {
+	c.mu.Lock()
+	c.lost = true
+	c.mu.Unlock()
+}
+
+// take returns what changed since the last take and clears it.
+func (c *changes) take() (map[string]map[string]struct{}, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rows, lost := c.rows, c.lost
+	c.rows, c.lost = nil, false
+	return rows, lost
+}
+
+// putBack returns to c what a read took but could not use.
+func (c *changes) putBack(rows map[string]map[string]struct{}, lost bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lost = c.lost || lost
+	for t, us := range rows {
+		if c.rows == nil {
+			c.rows = map[string]map[string]struct{}{}
+		}
+		if c.rows[t] == nil {
+			c.rows[t] = map[string]struct{}{}
+		}
+		for u := range us {
+			c.rows[t][u] = struct{}{}
+		}
+	}
+}
+
+// rowUUID reads the _uuid of a generated model.
+func rowUUID(m model.Model) string {
+	v := reflect.ValueOf(m)
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return ""
+	}
+	if f := v.FieldByName("UUID"); f.IsValid() && f.Kind() == reflect.String {
+		return f.String()
+	}
+	return ""
+}
+
+// events is a client's cache event handler: it marks the row for the plain state (when the
+// client has one) and then triggers a pass, in that order, so the pass finds the mark.
+type events struct {
+	db      string
+	changes *changes // nil for the local OVS, which is read with List
+	trigger func(reason string)
+}
+
+func (e *events) mark(table string, m model.Model) {
+	if e.changes != nil {
+		e.changes.mark(table, m)
+	}
+}
+
+func (e *events) OnAdd(table string, m model.Model) {
+	e.mark(table, m)
+	e.trigger(e.db + " " + table + " add")
+}
+
+func (e *events) OnUpdate(table string, _, m model.Model) {
+	e.mark(table, m)
+	e.trigger(e.db + " " + table + " update")
+}
+
+func (e *events) OnDelete(table string, m model.Model) {
+	e.mark(table, m)
+	e.trigger(e.db + " " + table + " delete")
+}
+
+// droppedEventMessage is what libovsdb's cache logs (cache.eventProcessor.AddEvent, v0.8.1)
+// when its event buffer is full and an event is lost. It is the only sign of the loss.
+const droppedEventMessage = "dropping event because event buffer is full"
+
+// lossWatch passes a client's log on and tells lost when libovsdb says it dropped an event:
+// a row changed without a mark, so the plain state must read every row again.
+type lossWatch struct {
+	next slog.Handler
+	lost func()
+}
+
+func (h lossWatch) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelInfo || h.next.Enabled(ctx, l)
+}
+
+func (h lossWatch) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == droppedEventMessage {
+		h.lost()
+	}
+	if !h.next.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.next.Handle(ctx, r)
+}
+
+func (h lossWatch) WithAttrs(a []slog.Attr) slog.Handler {
+	return lossWatch{next: h.next.WithAttrs(a), lost: h.lost}
+}
+
+func (h lossWatch) WithGroup(name string) slog.Handler {
+	return lossWatch{next: h.next.WithGroup(name), lost: h.lost}
+}
+
+// plainTable is one monitored table's rows as plain values, by UUID.
+type plainTable[P any] struct {
+	conv func(model.Model) (P, bool)
+	rows map[string]P
+	rc   *cache.RowCache // the row cache rows were read from
+}
+
+func newPlainTable[P any](conv func(model.Model) (P, bool)) plainTable[P] {
+	return plainTable[P]{conv: conv, rows: map[string]P{}}
+}
+
+// change is one row's plain value before and after a read.
+type change[P any] struct {
+	uuid        string
+	old, new    P
+	hadOld, has bool
+}
+
+// sync brings the rows up to date with rc and returns those that changed. It reads every
+// row (full) when all is set or rc is not the row cache it read before: a reconnect purges
+// the cache into new row caches and refills them with adds only, so a row deleted while
+// disconnected has no event. Otherwise it reads only the dirty rows.
+func (t *plainTable[P]) sync(rc *cache.RowCache, dirty map[string]struct{}, all bool) (chs []change[P], full bool) {
+	if rc == nil {
+		// A table the client does not hold: nothing to read.
+		if len(t.rows) > 0 || t.rc != nil {
+			t.rows, t.rc = map[string]P{}, nil
+			return nil, true
+		}
+		return nil, false
+	}
+	if all || rc != t.rc {
+		t.rc = rc
+		rows := rc.RowsShallow()
+		t.rows = make(map[string]P, len(rows))
+		for u, m := range rows {
+			if p, ok := t.conv(m); ok {
+				t.rows[u] = p
+			}
+		}
+		return nil, true
+	}
+	// Row deep-copies a row (through JSON: model.Clone), cheap for a port, not for a switch
+	// listing 10,000 of them; a small table, or one with many rows changed, is read in
+	// place from a shallow copy of its map instead.
+	var inPlace map[string]model.Model
+	if n := rc.Len(); len(dirty) > 0 && (n <= smallTable || len(dirty) > n/8) {
+		inPlace = rc.RowsShallow()
+	}
+	for u := range dirty {
+		old, hadOld := t.rows[u]
+		var nw P
+		has := false
+		var m model.Model
+		if inPlace != nil {
+			m = inPlace[u]
+		} else {
+			m = rc.Row(u)
+		}
+		if m != nil {
+			nw, has = t.conv(m)
+		}
+		switch {
+		case has:
+			t.rows[u] = nw
+		case hadOld:
+			delete(t.rows, u)
+		default:
+			continue
+		}
+		chs = append(chs, change[P]{uuid: u, old: old, new: nw, hadOld: hadOld, has: has})
+	}
+	return chs, false
+}
+
+// smallTable is the size up to which a table's changed rows are read in place.
+const smallTable = 1024
+
+// sortedList is a slice kept sorted by cmp (a total order), changed by edits rather than
+// rebuilt: one edit costs a binary search and a copy of the slice. The slice may be held
+// by a State handed out, so an edit never writes into it.
+type sortedList[V any] struct {
+	cmp  func(a, b V) int
+	vals []V
+	byID map[string]V // the value of each UUID in vals
+}
+
+func newSortedList[V any](cmp func(a, b V) int) *sortedList[V] {
+	return &sortedList[V]{cmp: cmp, byID: map[string]V{}}
+}
+
+// reset makes the list vals (which it sorts and keeps), id naming each value's UUID.
+func (s *sortedList[V]) reset(vals []V, id func(V) string) {
+	slices.SortFunc(vals, s.cmp)
+	s.vals = vals
+	s.byID = make(map[string]V, len(vals))
+	for _, v := range vals {
+		s.byID[id(v)] = v
+	}
+}
+
+// edit applies edits (UUID → the new value, or nil to remove it) to a copy of the list.
+func (s *sortedList[V]) edit(edits map[string]*V) {
+	if len(edits) == 0 {
+		return
+	}
+	if len(edits) > len(s.vals)/8+1 {
+		for u, v := range edits {
+			if v == nil {
+				delete(s.byID, u)
+			} else {
+				s.byID[u] = *v
+			}
+		}
+		out := make([]V, 0, len(s.byID))
+		for _, v := range s.byID {
+			out = append(out, v)
+		}
+		slices.SortFunc(out, s.cmp)
+		s.vals = out
+		return
+	}
+	out := make([]V, len(s.vals), len(s.vals)+len(edits))
+	copy(out, s.vals)
+	for u, v := range edits {
+		if old, ok := s.byID[u]; ok {
+			if i, found := slices.BinarySearchFunc(out, old, s.cmp); found {
+				out = slices.Delete(out, i, i+1)
+			}
+			delete(s.byID, u)
+		}
+		if v != nil {
+			i, _ := slices.BinarySearchFunc(out, *v, s.cmp)
+			out = slices.Insert(out, i, *v)
+			s.byID[u] = *v
+		}
+	}
+	s.vals = out
+}
+
+// refs is a reverse index: for each row, the rows that refer to it.
+type refs map[string]map[string]struct{}
+
+func (r refs) add(to, from string) {
+	m := r[to]
+	if m == nil {
+		m = map[string]struct{}{}
+		r[to] = m
+	}
+	m[from] = struct{}{}
+}
+
+func (r refs) remove(to, from string) {
+	if m := r[to]; m != nil {
+		delete(m, from)
+		if len(m) == 0 {
+			delete(r, to)
+		}
+	}
+}
