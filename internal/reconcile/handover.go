@@ -41,14 +41,14 @@ type handover struct {
 	// source's release and the target's claim a pass can see the port bound nowhere, and
 	// the arrival must still be recognised.
 	releasedBy map[string]string
-	prevVM     map[netip.Prefix]exposure.Exposure // VM exposures announced at the last pass
-	arriving   map[netip.Prefix]time.Time         // until when an arrived VM keeps the worse MED
-	departing  map[netip.Prefix]time.Time         // until when a departed VM is still announced
+	prev       []exposure.Exposure        // what the last pass announced, in prefix order (its VMs are what counts)
+	arriving   map[netip.Prefix]time.Time // until when an arrived VM keeps the worse MED
+	departing  map[netip.Prefix]time.Time // until when a departed VM is still announced
 }
 
 func newHandover(trigger func(string)) *handover {
 	return &handover{now: time.Now, trigger: trigger,
-		prevVM: map[netip.Prefix]exposure.Exposure{}, arriving: map[netip.Prefix]time.Time{},
+		arriving:  map[netip.Prefix]time.Time{},
 		departing: map[netip.Prefix]time.Time{}}
 }
 
@@ -58,56 +58,50 @@ func (h *handover) apply(d exposure.Desired, st ovnstate.State, me string) (expo
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := h.now()
-	current := map[netip.Prefix]exposure.Exposure{}
+	// The last pass's VM exposures and this one's, both in prefix order, walked side by
+	// side: a pass costs a comparison per VM, not a map of them (10,000 on a busy node).
+	var departed []exposure.Exposure
+	prev := h.prev
 	for _, e := range d.Exposures {
-		if e.Kind == exposure.KindVM {
-			current[e.Prefix] = e
-		}
-	}
-	// Arrivals: newly announced here, and bound to another chassis at the last pass. The
-	// first pass has no last pass: what a restart finds is adopted, not arriving.
-	for p, e := range current {
-		if _, was := h.prevVM[p]; was {
+		if e.Kind != exposure.KindVM {
 			continue
 		}
-		prev := h.prevBindings[e.Port].Chassis
-		if prev == "" {
-			prev = h.releasedBy[e.Port]
+		was := false
+		for ; len(prev) > 0 && exposure.ComparePrefix(prev[0].Prefix, e.Prefix) <= 0; prev = prev[1:] {
+			switch {
+			case prev[0].Kind != exposure.KindVM:
+			case prev[0].Prefix == e.Prefix:
+				was = true
+				if len(h.departing) > 0 {
+					delete(h.departing, e.Prefix)
+				}
+			default:
+				departed = append(departed, prev[0])
+			}
 		}
-		if prev != "" && prev != me {
-			h.arriving[p] = now.Add(arriveHold)
-			h.after(arriveHold)
+		if !was && h.prevBindings != nil {
+			h.arrived(e, me, now)
+		}
+	}
+	for _, e := range prev {
+		if e.Kind == exposure.KindVM {
+			departed = append(departed, e)
 		}
 	}
 	// Departures: announced at the last pass, gone now, and the port moving to another
 	// chassis (a deleted port is withdrawn at once).
-	out := d
-	for p, e := range h.prevVM {
-		if _, still := current[p]; still {
-			delete(h.departing, p)
-			continue
-		}
-		b, ok := st.Bindings[e.Port]
-		moving := ok && (b.Chassis != "" && b.Chassis != me || b.RequestedChassis != "" && b.RequestedChassis != me)
-		until, held := h.departing[p]
-		switch {
-		case !moving:
-			delete(h.departing, p)
-			continue
-		case !held:
-			until = now.Add(departHold)
-			h.departing[p] = until
-			h.after(departHold)
-		}
-		if now.Before(until) {
-			e.Reason = "departing with a live migration, announced until the target has taken over: " + e.Reason
-			out.Exposures = append(out.Exposures, e)
-			current[p] = e
-		} else {
-			delete(h.departing, p)
+	var held []exposure.Exposure
+	for _, e := range departed {
+		if e, ok := h.departure(e, st, me, now); ok {
+			held = append(held, e)
 		}
 	}
-	slices.SortFunc(out.Exposures, func(a, b exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) })
+	out := d
+	if len(held) > 0 {
+		// A new slice: d's may be shared with whoever computed it.
+		out.Exposures = append(slices.Clip(slices.Clone(d.Exposures)), held...)
+		slices.SortFunc(out.Exposures, func(a, b exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) })
+	}
 	// A hold outlives a moment without the prefix: OVN can unbind the port on the target
 	// right after the claim (the source's release crossing the target's claim) and bind it
 	// again; announced again within the hold, it still carries the worse MED.
@@ -117,13 +111,54 @@ func (h *handover) apply(d exposure.Desired, st ovnstate.State, me string) (expo
 			delete(h.arriving, p)
 			continue
 		}
-		if _, ok := current[p]; ok {
+		if e, ok := out.Lookup(p); ok && e.Kind == exposure.KindVM {
 			arriving[p] = true
 		}
 	}
 	h.trackReleases(st.Bindings)
-	h.prevVM, h.prevBindings = current, st.Bindings
+	// Kept, not copied: a pass's Desired is never modified once handed over.
+	h.prev, h.prevBindings = out.Exposures, st.Bindings
 	return out, arriving
+}
+
+// arrived starts e's hold when it is newly announced here and was bound to another chassis
+// at the last pass. The first pass has no last pass: what a restart finds is adopted, not
+// arriving.
+func (h *handover) arrived(e exposure.Exposure, me string, now time.Time) {
+	prev := h.prevBindings[e.Port].Chassis
+	if prev == "" {
+		prev = h.releasedBy[e.Port]
+	}
+	if prev != "" && prev != me {
+		h.arriving[e.Prefix] = now.Add(arriveHold)
+		h.after(arriveHold)
+	}
+}
+
+// departure returns e as still announced while the VM it was announced for moves to another
+// chassis and its hold lasts.
+func (h *handover) departure(e exposure.Exposure, st ovnstate.State, me string, now time.Time) (exposure.Exposure, bool) {
+	p := e.Prefix
+	b, ok := st.Bindings[e.Port]
+	moving := ok && (b.Chassis != "" && b.Chassis != me || b.RequestedChassis != "" && b.RequestedChassis != me)
+	until, held := h.departing[p]
+	switch {
+	case !moving:
+		delete(h.departing, p)
+		return e, false
+	case !held:
+		until = now.Add(departHold)
+		h.departing[p] = until
+		h.after(departHold)
+	}
+	if !now.Before(until) {
+		delete(h.departing, p)
+		return e, false
+	}
+	if !held {
+		e.Reason = "departing with a live migration, announced until the target has taken over: " + e.Reason
+	}
+	return e, true
 }
 
 // after asks for a pass once a hold of d is over.

@@ -1,7 +1,10 @@
 package reconcile
 
 import (
+	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -123,4 +126,86 @@ func TestHandoverTargetKeepsArrivingThroughAFlap(t *testing.T) {
 			t.Errorf("flap via %q: still arriving after the hold", flap)
 		}
 	}
+}
+
+// BenchmarkHandover10k: one pass's handover on a node announcing 10,000 VMs, one of which
+// has just arrived.
+func BenchmarkHandover10k(b *testing.B) {
+	const n = 10000
+	d := exposure.Desired{}
+	st := ovnstate.State{Bindings: map[string]ovnstate.PortBinding{}}
+	for i := range n {
+		port := fmt.Sprintf("vm%d", i)
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		d.Exposures = append(d.Exposures, exposure.Exposure{Prefix: exposure.HostPrefix(a), Kind: exposure.KindVM, Port: port})
+		st.Bindings[port] = ovnstate.PortBinding{LogicalPort: port, Chassis: "node-b"}
+	}
+	h, _ := newTestHandover()
+	less := exposure.Desired{Exposures: d.Exposures[:n-1]}
+	h.apply(less, st, "node-b")
+	b.ResetTimer()
+	for i := range b.N {
+		if i%2 == 0 {
+			h.apply(d, st, "node-b")
+		} else {
+			h.apply(less, st, "node-b")
+		}
+	}
+}
+
+// applyAmong is h.apply on a busy node: d with what it announces around the migrating VM
+// (172.24.4.30), VMs before and after it and a floating IP, in prefix order, their bindings
+// added to st.
+func applyAmong(h *handover, d exposure.Desired, st ovnstate.State, me string) (exposure.Desired, map[netip.Prefix]bool) {
+	others := []exposure.Exposure{
+		{Prefix: netip.MustParsePrefix("172.24.4.10/32"), Kind: exposure.KindVM, Port: "vmA"},
+		{Prefix: netip.MustParsePrefix("172.24.4.20/32"), Kind: exposure.KindFIP, Object: "NAT fip"},
+		{Prefix: netip.MustParsePrefix("172.24.4.50/32"), Kind: exposure.KindVM, Port: "vmZ"},
+	}
+	out := exposure.Desired{Exposures: append(slices.Clone(others), d.Exposures...)}
+	slices.SortFunc(out.Exposures, func(a, b exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) })
+	bindings := maps.Clone(st.Bindings)
+	bindings["vmA"] = ovnstate.PortBinding{LogicalPort: "vmA", Chassis: me}
+	bindings["vmZ"] = ovnstate.PortBinding{LogicalPort: "vmZ", Chassis: me}
+	return h.apply(out, ovnstate.State{Bindings: bindings}, me)
+}
+
+// TestHandoverAmongOtherExposures: the source's hold and the target's worse MED for a VM
+// whose prefix sits between other VMs and a floating IP; the others stay as they are and the
+// result stays in prefix order.
+func TestHandoverAmongOtherExposures(t *testing.T) {
+	check := func(t *testing.T, d exposure.Desired, want bool, what string) {
+		t.Helper()
+		if announced(d) != want {
+			t.Errorf("%s: announced %v, want %v", what, announced(d), want)
+		}
+		if len(d.Exposures) != 3+map[bool]int{true: 1}[want] {
+			t.Errorf("%s: %d exposures, want the 3 others too: %v", what, len(d.Exposures), d.Exposures)
+		}
+		if !slices.IsSortedFunc(d.Exposures, func(a, b exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) }) {
+			t.Errorf("%s: not in prefix order: %v", what, d.Exposures)
+		}
+	}
+	t.Run("source", func(t *testing.T) {
+		h, clock := newTestHandover()
+		applyAmong(h, vmExposed(), boundTo("node-a", "node-a"), "node-a")
+		d, _ := applyAmong(h, exposure.Desired{}, boundTo("node-a", "node-b"), "node-a")
+		check(t, d, true, "right after the move")
+		clock.advance(departHold)
+		d, _ = applyAmong(h, exposure.Desired{}, boundTo("node-b", "node-b"), "node-a")
+		check(t, d, false, "after the hold")
+	})
+	t.Run("target", func(t *testing.T) {
+		h, clock := newTestHandover()
+		applyAmong(h, exposure.Desired{}, boundTo("node-a", "node-a"), "node-b")
+		out, arriving := applyAmong(h, vmExposed(), boundTo("node-b", "node-b"), "node-b")
+		check(t, out, true, "after the move")
+		if len(arriving) != 1 || !arriving[vmPrefix] {
+			t.Errorf("arriving %v, want only %s", arriving, vmPrefix)
+		}
+		clock.advance(arriveHold)
+		if _, arriving := applyAmong(h, vmExposed(), boundTo("node-b", "node-b"), "node-b"); len(arriving) != 0 {
+			t.Errorf("arriving %v after the hold", arriving)
+		}
+	})
 }
