@@ -144,3 +144,35 @@ func (a *Applier) nodeAddrEvents() int {
 	defer a.node.mu.Unlock()
 	return a.node.events
 }
+
+// BenchmarkNodeAddresses10kOnNIC: the node's addresses with 10,000 exposures on bgp-nic, read
+// by a full pass (a dump) and by an event's pass with nothing changed (the kept result).
+func BenchmarkNodeAddresses10kOnNIC(b *testing.B) {
+	ns, _, h := newNamedNetns(b)
+	addBridge(b, h, "bgp-nic", true)
+	link := addBridge(b, h, "eth1", true)
+	if err := h.AddrAdd(link, &netlink.Addr{IPNet: &net.IPNet{IP: net.IPv4(172, 30, 1, 10), Mask: net.CIDRMask(24, 32)}}); err != nil {
+		b.Fatal(err)
+	}
+	a := newApplierAt(b, ns, Options{NIC: "bgp-nic"})
+	var want []HostAddr
+	for i := range 10000 {
+		want = append(want, HostAddr{Addr: netip.AddrFrom4([4]byte{172, 24, byte(i >> 8), byte(i)})})
+	}
+	if _, err := a.Sync(context.Background(), want); err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		read func(context.Context, []string) ([]netip.Prefix, error)
+	}{{"dump", a.NodeAddresses}, {"kept", a.KnownNodeAddresses}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				if got, err := c.read(context.Background(), []string{"br-ex"}); err != nil || !slices.Contains(got, netip.MustParsePrefix("172.30.1.10/24")) {
+					b.Fatalf("node addresses = %v, %v", got, err)
+				}
+			}
+		})
+	}
+}
