@@ -171,7 +171,13 @@ func (s *nodeSource) Read(ctx context.Context) (ovnstate.Identity, ovnstate.Stat
 		return id, st, err
 	}
 	id.Facts = s.cfg.Load().NodeFacts(id.OVNRemote)
-	if id.Facts.Addresses, err = s.nic.NodeAddresses(ctx, slices.Collect(maps.Values(id.BridgeMappings))); err != nil {
+	// An event's pass reuses the last read unless the netlink watcher saw an address or
+	// device change off the NIC; a full pass reads anew.
+	nodeAddrs := s.nic.KnownNodeAddresses
+	if reconcile.FullPass(ctx) {
+		nodeAddrs = s.nic.NodeAddresses
+	}
+	if id.Facts.Addresses, err = nodeAddrs(ctx, slices.Collect(maps.Values(id.BridgeMappings))); err != nil {
 		return id, st, fmt.Errorf("read the node's own addresses: %w", err)
 	}
 	return id, st, nil

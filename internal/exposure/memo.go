@@ -145,12 +145,24 @@ func samePortInputs(m *portMemo, ls string, pn providerNet, p ovnstate.LogicalSw
 
 func sameBinding(a, b ovnstate.PortBinding) bool {
 	return a.LogicalPort == b.LogicalPort && a.Type == b.Type && a.Chassis == b.Chassis &&
-		a.RequestedChassis == b.RequestedChassis && slices.Equal(a.AdditionalChassis, b.AdditionalChassis)
+		a.RequestedChassis == b.RequestedChassis && sameSlice(a.AdditionalChassis, b.AdditionalChassis)
 }
 
 func sameLSP(a, b ovnstate.LogicalSwitchPort) bool {
 	return a.UUID == b.UUID && a.Name == b.Name && a.Type == b.Type && a.Tag == b.Tag &&
-		slices.Equal(a.Addresses, b.Addresses) && sameMap(a.Options, b.Options) && sameMap(a.ExternalIDs, b.ExternalIDs)
+		sameSlice(a.Addresses, b.Addresses) && sameMap(a.Options, b.Options) && sameMap(a.ExternalIDs, b.ExternalIDs)
+}
+
+// sameSlice compares two slices of a State, by identity first (the same backing array and
+// length: an unchanged row's slice, shared from pass to pass), element by element otherwise.
+func sameSlice(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 || &a[0] == &b[0] {
+		return true
+	}
+	return slices.Equal(a, b)
 }
 
 // sameMap compares two maps of a State, by identity first: the snapshot shares an unchanged

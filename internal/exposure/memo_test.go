@@ -253,3 +253,32 @@ func TestMemoEquivalenceCatchesAMissingInput(t *testing.T) {
 		t.Error("a memo blind to the shared context went unnoticed")
 	}
 }
+
+// TestSameRowValuesByIdentityOrContent: the memo's row comparisons take a shared map or slice
+// as equal at once, and compare anything else by content: a different map or slice with
+// other content is never taken for the last pass's.
+func TestSameRowValuesByIdentityOrContent(t *testing.T) {
+	m := map[string]string{"a": "1", "b": "2"}
+	s := []string{"x", "y", "z"}
+	for _, c := range []struct {
+		what string
+		got  bool
+		want bool
+	}{
+		{"the same map", sameMap(m, m), true},
+		{"an equal map", sameMap(m, map[string]string{"a": "1", "b": "2"}), true},
+		{"a map with another value", sameMap(m, map[string]string{"a": "1", "b": "3"}), false},
+		{"a map with another key", sameMap(m, map[string]string{"a": "1", "c": "2"}), false},
+		{"nil and empty maps", sameMap(nil, map[string]string{}), true},
+		{"the same slice", sameSlice(s, s), true},
+		{"an equal slice", sameSlice(s, []string{"x", "y", "z"}), true},
+		{"a slice with another element", sameSlice(s, []string{"x", "y", "w"}), false},
+		{"a shorter view of the same array", sameSlice(s, s[:2]), false},
+		{"another view of the same array", sameSlice(s[:2], s[1:]), false},
+		{"nil and empty slices", sameSlice(nil, []string{}), true},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: same = %v, want %v", c.what, c.got, c.want)
+		}
+	}
+}

@@ -5,7 +5,73 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 )
+
+// nodeCache is the last NodeAddresses result, reused by KnownNodeAddresses until the watcher
+// sees an address event on a device other than the NIC, or a device change (forget). The
+// NIC's own addresses (the agent's thousands of exposures) never count: NodeAddresses skips
+// that device, so an event there cannot change the result. Its lock is its own, never a.mu:
+// the watcher must not wait for a pass.
+type nodeCache struct {
+	mu      sync.Mutex
+	ok      bool
+	gen     uint64 // bumped by every drop, so a dump that raced an event is not trusted
+	skip    int    // the NIC's index at the dump; -1: there was no NIC
+	bridges []string
+	addrs   []netip.Prefix
+	dumps   int // address dumps done: how tests see that a pass did none
+	events  int // address events judged: how tests know the watcher caught up
+}
+
+// drop makes the next KnownNodeAddresses dump again.
+func (c *nodeCache) drop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ok = false
+	c.gen++
+}
+
+// addrEvent drops the cache unless the address event on device index is on the NIC.
+func (c *nodeCache) addrEvent(index int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.events++
+	if c.ok && index == c.skip {
+		return
+	}
+	c.ok = false
+	c.gen++
+}
+
+// KnownNodeAddresses is NodeAddresses for a pass driven by an event: the last result while
+// nothing that may change it happened (node addresses change rarely, and the dump walks every
+// address of the node, the NIC's thousands included). It relies on Watch running with this
+// applier among its Mirrors; without that, call NodeAddresses. A full pass calls NodeAddresses.
+func (a *Applier) KnownNodeAddresses(ctx context.Context, bridges []string) ([]netip.Prefix, error) {
+	c := &a.node
+	c.mu.Lock()
+	if c.ok && sameSet(c.bridges, bridges) {
+		out := slices.Clone(c.addrs)
+		c.mu.Unlock()
+		return out, ctx.Err()
+	}
+	c.mu.Unlock()
+	return a.NodeAddresses(ctx, bridges)
+}
+
+// sameSet reports whether x and y hold the same strings, in any order.
+func sameSet(x, y []string) bool {
+	if len(x) != len(y) {
+		return false
+	}
+	for _, s := range y {
+		if !slices.Contains(x, s) {
+			return false
+		}
+	}
+	return true
+}
 
 // NodeAddresses returns the node's own addresses, outside the agent's NIC, each with the
 // prefix length of the network it connects the node to: the infrastructure the exposure core
@@ -15,7 +81,8 @@ import (
 // where floating IPs and VMs live, so only the address itself is the node's.
 //
 // One link dump and one address dump, in which the NIC's (thousands of) addresses are skipped
-// unparsed; cheap enough for every pass.
+// unparsed; still a walk of every address of the node, so an event's pass uses
+// KnownNodeAddresses. This always reads, and keeps the result for KnownNodeAddresses.
 func (a *Applier) NodeAddresses(ctx context.Context, bridges []string) ([]netip.Prefix, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -25,6 +92,10 @@ func (a *Applier) NodeAddresses(ctx context.Context, bridges []string) ([]netip.
 	if err := a.ready(); err != nil {
 		return nil, err
 	}
+	a.node.mu.Lock()
+	gen := a.node.gen
+	a.node.dumps++
+	a.node.mu.Unlock()
 	links, err := retryDump("dump links", a.h.LinkList)
 	if err != nil {
 		return nil, err
@@ -65,5 +136,11 @@ func (a *Applier) NodeAddresses(ctx context.Context, bridges []string) ([]netip.
 		}
 		return x.Bits() - y.Bits()
 	})
+	c := &a.node
+	c.mu.Lock()
+	// An event since the dump began may be about something the dump missed: keep the
+	// result for this pass, but not for the next.
+	c.ok, c.skip, c.bridges, c.addrs = c.gen == gen, skip, slices.Clone(bridges), slices.Clone(out)
+	c.mu.Unlock()
 	return out, nil
 }

@@ -5,6 +5,10 @@ package kernel
 // mirrors, so the next pass reads back and repairs).
 func (a *Applier) judge(ev event) verdict {
 	switch ev.kind {
+	case evAddrChanged:
+		// Only the node's own addresses depend on it; nothing of the agent's went.
+		a.node.addrEvent(ev.index)
+		return notMine
 	case evAddrDeleted:
 		m := &a.addrs
 		m.mu.Lock()
@@ -64,6 +68,7 @@ func (a *Applier) judge(ev event) verdict {
 func (a *Applier) forget() {
 	a.addrs.drop()
 	a.routes.drop()
+	a.node.drop()
 }
 
 // judge tells the watcher what a route or neighbour event means to the wiring.

@@ -93,6 +93,8 @@ type Applier struct {
 	// nothing changes.
 	lastInstalled []HostAddr
 	lastRoutes    []NICRoute
+	// node is the last NodeAddresses result (facts.go).
+	node nodeCache
 }
 
 // HostAddr is an address to expose on the NIC as a /32 or /128, with the route metric

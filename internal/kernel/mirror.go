@@ -92,6 +92,7 @@ const (
 	evRouteDeleted                  // a route with the agent's protocol deleted
 	evNeighDeleted                  // a neighbour or proxy entry with the agent's protocol deleted
 	evRuleDeleted                   // a rule at the agent's priority deleted
+	evAddrChanged                   // any address added or deleted, on any device (node facts)
 )
 
 // event is one kernel event, reduced to what the appliers compare with their mirrors.

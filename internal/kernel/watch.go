@@ -148,6 +148,7 @@ func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error 
 			if !ok {
 				return fmt.Errorf("addresses: %w", closed)
 			}
+			o.judge(event{kind: evAddrChanged, index: u.LinkIndex}) // never a trigger by itself
 			if ones, bits := u.LinkAddress.Mask.Size(); !u.NewAddr && ones == bits && bits > 0 {
 				ip, _ := netip.AddrFromSlice(u.LinkAddress.IP)
 				if o.judge(event{kind: evAddrDeleted, index: u.LinkIndex, addr: ip.Unmap()}) != expected {

@@ -15,12 +15,32 @@ import (
 
 // fakeSource serves one snapshot.
 type fakeSource struct {
-	id ovnstate.Identity
-	st ovnstate.State
+	id    ovnstate.Identity
+	st    ovnstate.State
+	fulls []bool // FullPass of each Read's context
 }
 
-func (s *fakeSource) Read(context.Context) (ovnstate.Identity, ovnstate.State, error) {
+func (s *fakeSource) Read(ctx context.Context) (ovnstate.Identity, ovnstate.State, error) {
+	s.fulls = append(s.fulls, FullPass(ctx))
 	return s.id, s.st, nil
+}
+
+// TestSourceToldFullPass: the source learns which passes are full, so what it keeps between
+// passes (the node's addresses) is read anew on those.
+func TestSourceToldFullPass(t *testing.T) {
+	src := &fakeSource{}
+	p := NewPasser(PassOptions{Source: src})
+	for _, full := range []bool{true, false, true} {
+		if err := p.Pass(context.Background(), full); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := []bool{true, false, true}; !slices.Equal(src.fulls, want) {
+		t.Errorf("FullPass in the source's reads = %v, want %v", src.fulls, want)
+	}
+	if FullPass(context.Background()) {
+		t.Error("FullPass outside a pass")
+	}
 }
 
 // fakeApplier is a state-recording applier: it keeps the lines it "installed" and, like the

@@ -51,6 +51,16 @@ type Source interface {
 	Read(ctx context.Context) (ovnstate.Identity, ovnstate.State, error)
 }
 
+type fullKey struct{}
+
+// FullPass reports whether ctx is the one a full pass (Plan.Full) hands its Source: the source
+// then reads anew what it may otherwise keep from earlier passes, as the appliers read
+// everything back.
+func FullPass(ctx context.Context) bool {
+	full, _ := ctx.Value(fullKey{}).(bool)
+	return full
+}
+
 // Add counts n changes of one kind, ignoring zeros so that an idle pass reports nothing.
 func (r *Report) Add(change string, n int) {
 	if n == 0 {
