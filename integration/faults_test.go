@@ -353,22 +353,31 @@ func TestFaultWholeFRRRestart(t *testing.T) {
 }
 
 // TestFaultFRRRestartGraceful restarts bgpd (down 0, 1, 3 and 6 s) and then the whole FRR on a
-// node with BGP graceful restart (on by default) and zebra keeping its routes (-K), with every
-// FRR on 10.3 and the sessions without BFD: with BFD, a restarted bgpd resets the session
-// (withoutBFD says why). After each restart both ToRs must hold exactly the node's prefixes
-// again, and the ToRs must have been graceful-restart helpers for the node. Whether the
-// restarts were hitless — no withdrawal in any 100 ms sample, no ping from tor1 to the VM lost —
-// is reported (the table's withdrawals column, and the log), not asserted: on this machine,
-// under load, about one restart in ten still showed a ~100 ms withdrawal (README, "Hitless FRR
-// restarts").
+// node with BGP graceful restart (on by default) and zebra keeping its routes (-K), twice over
+// ($FAULTS_ROUNDS), with every FRR on 10.3 and the sessions without BFD: with BFD, a
+// restart resets the session (withoutBFD says why). After each restart both ToRs must hold
+// exactly the node's prefixes again, and the ToRs must have been graceful-restart helpers for
+// the node. The restarts must be hitless: no 100 ms sample at either ToR without the VM's /32,
+// no ping from tor1 to the VM (10 per second) lost. Before the restarted bgpd got its
+// route-maps ahead of `router bgp` (policyFirst), a restart now and then (1 in 30 at load 15,
+// 2 in 8 once at load 16) sent End-of-RIB before the node's routes, and a ToR dropped the /32
+// for ~100 ms: this test failed in 1 of 3 runs with policyFirst taken out.
 func TestFaultFRRRestartGraceful(t *testing.T) {
 	t.Parallel()
-	l, ctx, rec := faultLabWith(t, grLabOptions(t), 10*time.Minute, withoutBFD(t), nil, "vm1=172.24.4.10")
+	gracefulRestarts(t, withoutBFD(t), "graceful restart, no BFD, FRR 10.3")
+}
+
+// gracefulRestarts is TestFaultFRRRestartGraceful with the agent's configuration edited by
+// edit; note heads its row of the table.
+func gracefulRestarts(t *testing.T, edit func(context.Context, *lab.Lab, string) string, note string) {
+	l, ctx, rec := faultLabWith(t, grLabOptions(t), 10*time.Minute, edit, nil, "vm1=172.24.4.10")
 	ping := startVMPing(t, ctx, l, "vm1", "fa:16:3e:11:11:01", "172.24.4.10")
 	f := l.Node(compute).FRR
 	var recoveries []time.Duration
+	var hits []string
 	restart := func(what string, kill func() error, start func() error, down time.Duration) {
 		t.Helper()
+		before := rec.Figures().Withdrawals
 		if err := kill(); err != nil {
 			t.Fatal(err)
 		}
@@ -381,14 +390,19 @@ func TestFaultFRRRestartGraceful(t *testing.T) {
 			t.Errorf("%s: ToRs never held exactly the expected set again", what)
 			failWithState(t, l, err)
 		}
+		if n := rec.Figures().Withdrawals - before; n > 0 {
+			hits = append(hits, fmt.Sprintf("%s: %d withdrawals", what, n))
+		}
 		t.Logf("%s: exact set back %s after the restart", what, d.Round(time.Millisecond))
 		recoveries = append(recoveries, d)
 	}
-	for _, down := range []time.Duration{0, time.Second, 3 * time.Second, 6 * time.Second} {
-		restart(fmt.Sprintf("bgpd down %s", down), func() error { return f.KillDaemon("bgpd") },
-			func() error { return f.RestartDaemon(ctx, "bgpd") }, down)
+	for round := range faultRounds(2) {
+		for _, down := range []time.Duration{0, time.Second, 3 * time.Second, 6 * time.Second} {
+			restart(fmt.Sprintf("round %d, bgpd down %s", round, down), func() error { return f.KillDaemon("bgpd") },
+				func() error { return f.RestartDaemon(ctx, "bgpd") }, down)
+		}
+		restart(fmt.Sprintf("round %d, whole FRR", round), f.KillFRR, func() error { return f.RestartFRR(ctx) }, 0)
 	}
-	restart("whole FRR", f.KillFRR, func() error { return f.RestartFRR(ctx) }, 0)
 	for _, tor := range []struct{ node, peer string }{{"tor1", "172.30.1.10"}, {"tor2", "172.30.2.10"}} {
 		out, err := l.Node(tor.node).FRR.Vtysh(ctx, "show bgp neighbors "+tor.peer+" graceful-restart json")
 		if err != nil || !strings.Contains(out, `"remoteGrMode":"Restart"`) {
@@ -400,9 +414,11 @@ func TestFaultFRRRestartGraceful(t *testing.T) {
 	if err != nil {
 		t.Error(err)
 	}
-	t.Logf("hitless? %d withdrawals, missing %v at the ToRs; %d of %d pings from tor1 to the VM lost (icmp_seq %v)\n%s",
-		figs.Withdrawals, figs.MissingSeen, len(res.Lost), res.Sent, res.Lost, torSessions(ctx, l))
-	reportFault(t, recoveries, figs, fmt.Sprintf("graceful restart, no BFD, FRR 10.3: %d of %d pings lost", len(res.Lost), res.Sent))
+	reportFault(t, recoveries, figs, fmt.Sprintf("%s: %d of %d pings lost", note, len(res.Lost), res.Sent))
+	if figs.Withdrawals > 0 || len(res.Lost) > 0 {
+		t.Errorf("restarts not hitless: %d withdrawals (%v), missing %v at the ToRs; %d of %d pings from tor1 to the VM lost (icmp_seq %v)\n%s",
+			figs.Withdrawals, hits, figs.MissingSeen, len(res.Lost), res.Sent, res.Lost, torSessions(ctx, l))
+	}
 }
 
 // The link to tor1 stops passing packets while both ends keep carrier: only BFD can notice.
