@@ -199,10 +199,10 @@ func TestFaultBgpdKilled(t *testing.T) {
 }
 
 // grLabOptions runs the fault lab's three FRR instances on FRR 10.3. With BFD, FRR 8.4 resets
-// a restarted session once: bgpd re-keys its BFD session with the session's addresses right
-// after the session comes up, takes the new BFD session's first Down for a failure and sends
+// a restarted session each time: bgpd re-keys its BFD session with the session's addresses
+// when the session comes up, takes the new BFD session's first Down for a failure and sends
 // a Cease/BFD Down hard reset, which ends graceful restart (FRR issue 17337; README,
-// "Hitless FRR restarts"); FRR 10.3 does it less often (withoutBFD), and its ToRs keep a
+// "Hitless FRR restarts"). FRR 10.3 does it less often (withoutBFD), and its ToRs keep a
 // session with BFD configured idle while the node has none.
 func grLabOptions(t *testing.T) lab.Options {
 	t.Helper()
@@ -212,11 +212,13 @@ func grLabOptions(t *testing.T) lab.Options {
 
 // withoutBFD is a faultLabWith edit that takes BFD off the sessions, at the node and at the
 // ToRs (FRR 10.3 keeps a session with BFD configured idle until BFD is up). With BFD, FRR
-// 10.3 still resets a restarted session now and then (seen in one whole-FRR restart of three,
-// and in one bgpd restart of eight on a loaded machine), as a Cease/BFD Down hard reset that
-// ends graceful restart: the restarted bgpd re-keys its BFD session with the session's
-// addresses when the session comes up, and the new BFD session's first Down reaches a bgpd
-// that had already seen the old one Up. The README ("Hitless FRR restarts") says so.
+// 10.3 still resets a restarted session now and then (4 of 5 restarts in one run; 4 of 20 in
+// two runs with update-source on the peers), as a Cease/BFD Down hard reset that ends
+// graceful restart: bfdd sends the ToR a Down when bgpd dies under it, which the ToR may take
+// before the TCP close, and the restarted bgpd re-keys its BFD session with the session's
+// addresses, whose new session's first Down can reach a bgpd that had seen the old one Up
+// (FRR 10.3's fix for that compares whole seconds and misses a Down before Established).
+// The README ("Hitless FRR restarts") says so.
 func withoutBFD(t *testing.T) func(context.Context, *lab.Lab, string) string {
 	return func(ctx context.Context, l *lab.Lab, cfg string) string {
 		if strings.Count(cfg, ", bfd_profile: relaxed}") != 2 {
@@ -231,12 +233,13 @@ func withoutBFD(t *testing.T) func(context.Context, *lab.Lab, string) string {
 	}
 }
 
-// startVMPing makes the VM's port a guest (pingVMFrom, from tor1) and starts pinging it from
-// tor1 every 100 ms; the test reports the replies.
-func startVMPing(t *testing.T, ctx context.Context, l *lab.Lab, port, mac, ip string) *lab.Pinger {
+// startVMPing checks that every FRR of the lab is the version asked for ("FRRouting 8.4"),
+// makes the VM's port a guest (pingVMFrom, from tor1) and starts pinging it from tor1 every
+// 100 ms; the test reads the replies.
+func startVMPing(t *testing.T, ctx context.Context, l *lab.Lab, version, port, mac, ip string) *lab.Pinger {
 	t.Helper()
 	for _, n := range []string{compute, "tor1", "tor2"} {
-		requireVersion(t, ctx, l.Node(n).FRR, "FRRouting 10.3")
+		requireVersion(t, ctx, l.Node(n).FRR, version)
 	}
 	pingVMFrom(t, ctx, l, "tor1", port, mac, ip)
 	p, err := l.StartPing("tor1", ip, 100*time.Millisecond)
@@ -353,22 +356,37 @@ func TestFaultWholeFRRRestart(t *testing.T) {
 }
 
 // TestFaultFRRRestartGraceful restarts bgpd (down 0, 1, 3 and 6 s) and then the whole FRR on a
-// node with BGP graceful restart (on by default) and zebra keeping its routes (-K), with every
-// FRR on 10.3 and the sessions without BFD: with BFD, a restarted bgpd resets the session
-// (withoutBFD says why). After each restart both ToRs must hold exactly the node's prefixes
-// again, and the ToRs must have been graceful-restart helpers for the node. Whether the
-// restarts were hitless — no withdrawal in any 100 ms sample, no ping from tor1 to the VM lost —
-// is reported (the table's withdrawals column, and the log), not asserted: on this machine,
-// under load, about one restart in ten still showed a ~100 ms withdrawal (README, "Hitless FRR
-// restarts").
+// node with BGP graceful restart (on by default) and zebra keeping its routes (-K), twice over
+// ($FAULTS_ROUNDS), with the sessions without BFD (with BFD, FRR resets a restarted session:
+// withoutBFD says why): once with every FRR on the shipped 8.4, once on 10.3. After each
+// restart both ToRs must hold exactly the node's prefixes again, and the ToRs must have been
+// graceful-restart helpers for the node. The restarts must be hitless: no 100 ms sample at
+// either ToR without the VM's /32, no ping from tor1 to the VM (10 per second) lost. Before the
+// restarted bgpd got its route-maps ahead of `router bgp` (policyFirst), a restart now and then
+// (1 in 30 at load 15, 2 in 8 once at load 16) sent End-of-RIB before the node's routes, and a
+// ToR dropped the /32 for ~100 ms: the 10.3 half failed in 1 of 3 runs with policyFirst taken
+// out (TestRestartedBgpdRedistributesAtOnce, in internal/frr, fails every time).
 func TestFaultFRRRestartGraceful(t *testing.T) {
 	t.Parallel()
-	l, ctx, rec := faultLabWith(t, grLabOptions(t), 10*time.Minute, withoutBFD(t), nil, "vm1=172.24.4.10")
-	ping := startVMPing(t, ctx, l, "vm1", "fa:16:3e:11:11:01", "172.24.4.10")
+	t.Run("frr-8.4", func(t *testing.T) {
+		gracefulRestarts(t, lab.Options{Topology: faultsTopology}, "FRRouting 8.4", "graceful restart, no BFD, FRR 8.4")
+	})
+	t.Run("frr-10.3", func(t *testing.T) {
+		gracefulRestarts(t, grLabOptions(t), "FRRouting 10.3", "graceful restart, no BFD, FRR 10.3")
+	})
+}
+
+// gracefulRestarts is TestFaultFRRRestartGraceful on a lab started with opts, whose FRRs are
+// all of version; note heads its row of the table.
+func gracefulRestarts(t *testing.T, opts lab.Options, version, note string) {
+	l, ctx, rec := faultLabWith(t, opts, 10*time.Minute, withoutBFD(t), nil, "vm1=172.24.4.10")
+	ping := startVMPing(t, ctx, l, version, "vm1", "fa:16:3e:11:11:01", "172.24.4.10")
 	f := l.Node(compute).FRR
 	var recoveries []time.Duration
+	var hits []string
 	restart := func(what string, kill func() error, start func() error, down time.Duration) {
 		t.Helper()
+		before := rec.Figures().Withdrawals
 		if err := kill(); err != nil {
 			t.Fatal(err)
 		}
@@ -381,16 +399,21 @@ func TestFaultFRRRestartGraceful(t *testing.T) {
 			t.Errorf("%s: ToRs never held exactly the expected set again", what)
 			failWithState(t, l, err)
 		}
+		if n := rec.Figures().Withdrawals - before; n > 0 {
+			hits = append(hits, fmt.Sprintf("%s: %d withdrawals", what, n))
+		}
 		t.Logf("%s: exact set back %s after the restart", what, d.Round(time.Millisecond))
 		recoveries = append(recoveries, d)
 	}
-	for _, down := range []time.Duration{0, time.Second, 3 * time.Second, 6 * time.Second} {
-		restart(fmt.Sprintf("bgpd down %s", down), func() error { return f.KillDaemon("bgpd") },
-			func() error { return f.RestartDaemon(ctx, "bgpd") }, down)
+	for round := range faultRounds(2) {
+		for _, down := range []time.Duration{0, time.Second, 3 * time.Second, 6 * time.Second} {
+			restart(fmt.Sprintf("round %d, bgpd down %s", round, down), func() error { return f.KillDaemon("bgpd") },
+				func() error { return f.RestartDaemon(ctx, "bgpd") }, down)
+		}
+		restart(fmt.Sprintf("round %d, whole FRR", round), f.KillFRR, func() error { return f.RestartFRR(ctx) }, 0)
 	}
-	restart("whole FRR", f.KillFRR, func() error { return f.RestartFRR(ctx) }, 0)
 	for _, tor := range []struct{ node, peer string }{{"tor1", "172.30.1.10"}, {"tor2", "172.30.2.10"}} {
-		out, err := l.Node(tor.node).FRR.Vtysh(ctx, "show bgp neighbors "+tor.peer+" graceful-restart json")
+		out, err := l.Node(tor.node).FRR.Vtysh(ctx, "show bgp ipv4 neighbors "+tor.peer+" graceful-restart json")
 		if err != nil || !strings.Contains(out, `"remoteGrMode":"Restart"`) {
 			t.Errorf("%s does not see the node as a graceful-restart speaker: %v\n%s", tor.node, err, out)
 		}
@@ -400,9 +423,11 @@ func TestFaultFRRRestartGraceful(t *testing.T) {
 	if err != nil {
 		t.Error(err)
 	}
-	t.Logf("hitless? %d withdrawals, missing %v at the ToRs; %d of %d pings from tor1 to the VM lost (icmp_seq %v)\n%s",
-		figs.Withdrawals, figs.MissingSeen, len(res.Lost), res.Sent, res.Lost, torSessions(ctx, l))
-	reportFault(t, recoveries, figs, fmt.Sprintf("graceful restart, no BFD, FRR 10.3: %d of %d pings lost", len(res.Lost), res.Sent))
+	reportFault(t, recoveries, figs, fmt.Sprintf("%s: %d of %d pings lost", note, len(res.Lost), res.Sent))
+	if figs.Withdrawals > 0 || len(res.Lost) > 0 {
+		t.Errorf("restarts not hitless: %d withdrawals (%v), missing %v at the ToRs; %d of %d pings from tor1 to the VM lost (icmp_seq %v)\n%s",
+			figs.Withdrawals, hits, figs.MissingSeen, len(res.Lost), res.Sent, res.Lost, torSessions(ctx, l))
+	}
 }
 
 // The link to tor1 stops passing packets while both ends keep carrier: only BFD can notice.

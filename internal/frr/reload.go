@@ -170,7 +170,7 @@ func (r *Reloader) Apply(ctx context.Context, text []byte) (changed bool, err er
 		// accepted lines (see reloadAndVerify), so its verdict is the per-daemon check below.
 		changed = true
 		r.reloads.Add(1)
-		if _, err := v.LoadFile(ctx, r.ConfigFile); err != nil {
+		if _, err := r.loadWhole(ctx, v, text); err != nil {
 			log.Warn("vtysh -f after an FRR restart reported a failure; checking what FRR runs", "err", redactErr(err))
 		}
 		out, err := r.frrReload(ctx, "--test", r.ConfigFile)
@@ -236,7 +236,7 @@ func (r *Reloader) verifyDaemons(ctx context.Context, text []byte, withMgmtd boo
 			if attempt == 0 {
 				r.logger().Warn("an FRR daemon lacks part of the agent's config; loading the whole file into it",
 					"daemon", d, "missing", len(missing), "first", missing[0])
-				if _, err := v.ForDaemon(d).LoadFile(ctx, r.ConfigFile); err != nil {
+				if _, err := r.loadWhole(ctx, v.ForDaemon(d), text); err != nil {
 					r.logger().Warn("vtysh -f into one daemon reported a failure; checking what it holds", "daemon", d, "err", redactErr(err))
 				}
 			}
@@ -246,6 +246,18 @@ func (r *Reloader) verifyDaemons(ctx context.Context, text []byte, withMgmtd boo
 		}
 	}
 	return want, nil
+}
+
+// loadWhole sends every line of text with `vtysh -f`, route-maps and the lists they use
+// first (policyFirst: a restarted bgpd must know them before the lines that name them), from
+// a temporary file next to ConfigFile.
+func (r *Reloader) loadWhole(ctx context.Context, v Vtysh, text []byte) (string, error) {
+	tmp, err := writeTemp(r.ConfigFile, []byte(policyFirst(string(text))))
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp)
+	return v.LoadFile(ctx, tmp)
 }
 
 // heldLines returns, per daemon, the keys of the agent's lines it held after the last
