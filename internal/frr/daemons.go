@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -252,14 +253,28 @@ func (v Vtysh) waitDaemons(ctx context.Context, need []string, wait time.Duratio
 	defer tick.Stop()
 	var lastErr error
 	for {
+		// All at once: on a busy node one vtysh can take seconds, and the wait is for the
+		// slowest daemon, not for the sum of them.
+		type answer struct {
+			ok  bool
+			err error
+		}
+		answers := make([]answer, len(pending))
+		var wg sync.WaitGroup
+		for i, d := range pending {
+			wg.Go(func() {
+				ok, err := v.answersIfPresent(ctx, d)
+				answers[i] = answer{ok, err}
+			})
+		}
+		wg.Wait()
 		var still []string
-		for _, d := range pending {
-			ok, err := v.answersIfPresent(ctx, d)
-			if !ok {
+		for i, d := range pending {
+			if !answers[i].ok {
 				present = slices.DeleteFunc(present, func(p string) bool { return p == d })
 			}
-			if err != nil {
-				still, lastErr = append(still, d), err
+			if answers[i].err != nil {
+				still, lastErr = append(still, d), answers[i].err
 			}
 		}
 		if pending = still; len(pending) == 0 {
