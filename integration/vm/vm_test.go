@@ -202,6 +202,9 @@ func runScript(root, kernel, version string, suites []suite) string {
 	// that lost its configuration, and re-applies it. Under emulation vtysh can take longer
 	// than 5 s: a longer interval keeps the watch from re-applying a configuration FRR runs.
 	b.WriteString("export OVN_BGP_AGENT_FRR_WATCH_INTERVAL=60s\n")
+	// An apply waits for the daemons it needs to answer vtysh; emulated, one vtysh can take
+	// seconds, and a loaded host made four of them miss the default 10 s every time.
+	b.WriteString("export OVN_BGP_AGENT_FRR_DAEMON_WAIT=60s\n")
 	fmt.Fprintf(&b, "mkdir -p %[1]s && mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 vmrepo %[1]s || exit 11\n", root)
 	b.WriteString("rc=0\n")
 	for _, s := range suites {

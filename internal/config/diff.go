@@ -32,7 +32,7 @@ func diffValue(key string, a, b reflect.Value, out *[]string) {
 // changes one keeps the running value and says a restart applies it.
 var restartOnly = []string{
 	"ovn.", "bgp.nic", "bgp.vrf", "bgp.vrf_table_id", "kernel.", "frr.pathspace", "frr.vty_socket",
-	"frr.config_file", "frr.base_config", "frr.reload_command", "frr.watch_interval", "metrics.", "log.format", "driver",
+	"frr.config_file", "frr.base_config", "frr.reload_command", "frr.watch_interval", "frr.daemon_wait", "metrics.", "log.format", "driver",
 }
 
 // NeedsRestart reports whether key only takes effect at the next start.

@@ -41,6 +41,7 @@ func Default() Config {
 			ConfigFile:    "/etc/frr/frr.conf",
 			ReloadCommand: "/usr/lib/frr/frr-reload.py",
 			WatchInterval: 2 * time.Second,
+			DaemonWait:    10 * time.Second,
 			Log:           FRRLog{Target: "syslog", Level: "informational"},
 		},
 		Kernel: Kernel{

@@ -142,6 +142,7 @@ func TestLoadFullExample(t *testing.T) {
 			ReloadCommand:        "/usr/lib/frr/frr-reload.py",
 			ExtraConfig:          filepath.Join(dir, "frr-extra.conf"),
 			WatchInterval:        2 * time.Second,
+			DaemonWait:           10 * time.Second,
 			Log:                  FRRLog{Target: "stdout", Level: "informational", TimestampPrecision: 3},
 			NHTResolveViaDefault: true,
 		},

@@ -215,6 +215,9 @@ type FRR struct {
 	BaseConfig string `mapstructure:"base_config"`
 	// WatchInterval is how often vtysh is asked whether FRR still runs our config.
 	WatchInterval time.Duration `mapstructure:"watch_interval"`
+	// DaemonWait bounds how long an apply waits for the FRR daemons it needs to accept vtysh
+	// (FRR starting or restarting) before it fails and is retried.
+	DaemonWait time.Duration `mapstructure:"daemon_wait"`
 	// Log is FRR's own logging target (owned mode).
 	Log FRRLog `mapstructure:"log"`
 	// NHTResolveViaDefault lets zebra resolve BGP next hops over the default route

@@ -313,6 +313,10 @@ func validateFRR(ps *problems, f FRR) {
 	if f.WatchInterval < 100*time.Millisecond {
 		ps.addGot("frr.watch_interval", f.WatchInterval, "must be at least 100ms")
 	}
+	// One apply, the wait included, is bounded by 2 min (internal/frr).
+	if f.DaemonWait < time.Second || f.DaemonWait > time.Minute {
+		ps.addGot("frr.daemon_wait", f.DaemonWait, "must be between 1s and 1m")
+	}
 }
 
 func validateKernel(ps *problems, k Kernel, b BGP) {

@@ -79,6 +79,8 @@ func TestLoadBadKey(t *testing.T) {
 		{"bfd profile repeated", "bgp: {bfd_profiles: [{name: a}, {name: a}]}\n", nil, "bgp.bfd_profiles[1].name", "duplicates"},
 		{"extra_config relative", "frr: {extra_config: extra.conf}\n", nil, "frr.extra_config", "absolute path"},
 		{"watch_interval", "frr: {watch_interval: 1ms}\n", nil, "frr.watch_interval", "at least 100ms"},
+		{"daemon_wait too short", "frr: {daemon_wait: 100ms}\n", nil, "frr.daemon_wait", "between 1s and 1m"},
+		{"daemon_wait beyond an apply", "frr: {daemon_wait: 5m}\n", nil, "frr.daemon_wait", "between 1s and 1m"},
 		{"pathspace", "frr: {pathspace: \"a b\"}\n", nil, "frr.pathspace", "A-Z a-z 0-9 _ . -"},
 		{"rule_priority zero", "kernel: {rule_priority: 0}\n", nil, "kernel.rule_priority", "must be 1..32765"},
 		{"rule_priority main", "kernel: {rule_priority: 32766}\n", nil, "kernel.rule_priority", "at 32766), got 32766"},

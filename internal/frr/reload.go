@@ -70,6 +70,7 @@ func NewReloader(c config.FRR, log *slog.Logger) *Reloader {
 		Pathspace:  c.Pathspace,
 		VtySocket:  c.VtySocket,
 		ConfigFile: c.ConfigFile,
+		DaemonWait: c.DaemonWait,
 		Logger:     log,
 	}
 	if r.Command == "" {
