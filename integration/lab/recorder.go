@@ -21,6 +21,7 @@ type Recorder struct {
 
 	mu      sync.Mutex
 	want    Want
+	wantGen int // bumped by SetWant: a read that spans a change of want is no sample
 	samples []sample
 	stale   map[string]bool // every "TOR: PREFIX via NH" held but not wanted, in any sample
 	missing map[string]bool // every "TOR: PREFIX via NH" wanted but not held, in any sample
@@ -57,6 +58,7 @@ func (r *Recorder) SetWant(want Want) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.want = want
+	r.wantGen++
 }
 
 // ResetFigures forgets what was seen so far: the figures then count from the fault on, not
@@ -107,7 +109,7 @@ func (r *Recorder) run(ctx context.Context) {
 
 func (r *Recorder) sampleOnce(ctx context.Context) {
 	r.mu.Lock()
-	want := r.want
+	want, gen := r.want, r.wantGen
 	r.mu.Unlock()
 	type read struct {
 		tor   string
@@ -139,6 +141,12 @@ func (r *Recorder) sampleOnce(ctx context.Context) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.wantGen != gen {
+		// The want changed while the ToRs were read (vtysh can take a while under load): what
+		// they held may already follow the new want, and judged by the old one a prefix just
+		// removed from OVN would count as a withdrawal of a wanted prefix.
+		return
+	}
 	for tor, a := range got {
 		m := Compare(want[tor], a)
 		if !m.OK() {
