@@ -165,7 +165,7 @@ type nodeSource struct {
 	cfg atomic.Pointer[config.Config] // replaced by a configuration reload
 }
 
-func (s *nodeSource) Read(ctx context.Context) (ovnstate.Identity, ovnstate.State, error) {
+func (s *nodeSource) Read(ctx context.Context, full bool) (ovnstate.Identity, ovnstate.State, error) {
 	id, st, err := s.w.Read(ctx)
 	if err != nil {
 		return id, st, err
@@ -174,7 +174,7 @@ func (s *nodeSource) Read(ctx context.Context) (ovnstate.Identity, ovnstate.Stat
 	// An event's pass reuses the last read unless the netlink watcher saw an address or
 	// device change off the NIC; a full pass reads anew.
 	nodeAddrs := s.nic.KnownNodeAddresses
-	if reconcile.FullPass(ctx) {
+	if full {
 		nodeAddrs = s.nic.NodeAddresses
 	}
 	if id.Facts.Addresses, err = nodeAddrs(ctx, slices.Collect(maps.Values(id.BridgeMappings))); err != nil {

@@ -68,7 +68,7 @@ func (p *Passer) SetPolicy(policy exposure.Policy) { p.policy.Store(&policy) }
 
 // Pass runs one pass. full asks every applier to read back everything it owns.
 func (p *Passer) Pass(ctx context.Context, full bool) error {
-	id, st, err := p.src.Read(context.WithValue(ctx, fullKey{}, full))
+	id, st, err := p.src.Read(ctx, full)
 	if err != nil {
 		p.rep.Applied("ovn", Report{}, err)
 		return fmt.Errorf("read OVN: %w", err)

@@ -17,11 +17,11 @@ import (
 type fakeSource struct {
 	id    ovnstate.Identity
 	st    ovnstate.State
-	fulls []bool // FullPass of each Read's context
+	fulls []bool // the full flag of each Read
 }
 
-func (s *fakeSource) Read(ctx context.Context) (ovnstate.Identity, ovnstate.State, error) {
-	s.fulls = append(s.fulls, FullPass(ctx))
+func (s *fakeSource) Read(_ context.Context, full bool) (ovnstate.Identity, ovnstate.State, error) {
+	s.fulls = append(s.fulls, full)
 	return s.id, s.st, nil
 }
 
@@ -36,10 +36,7 @@ func TestSourceToldFullPass(t *testing.T) {
 		}
 	}
 	if want := []bool{true, false, true}; !slices.Equal(src.fulls, want) {
-		t.Errorf("FullPass in the source's reads = %v, want %v", src.fulls, want)
-	}
-	if FullPass(context.Background()) {
-		t.Error("FullPass outside a pass")
+		t.Errorf("full in the source's reads = %v, want %v", src.fulls, want)
 	}
 }
 

@@ -46,19 +46,11 @@ type Applier interface {
 	Apply(ctx context.Context, p Plan) (Report, error)
 }
 
-// Source reads what a pass computes from: the node's identity and the OVN state.
+// Source reads what a pass computes from: the node's identity and the OVN state. full is
+// the pass's Plan.Full: the source then reads anew what it may otherwise keep from earlier
+// passes, as the appliers read everything back.
 type Source interface {
-	Read(ctx context.Context) (ovnstate.Identity, ovnstate.State, error)
-}
-
-type fullKey struct{}
-
-// FullPass reports whether ctx is the one a full pass (Plan.Full) hands its Source: the source
-// then reads anew what it may otherwise keep from earlier passes, as the appliers read
-// everything back.
-func FullPass(ctx context.Context) bool {
-	full, _ := ctx.Value(fullKey{}).(bool)
-	return full
+	Read(ctx context.Context, full bool) (ovnstate.Identity, ovnstate.State, error)
 }
 
 // Add counts n changes of one kind, ignoring zeros so that an idle pass reports nothing.
