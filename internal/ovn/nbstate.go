@@ -208,18 +208,7 @@ func (s *nbSwitches) rebuild() {
 // assemble makes State.Switches from the switches and their lists: a new slice sharing the
 // port lists.
 func (s *nbSwitches) assemble() {
-	out := make([]ovnstate.LogicalSwitch, 0, len(s.switches.rows))
-	for u, sw := range s.switches.rows {
-		ls := sw.ls
-		if l := s.lists[u]; l != nil && len(l.vals) > 0 {
-			ls.Ports = l.vals
-		}
-		out = append(out, ls)
-	}
-	slices.SortFunc(out, func(a, b ovnstate.LogicalSwitch) int {
-		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.UUID, b.UUID))
-	})
-	s.list = out
+	s.list = assembleSwitches(s.switches.rows, func(sw nbSwitch) ovnstate.LogicalSwitch { return sw.ls }, s.lists)
 }
 
 // nbRouter is a Logical_Router row: its ports, NAT rules and load balancers are still UUIDs.

@@ -1,6 +1,7 @@
 package ovn
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"reflect"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/model"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 )
 
 // The plain state: each engine keeps the rows it reads converted to plain values, by UUID,
@@ -314,4 +317,22 @@ func (r refs) remove(to, from string) {
 			delete(r, to)
 		}
 	}
+}
+
+// assembleSwitches makes State.Switches, sorted by name (then UUID), from the switch rows by
+// key and their port lists by the same key: a new slice sharing the lists' port slices. Both
+// databases keep their switches this way (NB by Logical_Switch UUID, SB by datapath).
+func assembleSwitches[R any](rows map[string]R, ls func(R) ovnstate.LogicalSwitch, lists map[string]*sortedList[ovnstate.LogicalSwitchPort]) []ovnstate.LogicalSwitch {
+	out := make([]ovnstate.LogicalSwitch, 0, len(rows))
+	for k, r := range rows {
+		sw := ls(r)
+		if l := lists[k]; l != nil && len(l.vals) > 0 {
+			sw.Ports = l.vals
+		}
+		out = append(out, sw)
+	}
+	slices.SortFunc(out, func(a, b ovnstate.LogicalSwitch) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.UUID, b.UUID))
+	})
+	return out
 }

@@ -357,17 +357,7 @@ func (s *sbState) view(pb sbdb.PortBinding) sbPortView {
 
 // assembleSwitches makes State.Switches from the datapaths and their port lists.
 func (s *sbState) assembleSwitches() {
-	out := make([]ovnstate.LogicalSwitch, 0, len(s.dps.switches))
-	for dp, ls := range s.dps.switches {
-		if l := s.lists[dp]; l != nil && len(l.vals) > 0 {
-			ls.Ports = l.vals
-		}
-		out = append(out, ls)
-	}
-	slices.SortFunc(out, func(x, y ovnstate.LogicalSwitch) int {
-		return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.UUID, y.UUID))
-	})
-	s.switches = out
+	s.switches = assembleSwitches(s.dps.switches, func(ls ovnstate.LogicalSwitch) ovnstate.LogicalSwitch { return ls }, s.lists)
 }
 
 // assembleRouters builds the routers from the bindings they depend on.
