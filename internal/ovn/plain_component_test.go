@@ -10,10 +10,8 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -77,79 +75,15 @@ func stateDiff(want, got ovnstate.State) string {
 // of every table, as Snapshot built it before; and a State handed out earlier must not have
 // changed.
 func TestPlainStateFollowsTheDatabases(t *testing.T) {
-	requireOVSDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	dir, err := os.MkdirTemp("", "obgp-plain-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	run := func(argv ...string) string {
-		t.Helper()
-		out, err := lab.Run(ctx, "", nil, argv...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.TrimSpace(out)
-	}
-	dbs := map[string]string{"nb": "/usr/share/ovn/ovn-nb.ovsschema", "sb": "/usr/share/ovn/ovn-sb.ovsschema"}
-	socks := map[string]string{}
-	procs := map[string]*lab.Proc{}
-	for name, schema := range dbs {
-		run("ovsdb-tool", "create", filepath.Join(dir, name+".db"), schema)
-		socks[name] = filepath.Join(dir, name+".sock")
-		procs[name] = serveDB(t, dir, name, filepath.Join(dir, name+".db"), socks[name])
-	}
-	nb, sb := socks["nb"], socks["sb"]
-	ovs := ovsdb(t, dir, "ovs", "/usr/share/openvswitch/vswitch.ovsschema")
-	startNorthd := func(nbSock, sbSock string) *lab.Proc {
-		p, err := lab.StartProc("northd", "", dir, nil, "ovn-northd", "--no-chdir",
-			"--pidfile="+filepath.Join(dir, "northd.pid"), "--unixctl="+filepath.Join(dir, "northd.ctl"),
-			"--ovnnb-db=unix:"+nbSock, "--ovnsb-db=unix:"+sbSock)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { p.Stop(5 * time.Second) })
-		return p
-	}
-	northd := startNorthd(nb, sb)
-	nbctl := func(args ...string) string { return run(append([]string{"ovn-nbctl", "--db=unix:" + nb}, args...)...) }
-	sbctl := func(args ...string) string { return run(append([]string{"ovn-sbctl", "--db=unix:" + sb}, args...)...) }
-	run("ovs-vsctl", "--db=unix:"+ovs, "--no-wait", "init")
-	run("ovs-vsctl", "--db=unix:"+ovs, "--no-wait", "set", "open_vswitch", ".",
-		"external_ids:system-id=node-a", "external_ids:ovn-remote=unix:"+sb, "external_ids:ovn-bridge-mappings=physnet1:br-ex")
+	c := newCentral(t, ctx)
+	nb, sb, ovs, dir := c.nb, c.sb, c.ovs, c.dir
+	run, nbctl, sbctl := c.run, c.nbctl, c.sbctl
 
 	// Neutron's provider network, a router with its gateway there and a tenant network, VMs
 	// on both, floating IPs and a load balancer: rows of every table both engines read.
-	for _, c := range [][]string{
-		{"ls-add", "public"},
-		{"lsp-add", "public", "provnet-public", "--", "lsp-set-type", "provnet-public", "localnet", "--", "lsp-set-addresses", "provnet-public", "unknown",
-			"--", "lsp-set-options", "provnet-public", "network_name=physnet1"},
-		{"lr-add", "router1"},
-		{"lrp-add", "router1", "lrp-gw", "fa:16:3e:00:00:01", "172.24.4.1/24"},
-		{"lsp-add", "public", "public-router1", "--", "lsp-set-type", "public-router1", "router", "--", "lsp-set-addresses", "public-router1", "router",
-			"--", "lsp-set-options", "public-router1", "router-port=lrp-gw", "nat-addresses=router"},
-		{"ls-add", "private"},
-		{"lrp-add", "router1", "lrp-private", "fa:16:3e:00:00:02", "10.0.0.1/24"},
-		{"lsp-add", "private", "private-router1", "--", "lsp-set-type", "private-router1", "router", "--", "lsp-set-addresses", "private-router1", "router",
-			"--", "lsp-set-options", "private-router1", "router-port=lrp-private"},
-		{"lsp-add", "public", "pvm1", "--", "lsp-set-addresses", "pvm1", "fa:16:3e:cc:00:01 172.24.4.20"},
-		{"lsp-add", "public", "pvm2", "--", "lsp-set-addresses", "pvm2", "fa:16:3e:cc:00:02 172.24.4.21"},
-		{"lsp-add", "private", "vmA", "--", "lsp-set-addresses", "vmA", "fa:16:3e:aa:00:01 10.0.0.5"},
-		{"--id=@nat", "create", "nat", "type=dnat_and_snat", "external_ip=172.24.4.100", "logical_ip=10.0.0.5", "logical_port=vmA",
-			`external_mac="fa:16:3e:aa:00:01"`, "--", "add", "logical_router", "router1", "nat", "@nat"},
-		{"lr-nat-add", "router1", "dnat_and_snat", "172.24.4.102", "10.0.0.7"},
-		{"lb-add", "lb1", "172.24.4.50:80", "10.0.0.5:80", "tcp"},
-		{"lr-lb-add", "router1", "lb1"},
-		{"ls-lb-add", "private", "lb1"},
-	} {
-		nbctl(c...)
-	}
-	sbctl("chassis-add", "node-a", "geneve", "192.0.2.1")
-	sbctl("chassis-add", "node-b", "geneve", "192.0.2.2")
-	nbctl("lrp-set-gateway-chassis", "lrp-gw", "node-a", "100")
-	nbctl("--wait=sb", "sync")
+	c.neutronTopology([2]string{"pvm1", "fa:16:3e:cc:00:01 172.24.4.20"}, [2]string{"pvm2", "fa:16:3e:cc:00:02 172.24.4.21"})
 	for _, p := range []string{"pvm1", "vmA", "cr-lrp-gw"} {
 		sbctl("lsp-bind", p, "node-a")
 	}
@@ -259,18 +193,18 @@ func TestPlainStateFollowsTheDatabases(t *testing.T) {
 
 	// Both servers restarted, with rows deleted and changed while the watchers are away:
 	// the reconnect refills the caches with adds only, no deletes.
-	if err := northd.Stop(5 * time.Second); err != nil {
+	if err := c.northd.Stop(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"nb", "sb"} {
-		if err := procs[name].Stop(5 * time.Second); err != nil {
+		if err := c.dbs[name].Stop(5 * time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
 	offline := map[string]string{}
 	for _, name := range []string{"nb", "sb"} {
 		offline[name] = filepath.Join(dir, name+"-offline.sock")
-		procs[name+"-offline"] = serveDB(t, dir, name+"-offline", filepath.Join(dir, name+".db"), offline[name])
+		c.dbs[name+"-offline"] = serveDB(t, dir, name+"-offline", filepath.Join(dir, name+".db"), offline[name])
 	}
 	onb := func(args ...string) { run(append([]string{"ovn-nbctl", "--db=unix:" + offline["nb"]}, args...)...) }
 	osb := func(args ...string) { run(append([]string{"ovn-sbctl", "--db=unix:" + offline["sb"]}, args...)...) }
@@ -281,14 +215,13 @@ func TestPlainStateFollowsTheDatabases(t *testing.T) {
 	osb("lsp-unbind", "vmA")
 	osb("chassis-del", "node-b")
 	for _, name := range []string{"nb", "sb"} {
-		if err := procs[name+"-offline"].Stop(5 * time.Second); err != nil {
+		if err := c.dbs[name+"-offline"].Stop(5 * time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, name := range []string{"nb", "sb"} {
-		procs[name] = serveDB(t, dir, name+"2", filepath.Join(dir, name+".db"), socks[name])
-	}
-	northd = startNorthd(nb, sb)
+	c.dbs["nb"] = serveDB(t, dir, "nb2", filepath.Join(dir, "nb.db"), nb)
+	c.dbs["sb"] = serveDB(t, dir, "sb2", filepath.Join(dir, "sb.db"), sb)
+	c.startNorthd()
 	nbctl("--wait=sb", "sync")
 	same("restart")
 	for driver, w := range watchers {
@@ -304,7 +237,7 @@ func TestPlainStateFollowsTheDatabases(t *testing.T) {
 	// A binding whose datapath becomes a switch only after it was read: its view depends on
 	// the datapath. Written by hand, with ovn-northd stopped (it would remove a datapath NB
 	// does not know).
-	if err := northd.Stop(5 * time.Second); err != nil {
+	if err := c.northd.Stop(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	dp := sbctl("create", "datapath_binding", "tunnel_key=4000")

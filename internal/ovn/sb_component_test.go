@@ -26,74 +26,21 @@ import (
 // does not exist: it must never dial it, and its snapshot of what northd wrote must give the
 // core the expected exposures of every kind.
 func TestSBOnlyWatcherAgainstNorthd(t *testing.T) {
-	requireOVSDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dir, err := os.MkdirTemp("", "obgp-sbonly-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	nb := ovsdb(t, dir, "nb", "/usr/share/ovn/ovn-nb.ovsschema")
-	sb := ovsdb(t, dir, "sb", "/usr/share/ovn/ovn-sb.ovsschema")
-	ovs := ovsdb(t, dir, "ovs", "/usr/share/openvswitch/vswitch.ovsschema")
-	northd, err := lab.StartProc("northd", "", dir, nil, "ovn-northd", "--no-chdir",
-		"--pidfile="+filepath.Join(dir, "northd.pid"), "--unixctl="+filepath.Join(dir, "northd.ctl"),
-		"--ovnnb-db=unix:"+nb, "--ovnsb-db=unix:"+sb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { northd.Stop(5 * time.Second) })
-	run := func(argv ...string) string {
-		t.Helper()
-		out, err := lab.Run(ctx, "", nil, argv...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
-	nbctl := func(args ...string) string { return run(append([]string{"ovn-nbctl", "--db=unix:" + nb}, args...)...) }
-	sbctl := func(args ...string) string { return run(append([]string{"ovn-sbctl", "--db=unix:" + sb}, args...)...) }
-	run("ovs-vsctl", "--db=unix:"+ovs, "--no-wait", "init")
-	run("ovs-vsctl", "--db=unix:"+ovs, "--no-wait", "set", "open_vswitch", ".",
-		"external_ids:system-id=node-a", "external_ids:ovn-remote=unix:"+sb, "external_ids:ovn-bridge-mappings=physnet1:br-ex")
+	c := newCentral(t, ctx)
+	ovs, sbctl := c.ovs, c.sbctl
 
 	// What neutron writes for a provider network, a router with its gateway on it (hosted on
 	// node-a) and a tenant network; a provider VM, a distributed and a centralized FIP, and an
 	// Octavia-style load balancer on the tenant switch with a provider VIP.
-	for _, c := range [][]string{
-		{"ls-add", "public"},
-		{"lsp-add", "public", "provnet-public", "--", "lsp-set-type", "provnet-public", "localnet", "--", "lsp-set-addresses", "provnet-public", "unknown",
-			"--", "lsp-set-options", "provnet-public", "network_name=physnet1"},
-		{"lr-add", "router1"},
-		{"lrp-add", "router1", "lrp-gw", "fa:16:3e:00:00:01", "172.24.4.1/24"},
-		{"lsp-add", "public", "public-router1", "--", "lsp-set-type", "public-router1", "router", "--", "lsp-set-addresses", "public-router1", "router",
-			"--", "lsp-set-options", "public-router1", "router-port=lrp-gw", "nat-addresses=router"},
-		{"ls-add", "private"},
-		{"lrp-add", "router1", "lrp-private", "fa:16:3e:00:00:02", "10.0.0.1/24"},
-		{"lsp-add", "private", "private-router1", "--", "lsp-set-type", "private-router1", "router", "--", "lsp-set-addresses", "private-router1", "router",
-			"--", "lsp-set-options", "private-router1", "router-port=lrp-private"},
-		{"lsp-add", "public", "pvm", "--", "lsp-set-addresses", "pvm", "fa:16:3e:cc:00:01 172.24.4.20"},
-		{"lsp-add", "private", "vmA", "--", "lsp-set-addresses", "vmA", "fa:16:3e:aa:00:01 10.0.0.5"},
-		{"--id=@nat", "create", "nat", "type=dnat_and_snat", "external_ip=172.24.4.100", "logical_ip=10.0.0.5", "logical_port=vmA",
-			`external_mac="fa:16:3e:aa:00:01"`, "--", "add", "logical_router", "router1", "nat", "@nat"},
-		{"lr-nat-add", "router1", "dnat_and_snat", "172.24.4.102", "10.0.0.7"},
-		{"lb-add", "lb1", "172.24.4.50:80", "10.0.0.5:80", "tcp"},
-		{"lr-lb-add", "router1", "lb1"},
-		{"ls-lb-add", "private", "lb1"},
-	} {
-		nbctl(c...)
-	}
-	sbctl("chassis-add", "node-a", "geneve", "192.0.2.1")
-	sbctl("chassis-add", "node-b", "geneve", "192.0.2.2")
-	nbctl("lrp-set-gateway-chassis", "lrp-gw", "node-a", "100")
-	nbctl("--wait=sb", "sync")
+	c.neutronTopology([2]string{"pvm", "fa:16:3e:cc:00:01 172.24.4.20"})
 	// ovn-controller is not running here: bind as it would.
 	sbctl("lsp-bind", "pvm", "node-a")
 	sbctl("lsp-bind", "vmA", "node-a")
 	sbctl("lsp-bind", "cr-lrp-gw", "node-a")
 
-	noNB := filepath.Join(dir, "no-nb.sock")
+	noNB := filepath.Join(c.dir, "no-nb.sock")
 	var triggers atomic.Int32
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	w, err := Connect(ctx, config.Config{Driver: SBOnlyDriver, OVN: config.OVN{NBConnection: "unix:" + noNB, OVSConnection: "unix:" + ovs}},

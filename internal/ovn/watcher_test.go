@@ -27,25 +27,19 @@ import (
 // ovsdb starts a real ovsdb-server for schema on a unix socket in dir.
 func ovsdb(t testing.TB, dir, name, schema string) string {
 	t.Helper()
+	sock, _ := createDB(t, dir, name, schema)
+	return sock
+}
+
+// createDB creates a database of schema and serves it: its socket and its server.
+func createDB(t testing.TB, dir, name, schema string) (string, *lab.Proc) {
+	t.Helper()
 	db := filepath.Join(dir, name+".db")
 	if _, err := lab.Run(context.Background(), "", nil, "ovsdb-tool", "create", db, schema); err != nil {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(dir, name+".sock")
-	p, err := lab.StartProc("ovsdb-"+name, "", dir, nil, "ovsdb-server", "--no-chdir",
-		"--pidfile="+filepath.Join(dir, name+".pid"), "--unixctl="+filepath.Join(dir, name+".ctl"),
-		"--remote=punix:"+sock, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Stop(5 * time.Second) })
-	if err := lab.Poll(context.Background(), 10*time.Second, sock, func() (bool, error) {
-		_, err := os.Stat(sock)
-		return err == nil, err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return sock
+	return sock, serveDB(t, dir, name, db, sock)
 }
 
 func requireOVSDB(t testing.TB) {
