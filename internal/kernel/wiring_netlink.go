@@ -34,6 +34,7 @@ type netlinkWiring struct {
 	foreign map[string]bool
 	raw     map[item]any   // netlink object of each item from the last owned call
 	index   map[string]int // device indexes from the last links call
+	batches int            // request batches sent (batch.go): how tests see the batching
 }
 
 // NewWirer returns a wiring applier for the current network namespace.
@@ -209,6 +210,51 @@ func (n *netlinkWiring) add(it item, opts WiringOptions) error {
 		return n.neighRequest(unix.RTM_NEWNEIGH, it, opts.RouteProtocol)
 	}
 	return fmt.Errorf("cannot add %s", it)
+}
+
+// addBatch adds its as add does, the rules and routes among them in batches (batch.go).
+func (n *netlinkWiring) addBatch(its []item, opts WiringOptions) []error {
+	errs := make([]error, len(its))
+	var (
+		reqs []*nl.NetlinkRequest
+		at   []int // index in its of each request
+	)
+	flush := func() {
+		if len(reqs) > 0 {
+			n.batches++
+		}
+		for k, err := range sendBatch(n.sock, reqs) {
+			it := its[at[k]]
+			if it.kind == kindRoute && errors.Is(err, unix.EEXIST) {
+				err = fmt.Errorf("%w (a route for %s without the agent's protocol is in table %d: not replacing it)", err, it.dst, it.table)
+			}
+			errs[at[k]] = err
+		}
+		reqs, at = reqs[:0], at[:0]
+	}
+	for i, it := range its {
+		switch it.kind {
+		case kindRule:
+			delete(n.raw, it)
+			reqs, at = append(reqs, ruleAddRequest(it, opts)), append(at, i)
+		case kindRoute:
+			delete(n.raw, it)
+			index, err := n.linkIndex(it.dev)
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			reqs, at = append(reqs, routeAddRequest(it, index, opts)), append(at, i)
+		default:
+			flush() // in order: a neighbour after the routes before it
+			errs[i] = n.add(it, opts)
+		}
+		if len(reqs) == requestBatch {
+			flush()
+		}
+	}
+	flush()
+	return errs
 }
 
 func ruleOf(it item, opts WiringOptions) *netlink.Rule {
