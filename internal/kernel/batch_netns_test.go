@@ -129,7 +129,44 @@ func TestWiringColdPassSendsBatches(t *testing.T) {
 	if err != nil || len(rules) != n+3 {
 		t.Errorf("%d IPv4 rules at the agent's priority (%v), want %d", len(rules), err, n+3)
 	}
+	// The pass read the rules back: they went without the kernel's duplicate check.
+	if b.unchecked != n+6 {
+		t.Errorf("%d rules added without the duplicate check, want all %d", b.unchecked, n+6)
+	}
 	if res, err := w.SyncWiring(ctx, d); err != nil || res.Changed() {
 		t.Errorf("second pass: %v, changed %v", err, res)
+	}
+}
+
+// An event's pass works from the mirror, which does not know of a rule someone added by
+// hand: its add keeps the kernel's duplicate check, so that rule is refused, not duplicated.
+func TestEventPassDoesNotDuplicateAHandMadeRule(t *testing.T) {
+	t.Parallel()
+	ns, name, h := newNamedNetns(t)
+	ipIn(t, name, "link", "set", "lo", "up")
+	addBridge(t, h, "br-ex", true)
+	w := newWirerIn(t, ns)
+	vm := func(ips ...string) exposure.Desired {
+		d := exposure.Desired{Bridges: []exposure.Bridge{{Name: "br-ex"}}}
+		for _, ip := range ips {
+			d.Exposures = append(d.Exposures, exposure.Exposure{Prefix: netip.MustParsePrefix(ip + "/32"), Kind: exposure.KindVM,
+				Wiring: exposure.Wiring{Bridge: "br-ex"}})
+		}
+		return d
+	}
+	ctx := context.Background()
+	if _, err := w.SyncWiring(ctx, vm("100.64.0.1")); err != nil {
+		t.Fatal(err)
+	}
+	ipIn(t, name, "rule", "add", "to", "100.64.0.2/32", "lookup", "3000", "priority", fmt.Sprint(testWiringOpts.RulePriority))
+	_, err := w.SyncWiringChanges(ctx, vm("100.64.0.1", "100.64.0.2"))
+	if err == nil || !strings.Contains(err.Error(), "add rule to 100.64.0.2/32 lookup 3000: file exists") {
+		t.Errorf("event pass: %v, want the rule's add refused", err)
+	}
+	if got := strings.Count(ipIn(t, name, "rule", "show", "priority", fmt.Sprint(testWiringOpts.RulePriority)), "to 100.64.0.2 lookup 3000"); got != 1 {
+		t.Errorf("%d rules to 100.64.0.2, want the one added by hand", got)
+	}
+	if _, err := w.SyncWiring(ctx, vm("100.64.0.1", "100.64.0.2")); err != nil {
+		t.Errorf("the full pass after it: %v", err)
 	}
 }

@@ -26,9 +26,10 @@ type linkInfo struct {
 }
 
 // batchAdder is a wiring backend that adds several items in one round trip; each item's
-// result is as its add's.
+// result is as its add's. absent says the caller has just read the agent's state back and
+// none of its is there: the backend may skip the kernel's duplicate checks.
 type batchAdder interface {
-	addBatch(its []item, opts WiringOptions) []error
+	addBatch(its []item, opts WiringOptions, absent bool) []error
 }
 
 // wiringBackend is the kernel as the wiring sees it: netlink in a network namespace, or a
@@ -228,7 +229,7 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 			}
 		}
 	}
-	addedItems, removedItems, ctxErr := w.applyItems(ctx, add, stale, vlans, owned, &res, &errs)
+	addedItems, removedItems, ctxErr := w.applyItems(ctx, add, stale, vlans, owned, readBack, &res, &errs)
 	if ctxErr == nil {
 		res.Added = append(res.Added, w.syncSysctls(ws, links, vlans, missing, &errs)...)
 	}
@@ -339,7 +340,10 @@ func sortedExposures(es []exposure.Exposure) []exposure.Exposure {
 // added first, so traffic never finds neither the old nor the new entry (a bridge's table
 // renumbered, a route's next hop changed). An add that collides with the stale entry it
 // replaces (same route key) is retried after the removals.
-func (w *Wirer) applyItems(ctx context.Context, add, stale []item, vlans, owned map[item]struct{}, res *WiringResult, errs *[]error) (addedItems, removedItems []item, ctxErr error) {
+//
+// readBack says the pass has just read the agent's state back, so nothing it adds is there.
+func (w *Wirer) applyItems(ctx context.Context, add, stale []item, vlans, owned map[item]struct{}, readBack bool,
+	res *WiringResult, errs *[]error) (addedItems, removedItems []item, ctxErr error) {
 	slices.SortFunc(stale, func(a, b item) int { return compareItems(b, a) })
 	slices.SortFunc(add, compareItems)
 	put := func(it item, in bool) {
@@ -394,7 +398,7 @@ func (w *Wirer) applyItems(ctx context.Context, add, stale []item, vlans, owned 
 		}
 		var results []error
 		if j-i > 1 {
-			results = batch.addBatch(group, w.opts)
+			results = batch.addBatch(group, w.opts, readBack)
 		} else {
 			results = []error{addItem(add[i])}
 		}
