@@ -285,3 +285,10 @@ func timeline(path string) string {
 	}
 	return strings.Join(out, "; ")
 }
+
+// childCPU is the CPU of the benchmark's finished children so far (ip -batch for the floors).
+func childCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -449,12 +449,13 @@ func formatTable(rs []result) string {
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	var cold strings.Builder
 	cold.WriteString("\nCold start, at all addresses: the agent's CPU, the other processes of the compute and central namespaces, the benchmark itself, the load; the floor beside the node's daemons (compute namespace, before the agent starts).\n\n")
-	cold.WriteString("| N | cold start → all addresses | agent CPU user / sys | compute namespace's other processes | central namespace | benchmark | load 1 min, start → end | kernel floor (fresh namespace) | kernel floor beside the node's daemons |\n")
+	cold.WriteString("| N | cold start → all addresses | agent CPU user / sys | compute namespace's other processes | central namespace | benchmark | load 1 min, start → end | kernel floor (fresh namespace), ip's CPU | kernel floor beside the node's daemons, ip's CPU |\n")
 	cold.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
-		fmt.Fprintf(&cold, "| %d | %s | %.2f s / %.2f s | %s | %s | %s | %s → %s | %s | %s + %s + %s = %s |\n",
+		fmt.Fprintf(&cold, "| %d | %s | %.2f s / %.2f s | %s | %s | %s | %s → %s | %s, %s | %s + %s + %s = %s, %s |\n",
 			r.N, sec(r.ColdAddrs), r.ColdUser, r.ColdSys, r.ColdNode, r.ColdCentral, sec(r.ColdProbe), r.LoadStart, r.LoadEnd,
-			sec(r.Floor.Total()), sec(r.FloorBeside.Addrs), sec(r.FloorBeside.Rules), sec(r.FloorBeside.Routes), sec(r.FloorBeside.Total()))
+			sec(r.Floor.Total()), sec(r.Floor.CPU),
+			sec(r.FloorBeside.Addrs), sec(r.FloorBeside.Rules), sec(r.FloorBeside.Routes), sec(r.FloorBeside.Total()), sec(r.FloorBeside.CPU))
 	}
 
 	for _, r := range rs {
