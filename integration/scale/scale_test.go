@@ -38,6 +38,7 @@ const (
 	routeProto   = 201  // kernel.route_protocol
 	bgpProto     = 186  // zebra's protocol for BGP routes in the ToR's kernel
 	idlePasses   = 5
+	computePeer  = "172.30.1.10" // the compute node's address at the ToR (the topology)
 	idleWindow   = 30 * time.Second
 )
 
@@ -48,6 +49,17 @@ type result struct {
 	ColdToR                 time.Duration
 	ColdCPU, ColdChildCPU   float64
 	Floor                   floor
+	// At all addresses: the agent's user and system CPU (its netlink requests' kernel work is
+	// system time), the CPU of the other processes in the compute and central namespaces, the
+	// benchmark's own (its probe), and the 1-minute load at the start and at the end.
+	ColdUser, ColdSys     float64
+	ColdNode, ColdCentral string
+	ColdProbe             time.Duration
+	LoadStart, LoadEnd    string
+	// FloorBeside is the floor in the compute namespace with the node's daemons running.
+	FloorBeside floor
+	// ColdDrops is how often the ToR's session with the node went down by all prefixes.
+	ColdDrops               int
 	EventAddr, EventToR     []time.Duration
 	EventWrite              []time.Duration
 	IdleWall, IdleCPU       []time.Duration
@@ -187,6 +199,15 @@ func runScale(t *testing.T, bin string, n, events int) result {
 		t.Fatal(err)
 	}
 	defer compute.Close()
+	nicLink, err := compute.h.LinkByName("bgp-nic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.FloorBeside, err = measureFloorBeside(ctx, l, t.TempDir(), r.Addrs, r.Addrs, r.Addrs+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("N=%d floor beside the node's daemons: %s + %s + %s", n, sec(r.FloorBeside.Addrs), sec(r.FloorBeside.Rules), sec(r.FloorBeside.Routes))
 	tor, err := newKernelProbe(l.Node("tor").Netns)
 	if err != nil {
 		t.Fatal(err)
@@ -198,18 +219,30 @@ func runScale(t *testing.T, bin string, n, events int) result {
 	if os.Getenv("OBGP_SCALE_PPROF") != "" {
 		env = append(env, "OBGP_PPROF_LISTEN="+pprofListen) // an agent built with -tags pprof
 	}
+	nodeNs, centralNs := l.Node("compute").Netns, l.Node("central").Netns
+	node0, central0, self0 := nsCPU(nodeNs, 0), nsCPU(centralNs, 0), selfCPU()
+	r.LoadStart = loadavg()
 	start = time.Now()
 	if err := l.StartAgentWith(ctx, "compute", env); err != nil {
 		t.Fatal(err)
 	}
 	pid := agentPid(t, l)
 	if err := lab.Poll(ctx, 15*time.Minute, fmt.Sprintf("%d addresses on bgp-nic", r.Addrs), func() (bool, error) {
-		c, err := compute.addrCount("bgp-nic")
+		c, err := compute.addrCountRaw(nicLink.Attrs().Index)
 		return c >= r.Addrs, fmt.Errorf("%d addresses (%v)", c, err)
 	}); err != nil {
 		t.Fatalf("%v\n%s", err, l.AgentLog("compute", 30))
 	}
 	r.ColdAddrs = time.Since(start)
+	if ps, err := readProc(pid); err == nil {
+		r.ColdUser, r.ColdSys = float64(ps.UTime)/100, float64(ps.STime)/100
+	}
+	r.ColdNode, r.ColdCentral = cpuDelta(node0, nsCPU(nodeNs, pid)), cpuDelta(central0, nsCPU(centralNs, 0))
+	r.ColdProbe, r.LoadEnd = selfCPU()-self0, loadavg()
+	t.Logf("N=%d at all addresses: agent user %.2f s sys %.2f s; compute: %s; central: %s; benchmark %s; load %s → %s",
+		n, r.ColdUser, r.ColdSys, r.ColdNode, r.ColdCentral, sec(r.ColdProbe), r.LoadStart, r.LoadEnd)
+	t.Logf("N=%d agent started at %s; its log: %s", n, start.UTC().Format(time.RFC3339Nano),
+		timeline(filepath.Join(l.Node("compute").Dir, "agent-compute.log")))
 	// Wiring is complete when the rule and route counts have stopped moving for 3 s; the time
 	// is that of the last change seen.
 	var lastRules, lastRoutes int
@@ -236,6 +269,9 @@ func runScale(t *testing.T, bin string, n, events int) result {
 		t.Fatalf("%v\n%s", err, l.AgentLog("compute", 30))
 	}
 	r.ColdToR = time.Since(start)
+	// A session that went down meanwhile (BFD on a starved machine) makes the ToR wait for
+	// its connect timer: say so next to the figure.
+	r.ColdDrops, _ = l.SessionDrops(ctx, "tor", computePeer)
 	ps, _ := readProc(pid)
 	r.ColdCPU, r.ColdChildCPU = ps.CPU(), ps.ChildCPU()
 	t.Logf("N=%d cold: addrs %s wiring %s (rules %d routes %d) tor %s cpu %.2f+%.2f", n, r.ColdAddrs, r.ColdWiring, r.Rules, r.Routes, r.ColdToR, r.ColdCPU, r.ColdChildCPU)
@@ -417,6 +453,18 @@ func formatTable(rs []result) string {
 	var b strings.Builder
 	b.WriteString("| N (addresses / rules / routes) | cold start → all addresses | wiring complete | all prefixes at the ToR | agent CPU, cold start (+children) | event → address p50 / p99 | event → ToR prefix p50 / p99 | idle full pass wall p50 / CPU p50 | netlink writes / FRR reloads in idle passes | idle CPU per minute: agent / children | peak RSS | kernel floor: addrs + rules + routes |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	var cold strings.Builder
+	cold.WriteString("\nCold start, at all addresses: the agent's CPU, the other processes of the compute and central namespaces, the benchmark itself, the load; the floor beside the node's daemons (compute namespace, before the agent starts).\n\n")
+	cold.WriteString("| N | cold start → all addresses | agent CPU user / sys | compute namespace's other processes | central namespace | benchmark | load 1 min, start → end | kernel floor (fresh namespace), ip's CPU | kernel floor beside the node's daemons, ip's CPU | ToR session drops by all prefixes |\n")
+	cold.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rs {
+		fmt.Fprintf(&cold, "| %d | %s | %.2f s / %.2f s | %s | %s | %s | %s → %s | %s, %s | %s + %s + %s = %s, %s | %d |\n",
+			r.N, sec(r.ColdAddrs), r.ColdUser, r.ColdSys, r.ColdNode, r.ColdCentral, sec(r.ColdProbe), r.LoadStart, r.LoadEnd,
+			sec(r.Floor.Total()), sec(r.Floor.CPU),
+			sec(r.FloorBeside.Addrs), sec(r.FloorBeside.Rules), sec(r.FloorBeside.Routes), sec(r.FloorBeside.Total()), sec(r.FloorBeside.CPU),
+			r.ColdDrops)
+	}
+
 	for _, r := range rs {
 		fmt.Fprintf(&b, "| %d (%d / %d / %d) | %s | %s | %s | %.2f s (+%.2f s) | %s / %s | %s / %s | %s / %s | %.0f / %.0f (%d passes) | %.2f s / %.2f s | %.0f MiB | %s + %s + %s = %s |\n",
 			r.N, r.Addrs, r.Rules, r.Routes, sec(r.ColdAddrs), sec(r.ColdWiring), sec(r.ColdToR), r.ColdCPU, r.ColdChildCPU,
@@ -429,6 +477,7 @@ func formatTable(rs []result) string {
 		fmt.Fprintf(&b, "\nEvents: %d per size; an event is one transaction setting a Port_Binding's chassis (its own round trip, p50: %s at N=%d), timed from before the write.\n",
 			len(rs[0].EventAddr), ms(pct(rs[0].EventWrite, .5)), rs[0].N)
 	}
+	b.WriteString(cold.String())
 	return b.String()
 }
 

@@ -95,6 +95,8 @@ type Applier struct {
 	lastRoutes    []NICRoute
 	// node is the last NodeAddresses result (facts.go).
 	node nodeCache
+	// batches counts the request batches sent (batch.go): how tests see the batching.
+	batches int
 }
 
 // HostAddr is an address to expose on the NIC as a /32 or /128, with the route metric

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 )
 
@@ -122,48 +123,8 @@ func (a *Applier) sync(ctx context.Context, want []HostAddr, full bool) (Result,
 	}
 	slices.SortFunc(change, netip.Addr.Compare)
 	unlocal := a.opts.VRF == ""
-	for _, ip := range change {
-		metric := wantSet[ip]
-		old, ok := cur[ip]
-		if ctxErr = ctx.Err(); ctxErr != nil {
-			break
-		}
-		a.addrs.write(func() {
-			cur[ip] = metric
-			if !ok && unlocal {
-				a.expectLocalLocked(ip, 1)
-			}
-		})
-		if err := a.addrSet(index, ip, metric, ok); err != nil {
-			a.addrs.write(func() {
-				if ok {
-					cur[ip] = old
-				} else {
-					delete(cur, ip)
-					if unlocal {
-						a.expectLocalLocked(ip, -1)
-					}
-				}
-			})
-			switch {
-			case ok:
-				err = fmt.Errorf("change metric of %s/%d on %s from %d to %d (its kind's communities are wrong until this works): %w",
-					ip, ip.BitLen(), nic, old, metric, err)
-			case errors.Is(err, unix.EEXIST):
-				err = fmt.Errorf("add %s/%d to %s: %w (is %s already on %s with another prefix length?)", ip, ip.BitLen(), nic, err, ip, nic)
-			default:
-				err = fmt.Errorf("add %s/%d metric %d to %s: %w", ip, ip.BitLen(), metric, nic, err)
-			}
-			errs = append(errs, err)
-			continue
-		}
-		if ok {
-			res.Remetered = append(res.Remetered, ip)
-			a.log.Info("changed address metric", "addr", ip, "from", old, "to", metric)
-			continue
-		}
-		res.Added = append(res.Added, ip)
-		a.log.Info("added address", "addr", ip, "metric", metric)
+	if ctxErr == nil {
+		errs, ctxErr = a.applyChanges(ctx, index, change, wantSet, cur, &res, errs)
 	}
 	if unlocal && ctxErr == nil {
 		var (
@@ -181,8 +142,16 @@ func (a *Applier) sync(ctx context.Context, want []HostAddr, full bool) (Result,
 			}
 			deleted, err = a.unlocalise(ctx, link, exposed, res.Added)
 		} else {
-			deleted, err = a.unlocaliseAdded(ctx, link, res.Added)
+			// The IPv4 entries went with the adds (applyChanges).
+			var added6 []netip.Addr
+			for _, ip := range res.Added {
+				if ip.Is6() {
+					added6 = append(added6, ip)
+				}
+			}
+			deleted, err = a.unlocaliseAdded(ctx, link, added6)
 		}
+		deleted = append(deleted, res.LocalRoutesDeleted...)
 		slices.SortFunc(deleted, netip.Addr.Compare)
 		res.LocalRoutesDeleted = deleted
 		errs = append(errs, err)
@@ -193,6 +162,104 @@ func (a *Applier) sync(ctx context.Context, want []HostAddr, full bool) (Result,
 		res.Installed = a.installedChanged(cur, res)
 	}
 	return res, errors.Join(append(errs, ctxErr)...)
+}
+
+// addrOp is one request of applyChanges: an address added or re-metered, or the local-table
+// entry of an added IPv4 address deleted.
+type addrOp struct {
+	ip    netip.Addr
+	local bool   // the local-table entry's deletion
+	had   bool   // the address was there (a metric change)
+	old   uint32 // its metric then
+}
+
+// applyChanges adds the addresses of change, or changes their metric, as wantSet says, in
+// batches (batch.go), keeping the mirror cur written through, and records what it did in res.
+// Without a VRF it deletes the local-table entry of each IPv4 address it added in the batch
+// after the add's (the kernel inserts the entry before it acknowledges the add; an add that
+// failed must not take the entry of an address someone else has there). It stops between two
+// batches when ctx ends.
+func (a *Applier) applyChanges(ctx context.Context, index int, change []netip.Addr, wantSet, cur map[netip.Addr]uint32,
+	res *Result, errs []error) ([]error, error) {
+	nic := a.opts.NIC
+	unlocal := a.opts.VRF == ""
+	var (
+		next    int
+		deletes []netip.Addr
+		ops     []addrOp
+		reqs    []*nl.NetlinkRequest
+	)
+	for next < len(change) || len(deletes) > 0 {
+		if err := ctx.Err(); err != nil {
+			return errs, err
+		}
+		ops, reqs = ops[:0], reqs[:0]
+		for _, ip := range deletes {
+			ops = append(ops, addrOp{ip: ip, local: true})
+			reqs = append(reqs, localRouteDelRequest(index, ip))
+		}
+		deletes = deletes[:0]
+		a.addrs.write(func() {
+			for ; next < len(change) && len(reqs) < requestBatch; next++ {
+				ip := change[next]
+				metric := wantSet[ip]
+				old, ok := cur[ip]
+				// In the mirror first, so the watcher takes the kernel's echo for ours.
+				cur[ip] = metric
+				if !ok && unlocal {
+					a.expectLocalLocked(ip, 1)
+				}
+				ops = append(ops, addrOp{ip: ip, had: ok, old: old})
+				reqs = append(reqs, addrSetRequest(index, ip, metric, ok))
+			}
+		})
+		results := sendBatch(a.sock, reqs)
+		a.batches++
+		for i, op := range ops {
+			ip, err := op.ip, results[i]
+			switch {
+			case op.local && err == nil:
+				res.LocalRoutesDeleted = append(res.LocalRoutesDeleted, ip)
+				a.log.Info("deleted local-table entry", "addr", ip)
+			case op.local && (errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT)):
+				// gone meanwhile: the goal is reached
+			case op.local:
+				errs = append(errs, fmt.Errorf("delete local-table entry for %s on %s (the address stays host-local): %w", ip, nic, err))
+			case err != nil:
+				a.addrs.write(func() {
+					if op.had {
+						cur[ip] = op.old
+					} else {
+						delete(cur, ip)
+						if unlocal {
+							a.expectLocalLocked(ip, -1)
+						}
+					}
+				})
+				metric := wantSet[ip]
+				switch {
+				case op.had:
+					err = fmt.Errorf("change metric of %s/%d on %s from %d to %d (its kind's communities are wrong until this works): %w",
+						ip, ip.BitLen(), nic, op.old, metric, err)
+				case errors.Is(err, unix.EEXIST):
+					err = fmt.Errorf("add %s/%d to %s: %w (is %s already on %s with another prefix length?)", ip, ip.BitLen(), nic, err, ip, nic)
+				default:
+					err = fmt.Errorf("add %s/%d metric %d to %s: %w", ip, ip.BitLen(), metric, nic, err)
+				}
+				errs = append(errs, err)
+			case op.had:
+				res.Remetered = append(res.Remetered, ip)
+				a.log.Info("changed address metric", "addr", ip, "from", op.old, "to", wantSet[ip])
+			default:
+				res.Added = append(res.Added, ip)
+				a.log.Info("added address", "addr", ip, "metric", wantSet[ip])
+				if unlocal && ip.Is4() {
+					deletes = append(deletes, ip)
+				}
+			}
+		}
+	}
+	return errs, nil
 }
 
 // expectLocalLocked counts a local-table insertion the kernel will echo for ip (n=1), or

@@ -113,23 +113,25 @@ func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error 
 	// (the agent runs as root), and the channels hold a burst while a pass runs.
 	const buf = 8192
 	const rcvbuf = subscriptionRcvBuf
-	addrs := make(chan netlink.AddrUpdate, buf)
-	routes := make(chan netlink.RouteUpdate, buf)
+	addrs := make(chan addrNote, buf)
+	routes := make(chan routeNote, buf)
 	neighs := make(chan rawNeigh, buf)
 	rules := make(chan rawRule, buf)
 	links := make(chan netlink.LinkUpdate, buf)
-	if err := netlink.AddrSubscribeWithOptions(addrs, done, netlink.AddrSubscribeOptions{Namespace: ns, ErrorCallback: onErr,
-		ReceiveBufferSize: rcvbuf, ReceiveBufferForceSize: true}); err != nil {
+	// Every address change counts (the node's own addresses are inputs of the core); of the
+	// routes, neighbours and rules only what the watcher acts on is sent (subscribe.go).
+	if err := subscribe(o.Netns, nil, parseAddrNote, addrs, done, onErr, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_IPV6_IFADDR); err != nil {
 		return fmt.Errorf("subscribe to addresses: %w", err)
 	}
-	if err := netlink.RouteSubscribeWithOptions(routes, done, netlink.RouteSubscribeOptions{Namespace: ns, ErrorCallback: onErr,
-		ReceiveBufferSize: rcvbuf, ReceiveBufferForceSize: true}); err != nil {
+	if err := subscribe(o.Netns, routeFilter(o.RouteProtocol), parseRouteNote, routes, done, onErr,
+		unix.RTNLGRP_IPV4_ROUTE, unix.RTNLGRP_IPV6_ROUTE); err != nil {
 		return fmt.Errorf("subscribe to routes: %w", err)
 	}
-	if err := subscribeDeleted(o.Netns, unix.RTM_DELNEIGH, parseNeighOnly, neighs, done, onErr, unix.RTNLGRP_NEIGH); err != nil {
+	if err := subscribe(o.Netns, typeFilter(unix.RTM_DELNEIGH), deleted(unix.RTM_DELNEIGH, parseNeighOnly), neighs, done, onErr,
+		unix.RTNLGRP_NEIGH); err != nil {
 		return fmt.Errorf("subscribe to neighbours: %w", err)
 	}
-	if err := subscribeDeleted(o.Netns, unix.RTM_DELRULE, parseRule, rules, done, onErr,
+	if err := subscribe(o.Netns, typeFilter(unix.RTM_DELRULE), deleted(unix.RTM_DELRULE, parseRule), rules, done, onErr,
 		unix.RTNLGRP_IPV4_RULE, unix.RTNLGRP_IPV6_RULE); err != nil {
 		return fmt.Errorf("subscribe to rules: %w", err)
 	}
@@ -148,11 +150,10 @@ func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error 
 			if !ok {
 				return fmt.Errorf("addresses: %w", closed)
 			}
-			o.judge(event{kind: evAddrChanged, index: u.LinkIndex}) // never a trigger by itself
-			if ones, bits := u.LinkAddress.Mask.Size(); !u.NewAddr && ones == bits && bits > 0 {
-				ip, _ := netip.AddrFromSlice(u.LinkAddress.IP)
-				if o.judge(event{kind: evAddrDeleted, index: u.LinkIndex, addr: ip.Unmap()}) != expected {
-					trigger("netlink: address " + u.LinkAddress.String() + " deleted")
+			o.judge(event{kind: evAddrChanged, index: u.index}) // never a trigger by itself
+			if u.deleted && u.host {
+				if o.judge(event{kind: evAddrDeleted, index: u.index, addr: u.ip}) != expected {
+					trigger(fmt.Sprintf("netlink: address %s/%d deleted", u.ip, u.ip.BitLen()))
 				}
 			}
 		case u, ok := <-routes:
@@ -191,60 +192,18 @@ func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error 
 	}
 }
 
-// subscribeDeleted sends the objects of the groups that the kernel reports deleted (messages
-// of type del) in ns to ch until done is closed (then ch is closed). It parses the messages
-// itself: the netlink library's neighbour subscription drops the protocol, and it has no
-// rule subscription.
-func subscribeDeleted[T any](ns netns.NsHandle, del uint16, parse func([]byte) (T, error), ch chan<- T,
-	done <-chan struct{}, onErr func(error), groups ...uint) error {
-	s, err := nl.SubscribeAt(ns, netns.None(), unix.NETLINK_ROUTE, groups...)
-	if err != nil {
-		return err
-	}
-	// Receive blocks in recvfrom, which closing the socket does not interrupt: wake up
-	// regularly to see whether the subscription is still wanted.
-	if err := s.SetReceiveTimeout(&unix.Timeval{Sec: 0, Usec: 200_000}); err != nil {
-		s.Close()
-		return err
-	}
-	if err := s.SetReceiveBufferSize(subscriptionRcvBuf, true); err != nil {
-		s.Close()
-		return err
-	}
-	go func() {
-		defer close(ch)
-		defer s.Close()
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			msgs, _, err := s.Receive()
-			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EWOULDBLOCK) || errors.Is(err, unix.EINTR) {
-				continue
-			}
-			if err != nil {
-				onErr(err) // e.g. ENOBUFS: events were lost
-				return
-			}
-			for _, m := range msgs {
-				if m.Header.Type != del {
-					continue
-				}
-				v, err := parse(m.Data)
-				if err != nil {
-					continue
-				}
-				select {
-				case ch <- v:
-				case <-done:
-					return
-				}
-			}
+// deleted makes parse a subscription's parser that takes the messages of type del only: the
+// netlink library's neighbour subscription drops the protocol, and it has no rule
+// subscription.
+func deleted[T any](del uint16, parse func([]byte) (T, error)) func(uint16, []byte) (T, bool) {
+	return func(typ uint16, m []byte) (T, bool) {
+		if typ != del {
+			var zero T
+			return zero, false
 		}
-	}()
-	return nil
+		v, err := parse(m)
+		return v, err == nil
+	}
 }
 
 func parseNeighOnly(m []byte) (rawNeigh, error) {
@@ -291,32 +250,18 @@ func parseRule(m []byte) (rawRule, error) {
 	return r, nil
 }
 
-func (o WatchOptions) routeReason(u netlink.RouteUpdate) string {
+func (o WatchOptions) routeReason(u routeNote) string {
 	switch {
-	case u.Type == unix.RTM_DELROUTE && int(u.Protocol) == int(o.RouteProtocol):
-		if o.judge(routeEvent(u)) == expected {
+	case u.deleted && u.proto == o.RouteProtocol:
+		if o.judge(u.ev) == expected {
 			return ""
 		}
-		return fmt.Sprintf("netlink: route %s deleted from table %d", u.Dst, u.Table)
-	case u.Type == unix.RTM_NEWROUTE && u.Table == unix.RT_TABLE_LOCAL && u.Route.Type == unix.RTN_LOCAL && u.Dst != nil:
-		if ones, bits := u.Dst.Mask.Size(); ones == bits {
-			ip, _ := netip.AddrFromSlice(u.Dst.IP)
-			if o.judge(event{kind: evLocalAdded, index: u.LinkIndex, addr: ip.Unmap()}) == expected {
-				return ""
-			}
-			return "netlink: local-table entry for " + u.Dst.String() + " inserted"
+		return fmt.Sprintf("netlink: route %s deleted from table %d", u.ev.dst, u.ev.table)
+	case !u.deleted && u.ev.table == unix.RT_TABLE_LOCAL && u.rtType == unix.RTN_LOCAL && u.ev.dst.IsSingleIP():
+		if o.judge(event{kind: evLocalAdded, index: u.ev.index, addr: u.ev.dst.Addr()}) == expected {
+			return ""
 		}
+		return "netlink: local-table entry for " + u.ev.dst.String() + " inserted"
 	}
 	return ""
-}
-
-// routeEvent reduces a deleted route to what the mirrors compare.
-func routeEvent(u netlink.RouteUpdate) event {
-	ev := event{kind: evRouteDeleted, index: u.LinkIndex, table: uint32(u.Table), metric: uint32(u.Priority),
-		multi: len(u.MultiPath) > 0, dst: routeDst(u.Dst, u.Family)}
-	if gw, ok := netip.AddrFromSlice(u.Gw); ok {
-		ev.via = gw.Unmap()
-		ev.onlink = u.Flags&int(netlink.FLAG_ONLINK) != 0
-	}
-	return ev
 }
