@@ -52,15 +52,6 @@ func newKernelProbe(name string) (*kernelProbe, error) {
 
 func (p *kernelProbe) Close() { p.sock.Close(); p.h.Close(); p.ns.Close() }
 
-func (p *kernelProbe) addrCount(dev string) (int, error) {
-	link, err := p.h.LinkByName(dev)
-	if err != nil {
-		return 0, err
-	}
-	as, err := p.h.AddrList(link, netlink.FAMILY_V4)
-	return len(as), err
-}
-
 // ruleCount counts IPv4 rules at priority prio.
 func (p *kernelProbe) ruleCount(prio int) (int, error) {
 	rs, err := p.h.RuleList(netlink.FAMILY_V4)

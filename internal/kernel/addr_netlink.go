@@ -110,18 +110,10 @@ func parseAddr(m []byte) (rawAddr, int, error) {
 	return ad, index, nil
 }
 
-// addrSet adds ip/32 or ip/128 with metric to the device with index, or with replace
+// addrSetRequest adds ip/32 or ip/128 with metric to the device with index, or with replace
 // changes the metric of the address in place (`ip addr change`): no RTM_DELADDR, so FRR
-// never sees the prefix go.
-func (a *Applier) addrSet(index int, ip netip.Addr, metric uint32, replace bool) error {
-	req := addrSetRequest(index, ip, metric, replace)
-	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: a.sock}
-	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
-	return err
-}
-
-// addrSetRequest is addrSet's request. IPv6 addresses get nodad, so they are usable at
-// once; the replace repeats it, because an IPv6 replace sets the flags it is given.
+// never sees the prefix go. IPv6 addresses get nodad, so they are usable at once; the
+// replace repeats it, because an IPv6 replace sets the flags it is given.
 func addrSetRequest(index int, ip netip.Addr, metric uint32, replace bool) *nl.NetlinkRequest {
 	flags := unix.NLM_F_ACK | unix.NLM_F_CREATE | unix.NLM_F_EXCL
 	if replace {
