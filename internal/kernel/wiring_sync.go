@@ -30,10 +30,11 @@ type linkInfo struct {
 type wiringBackend interface {
 	links() (map[string]linkInfo, error)
 	// owned reads the rules, routes, neighbours and NDP proxy entries that carry the agent's
-	// marks; neighbours and proxies only on devs (index → name).
-	// owned lists the agent's state on the provider devices devs, and its neighbours and
+	// marks: its state on the provider devices devs (index → name), and its neighbours and
 	// proxy entries on the retired devices (former provider bridges), which are all stale.
-	owned(opts WiringOptions, devs, retired map[int]string) (map[item]struct{}, error)
+	// When the kernel holds exactly prev (what the Wirer believes: an idle full pass), it
+	// returns prev itself and same, without building a new set.
+	owned(opts WiringOptions, devs, retired map[int]string, prev map[item]struct{}) (set map[item]struct{}, same bool, err error)
 	add(it item, opts WiringOptions) error
 	// del removes an item that the last owned call returned.
 	del(it item, opts WiringOptions) error
@@ -155,9 +156,14 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 		inc = false
 		ws = w.desired(d, noIPv6)
 	}
+	same := false // the read-back found exactly what the mirror held
 	if readBack {
 		gen := w.items.generation()
-		if owned, err = w.b.owned(w.opts, devs, gone); err != nil {
+		var prev map[item]struct{}
+		if devKey == w.devKey {
+			prev = w.items.last()
+		}
+		if owned, same, err = w.b.owned(w.opts, devs, gone, prev); err != nil {
 			res.Installed = w.installed(vlans, nil, true)
 			return res, fail(err)
 		}
@@ -228,12 +234,13 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 	}
 	slices.Sort(res.Added)
 	slices.Sort(res.Removed)
-	if readBack {
+	if readBack && !(same && w.lastInstalled != nil && maps.Equal(vlans, w.lastVLANs)) {
 		res.Installed = w.installed(vlans, owned, true)
 	} else {
 		res.Installed = w.installedChanged(addedItems, removedItems)
 	}
 
+	w.lastVLANs = maps.Clone(vlans)
 	// What the next event's pass starts from.
 	pending := map[item]struct{}{}
 	for _, list := range [][]item{add, stale} {
