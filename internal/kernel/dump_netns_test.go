@@ -3,14 +3,18 @@
 package kernel
 
 import (
+	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/vishvananda/netlink"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 )
 
 // readBack is what a read-back gave: each item with the netlink object it is deleted by
@@ -187,4 +191,75 @@ func TestLeanReadBackMatchesTheNetlinkLibrary(t *testing.T) {
 		}
 		ipIn(t, name, odd.del...)
 	}
+}
+
+// TestFullPassRepairsDriftNoEventReported: with no watcher to report it, drift of every
+// kind (the agent's rule, route, neighbour and address deleted, a stale route and address of
+// the agent's kind added, a metric changed, an exposed address made host-local again) is
+// found and repaired by the next full pass, which reads the kernel back; an idle full pass
+// before and after it changes nothing and keeps the mirrors it verified.
+func TestFullPassRepairsDriftNoEventReported(t *testing.T) {
+	t.Parallel()
+	ns, name, h := newNamedNetns(t)
+	ipIn(t, name, "link", "set", "lo", "up")
+	addBridge(t, h, "bgp-nic", true)
+	addBridge(t, h, "br-ex", true)
+	a := newApplierAt(t, ns, Options{NIC: "bgp-nic", RouteProtocol: testWiringOpts.RouteProtocol})
+	w := newWirerIn(t, ns)
+	d := exposure.Desired{Bridges: []exposure.Bridge{{Name: "br-ex", Physnet: "physnet1"}}, Exposures: []exposure.Exposure{
+		{Prefix: netip.MustParsePrefix("172.24.4.1/32"), Kind: exposure.KindGateway, Wiring: exposure.Wiring{Bridge: "br-ex", MAC: "fa:16:3e:00:00:01"}}}}
+	var want []HostAddr
+	for _, s := range []string{"172.24.4.10", "172.24.4.11", "2001:db8::10"} {
+		ip := netip.MustParseAddr(s)
+		want = append(want, HostAddr{Addr: ip, Metric: 101})
+		d.Exposures = append(d.Exposures, exposure.Exposure{Prefix: exposure.HostPrefix(ip), Kind: exposure.KindVM,
+			Wiring: exposure.Wiring{Bridge: "br-ex"}})
+	}
+	bg := context.Background()
+	full := func() (Result, WiringResult) {
+		t.Helper()
+		res, err := a.Sync(bg, want)
+		if err != nil {
+			t.Fatalf("address pass: %v", err)
+		}
+		wres, err := w.SyncWiring(bg, d)
+		if err != nil {
+			t.Fatalf("wiring pass: %v", err)
+		}
+		return res, wres
+	}
+	full()
+	idle := func(when string) {
+		t.Helper()
+		addrSet, wireSet := a.addrs.last(), w.items.last()
+		res, wres := full()
+		if res.Changed() || wres.Changed() {
+			t.Errorf("%s: an idle full pass changed %+v %+v", when, res, wres)
+		}
+		if fmt.Sprintf("%p %p", addrSet, wireSet) != fmt.Sprintf("%p %p", a.addrs.last(), w.items.last()) {
+			t.Errorf("%s: an idle full pass replaced the mirrors it found true", when)
+		}
+	}
+	idle("before the drift")
+
+	for _, cmd := range [][]string{
+		{"rule", "del", "pref", "2000", "to", "172.24.4.10/32"},
+		{"route", "del", "172.24.4.11/32", "table", "3000"},
+		{"route", "add", "172.24.4.99/32", "dev", "br-ex", "table", "3000", "proto", "149"},
+		{"neigh", "del", "172.24.4.1", "dev", "br-ex"},
+		{"addr", "del", "172.24.4.11/32", "dev", "bgp-nic"},
+		{"addr", "add", "172.24.4.98/32", "dev", "bgp-nic"},
+		{"addr", "change", "172.24.4.10/32", "dev", "bgp-nic", "metric", "7"},
+		{"route", "add", "local", "2001:db8::10", "dev", "bgp-nic", "table", "local"},
+	} {
+		ipIn(t, name, cmd...)
+	}
+	res, wres := full()
+	if got, want := fmt.Sprint(res.Added, res.Removed, res.Remetered, res.LocalRoutesDeleted), "[172.24.4.11] [172.24.4.98] [172.24.4.10] [172.24.4.11 2001:db8::10]"; got != want {
+		t.Errorf("the full pass after the drift: addresses added, removed, re-metered, unlocalised %s, want %s", got, want)
+	}
+	if got, want := fmt.Sprint(wres.Added, wres.Removed), "[neigh 172.24.4.1 lladdr fa:16:3e:00:00:01 dev br-ex nud permanent route 172.24.4.11/32 dev br-ex table 3000 rule to 172.24.4.10/32 lookup 3000] [route 172.24.4.99/32 dev br-ex table 3000]"; got != want {
+		t.Errorf("the full pass after the drift: wiring added, removed\n%s\nwant\n%s", got, want)
+	}
+	idle("after the repair")
 }

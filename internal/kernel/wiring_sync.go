@@ -79,9 +79,10 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 	}
 	noIPv6 := w.checkIPv6()
 	exps := sortedExposures(d.Exposures)
-	// An event's pass works on the exposures that changed when the bridges and IPv6 are as
-	// at the last pass; anything else computes the whole desired state anew.
-	inc := !full && w.inc && w.want.noIPv6 == noIPv6 && slices.EqualFunc(w.bridges, d.Bridges, sameBridge)
+	// A pass works on the exposures that changed when the bridges and IPv6 are as at the last
+	// pass and what is installed is what the Wirer believes (its mirror; a full pass reads
+	// the kernel back to know); anything else computes the whole desired state anew.
+	inc := w.inc && w.want.noIPv6 == noIPv6 && slices.EqualFunc(w.bridges, d.Bridges, sameBridge)
 	var ws wantState
 	if inc {
 		ws = w.want
@@ -152,10 +153,6 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 		owned = w.items.take(0)
 	}
 	readBack := owned == nil
-	if inc && (readBack || len(missing) > 0) {
-		inc = false
-		ws = w.desired(d, noIPv6)
-	}
 	same := false // the read-back found exactly what the mirror held
 	if readBack {
 		gen := w.items.generation()
@@ -176,6 +173,13 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 		})
 		w.items.load(owned, 0, gen)
 		w.devKey = devKey
+	}
+	// A read-back that found anything but the mirror (drift, or a first pass), a missing
+	// bridge, or VLAN devices that are not the last pass's: the whole desired state is
+	// diffed against what is installed.
+	if inc && ((readBack && !same) || len(missing) > 0 || full && !maps.Equal(vlans, w.lastVLANs)) {
+		inc = false
+		ws = w.desired(d, noIPv6)
 	}
 	// cur is what is installed: the mirrored items and the VLAN devices.
 	has := func(it item) bool {
