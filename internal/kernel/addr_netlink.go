@@ -60,6 +60,20 @@ func (a *Applier) addrDumpWhere(keep func(index int) bool) ([]indexedAddr, error
 	return out, err
 }
 
+// addrDumpOf lists the addresses, both families, of the device with index, which the kernel
+// filters (dumper.strict).
+func (a *Applier) addrDumpOf(index int) ([]indexedAddr, error) {
+	var out []indexedAddr
+	err := a.dump.addrs(index, func(_ int, m []byte) error {
+		ad, idx, err := parseAddr(m)
+		if err == nil && ad.ip.IsValid() {
+			out = append(out, indexedAddr{ad, idx})
+		}
+		return err
+	})
+	return out, err
+}
+
 // parseAddr decodes the body of an RTM_NEWADDR message and returns the device index with it.
 func parseAddr(m []byte) (rawAddr, int, error) {
 	if len(m) < unix.SizeofIfAddrmsg {
