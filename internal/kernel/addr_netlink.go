@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 
@@ -79,11 +80,12 @@ func parseAddr(m []byte) (rawAddr, int, error) {
 	if len(m) < unix.SizeofIfAddrmsg {
 		return rawAddr{}, 0, fmt.Errorf("address message of %d bytes", len(m))
 	}
-	ne := nl.NativeEndian()
+	ne := binary.NativeEndian
 	ad := rawAddr{prefixLen: int(m[1]), flags: uint32(m[2])}
 	index := int(int32(ne.Uint32(m[4:8])))
 	var local, address netip.Addr
-	err := attrs(m[unix.SizeofIfAddrmsg:], func(typ uint16, v []byte) bool {
+	it := attrIter{b: m[unix.SizeofIfAddrmsg:]}
+	for typ, v, ok := it.next(); ok; typ, v, ok = it.next() {
 		switch typ {
 		case unix.IFA_LOCAL:
 			local, _ = netip.AddrFromSlice(v)
@@ -98,10 +100,9 @@ func parseAddr(m []byte) (rawAddr, int, error) {
 				ad.metric = ne.Uint32(v)
 			}
 		}
-		return true
-	})
-	if err != nil {
-		return rawAddr{}, 0, fmt.Errorf("parse address message: %w", err)
+	}
+	if it.err != nil {
+		return rawAddr{}, 0, fmt.Errorf("parse address message: %w", it.err)
 	}
 	// The kernel sends IFA_LOCAL (IPv4 always, IPv6 only with a peer) as the address and
 	// IFA_ADDRESS as the peer; they differ only on point-to-point addresses.

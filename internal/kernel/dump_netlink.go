@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -93,7 +92,7 @@ func (d *dumper) dump(typ uint16, body []byte, want uint16, fn func(m []byte) er
 	seq := d.seq.Add(1)
 	req := make([]byte, unix.NLMSG_HDRLEN, unix.NLMSG_HDRLEN+len(body))
 	req = append(req, body...)
-	ne := nl.NativeEndian()
+	ne := binary.NativeEndian
 	ne.PutUint32(req[0:4], uint32(len(req)))
 	ne.PutUint16(req[4:6], typ)
 	ne.PutUint16(req[6:8], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
@@ -157,26 +156,31 @@ const nlaTypeMask = ^uint16(unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)
 
 func nlmAlign(l int) int { return (l + unix.NLMSG_ALIGNTO - 1) &^ (unix.NLMSG_ALIGNTO - 1) }
 
-// attrs calls fn with each attribute (type without the nested and byte-order flags, value)
-// of b, a message's attributes; it stops when fn returns false.
-func attrs(b []byte, fn func(typ uint16, v []byte) bool) error {
-	ne := nl.NativeEndian()
-	for len(b) >= unix.SizeofRtAttr {
-		l := int(ne.Uint16(b[0:2]))
-		if l < unix.SizeofRtAttr || l > len(b) {
-			return fmt.Errorf("netlink attribute of %d bytes in %d", l, len(b))
-		}
-		if !fn(ne.Uint16(b[2:4])&nlaTypeMask, b[unix.SizeofRtAttr:l]) {
-			return nil
-		}
-		b = b[min((l+unix.RTA_ALIGNTO-1)&^(unix.RTA_ALIGNTO-1), len(b)):]
+// attrIter walks the attributes of a message: a loop over next, then err.
+type attrIter struct {
+	b   []byte
+	err error
+}
+
+// next returns the next attribute's type (without the nested and byte-order flags) and
+// value; ok is false at the end, or on a malformed attribute (err).
+func (it *attrIter) next() (typ uint16, v []byte, ok bool) {
+	if len(it.b) < unix.SizeofRtAttr {
+		return 0, nil, false
 	}
-	return nil
+	l := int(binary.NativeEndian.Uint16(it.b[0:2]))
+	if l < unix.SizeofRtAttr || l > len(it.b) {
+		it.err = fmt.Errorf("netlink attribute of %d bytes in %d", l, len(it.b))
+		return 0, nil, false
+	}
+	typ, v = binary.NativeEndian.Uint16(it.b[2:4])&nlaTypeMask, it.b[unix.SizeofRtAttr:l]
+	it.b = it.b[min((l+unix.RTA_ALIGNTO-1)&^(unix.RTA_ALIGNTO-1), len(it.b)):]
+	return typ, v, true
 }
 
 func u32attr(typ uint16, v uint32) []byte {
 	b := make([]byte, 8)
-	ne := nl.NativeEndian()
+	ne := binary.NativeEndian
 	ne.PutUint16(b[0:2], 8)
 	ne.PutUint16(b[2:4], typ)
 	ne.PutUint32(b[4:8], v)
@@ -239,13 +243,14 @@ func (d *dumper) routes(f routeFilter, fn func(r *leanRoute) error) error {
 			return nil
 		}
 		r = leanRoute{family: fam, table: uint32(m[4]), protocol: m[5], scope: m[6], typ: m[7], tos: m[3],
-			flags: nl.NativeEndian().Uint32(m[8:12])}
+			flags: binary.NativeEndian.Uint32(m[8:12])}
 		if r.flags&unix.RTM_F_CLONED != 0 || (f.protocol != 0 && r.protocol != f.protocol) || (f.typ != 0 && r.typ != f.typ) {
 			return nil
 		}
 		dstLen := int(m[1])
-		ne := nl.NativeEndian()
-		err := attrs(m[unix.SizeofRtMsg:], func(typ uint16, v []byte) bool {
+		ne := binary.NativeEndian
+		it := attrIter{b: m[unix.SizeofRtMsg:]}
+		for typ, v, ok := it.next(); ok; typ, v, ok = it.next() {
 			switch typ {
 			case unix.RTA_DST:
 				if a, ok := netip.AddrFromSlice(v); ok {
@@ -276,10 +281,9 @@ func (d *dumper) routes(f routeFilter, fn func(r *leanRoute) error) error {
 			default:
 				r.odd = true
 			}
-			return true
-		})
-		if err != nil {
-			return fmt.Errorf("parse route message: %w", err)
+		}
+		if it.err != nil {
+			return fmt.Errorf("parse route message: %w", it.err)
 		}
 		if !r.dst.IsValid() { // a default route: as the netlink library and iproute2 show it
 			r.dst = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
@@ -336,10 +340,11 @@ func (d *dumper) rules(fn func(r *leanRule) error) error {
 		}
 		// family, dst_len, src_len, tos, table, res1, res2, action; flags (u32).
 		r = leanRule{family: fam, table: uint32(m[4]),
-			plain: m[2] == 0 && m[3] == 0 && m[7] == unix.FR_ACT_TO_TBL && nl.NativeEndian().Uint32(m[8:12]) == 0}
+			plain: m[2] == 0 && m[3] == 0 && m[7] == unix.FR_ACT_TO_TBL && binary.NativeEndian.Uint32(m[8:12]) == 0}
 		dstLen := int(m[1])
-		ne := nl.NativeEndian()
-		err := attrs(m[12:], func(typ uint16, v []byte) bool {
+		ne := binary.NativeEndian
+		it := attrIter{b: m[12:]}
+		for typ, v, ok := it.next(); ok; typ, v, ok = it.next() {
 			switch typ {
 			case unix.FRA_PRIORITY:
 				if len(v) >= 4 {
@@ -366,10 +371,9 @@ func (d *dumper) rules(fn func(r *leanRule) error) error {
 			default:
 				r.plain = false
 			}
-			return true
-		})
-		if err != nil {
-			return fmt.Errorf("parse rule message: %w", err)
+		}
+		if it.err != nil {
+			return fmt.Errorf("parse rule message: %w", it.err)
 		}
 		if !r.dst.IsValid() || r.table == 0 {
 			r.plain = false
@@ -390,7 +394,7 @@ func (d *dumper) addrs(index int, fn func(index int, m []byte) error) error {
 		if len(m) < unix.SizeofIfAddrmsg {
 			return fmt.Errorf("address message of %d bytes", len(m))
 		}
-		i := int(int32(nl.NativeEndian().Uint32(m[4:8])))
+		i := int(int32(binary.NativeEndian.Uint32(m[4:8])))
 		if index != 0 && i != index {
 			return nil
 		}
