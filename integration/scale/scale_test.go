@@ -289,6 +289,9 @@ func runScale(t *testing.T, bin string, n, events int) result {
 		r.IdleWrites += writes
 		r.IdleReloads += reloads
 	}
+	if dir := os.Getenv("OBGP_SCALE_PPROF"); dir != "" {
+		profileIdlePasses(ctx, t, l, filepath.Join(dir, fmt.Sprintf("idle-%d.pprof", n)))
+	}
 	// Idle watching: nothing changes; what the agent and its children (vtysh) cost.
 	before, _ := readProc(pid)
 	time.Sleep(idleWindow) // a measurement window, not a wait for a condition
@@ -369,6 +372,32 @@ func idlePass(ctx context.Context, l *lab.Lab, pid int) (wall, cpu time.Duration
 	reloads = m2["ovn_bgp_agent_frr_reload_duration_seconds_count"] - m0["ovn_bgp_agent_frr_reload_duration_seconds_count"]
 	return
 }
+
+// profileIdlePasses fetches a CPU profile of the agent (built with -tags pprof) over
+// idleProfilePasses full passes, one SIGHUP a second, into out.
+func profileIdlePasses(ctx context.Context, t *testing.T, l *lab.Lab, out string) {
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.Exec(ctx, "compute", "curl", "-sf", "-o", out,
+			fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofListen, idleProfilePasses+1))
+		done <- err
+	}()
+	for range idleProfilePasses {
+		time.Sleep(time.Second) // the pace of the passes, not a wait for a condition
+		if err := l.SignalAgent("compute", syscall.SIGHUP); err != nil {
+			t.Logf("SIGHUP: %v", err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Logf("CPU profile of the idle passes: %v", err)
+	}
+	if err := waitQuiet(ctx, l); err != nil {
+		t.Logf("after the profiled passes: %v", err)
+	}
+}
+
+// idleProfilePasses is how many full passes the idle profile covers.
+const idleProfilePasses = 10
 
 // pprofListen is where a profiling build of the agent serves its profiles (OBGP_SCALE_PPROF).
 const pprofListen = "127.0.0.1:6060"

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 
@@ -22,17 +23,18 @@ type rawAddr struct {
 	flags     uint32 // IFA_FLAGS, or the header's 8-bit flags on old kernels
 }
 
-// addrDump lists the addresses of the device with index, both families.
+// addrDump lists the addresses of the device with index, both families (the kernel filters
+// them by device where it can: dump_netlink.go).
 func (a *Applier) addrDump(index int) ([]rawAddr, error) {
-	out, err := a.addrDumpWhere(func(i int) bool { return i == index })
-	if err != nil {
-		return nil, err
-	}
-	addrs := make([]rawAddr, len(out))
-	for i, ad := range out {
-		addrs[i] = ad.rawAddr
-	}
-	return addrs, nil
+	var out []rawAddr
+	err := a.dump.addrs(index, func(_ int, m []byte) error {
+		ad, _, err := parseAddr(m)
+		if err == nil && ad.ip.IsValid() {
+			out = append(out, ad)
+		}
+		return err
+	})
+	return out, err
 }
 
 // indexedAddr is an address with its device.
@@ -45,30 +47,31 @@ type indexedAddr struct {
 // another device is skipped by its header, unparsed: the NIC holds thousands of addresses the
 // node facts never need.
 func (a *Applier) addrDumpWhere(keep func(index int) bool) ([]indexedAddr, error) {
-	req := nl.NewNetlinkRequest(unix.RTM_GETADDR, unix.NLM_F_DUMP)
-	req.AddData(nl.NewIfAddrmsg(unix.AF_UNSPEC))
-	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: a.sock}
-	var (
-		out      []indexedAddr
-		parseErr error
-	)
-	err := req.ExecuteIter(unix.NETLINK_ROUTE, unix.RTM_NEWADDR, func(m []byte) bool {
-		if len(m) < unix.SizeofIfAddrmsg || !keep(int(int32(nl.NativeEndian().Uint32(m[4:8])))) {
-			return true
+	var out []indexedAddr
+	err := a.dump.addrs(0, func(index int, m []byte) error {
+		if !keep(index) {
+			return nil
 		}
 		ad, idx, err := parseAddr(m)
-		if err != nil {
-			parseErr = err
-			return false
-		}
-		if ad.ip.IsValid() {
+		if err == nil && ad.ip.IsValid() {
 			out = append(out, indexedAddr{ad, idx})
 		}
-		return true
+		return err
 	})
-	if err == nil {
-		err = parseErr
-	}
+	return out, err
+}
+
+// addrDumpOf lists the addresses, both families, of the device with index, which the kernel
+// filters (dumper.strict).
+func (a *Applier) addrDumpOf(index int) ([]indexedAddr, error) {
+	var out []indexedAddr
+	err := a.dump.addrs(index, func(_ int, m []byte) error {
+		ad, idx, err := parseAddr(m)
+		if err == nil && ad.ip.IsValid() {
+			out = append(out, indexedAddr{ad, idx})
+		}
+		return err
+	})
 	return out, err
 }
 
@@ -77,28 +80,29 @@ func parseAddr(m []byte) (rawAddr, int, error) {
 	if len(m) < unix.SizeofIfAddrmsg {
 		return rawAddr{}, 0, fmt.Errorf("address message of %d bytes", len(m))
 	}
+	ne := binary.NativeEndian
 	ad := rawAddr{prefixLen: int(m[1]), flags: uint32(m[2])}
-	index := int(int32(nl.NativeEndian().Uint32(m[4:8])))
-	attrs, err := nl.ParseRouteAttr(m[unix.SizeofIfAddrmsg:])
-	if err != nil {
-		return rawAddr{}, 0, fmt.Errorf("parse address message: %w", err)
-	}
+	index := int(int32(ne.Uint32(m[4:8])))
 	var local, address netip.Addr
-	for _, at := range attrs {
-		switch at.Attr.Type {
+	it := attrIter{b: m[unix.SizeofIfAddrmsg:]}
+	for typ, v, ok := it.next(); ok; typ, v, ok = it.next() {
+		switch typ {
 		case unix.IFA_LOCAL:
-			local, _ = netip.AddrFromSlice(at.Value)
+			local, _ = netip.AddrFromSlice(v)
 		case unix.IFA_ADDRESS:
-			address, _ = netip.AddrFromSlice(at.Value)
+			address, _ = netip.AddrFromSlice(v)
 		case unix.IFA_FLAGS:
-			if len(at.Value) >= 4 {
-				ad.flags = nl.NativeEndian().Uint32(at.Value)
+			if len(v) >= 4 {
+				ad.flags = ne.Uint32(v)
 			}
 		case unix.IFA_RT_PRIORITY:
-			if len(at.Value) >= 4 {
-				ad.metric = nl.NativeEndian().Uint32(at.Value)
+			if len(v) >= 4 {
+				ad.metric = ne.Uint32(v)
 			}
 		}
+	}
+	if it.err != nil {
+		return rawAddr{}, 0, fmt.Errorf("parse address message: %w", it.err)
 	}
 	// The kernel sends IFA_LOCAL (IPv4 always, IPv6 only with a peer) as the address and
 	// IFA_ADDRESS as the peer; they differ only on point-to-point addresses.

@@ -2,10 +2,13 @@ package kernel
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // nodeCache is the last NodeAddresses result, reused by KnownNodeAddresses until the watcher
@@ -80,9 +83,9 @@ func sameSet(x, y []string) bool {
 // given provider bridges (and their VLAN devices, BRIDGE.VID) come back as host prefixes: the provider network behind a bridge is
 // where floating IPs and VMs live, so only the address itself is the node's.
 //
-// One link dump and one address dump, in which the NIC's (thousands of) addresses are skipped
-// unparsed; still a walk of every address of the node, so an event's pass uses
-// KnownNodeAddresses. This always reads, and keeps the result for KnownNodeAddresses.
+// One link dump and an address dump per device but the NIC, whose (thousands of) addresses
+// the kernel keeps out (without NETLINK_GET_STRICT_CHK, before Linux 4.20: one dump of every
+// address, the NIC's skipped unparsed); an event's pass uses KnownNodeAddresses. This always reads, and keeps the result for KnownNodeAddresses.
 func (a *Applier) NodeAddresses(ctx context.Context, bridges []string) ([]netip.Prefix, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -113,11 +116,33 @@ func (a *Applier) NodeAddresses(ctx context.Context, bridges []string) ([]netip.
 			}
 		}
 	}
-	addrs, err := retryDump("dump addresses", func() ([]indexedAddr, error) {
-		return a.addrDumpWhere(func(index int) bool { return index != skip })
-	})
-	if err != nil {
-		return nil, err
+	var addrs []indexedAddr
+	if a.dump.strict {
+		// The kernel filters an address dump by device: one per device but the NIC, whose
+		// thousands of addresses then never leave the kernel.
+		for _, l := range links {
+			index := l.Attrs().Index
+			if index == skip {
+				continue
+			}
+			got, err := retryDump("dump addresses of "+l.Attrs().Name, func() ([]indexedAddr, error) {
+				return a.addrDumpOf(index)
+			})
+			if errors.Is(err, unix.ENODEV) {
+				continue // gone since the link dump
+			}
+			if err != nil {
+				return nil, err
+			}
+			addrs = append(addrs, got...)
+		}
+	} else {
+		addrs, err = retryDump("dump addresses", func() ([]indexedAddr, error) {
+			return a.addrDumpWhere(func(index int) bool { return index != skip })
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	var out []netip.Prefix
 	for _, ad := range addrs {

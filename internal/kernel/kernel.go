@@ -73,6 +73,7 @@ type Applier struct {
 	// sock is a route socket in h's namespace for the address requests the netlink
 	// library cannot build (addr_netlink.go).
 	sock *nl.SocketHandle
+	dump *dumper        // the read-backs' dumps (dump_netlink.go)
 	ns   netns.NsHandle // closed handle: the current namespace
 	opts Options
 	log  *slog.Logger
@@ -145,12 +146,19 @@ func NewAt(ns netns.NsHandle, opts Options, log *slog.Logger) (*Applier, error) 
 	if err != nil {
 		return nil, err
 	}
+	dump, err := newDumper(ns)
+	if err != nil {
+		h.Close()
+		sock.Close()
+		return nil, err
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Applier{
 		h:    h,
 		sock: sock,
+		dump: dump,
 		ns:   ns,
 		opts: opts,
 		log:  log.With("component", "kernel", "nic", opts.NIC),
@@ -188,7 +196,8 @@ func (a *Applier) Close() {
 	if a.h != nil {
 		a.h.Close()
 		a.sock.Close()
-		a.h, a.sock = nil, nil
+		a.dump.close()
+		a.h, a.sock, a.dump = nil, nil, nil
 	}
 }
 

@@ -199,30 +199,24 @@ func nicRoute(p netip.Prefix, metric uint32) NICRoute { return NICRoute{Prefix: 
 // tableRoutes lists the agent's routes on the NIC (its table, its protocol) and the
 // prefixes that other routes in that table go to, which the agent must not take over.
 func (a *Applier) tableRoutes(link netlink.Link) (map[NICRoute]bool, map[netip.Prefix]bool, error) {
-	filter := &netlink.Route{Table: a.table()}
-	routes, err := retryDump("list routes in table "+fmt.Sprint(a.table()), func() ([]netlink.Route, error) {
-		return a.h.RouteListFiltered(netlink.FAMILY_ALL, filter, netlink.RT_FILTER_TABLE)
+	var own map[NICRoute]bool
+	var foreign map[netip.Prefix]bool
+	_, err := retryDump("list routes in table "+fmt.Sprint(a.table()), func() (struct{}, error) {
+		own, foreign = make(map[NICRoute]bool), make(map[netip.Prefix]bool)
+		return struct{}{}, a.dump.routes(routeFilter{table: uint32(a.table())}, func(r *leanRoute) error {
+			if r.typ != unix.RTN_UNICAST {
+				return nil
+			}
+			if r.oif == link.Attrs().Index && netlink.RouteProtocol(r.protocol) == a.protocol() {
+				own[nicRoute(r.dst, r.priority)] = true
+				return nil
+			}
+			foreign[r.dst] = true
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, nil, err
-	}
-	own := make(map[NICRoute]bool)
-	foreign := make(map[netip.Prefix]bool)
-	for _, r := range routes {
-		if r.Dst == nil || r.Type != unix.RTN_UNICAST {
-			continue
-		}
-		ip, ok := netip.AddrFromSlice(r.Dst.IP)
-		if !ok {
-			continue
-		}
-		ones, _ := r.Dst.Mask.Size()
-		p := netip.PrefixFrom(ip.Unmap(), ones)
-		if r.LinkIndex == link.Attrs().Index && r.Protocol == a.protocol() {
-			own[nicRoute(p, uint32(r.Priority))] = true
-			continue
-		}
-		foreign[p] = true
 	}
 	return own, foreign, nil
 }

@@ -58,10 +58,10 @@ func typeFilter(typ uint16) []unix.SockFilter {
 	}
 }
 
-// routeFilter passes the route notifications the watcher acts on: a route with the agent's
+// routeNoteFilter passes the route notifications the watcher acts on: a route with the agent's
 // protocol deleted, and a local-table entry inserted (an exposed address must not be
 // host-local).
-func routeFilter(proto uint8) []unix.SockFilter {
+func routeNoteFilter(proto uint8) []unix.SockFilter {
 	return []unix.SockFilter{
 		/* 0 */ bpfStmt(bpfLoadHalf, offNlmsgType),
 		/* 1 */ bpfJeq(bpfHalf(unix.RTM_DELROUTE), 0, 2), // deleted: 2, else 4

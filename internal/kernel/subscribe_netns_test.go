@@ -26,7 +26,7 @@ func TestRouteSubscriptionGetsOnlyWhatTheWatcherActsOn(t *testing.T) {
 	done := make(chan struct{})
 	t.Cleanup(func() { close(done) })
 	errc := make(chan error, 1)
-	if err := subscribe(ns, routeFilter(149), parseRouteNote, ch, done, func(err error) { errc <- err },
+	if err := subscribe(ns, routeNoteFilter(149), parseRouteNote, ch, done, func(err error) { errc <- err },
 		unix.RTNLGRP_IPV4_ROUTE, unix.RTNLGRP_IPV6_ROUTE); err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func (a *Applier) Installed(ctx context.Context) ([]HostAddr, error) {
 	if err != nil {
 		return nil, err
 	}
-	cur, err := a.owned(link)
+	cur, _, err := a.owned(link, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -79,9 +79,10 @@ func (a *Applier) sync(ctx context.Context, want []HostAddr, full bool) (Result,
 		cur = a.addrs.take(index)
 	}
 	readBack := cur == nil
+	same := false // the read-back found exactly what the mirror held
 	if readBack {
 		gen := a.addrs.generation()
-		if cur, err = a.owned(link); err != nil {
+		if cur, same, err = a.owned(link, a.addrs.last()); err != nil {
 			return Result{}, errors.Join(errWant, err)
 		}
 		a.addrs.load(cur, index, gen)
@@ -134,11 +135,10 @@ func (a *Applier) sync(ctx context.Context, want []HostAddr, full bool) (Result,
 		if readBack {
 			// A read-back looks at every exposed address: the kernel re-inserts local
 			// entries when the link comes back up, and an earlier run may have left some.
-			exposed := make(map[netip.Addr]struct{}, len(cur))
-			for ip := range cur {
-				if _, ok := wantSet[ip]; ok {
-					exposed[ip] = struct{}{}
-				}
+			exposed := func(ip netip.Addr) bool {
+				_, in := cur[ip]
+				_, wanted := wantSet[ip]
+				return in && wanted
 			}
 			deleted, err = a.unlocalise(ctx, link, exposed, res.Added)
 		} else {
@@ -156,7 +156,7 @@ func (a *Applier) sync(ctx context.Context, want []HostAddr, full bool) (Result,
 		res.LocalRoutesDeleted = deleted
 		errs = append(errs, err)
 	}
-	if readBack {
+	if readBack && !same {
 		res.Installed = a.installedAddrs(cur, true)
 	} else {
 		res.Installed = a.installedChanged(cur, res)
@@ -284,7 +284,7 @@ const localRouteWait = time.Second
 // waits for those of the IPv6 addresses added in this pass to appear so
 // they can be deleted too, rather than leaving them host-local until the
 // next pass.
-func (a *Applier) unlocalise(ctx context.Context, link netlink.Link, exposed map[netip.Addr]struct{}, added []netip.Addr) ([]netip.Addr, error) {
+func (a *Applier) unlocalise(ctx context.Context, link netlink.Link, exposed func(netip.Addr) bool, added []netip.Addr) ([]netip.Addr, error) {
 	deleted, err := a.deleteLocalRoutes(link, exposed)
 	if err != nil {
 		return deleted, err
@@ -299,7 +299,7 @@ func (a *Applier) unlocalise(ctx context.Context, link netlink.Link, exposed map
 		delete(pending, ip)
 	}
 	inTime, err := waitLocalRoutes(ctx, func() bool { return len(pending) > 0 }, func() error {
-		got, err := a.deleteLocalRoutes(link, pending)
+		got, err := a.deleteLocalRoutes(link, func(ip netip.Addr) bool { _, ok := pending[ip]; return ok })
 		deleted = append(deleted, got...)
 		for _, ip := range got {
 			delete(pending, ip)
@@ -434,14 +434,17 @@ func (a *Applier) installedChanged(cur map[netip.Addr]uint32, res Result) []Host
 // deleteLocalRoutes deletes the kernel local-table (255) entries on the NIC
 // for the exposed addresses. The kernel adds them with every address and
 // re-adds them when the link comes back up, so each pass looks again.
-func (a *Applier) deleteLocalRoutes(link netlink.Link, exposed map[netip.Addr]struct{}) ([]netip.Addr, error) {
-	if len(exposed) == 0 {
-		return nil, nil
-	}
-	filter := &netlink.Route{Table: unix.RT_TABLE_LOCAL, LinkIndex: link.Attrs().Index, Type: unix.RTN_LOCAL}
-	routes, err := retryDump("list local-table routes on "+a.opts.NIC, func() ([]netlink.Route, error) {
-		return a.h.RouteListFiltered(netlink.FAMILY_ALL, filter,
-			netlink.RT_FILTER_TABLE|netlink.RT_FILTER_OIF|netlink.RT_FILTER_TYPE)
+func (a *Applier) deleteLocalRoutes(link netlink.Link, exposed func(netip.Addr) bool) ([]netip.Addr, error) {
+	var routes []netlink.Route
+	_, err := retryDump("list local-table routes on "+a.opts.NIC, func() (struct{}, error) {
+		routes = routes[:0]
+		return struct{}{}, a.dump.routes(routeFilter{table: unix.RT_TABLE_LOCAL, typ: unix.RTN_LOCAL, oif: link.Attrs().Index},
+			func(r *leanRoute) error {
+				if r.dst.IsSingleIP() && exposed(r.dst.Addr()) {
+					routes = append(routes, r.netlinkRoute())
+				}
+				return nil
+			})
 	})
 	if err != nil {
 		return nil, err
@@ -453,9 +456,6 @@ func (a *Applier) deleteLocalRoutes(link netlink.Link, exposed map[netip.Addr]st
 	for _, r := range routes {
 		ip, ok := hostAddr(r.Dst)
 		if !ok {
-			continue
-		}
-		if _, ok := exposed[ip]; !ok {
 			continue
 		}
 		del := &netlink.Route{
@@ -491,23 +491,50 @@ func (a *Applier) nic() (netlink.Link, error) {
 // owned returns the addresses on link that are the agent's, with their
 // metrics: every /32 and /128, except IPv6 link-local ones and point-to-point
 // addresses with a peer (those are an operator's link configuration, never
-// something we add).
-func (a *Applier) owned(link netlink.Link) (map[netip.Addr]uint32, error) {
+// something we add). When they are exactly prev (the mirror: an idle full pass),
+// it returns prev itself and same, without building a map of 10,000 entries.
+func (a *Applier) owned(link netlink.Link, prev map[netip.Addr]uint32) (set map[netip.Addr]uint32, same bool, err error) {
 	index := link.Attrs().Index
+	mine := func(ad rawAddr) bool {
+		return !ad.peer && ad.prefixLen == ad.ip.BitLen() && !(ad.ip.Is6() && ad.ip.IsLinkLocalUnicast())
+	}
+	if prev != nil {
+		n := 0
+		same = true
+		_, err := retryDump("list addresses on "+a.opts.NIC, func() (struct{}, error) {
+			n, same = 0, true
+			return struct{}{}, a.dump.addrs(index, func(_ int, m []byte) error {
+				ad, _, err := parseAddr(m)
+				if err != nil || !same || !ad.ip.IsValid() || !mine(ad) {
+					return err
+				}
+				n++
+				if metric, ok := prev[ad.ip]; !ok || metric != ad.metric {
+					same = false
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return nil, false, err
+		}
+		if same && n == len(prev) {
+			return prev, true, nil
+		}
+	}
 	addrs, err := retryDump("list addresses on "+a.opts.NIC, func() ([]rawAddr, error) {
 		return a.addrDump(index)
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	set := make(map[netip.Addr]uint32, len(addrs))
+	set = make(map[netip.Addr]uint32, len(addrs))
 	for _, ad := range addrs {
-		if ad.peer || ad.prefixLen != ad.ip.BitLen() || (ad.ip.Is6() && ad.ip.IsLinkLocalUnicast()) {
-			continue
+		if mine(ad) {
+			set[ad.ip] = ad.metric
 		}
-		set[ad.ip] = ad.metric
 	}
-	return set, nil
+	return set, false, nil
 }
 
 // normalise turns want into a map from address to metric, skipping what

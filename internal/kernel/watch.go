@@ -123,7 +123,7 @@ func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error 
 	if err := subscribe(o.Netns, nil, parseAddrNote, addrs, done, onErr, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_IPV6_IFADDR); err != nil {
 		return fmt.Errorf("subscribe to addresses: %w", err)
 	}
-	if err := subscribe(o.Netns, routeFilter(o.RouteProtocol), parseRouteNote, routes, done, onErr,
+	if err := subscribe(o.Netns, routeNoteFilter(o.RouteProtocol), parseRouteNote, routes, done, onErr,
 		unix.RTNLGRP_IPV4_ROUTE, unix.RTNLGRP_IPV6_ROUTE); err != nil {
 		return fmt.Errorf("subscribe to routes: %w", err)
 	}

@@ -61,6 +61,7 @@ type Wirer struct {
 	devNames      map[int]string
 	provDevs      map[int]bool // the provider devices, by index
 	lastInstalled []string
+	lastVLANs     map[item]struct{} // the VLAN devices at the end of the last pass
 
 	// The last pass's desired state, kept so that an event's pass works on the exposures
 	// that changed (wiring_sync.go): want counts the needs of every item, exposures are the

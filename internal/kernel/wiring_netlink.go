@@ -27,12 +27,13 @@ const ndaProtocol = 12
 type netlinkWiring struct {
 	h    *netlink.Handle
 	sock *nl.SocketHandle
+	dump *dumper        // the read-backs' rule and route dumps (dump_netlink.go)
 	ns   netns.NsHandle // closed handle: the current namespace
 
 	// foreign holds "dev ip" of permanent neighbours without the agent's protocol, from the
 	// last owned call: an operator's entry is never replaced.
 	foreign map[string]bool
-	raw     map[item]any   // netlink object of each item from the last owned call
+	raw     map[item]any   // netlink object of items from the last owned call that are not deleted as the item says
 	index   map[string]int // device indexes from the last links call
 	batches int            // request batches sent (batch.go): how tests see the batching
 	// unchecked counts the rules added without the kernel's duplicate check (addBatch).
@@ -54,13 +55,20 @@ func NewWirerAt(ns netns.NsHandle, opts WiringOptions, log *slog.Logger) (*Wirer
 	if err != nil {
 		return nil, err
 	}
-	b := &netlinkWiring{h: h, sock: sock, ns: ns}
+	dump, err := newDumper(ns)
+	if err != nil {
+		h.Close()
+		sock.Close()
+		return nil, err
+	}
+	b := &netlinkWiring{h: h, sock: sock, dump: dump, ns: ns}
 	return newWirer(b, opts, log), nil
 }
 
 func (n *netlinkWiring) close() {
 	n.h.Close()
 	n.sock.Close()
+	n.dump.close()
 }
 
 func (n *netlinkWiring) links() (map[string]linkInfo, error) {
@@ -96,60 +104,54 @@ func (n *netlinkWiring) linkIndex(name string) (int, error) {
 	return l.Attrs().Index, nil
 }
 
-func (n *netlinkWiring) owned(opts WiringOptions, devs, retired map[int]string) (map[item]struct{}, error) {
-	out := map[item]struct{}{}
-	n.raw = map[item]any{}
-	n.foreign = map[string]bool{}
-	keep := func(it item, raw any) {
-		out[it] = struct{}{}
-		n.raw[it] = raw
-	}
-
-	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
-		rules, err := retryDump("list ip rules", func() ([]netlink.Rule, error) {
-			return n.h.RuleListFiltered(fam, &netlink.Rule{Priority: int(opts.RulePriority)}, netlink.RT_FILTER_PRIORITY)
+func (n *netlinkWiring) owned(opts WiringOptions, devs, retired map[int]string, prev map[item]struct{}) (map[item]struct{}, bool, error) {
+	if prev != nil {
+		count, same := 0, true
+		err := n.read(opts, devs, retired, true, func(it item, _ any) {
+			if _, ok := prev[it]; !ok {
+				same = false
+			}
+			count++
 		})
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		for _, r := range rules {
-			r.Family = fam
-			it := item{kind: kindRule, table: uint32(r.Table)}
-			if p, ok := prefixOf(r.Dst); ok && r.Src == nil && r.IifName == "" && r.OifName == "" && !r.Invert && r.Table > 0 {
-				it.dst = p
-			} else {
-				it.other = "rule pref " + fmt.Sprint(r.Priority) + " " + r.String()
-			}
-			keep(it, r)
+		if same && count == len(prev) {
+			return prev, true, nil
 		}
 	}
-
-	routes, err := retryDump("list routes", func() ([]netlink.Route, error) {
-		return n.h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Protocol: netlink.RouteProtocol(opts.RouteProtocol)},
-			netlink.RT_FILTER_PROTOCOL|netlink.RT_FILTER_TABLE)
+	out := map[item]struct{}{}
+	raw := map[item]any{}
+	err := n.read(opts, devs, retired, false, func(it item, r any) {
+		out[it] = struct{}{}
+		if r != nil {
+			raw[it] = r
+		}
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	for _, r := range routes {
-		if r.Table < int(opts.TableBase) || uint64(r.Table) >= uint64(opts.TableBase)+uint64(opts.TableCount) {
-			continue
-		}
-		it := item{kind: kindRoute, table: uint32(r.Table)}
-		it.dst = routeDst(r.Dst, r.Family)
-		dev, ok := devs[r.LinkIndex]
-		if len(r.MultiPath) > 0 || !ok {
-			it.other = "route " + r.String() // not through a provider device: stale
-		} else {
-			it.dev = dev
-			if gw, ok := netip.AddrFromSlice(r.Gw); ok {
-				it.via = gw.Unmap()
-				it.onlink = r.Flags&int(netlink.FLAG_ONLINK) != 0
-			}
-		}
-		keep(it, r)
-	}
+	n.raw = raw
+	return out, false, nil
+}
 
+// errOdd stops a lean read-back that met an object of the agent's it cannot describe
+// exactly (dump_netlink.go): the netlink library reads it instead.
+var errOdd = errors.New("an object the lean parser leaves to the netlink library")
+
+// read calls keep with each of the agent's rules, routes, neighbours and proxy entries, and
+// with the netlink object to delete it by when that is not built from the item (nil: it
+// is). check is a comparison with what the Wirer believes is installed: then an object the
+// lean parsers cannot describe is reported as an item that is not (so the caller reads
+// again, in full), instead of being read through the netlink library.
+func (n *netlinkWiring) read(opts WiringOptions, devs, retired map[int]string, check bool, keep func(it item, raw any)) error {
+	foreign := map[string]bool{}
+	if err := n.readRules(opts, check, keep); err != nil {
+		return err
+	}
+	if err := n.readRoutes(opts, devs, check, keep); err != nil {
+		return err
+	}
 	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
 		for _, proxy := range []bool{false, true} {
 			if proxy && fam == unix.AF_INET {
@@ -157,7 +159,7 @@ func (n *netlinkWiring) owned(opts WiringOptions, devs, retired map[int]string) 
 			}
 			neighs, err := retryDump("list neighbours", func() ([]rawNeigh, error) { return n.neighDump(fam, proxy) })
 			if err != nil {
-				return nil, err
+				return err
 			}
 			for _, nb := range neighs {
 				dev, ok := devs[nb.index]
@@ -170,7 +172,7 @@ func (n *netlinkWiring) owned(opts WiringOptions, devs, retired map[int]string) 
 				}
 				if nb.proto != opts.RouteProtocol {
 					if nb.state&(unix.NUD_PERMANENT|unix.NUD_NOARP) != 0 || proxy {
-						n.foreign[dev+" "+nb.addr.String()+fmt.Sprint(proxy)] = true
+						foreign[dev+" "+nb.addr.String()+fmt.Sprint(proxy)] = true
 					}
 					continue
 				}
@@ -185,7 +187,144 @@ func (n *netlinkWiring) owned(opts WiringOptions, devs, retired map[int]string) 
 			}
 		}
 	}
-	return out, nil
+	n.foreign = foreign
+	return nil
+}
+
+// readRules reads the rules at the agent's priority. A rule that is exactly `to DST lookup
+// TABLE` comes from the lean dump and is deleted as the item says; anything else there (a
+// source, a device, a mark, ...) makes the netlink library read them all, each deleted as
+// the kernel showed it.
+func (n *netlinkWiring) readRules(opts WiringOptions, check bool, keep func(it item, raw any)) error {
+	// Items go to keep as they come: a dump run again (interrupted) or read again by the
+	// library repeats them, which a set absorbs and a comparison takes for a difference.
+	_, err := retryDump("list ip rules", func() (struct{}, error) {
+		return struct{}{}, n.dump.rules(func(r *leanRule) error {
+			if !r.hasPrio || r.priority != opts.RulePriority {
+				return nil
+			}
+			if !r.plain {
+				return errOdd
+			}
+			keep(item{kind: kindRule, dst: r.dst, table: r.table}, nil)
+			return nil
+		})
+	})
+	switch {
+	case err == nil:
+		return nil
+	case !errors.Is(err, errOdd):
+		return err
+	case check:
+		keep(item{kind: kindRule, other: "a rule the lean parser leaves to the netlink library"}, nil)
+		return nil
+	}
+	return n.libraryRules(opts, keep)
+}
+
+// libraryRules reads the rules at the agent's priority through the netlink library.
+func (n *netlinkWiring) libraryRules(opts WiringOptions, keep func(it item, raw any)) error {
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		rules, err := retryDump("list ip rules", func() ([]netlink.Rule, error) {
+			return n.h.RuleListFiltered(fam, &netlink.Rule{Priority: int(opts.RulePriority)}, netlink.RT_FILTER_PRIORITY)
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range rules {
+			r.Family = fam
+			it := item{kind: kindRule, table: uint32(r.Table)}
+			if p, ok := prefixOf(r.Dst); ok && r.Src == nil && r.IifName == "" && r.OifName == "" && !r.Invert && r.Table > 0 {
+				it.dst = p
+			} else {
+				it.other = "rule pref " + fmt.Sprint(r.Priority) + " " + r.String()
+			}
+			keep(it, r)
+		}
+	}
+	return nil
+}
+
+// readRoutes reads the routes with the agent's protocol in its tables: from the lean dump,
+// which the kernel filters by protocol, unless one of them has a shape the lean parser does
+// not describe (several next hops, an encapsulation, ...): then the netlink library reads
+// them all.
+func (n *netlinkWiring) readRoutes(opts WiringOptions, devs map[int]string, check bool, keep func(it item, raw any)) error {
+	inTables := opts.inTables
+	toItem := func(r netlink.Route) item { return routeItem(r, devs) }
+	_, err := retryDump("list routes", func() (struct{}, error) {
+		return struct{}{}, n.dump.routes(routeFilter{protocol: opts.RouteProtocol}, func(r *leanRoute) error {
+			if !inTables(int(r.table)) {
+				return nil
+			}
+			if r.multi || r.odd {
+				return errOdd
+			}
+			if dev, ok := devs[r.oif]; ok && check {
+				// The item alone, as toItem makes it for a route through a provider device:
+				// the comparison needs no netlink object.
+				it := item{kind: kindRoute, table: r.table, dst: r.dst, dev: dev}
+				if r.gw.IsValid() {
+					it.via, it.onlink = r.gw, r.flags&unix.RTNH_F_ONLINK != 0
+				}
+				keep(it, nil)
+				return nil
+			}
+			nr := r.netlinkRoute()
+			keep(toItem(nr), nr)
+			return nil
+		})
+	})
+	switch {
+	case err == nil:
+		return nil
+	case !errors.Is(err, errOdd):
+		return err
+	case check:
+		keep(item{kind: kindRoute, other: "a route the lean parser leaves to the netlink library"}, nil)
+		return nil
+	}
+	return n.libraryRoutes(opts, devs, keep)
+}
+
+// inTables reports whether table is one of the agent's bridge tables.
+func (o WiringOptions) inTables(table int) bool {
+	return table >= int(o.TableBase) && uint64(table) < uint64(o.TableBase)+uint64(o.TableCount)
+}
+
+// routeItem is the item of a route with the agent's protocol in one of its tables.
+func routeItem(r netlink.Route, devs map[int]string) item {
+	it := item{kind: kindRoute, table: uint32(r.Table)}
+	it.dst = routeDst(r.Dst, r.Family)
+	dev, ok := devs[r.LinkIndex]
+	if len(r.MultiPath) > 0 || !ok {
+		it.other = "route " + r.String() // not through a provider device: stale
+	} else {
+		it.dev = dev
+		if gw, ok := netip.AddrFromSlice(r.Gw); ok {
+			it.via = gw.Unmap()
+			it.onlink = r.Flags&int(netlink.FLAG_ONLINK) != 0
+		}
+	}
+	return it
+}
+
+// libraryRoutes reads the routes with the agent's protocol in its tables through the
+// netlink library.
+func (n *netlinkWiring) libraryRoutes(opts WiringOptions, devs map[int]string, keep func(it item, raw any)) error {
+	routes, err := retryDump("list routes", func() ([]netlink.Route, error) {
+		return n.h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Protocol: netlink.RouteProtocol(opts.RouteProtocol)},
+			netlink.RT_FILTER_PROTOCOL|netlink.RT_FILTER_TABLE)
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range routes {
+		if opts.inTables(r.Table) {
+			keep(routeItem(r, devs), r)
+		}
+	}
+	return nil
 }
 
 func (n *netlinkWiring) add(it item, opts WiringOptions) error {

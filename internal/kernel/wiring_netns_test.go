@@ -311,11 +311,13 @@ func BenchmarkWiringPass(b *testing.B) {
 				b.Fatalf("installed %d items, want %d", len(res.Installed), 2*n+2)
 			}
 			b.ResetTimer()
+			cpu := processCPU()
 			for b.Loop() {
 				if res, err := w.SyncWiring(context.Background(), d); err != nil || res.Changed() {
 					b.Fatalf("idle pass: %v changed=%v", err, res.Changed())
 				}
 			}
+			reportCPU(b, cpu)
 			b.ReportMetric(float64(cold.Milliseconds()), "cold-ms")
 		})
 	}

@@ -37,10 +37,11 @@ type batchAdder interface {
 type wiringBackend interface {
 	links() (map[string]linkInfo, error)
 	// owned reads the rules, routes, neighbours and NDP proxy entries that carry the agent's
-	// marks; neighbours and proxies only on devs (index → name).
-	// owned lists the agent's state on the provider devices devs, and its neighbours and
+	// marks: its state on the provider devices devs (index → name), and its neighbours and
 	// proxy entries on the retired devices (former provider bridges), which are all stale.
-	owned(opts WiringOptions, devs, retired map[int]string) (map[item]struct{}, error)
+	// When the kernel holds exactly prev (what the Wirer believes: an idle full pass), it
+	// returns prev itself and same, without building a new set.
+	owned(opts WiringOptions, devs, retired map[int]string, prev map[item]struct{}) (set map[item]struct{}, same bool, err error)
 	add(it item, opts WiringOptions) error
 	// del removes an item that the last owned call returned.
 	del(it item, opts WiringOptions) error
@@ -85,9 +86,10 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 	}
 	noIPv6 := w.checkIPv6()
 	exps := sortedExposures(d.Exposures)
-	// An event's pass works on the exposures that changed when the bridges and IPv6 are as
-	// at the last pass; anything else computes the whole desired state anew.
-	inc := !full && w.inc && w.want.noIPv6 == noIPv6 && slices.EqualFunc(w.bridges, d.Bridges, sameBridge)
+	// A pass works on the exposures that changed when the bridges and IPv6 are as at the last
+	// pass and what is installed is what the Wirer believes (its mirror; a full pass reads
+	// the kernel back to know); anything else computes the whole desired state anew.
+	inc := w.inc && w.want.noIPv6 == noIPv6 && slices.EqualFunc(w.bridges, d.Bridges, sameBridge)
 	var ws wantState
 	if inc {
 		ws = w.want
@@ -158,13 +160,14 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 		owned = w.items.take(0)
 	}
 	readBack := owned == nil
-	if inc && (readBack || len(missing) > 0) {
-		inc = false
-		ws = w.desired(d, noIPv6)
-	}
+	same := false // the read-back found exactly what the mirror held
 	if readBack {
 		gen := w.items.generation()
-		if owned, err = w.b.owned(w.opts, devs, gone); err != nil {
+		var prev map[item]struct{}
+		if devKey == w.devKey {
+			prev = w.items.last()
+		}
+		if owned, same, err = w.b.owned(w.opts, devs, gone, prev); err != nil {
 			res.Installed = w.installed(vlans, nil, true)
 			return res, fail(err)
 		}
@@ -177,6 +180,13 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 		})
 		w.items.load(owned, 0, gen)
 		w.devKey = devKey
+	}
+	// A read-back that found anything but the mirror (drift, or a first pass), a missing
+	// bridge, or VLAN devices that are not the last pass's: the whole desired state is
+	// diffed against what is installed.
+	if inc && ((readBack && !same) || len(missing) > 0 || full && !maps.Equal(vlans, w.lastVLANs)) {
+		inc = false
+		ws = w.desired(d, noIPv6)
 	}
 	// cur is what is installed: the mirrored items and the VLAN devices.
 	has := func(it item) bool {
@@ -235,12 +245,13 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 	}
 	slices.Sort(res.Added)
 	slices.Sort(res.Removed)
-	if readBack {
+	if readBack && !(same && w.lastInstalled != nil && maps.Equal(vlans, w.lastVLANs)) {
 		res.Installed = w.installed(vlans, owned, true)
 	} else {
 		res.Installed = w.installedChanged(addedItems, removedItems)
 	}
 
+	w.lastVLANs = maps.Clone(vlans)
 	// What the next event's pass starts from.
 	pending := map[item]struct{}{}
 	for _, list := range [][]item{add, stale} {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"strings"
 	"testing"
@@ -43,12 +44,15 @@ func (f *fakeWiring) links() (map[string]linkInfo, error) {
 	return out, nil
 }
 
-func (f *fakeWiring) owned(WiringOptions, map[int]string, map[int]string) (map[item]struct{}, error) {
+func (f *fakeWiring) owned(_ WiringOptions, _, _ map[int]string, prev map[item]struct{}) (map[item]struct{}, bool, error) {
+	if prev != nil && maps.Equal(prev, f.items) {
+		return prev, true, nil
+	}
 	out := map[item]struct{}{}
 	for k, v := range f.items {
 		out[k] = v
 	}
-	return out, nil
+	return out, false, nil
 }
 
 func (f *fakeWiring) add(it item, _ WiringOptions) error {

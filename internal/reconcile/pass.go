@@ -75,10 +75,11 @@ func (p *Passer) Pass(ctx context.Context, full bool) error {
 	}
 	p.reportStale(st.Stale)
 	// Exactly exposure.Compute's result; the ports whose rows did not change cost nothing.
-	// A full pass decides everything anew, as it reads everything back.
-	if full {
-		p.memo.Forget()
-	}
+	// A full pass keeps the memo too: what it reads back is what is installed (kernel, OVS,
+	// FRR), where drift happens behind the agent's back; the memo's inputs are the State's
+	// values, compared field by field with those its results came from, and the State is
+	// exact from the cache events (a reconnect or a dropped event reads whole tables), so
+	// deciding all 10,000 ports anew would find the same result at a full pass's main cost.
 	desired, findings := p.memo.Compute(st, id, *p.policy.Load())
 	p.findings.report(findings, p.log)
 	p.rep.Findings(findings)
