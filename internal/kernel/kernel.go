@@ -95,6 +95,10 @@ type Applier struct {
 	lastRoutes    []NICRoute
 	// node is the last NodeAddresses result (facts.go).
 	node nodeCache
+	// planned is the last plan Apply made true (addr_plan.go): an event's pass applies only
+	// the exposures that differ from it; planPasses counts those passes.
+	planned    addrPlan
+	planPasses int
 }
 
 // HostAddr is an address to expose on the NIC as a /32 or /128, with the route metric

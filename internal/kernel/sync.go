@@ -64,6 +64,7 @@ func (a *Applier) sync(ctx context.Context, want []HostAddr, full bool) (Result,
 	if err := a.ready(); err != nil {
 		return Result{}, err
 	}
+	a.planned = addrPlan{} // the NIC follows want now, not the last plan Apply applied
 	wantSet, errWant := a.normalise(want)
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
@@ -86,12 +87,6 @@ func (a *Applier) sync(ctx context.Context, want []HostAddr, full bool) (Result,
 		a.addrs.load(cur, index, gen)
 	}
 
-	var res Result
-	errs := []error{errWant}
-	nic := a.opts.NIC
-	// A cancelled context stops the pass between two changes; what was
-	// applied so far is reported.
-	var ctxErr error
 	var stale []netip.Addr
 	for ip := range cur {
 		if _, ok := wantSet[ip]; !ok {
@@ -99,9 +94,57 @@ func (a *Applier) sync(ctx context.Context, want []HostAddr, full bool) (Result,
 		}
 	}
 	slices.SortFunc(stale, netip.Addr.Compare)
+	var change []HostAddr
+	for ip, metric := range wantSet {
+		if old, ok := cur[ip]; !ok || old != metric {
+			change = append(change, HostAddr{Addr: ip, Metric: metric})
+		}
+	}
+	slices.SortFunc(change, func(x, y HostAddr) int { return x.Addr.Compare(y.Addr) })
+	var res Result
+	errs, ctxErr := a.changeAddrs(ctx, link, cur, stale, change, &res)
+	errs = append(errs, errWant)
+	unlocal := a.opts.VRF == ""
+	if unlocal && ctxErr == nil {
+		var (
+			deleted []netip.Addr
+			err     error
+		)
+		if readBack {
+			// A read-back looks at every exposed address: the kernel re-inserts local
+			// entries when the link comes back up, and an earlier run may have left some.
+			exposed := make(map[netip.Addr]struct{}, len(cur))
+			for ip := range cur {
+				if _, ok := wantSet[ip]; ok {
+					exposed[ip] = struct{}{}
+				}
+			}
+			deleted, err = a.unlocalise(ctx, link, exposed, res.Added)
+		} else {
+			deleted, err = a.unlocaliseAdded(ctx, link, res.Added)
+		}
+		slices.SortFunc(deleted, netip.Addr.Compare)
+		res.LocalRoutesDeleted = deleted
+		errs = append(errs, err)
+	}
+	if readBack {
+		res.Installed = a.installedAddrs(cur, true)
+	} else {
+		res.Installed = a.installedChanged(cur, res)
+	}
+	return res, errors.Join(append(errs, ctxErr)...)
+}
+
+// changeAddrs takes stale off the NIC and puts change on it (an address already there gets
+// its metric changed in place), keeping cur, the mirror, written through, and says so in
+// res. A cancelled context stops it between two changes (ctxErr); what was applied so far is
+// reported.
+func (a *Applier) changeAddrs(ctx context.Context, link netlink.Link, cur map[netip.Addr]uint32, stale []netip.Addr, change []HostAddr, res *Result) (errs []error, ctxErr error) {
+	nic := a.opts.NIC
+	index := link.Attrs().Index
 	for _, ip := range stale {
 		if ctxErr = ctx.Err(); ctxErr != nil {
-			break
+			return errs, ctxErr
 		}
 		// Out of the mirror first, so the watcher takes the kernel's echo for ours.
 		old := cur[ip]
@@ -114,19 +157,12 @@ func (a *Applier) sync(ctx context.Context, want []HostAddr, full bool) (Result,
 		res.Removed = append(res.Removed, ip)
 		a.log.Info("removed address", "addr", ip)
 	}
-	var change []netip.Addr
-	for ip, metric := range wantSet {
-		if old, ok := cur[ip]; !ok || old != metric {
-			change = append(change, ip)
-		}
-	}
-	slices.SortFunc(change, netip.Addr.Compare)
 	unlocal := a.opts.VRF == ""
-	for _, ip := range change {
-		metric := wantSet[ip]
+	for _, h := range change {
+		ip, metric := h.Addr, h.Metric
 		old, ok := cur[ip]
 		if ctxErr = ctx.Err(); ctxErr != nil {
-			break
+			return errs, ctxErr
 		}
 		a.addrs.write(func() {
 			cur[ip] = metric
@@ -165,34 +201,7 @@ func (a *Applier) sync(ctx context.Context, want []HostAddr, full bool) (Result,
 		res.Added = append(res.Added, ip)
 		a.log.Info("added address", "addr", ip, "metric", metric)
 	}
-	if unlocal && ctxErr == nil {
-		var (
-			deleted []netip.Addr
-			err     error
-		)
-		if readBack {
-			// A read-back looks at every exposed address: the kernel re-inserts local
-			// entries when the link comes back up, and an earlier run may have left some.
-			exposed := make(map[netip.Addr]struct{}, len(cur))
-			for ip := range cur {
-				if _, ok := wantSet[ip]; ok {
-					exposed[ip] = struct{}{}
-				}
-			}
-			deleted, err = a.unlocalise(ctx, link, exposed, res.Added)
-		} else {
-			deleted, err = a.unlocaliseAdded(ctx, link, res.Added)
-		}
-		slices.SortFunc(deleted, netip.Addr.Compare)
-		res.LocalRoutesDeleted = deleted
-		errs = append(errs, err)
-	}
-	if readBack {
-		res.Installed = a.installedAddrs(cur, true)
-	} else {
-		res.Installed = a.installedChanged(cur, res)
-	}
-	return res, errors.Join(append(errs, ctxErr)...)
+	return errs, nil
 }
 
 // expectLocalLocked counts a local-table insertion the kernel will echo for ip (n=1), or
