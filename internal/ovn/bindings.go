@@ -44,6 +44,9 @@ type bindingsState struct {
 	rows    plainTable[sbBinding]
 	chassis plainTable[string] // name by UUID
 	out     map[string]ovnstate.PortBinding
+	// delta is how out differs from the map before the last read that changed it; nil
+	// after a rebuild.
+	delta *ovnstate.BindingsDelta
 }
 
 func newBindingsState() *bindingsState {
@@ -57,11 +60,22 @@ func (b *bindingsState) read(pbs, chassis *cache.RowCache, dirty map[string]map[
 	if pbFull || chFull || len(chCh) > 0 {
 		// A chassis changed (rare: a node joined, left or was renamed): resolve every binding.
 		b.rebuild()
+		b.delta = nil
 		return
 	}
 	if len(pbCh) == 0 {
 		return
 	}
+	delta := &ovnstate.BindingsDelta{From: b.out}
+	for _, c := range pbCh {
+		if c.hadOld {
+			delta.Ports = append(delta.Ports, c.old.logicalPort)
+		}
+		if c.has && (!c.hadOld || c.new.logicalPort != c.old.logicalPort) {
+			delta.Ports = append(delta.Ports, c.new.logicalPort)
+		}
+	}
+	b.delta = delta
 	out := maps.Clone(b.out)
 	// Removals first: logical_port is unique, but one transaction may move a name from one
 	// row to another.
