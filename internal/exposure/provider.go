@@ -24,6 +24,7 @@ func (c *computer) providerPorts() {
 		if !ok {
 			continue
 		}
+		c.switchIdx = i
 		for _, p := range ls.Ports {
 			if !vmPortTypes[p.Type] {
 				continue
