@@ -60,7 +60,6 @@ func (b *bindingsState) read(pbs, chassis *cache.RowCache, dirty map[string]map[
 	if pbFull || chFull || len(chCh) > 0 {
 		// A chassis changed (rare: a node joined, left or was renamed): resolve every binding.
 		b.rebuild()
-		b.delta = nil
 		return
 	}
 	if len(pbCh) == 0 {
@@ -93,6 +92,7 @@ func (b *bindingsState) read(pbs, chassis *cache.RowCache, dirty map[string]map[
 }
 
 func (b *bindingsState) rebuild() {
+	b.delta = nil // every binding may have changed
 	out := make(map[string]ovnstate.PortBinding, len(b.rows.rows))
 	for _, r := range b.rows.rows {
 		out[r.logicalPort] = b.resolve(r)
