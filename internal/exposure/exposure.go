@@ -92,6 +92,9 @@ type computer struct {
 	routerPortLSP map[string]ovnstate.LogicalSwitchPort
 	// provider caches the provider network of each switch that has a localnet port.
 	provider map[string]providerNet
+	// bindingsRead, when not nil, records the bindings read (binding): a Memo reuses the
+	// routers' part while none of them changed.
+	bindingsRead map[string]struct{}
 	// switchIdx is the index of the switch whose ports providerPorts visits.
 	switchIdx int
 	// portIPs caches each VM port's parsed addresses.
@@ -170,15 +173,21 @@ func (c *computer) run() (Desired, []Finding) {
 	c.providerPorts()
 	prov := len(c.exposures)
 	provFindings := len(c.findings)
+	if c.memo != nil {
+		c.bindingsRead = map[string]struct{}{}
+	}
 	c.routers()
 	var all []Exposure
 	if c.memo != nil {
 		// The provider ports' exposures and the rest sorted apart and merged: the same as
-		// sorting them together (stable, provider ports first), and the Memo keeps the
-		// provider ports' sorted to splice the next Compute's changes into.
+		// sorting them together (stable, provider ports first), and the Memo keeps both
+		// sorted: the provider ports' to splice the next Compute's changes into, the rest to
+		// reuse while nothing it read changed.
 		ps := sortByPrefix(c.exposures[:prov:prov])
-		all = mergeByPrefix(ps, sortByPrefix(c.exposures[prov:]))
+		rest := slices.Clone(sortByPrefix(c.exposures[prov:]))
+		all = mergeByPrefix(ps, rest)
 		c.memo.keepProviders(ps, c.findings[refused:provFindings])
+		c.memo.keepRouters(c, rest, c.findings[provFindings:])
 	} else {
 		all = sortByPrefix(c.exposures)
 	}
@@ -287,6 +296,15 @@ func (a prefixKey) compare(b prefixKey) int {
 		return int(a.bits) - int(b.bits)
 	}
 	return int(a.i) - int(b.i)
+}
+
+// binding returns a port's binding, recording the read when asked to (bindingsRead).
+func (c *computer) binding(port string) (ovnstate.PortBinding, bool) {
+	if c.bindingsRead != nil {
+		c.bindingsRead[port] = struct{}{}
+	}
+	b, ok := c.st.Bindings[port]
+	return b, ok
 }
 
 // switchOfPort returns the switch of a logical switch port (the last switch, by name, that

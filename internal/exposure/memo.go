@@ -41,10 +41,12 @@ type Memo struct {
 	last        memoLast
 	changedOnly int
 
-	// samePort compares a port's inputs with the last Compute's, sameCtx the context's; fields
-	// only so that a test can drop an input and see the equivalence test fail.
-	samePort func(m *portMemo, ls string, pn providerNet, p ovnstate.LogicalSwitchPort, b ovnstate.PortBinding, bound bool) bool
-	sameCtx  func(a, b memoContext) bool
+	// samePort compares a port's inputs with the last Compute's, sameCtx the context's,
+	// sameRouters the routers' part's; fields only so that a test can drop an input and see
+	// the equivalence test fail.
+	samePort    func(m *portMemo, ls string, pn providerNet, p ovnstate.LogicalSwitchPort, b ovnstate.PortBinding, bound bool) bool
+	sameCtx     func(a, b memoContext) bool
+	sameRouters func(l *memoLast, st ovnstate.State, changed []string) bool
 }
 
 // memoContext is what every provider port's decision reads besides its own rows.
@@ -75,7 +77,8 @@ type portMemo struct {
 
 // NewMemo returns an empty Memo: its first Compute decides every port.
 func NewMemo() *Memo {
-	return &Memo{ports: map[string]*portMemo{}, samePort: samePortInputs, sameCtx: memoContext.same}
+	return &Memo{ports: map[string]*portMemo{}, samePort: samePortInputs, sameCtx: memoContext.same,
+		sameRouters: (*memoLast).sameRouters}
 }
 
 // Forget drops every kept result: the next Compute decides every port anew.

@@ -16,7 +16,7 @@ import (
 // no switch or port changed), the Memo decides only the ports of those bindings and splices
 // their exposures into the provider ports' sorted list it kept. Routers, floating IPs, load
 // balancers and tenant networks are decided anew as in any pass (their inputs include
-// bindings of their own: gateway ports), and merged in. Whatever the splice cannot show to
+// bindings of their own: gateway ports) when a binding they read changed, and merged in. Whatever the splice cannot show to
 // equal Compute's result falls back to a whole pass: a changed port with a finding (their
 // order follows the ports'), two exposures of one prefix, a port name used twice, the
 // "provider" allow-list (it reads every router port).
@@ -33,6 +33,16 @@ type memoLast struct {
 	provFindings []Finding
 	// dups says that a port name appeared twice among the provider networks' VM ports.
 	dups bool
+	// routers is the routers' part (computer.routers: gateways, floating IPs, load
+	// balancers, tenant networks), sorted, with its findings, what it read besides the
+	// switches and the context (the routers, NB_Global's external_ids, whether SNAT is
+	// known) and the bindings it read: reused while none of them changed.
+	routers         []Exposure
+	routerFindings  []Finding
+	routersOf       []ovnstate.LogicalRouter
+	nbGlobal        map[string]string
+	snatUnknown     bool
+	routersBindings map[string]struct{}
 	// The computer's indexes of the switches (computer.indexSwitches), valid while the
 	// switches and the bridge mappings are the same.
 	provider         map[string]providerNet
@@ -45,6 +55,30 @@ type memoLast struct {
 // and findings.
 func (m *Memo) keepProviders(prov []Exposure, findings []Finding) {
 	m.last.prov, m.last.provFindings = prov, slices.Clone(findings)
+}
+
+// keepRouters keeps the routers' part of a Compute (rest, sorted, and its findings) and what
+// it was decided from.
+func (m *Memo) keepRouters(c *computer, rest []Exposure, findings []Finding) {
+	l := &m.last
+	l.routers, l.routerFindings = rest, slices.Clone(findings)
+	l.routersOf, l.nbGlobal, l.snatUnknown = c.st.Routers, c.st.NBGlobalExternalIDs, c.st.SNATUnknown
+	l.routersBindings, c.bindingsRead = c.bindingsRead, nil
+}
+
+// sameRouters says whether the routers' part kept is the one st gives, its bindings
+// unchanged but for ports (changedPorts).
+func (l *memoLast) sameRouters(st ovnstate.State, ports []string) bool {
+	if len(st.Routers) != len(l.routersOf) || len(st.Routers) > 0 && &st.Routers[0] != &l.routersOf[0] ||
+		st.SNATUnknown != l.snatUnknown || !sameMap(st.NBGlobalExternalIDs, l.nbGlobal) {
+		return false
+	}
+	for _, p := range ports {
+		if _, read := l.routersBindings[p]; read {
+			return false
+		}
+	}
+	return true
 }
 
 // keepIndexes completes what a whole Compute keeps for the next one.
@@ -139,17 +173,25 @@ func (m *Memo) computeChanged(st ovnstate.State, node ovnstate.Identity, policy 
 	m.Hits, m.Misses = len(m.ports)-len(redos), len(redos)
 	m.changedOnly++
 
-	// Everything else, as run() does it.
+	// Everything else, as run() does it: the routers' part kept while nothing it read
+	// changed, decided anew otherwise.
 	c.exposures = c.exposures[:0]
 	c.findings = c.findings[:0]
 	for _, r := range st.Refused {
 		c.findings = append(c.findings, Finding{Object: r.Object, Reason: ReasonSource, Message: r.Message, Prefixes: r.Prefixes})
 	}
 	c.findings = append(c.findings, l.provFindings...)
-	c.routers()
-	l.switchOf = c.switchOf
+	if m.sameRouters(l, st, ports) {
+		c.findings = append(c.findings, l.routerFindings...)
+	} else {
+		routerFindings := len(c.findings)
+		c.bindingsRead = map[string]struct{}{}
+		c.routers()
+		l.switchOf = c.switchOf
+		m.keepRouters(c, sortByPrefix(c.exposures), c.findings[routerFindings:])
+	}
 	var d Desired
-	if d.Exposures = c.dedupe(mergeByPrefix(prov, sortByPrefix(c.exposures))); len(d.Exposures) == 0 {
+	if d.Exposures = c.dedupe(mergeByPrefix(prov, l.routers)); len(d.Exposures) == 0 {
 		d.Exposures = nil
 	}
 	d.Bridges = c.bridges()
