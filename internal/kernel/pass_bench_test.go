@@ -23,7 +23,9 @@ import (
 // that already exposes n VMs: reconcile.Passer with the real Memo and handover, and the real
 // address and wiring appliers in a network namespace (bgp-nic and br-ex are bridges: the
 // host has no dummy module). Each iteration binds one more VM port here, then unbinds it
-// again, the way the plain OVN state hands a pass one changed binding (eventSource). Besides
+// again, the way the plain OVN state hands a pass one changed binding (eventSource). As in
+// integration/scale, the node also hosts n/100 routers' gateways (at most 10) with n/20
+// floating IPs. Besides
 // the process's CPU per pass, it reports the wall time of the address and wiring appliers in
 // the passes that bind and in those that unbind; the rest of ns/op is the source, the Memo
 // and the handover, which appliers=none measures alone.
@@ -63,8 +65,8 @@ func BenchmarkPassOneEvent(b *testing.B) {
 			if err := p.Pass(ctx, true); err != nil {
 				b.Fatalf("first (full) pass: %v", err)
 			}
-			if got := len(a.addrs.set); got != n {
-				b.Fatalf("first pass: %d addresses on bgp-nic, want %d", got, n)
+			if got := len(a.addrs.set); got != n+src.routed {
+				b.Fatalf("first pass: %d addresses on bgp-nic, want %d", got, n+src.routed)
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -85,7 +87,7 @@ func BenchmarkPassOneEvent(b *testing.B) {
 			}{{"addr-bind-us", ta.bind}, {"addr-unbind-us", ta.unbind}, {"wire-bind-us", tw.bind}, {"wire-unbind-us", tw.unbind}} {
 				b.ReportMetric(float64(m.d.Microseconds())/float64(max(b.N/2, 1)), m.unit)
 			}
-			want := n
+			want := n + src.routed
 			if src.extraBound {
 				want++
 			}
@@ -133,6 +135,7 @@ type eventSource struct {
 	st         ovnstate.State
 	extra      string
 	extraBound bool
+	routed     int // the routers' addresses: gateways and floating IPs
 }
 
 func newEventSource(n int) *eventSource {
@@ -152,13 +155,46 @@ func newEventSource(n int) *eventSource {
 			bindings[name] = ovnstate.PortBinding{LogicalPort: name, Chassis: "compute-0"}
 		}
 	}
-	// The plain state hands the ports sorted by name.
+	// Routers as integration/scale makes them: n/100 (at most 10), each with its gateway on
+	// the provider network hosted here and n/20 floating IPs spread over them, to tenant VMs.
+	switches := []ovnstate.LogicalSwitch{}
+	var routers []ovnstate.LogicalRouter
+	nr := min(max(n/100, 1), 10)
+	for r := range nr {
+		gw, priv := fmt.Sprintf("srgw%d", r), fmt.Sprintf("srpriv%d", r)
+		lr := ovnstate.LogicalRouter{UUID: fmt.Sprintf("lr-%d", r), Name: fmt.Sprintf("sr%d", r), Ports: []ovnstate.LogicalRouterPort{
+			{UUID: "lrp-" + gw, Name: gw, MAC: fmt.Sprintf("fa:16:01:00:00:%02x", r), Networks: []string{fmt.Sprintf("100.120.0.%d/10", 1+r)}},
+			{UUID: "lrp-" + priv, Name: priv, MAC: fmt.Sprintf("fa:16:02:00:00:%02x", r), Networks: []string{fmt.Sprintf("10.0.%d.1/24", r)}}}}
+		ls.Ports = append(ls.Ports, ovnstate.LogicalSwitchPort{UUID: "lsp-scale-" + lr.Name, Name: "scale-" + lr.Name, Type: "router",
+			Addresses: []string{"router"}, Options: map[string]string{"router-port": gw}})
+		bindings["cr-"+gw] = ovnstate.PortBinding{LogicalPort: "cr-" + gw, Type: "chassisredirect", Chassis: "compute-0"}
+		tenant := ovnstate.LogicalSwitch{UUID: fmt.Sprintf("ls-sp%d", r), Name: fmt.Sprintf("sp%d", r), Ports: []ovnstate.LogicalSwitchPort{{
+			UUID: "lsp-sp-" + lr.Name, Name: fmt.Sprintf("sp%d-%s", r, lr.Name), Type: "router", Addresses: []string{"router"},
+			Options: map[string]string{"router-port": priv}}}}
+		for k := range max(n/20/nr, 1) {
+			port, ip := fmt.Sprintf("tvm%d-%d", r, k), fmt.Sprintf("10.0.%d.%d", r, k+10)
+			m := fmt.Sprintf("fa:16:04:%02x:%02x:%02x", r, byte(k>>8), byte(k))
+			tenant.Ports = append(tenant.Ports, ovnstate.LogicalSwitchPort{UUID: "lsp-" + port, Name: port, Addresses: []string{m + " " + ip}})
+			bindings[port] = ovnstate.PortBinding{LogicalPort: port, Chassis: "compute-0"}
+			fip := netip.AddrFrom4([4]byte{100, 110, byte((r*1000 + k) >> 8), byte(r*1000 + k)})
+			lr.NAT = append(lr.NAT, ovnstate.NAT{UUID: "nat-" + port, Type: "dnat_and_snat", ExternalIP: fip.String(),
+				ExternalMAC: m, LogicalIP: ip, LogicalPort: port})
+		}
+		slices.SortFunc(tenant.Ports, func(a, b ovnstate.LogicalSwitchPort) int { return strings.Compare(a.Name, b.Name) })
+		switches = append(switches, tenant)
+		routers = append(routers, lr)
+	}
+	// The plain state hands the ports sorted by name, the switches and routers too.
 	slices.SortFunc(ls.Ports, func(a, b ovnstate.LogicalSwitchPort) int { return strings.Compare(a.Name, b.Name) })
+	switches = append(switches, ls)
+	slices.SortFunc(switches, func(a, b ovnstate.LogicalSwitch) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(routers, func(a, b ovnstate.LogicalRouter) int { return strings.Compare(a.Name, b.Name) })
 	return &eventSource{
 		id: ovnstate.Identity{Chassis: "compute-0", BridgeMappings: map[string]string{"physnet1": "br-ex"},
 			IntegrationBridge: "br-int"},
-		st:    ovnstate.State{Switches: []ovnstate.LogicalSwitch{ls}, Bindings: bindings},
-		extra: fmt.Sprintf("vm%d", n),
+		st:     ovnstate.State{Switches: switches, Routers: routers, Bindings: bindings},
+		extra:  fmt.Sprintf("vm%d", n),
+		routed: nr + nr*max(n/20/nr, 1),
 	}
 }
 
