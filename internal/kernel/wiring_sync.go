@@ -167,6 +167,10 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 			for i := range devs {
 				w.provDevs[i] = true
 			}
+			w.provNames = map[string]bool{}
+			for _, dev := range slices.Concat(ws.bridges, ws.devs) {
+				w.provNames[dev] = true
+			}
 		})
 		w.items.load(owned, 0, gen)
 		w.devKey = devKey
