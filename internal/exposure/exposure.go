@@ -171,28 +171,19 @@ func (c *computer) run() (Desired, []Finding) {
 	}
 	refused := len(c.findings)
 	c.providerPorts()
-	prov := len(c.exposures)
 	provFindings := len(c.findings)
 	if c.memo != nil {
 		c.bindingsRead = map[string]struct{}{}
 	}
 	c.routers()
-	var all []Exposure
-	if c.memo != nil {
-		// The provider ports' exposures and the rest sorted apart and merged: the same as
-		// sorting them together (stable, provider ports first), and the Memo keeps both
-		// sorted: the provider ports' to splice the next Compute's changes into, the rest to
-		// reuse while nothing it read changed.
-		ps := sortByPrefix(c.exposures[:prov:prov])
-		rest := slices.Clone(sortByPrefix(c.exposures[prov:]))
-		all = mergeByPrefix(ps, rest)
-		c.memo.keepProviders(ps, c.findings[refused:provFindings])
-		c.memo.keepRouters(c, rest, c.findings[provFindings:])
-	} else {
-		all = sortByPrefix(c.exposures)
-	}
+	routerFindings := len(c.findings)
 	var d Desired
-	if d.Exposures = c.dedupe(all); len(d.Exposures) == 0 {
+	d.Exposures = c.dedupe(sortByPrefix(c.exposures))
+	if c.memo != nil {
+		c.memo.keepWhole(c, d.Exposures, c.findings[refused:provFindings], c.findings[provFindings:routerFindings],
+			len(c.findings) > routerFindings)
+	}
+	if len(d.Exposures) == 0 {
 		d.Exposures = nil // as Compute always said; a Memo's pass starts with room for them
 	}
 	d.Bridges = c.bridges()

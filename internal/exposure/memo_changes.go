@@ -26,13 +26,17 @@ type memoLast struct {
 	valid    bool
 	switches []ovnstate.LogicalSwitch        // the State's, by identity
 	bindings map[string]ovnstate.PortBinding // the State's, by identity
-	// prov are the provider ports' exposures, sorted by prefix (within a prefix in the order
-	// the ports were visited); provFindings their findings, in that order. The Memo owns
-	// both: nothing handed out shares them.
+	// out is the last whole Compute's result (handed out: read only). prov are the
+	// provider ports' exposures, sorted by prefix, taken from out by the first Compute that
+	// works on changed bindings (out has each prefix once: its KindVM exposures are the
+	// provider ports', the rest the routers' part); provFindings their findings, in the
+	// order the ports were visited. The Memo owns prov: nothing handed out shares it.
+	out          []Exposure
 	prov         []Exposure
 	provFindings []Finding
-	// dups says that a port name appeared twice among the provider networks' VM ports.
-	dups bool
+	// dups says that a port name appeared twice among the provider networks' VM ports;
+	// claimedTwice that a prefix was (out then does not show every exposure).
+	dups, claimedTwice bool
 	// routers is the routers' part (computer.routers: gateways, floating IPs, load
 	// balancers, tenant networks), sorted, with its findings, what it read besides the
 	// switches and the context (the routers, NB_Global's external_ids, whether SNAT is
@@ -51,10 +55,12 @@ type memoLast struct {
 	switchOf         map[string]*ovnstate.LogicalSwitch
 }
 
-// keepProviders keeps a whole Compute's provider-port exposures (sorted, the Memo's from now)
-// and findings.
-func (m *Memo) keepProviders(prov []Exposure, findings []Finding) {
-	m.last.prov, m.last.provFindings = prov, slices.Clone(findings)
+// keepWhole keeps what a whole Compute decided: its result (out, handed out), the provider
+// ports' findings and the routers' part's, and whether a prefix was claimed twice.
+func (m *Memo) keepWhole(c *computer, out []Exposure, provFindings, routerFindings []Finding, claimedTwice bool) {
+	l := &m.last
+	l.out, l.prov, l.provFindings, l.claimedTwice = out, nil, slices.Clone(provFindings), claimedTwice
+	m.keepRouters(c, nil, routerFindings)
 }
 
 // keepRouters keeps the routers' part of a Compute (rest, sorted, and its findings) and what
@@ -94,7 +100,7 @@ func (m *Memo) keepIndexes(c *computer) {
 func (m *Memo) changedPorts(st ovnstate.State) (ports []string, ok bool) {
 	l := &m.last
 	switch {
-	case !l.valid || l.dups || !sameSwitches(st.Switches, l.switches):
+	case !l.valid || l.dups || l.claimedTwice || !sameSwitches(st.Switches, l.switches):
 		return nil, false
 	case sameBindings(st.Bindings, l.bindings):
 		return nil, true
@@ -142,6 +148,18 @@ func (m *Memo) computeChanged(st ovnstate.State, node ovnstate.Identity, policy 
 		}
 		b, bound := st.Bindings[name]
 		redos = append(redos, redo{e: e, b: b, bound: bound, exposures: slices.Clone(c.exposures[ne:])})
+	}
+	if l.prov == nil {
+		// The first Compute on changed bindings since a whole one: the two parts of its
+		// result apart (each prefix is there once).
+		l.prov, l.routers = make([]Exposure, 0, len(l.out)+len(l.out)/8+16), nil
+		for _, e := range l.out {
+			if e.Kind == KindVM {
+				l.prov = append(l.prov, e)
+			} else {
+				l.routers = append(l.routers, e)
+			}
+		}
 	}
 	prov := l.prov
 	for _, r := range redos {
