@@ -92,6 +92,11 @@ type computer struct {
 	routerPortLSP map[string]ovnstate.LogicalSwitchPort
 	// provider caches the provider network of each switch that has a localnet port.
 	provider map[string]providerNet
+	// bindingsRead, when not nil, records the bindings read (binding): a Memo reuses the
+	// routers' part while none of them changed.
+	bindingsRead map[string]struct{}
+	// switchIdx is the index of the switch whose ports providerPorts visits.
+	switchIdx int
 	// portIPs caches each VM port's parsed addresses.
 	portIPs map[string][]netip.Addr
 	// infra is what the node itself needs to reach: never exposed.
@@ -111,18 +116,32 @@ type providerNet struct {
 func (p providerNet) wiring() Wiring { return Wiring{Bridge: p.bridge, VLAN: p.vlan} }
 
 func newComputer(st ovnstate.State, node ovnstate.Identity, policy Policy, rec func(Decision)) *computer {
+	c := newBareComputer(st, node, policy, rec)
+	c.indexSwitches()
+	return c
+}
+
+// newBareComputer is a computer without the switches' indexes (indexSwitches): a Memo whose
+// switches are the last Compute's gives it those of the last computer.
+func newBareComputer(st ovnstate.State, node ovnstate.Identity, policy Policy, rec func(Decision)) *computer {
 	if policy.TenantMethod == "" {
 		policy.TenantMethod = TenantHost
 	}
 	policy.Bounds = policy.Bounds.effective()
-	c := &computer{
+	return &computer{
 		st: st, node: node, policy: policy, rec: rec,
-		routerPortSwitch: map[string]*ovnstate.LogicalSwitch{},
-		routerPortLSP:    map[string]ovnstate.LogicalSwitchPort{},
-		provider:         map[string]providerNet{},
-		portIPs:          map[string][]netip.Addr{},
-		infra:            newInfrastructure(node.Facts),
+		portIPs: map[string][]netip.Addr{},
+		infra:   newInfrastructure(node.Facts),
 	}
+}
+
+// indexSwitches builds the indexes a pass reads from the switches' ports (router ports'
+// switches, provider networks): a visit of every port.
+func (c *computer) indexSwitches() {
+	st, node := c.st, c.node
+	c.routerPortSwitch = map[string]*ovnstate.LogicalSwitch{}
+	c.routerPortLSP = map[string]ovnstate.LogicalSwitchPort{}
+	c.provider = map[string]providerNet{}
 	for i := range st.Switches {
 		ls := &st.Switches[i]
 		for _, p := range ls.Ports {
@@ -141,7 +160,6 @@ func newComputer(st ovnstate.State, node ovnstate.Identity, policy Policy, rec f
 			}
 		}
 	}
-	return c
 }
 
 func (c *computer) run() (Desired, []Finding) {
@@ -151,10 +169,21 @@ func (c *computer) run() (Desired, []Finding) {
 	if c.memo != nil {
 		c.exposures = make([]Exposure, 0, c.memo.exposures+c.memo.exposures/8+16)
 	}
+	refused := len(c.findings)
 	c.providerPorts()
+	provFindings := len(c.findings)
+	if c.memo != nil {
+		c.bindingsRead = map[string]struct{}{}
+	}
 	c.routers()
+	routerFindings := len(c.findings)
 	var d Desired
-	if d.Exposures = c.dedupe(sortByPrefix(c.exposures)); len(d.Exposures) == 0 {
+	d.Exposures = c.dedupe(sortByPrefix(c.exposures))
+	if c.memo != nil {
+		c.memo.keepWhole(c, d.Exposures, c.findings[refused:provFindings], c.findings[provFindings:routerFindings],
+			len(c.findings) > routerFindings)
+	}
+	if len(d.Exposures) == 0 {
 		d.Exposures = nil // as Compute always said; a Memo's pass starts with room for them
 	}
 	d.Bridges = c.bridges()
@@ -202,6 +231,25 @@ func sortByPrefix(in []Exposure) []Exposure {
 	return in
 }
 
+// mergeByPrefix merges two lists sorted by prefix into a new one, a's first within a prefix.
+// b is the short one in a Memo's pass (routers, floating IPs: tens; a is the VMs: thousands),
+// so a is copied in runs, each found by a binary search.
+func mergeByPrefix(a, b []Exposure) []Exposure {
+	out := make([]Exposure, 0, len(a)+len(b))
+	for _, e := range b {
+		// a's exposures up to e's prefix, included: a's go first within a prefix.
+		n, _ := slices.BinarySearchFunc(a, e.Prefix, func(x Exposure, p netip.Prefix) int {
+			if ComparePrefix(x.Prefix, p) <= 0 {
+				return -1
+			}
+			return 1
+		})
+		out = append(append(out, a[:n]...), e)
+		a = a[n:]
+	}
+	return append(out, a...)
+}
+
 // prefixKey orders prefixes as ComparePrefix does (IPv4 before IPv6, then address, then
 // length), then by position.
 type prefixKey struct {
@@ -239,6 +287,15 @@ func (a prefixKey) compare(b prefixKey) int {
 		return int(a.bits) - int(b.bits)
 	}
 	return int(a.i) - int(b.i)
+}
+
+// binding returns a port's binding, recording the read when asked to (bindingsRead).
+func (c *computer) binding(port string) (ovnstate.PortBinding, bool) {
+	if c.bindingsRead != nil {
+		c.bindingsRead[port] = struct{}{}
+	}
+	b, ok := c.st.Bindings[port]
+	return b, ok
 }
 
 // switchOfPort returns the switch of a logical switch port (the last switch, by name, that
@@ -283,8 +340,16 @@ func (c *computer) finding(reason Reason, object string, prefixes []netip.Prefix
 // order the rules ran) and reports any other object claiming it: advertising it once is
 // right, hiding the conflict is not.
 func (c *computer) dedupe(in []Exposure) []Exposure {
-	out := in[:0]
-	for _, e := range in {
+	// Up to the first prefix claimed twice, in is already its own result.
+	first := len(in)
+	for i := 1; i < len(in); i++ {
+		if in[i].Prefix == in[i-1].Prefix {
+			first = i
+			break
+		}
+	}
+	out := in[:first]
+	for _, e := range in[first:] {
 		if n := len(out); n > 0 && out[n-1].Prefix == e.Prefix {
 			if out[n-1].Object != e.Object {
 				c.finding(ReasonDuplicate, e.Object, []netip.Prefix{e.Prefix}, "prefix %s is also claimed by %s; advertised once", e.Prefix, out[n-1].Object)

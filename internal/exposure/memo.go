@@ -36,10 +36,17 @@ type Memo struct {
 	// Hits and Misses count the ports reused and decided anew by the last Compute.
 	Hits, Misses int
 
-	// samePort compares a port's inputs with the last Compute's, sameCtx the context's; fields
-	// only so that a test can drop an input and see the equivalence test fail.
-	samePort func(m *portMemo, ls string, pn providerNet, p ovnstate.LogicalSwitchPort, b ovnstate.PortBinding, bound bool) bool
-	sameCtx  func(a, b memoContext) bool
+	// last is what the last Compute kept for the next to work on changed bindings alone
+	// (memo_changes.go); changedOnly counts the Computes that did.
+	last        memoLast
+	changedOnly int
+
+	// samePort compares a port's inputs with the last Compute's, sameCtx the context's,
+	// sameRouters the routers' part's; fields only so that a test can drop an input and see
+	// the equivalence test fail.
+	samePort    func(m *portMemo, ls string, pn providerNet, p ovnstate.LogicalSwitchPort, b ovnstate.PortBinding, bound bool) bool
+	sameCtx     func(a, b memoContext) bool
+	sameRouters func(l *memoLast, st ovnstate.State, changed []string) bool
 }
 
 // memoContext is what every provider port's decision reads besides its own rows.
@@ -56,6 +63,7 @@ type memoContext struct {
 
 // portMemo is one provider port's last result and what it was decided from.
 type portMemo struct {
+	lsIdx     int // the switch's index in the State's Switches
 	ls        string
 	pn        providerNet
 	lsp       ovnstate.LogicalSwitchPort
@@ -69,18 +77,24 @@ type portMemo struct {
 
 // NewMemo returns an empty Memo: its first Compute decides every port.
 func NewMemo() *Memo {
-	return &Memo{ports: map[string]*portMemo{}, samePort: samePortInputs, sameCtx: memoContext.same}
+	return &Memo{ports: map[string]*portMemo{}, samePort: samePortInputs, sameCtx: memoContext.same,
+		sameRouters: (*memoLast).sameRouters}
 }
 
 // Forget drops every kept result: the next Compute decides every port anew.
 func (m *Memo) Forget() {
 	clear(m.ports)
 	m.ctx = memoContext{}
+	m.last = memoLast{}
 }
 
 // Compute is exposure.Compute, reusing the results of the ports whose inputs did not change
 // since the last call.
 func (m *Memo) Compute(st ovnstate.State, node ovnstate.Identity, policy Policy) (Desired, []Finding) {
+	if d, f, ok := m.computeChanged(st, node, policy); ok {
+		return d, f
+	}
+	m.last = memoLast{}
 	c := newComputer(st, node, policy, nil)
 	m.pass++
 	m.Hits, m.Misses = 0, 0
@@ -99,6 +113,7 @@ func (m *Memo) Compute(st ovnstate.State, node ovnstate.Identity, policy Policy)
 	if len(m.ports) > m.Hits+m.Misses {
 		maps.DeleteFunc(m.ports, func(_ string, e *portMemo) bool { return e.seen != m.pass })
 	}
+	m.keepIndexes(c)
 	return d, findings
 }
 
@@ -108,6 +123,7 @@ func (m *Memo) providerPort(c *computer, ls *ovnstate.LogicalSwitch, pn provider
 	if e != nil && e.seen == m.pass {
 		// A second port of the same name: its addresses are the first one's (computer.vmPortAddrs),
 		// whatever its own say. Rare and never kept.
+		m.last.dups = true
 		c.providerPort(ls, pn, p)
 		return
 	}
@@ -115,7 +131,7 @@ func (m *Memo) providerPort(c *computer, ls *ovnstate.LogicalSwitch, pn provider
 	if e != nil && m.samePort(e, ls.Name, pn, p, b, bound) {
 		c.exposures = append(c.exposures, e.exposures...)
 		c.findings = append(c.findings, e.findings...)
-		e.seen = m.pass
+		e.seen, e.lsIdx = m.pass, c.switchIdx
 		m.Hits++
 		return
 	}
@@ -126,7 +142,7 @@ func (m *Memo) providerPort(c *computer, ls *ovnstate.LogicalSwitch, pn provider
 		e = &portMemo{}
 		m.ports[p.Name] = e
 	}
-	*e = portMemo{ls: ls.Name, pn: pn, lsp: p, b: b, bound: bound, addrs: c.portIPs[p.Name],
+	*e = portMemo{lsIdx: c.switchIdx, ls: ls.Name, pn: pn, lsp: p, b: b, bound: bound, addrs: c.portIPs[p.Name],
 		exposures: slices.Clone(c.exposures[ne:]), findings: slices.Clone(c.findings[nf:]), seen: m.pass}
 }
 

@@ -45,7 +45,49 @@ func cloneState(st ovnstate.State) ovnstate.State {
 		out.Routers[i].Ports = slices.Clone(out.Routers[i].Ports)
 	}
 	out.Bindings = maps.Clone(st.Bindings)
+	out.BindingsDelta = nil
 	return out
+}
+
+// memoBindingEvent is a step as the snapshot hands over an SB event: one to three bindings
+// changed (VM ports of any network, the gateway's chassisredirect port, a port no switch
+// has), in a new map, with the delta from the last one; the switches are the same slice.
+// lie leaves one changed port out of the delta.
+func memoBindingEvent(r *rand.Rand, st *ovnstate.State, lie bool) string {
+	chassis := []string{me, "compute-1", ""}
+	old := st.Bindings
+	nb := maps.Clone(old)
+	var names []string
+	for range 1 + r.IntN(3) {
+		sw := st.Switches[r.IntN(len(st.Switches))]
+		name := "vm-nowhere"
+		if p := sw.Ports[r.IntN(len(sw.Ports))]; vmPortTypes[p.Type] {
+			name = p.Name
+		}
+		b := ovnstate.PortBinding{LogicalPort: name, Chassis: chassis[r.IntN(3)]}
+		switch r.IntN(6) {
+		case 0:
+			delete(nb, name)
+		case 1:
+			b.RequestedChassis = chassis[r.IntN(3)]
+			nb[name] = b
+		case 2:
+			name = "cr-lrp-gw"
+			nb[name] = ovnstate.PortBinding{LogicalPort: name, Type: "chassisredirect", Chassis: chassis[r.IntN(3)]}
+		default:
+			nb[name] = b
+		}
+		names = append(names, name)
+	}
+	st.Bindings = nb
+	if lie {
+		names = names[1:]
+	}
+	st.BindingsDelta = &ovnstate.BindingsDelta{From: old, Ports: names}
+	if r.IntN(10) == 0 {
+		st.BindingsDelta = nil // a source that does not say
+	}
+	return fmt.Sprintf("bindings of %v changed", names)
 }
 
 // memoStep changes one input of the state, the identity or the policy at random.
@@ -158,15 +200,21 @@ func memoStep(r *rand.Rand, st *ovnstate.State, id *ovnstate.Identity, pol *Poli
 }
 
 // memoSequence runs a sequence of random changes through m and through Compute, and returns
-// the first difference between their results, and how many ports m reused.
-func memoSequence(m *Memo, seed uint64, steps int) (string, int) {
+// the first difference between their results, and how many ports m reused. events of every
+// two steps (0, 1 or 2) are binding events as the snapshot hands them over
+// (memoBindingEvent, lying when lie is set).
+func memoSequence(m *Memo, seed uint64, steps int, events int, lie bool) (string, int) {
 	r := rand.New(rand.NewPCG(seed, 17))
 	st, id := memoCloud()
 	var pol Policy
 	hits := 0
 	for step := range steps {
 		what := "start"
-		if step > 0 {
+		switch {
+		case step == 0:
+		case r.IntN(2) < events:
+			what = memoBindingEvent(r, &st, lie)
+		default:
 			st = cloneState(st)
 			for range 1 + r.IntN(2) {
 				what = memoStep(r, &st, &id, &pol, step)
@@ -197,13 +245,62 @@ var cmpAddrs = cmp.Options{cmp.Comparer(func(a, b netip.Addr) bool { return a ==
 func TestMemoEqualsCompute(t *testing.T) {
 	for seed := range uint64(20) {
 		m := NewMemo()
-		diff, hits := memoSequence(m, seed, 150)
+		diff, hits := memoSequence(m, seed, 150, 0, false)
 		if diff != "" {
 			t.Fatalf("seed %d: %s", seed, diff)
 		}
 		if hits < 500 {
 			t.Errorf("seed %d: %d ports reused in 150 passes: the memo hardly memoises", seed, hits)
 		}
+	}
+}
+
+// TestMemoOnChangedBindingsEqualsCompute: with half the steps binding events as the snapshot
+// hands them over (a new bindings map, the delta from the last one, the same switches), the
+// Memo, which then decides only the changed bindings' ports and splices their exposures in,
+// still equals Compute, and does work that way.
+func TestMemoOnChangedBindingsEqualsCompute(t *testing.T) {
+	for seed := range uint64(40) {
+		// Mixed with every other kind of change: ports with findings, names used twice and
+		// prefixes claimed twice make some of them whole passes.
+		if diff, _ := memoSequence(NewMemo(), seed, 150, 1, false); diff != "" {
+			t.Fatalf("seed %d, mixed: %s", seed, diff)
+		}
+		// Binding events alone: nearly all work on the changed bindings alone (a tenth of
+		// them come without a delta).
+		m := NewMemo()
+		if diff, _ := memoSequence(m, seed, 150, 2, false); diff != "" {
+			t.Fatalf("seed %d, events: %s", seed, diff)
+		}
+		if m.changedOnly < 110 {
+			t.Errorf("seed %d: only %d of 149 binding events worked on the changed bindings alone", seed, m.changedOnly)
+		}
+	}
+	// A delta that leaves a changed binding out makes a difference: the test would see
+	// a Memo that lost track of a change.
+	found := false
+	for seed := range uint64(40) {
+		if diff, _ := memoSequence(NewMemo(), seed, 150, 2, true); diff != "" {
+			found = true
+			break
+		}
+	}
+	if !found {
+		t.Error("a delta missing a changed binding went unnoticed")
+	}
+	// A Memo that keeps the routers' part whatever changed is caught too: floating IPs,
+	// gateways and tenant VMs read bindings of their own.
+	found = false
+	for seed := range uint64(40) {
+		m := NewMemo()
+		m.sameRouters = func(*memoLast, ovnstate.State, []string) bool { return true }
+		if diff, _ := memoSequence(m, seed, 150, 1, false); diff != "" {
+			found = true
+			break
+		}
+	}
+	if !found {
+		t.Error("a memo blind to the routers' bindings went unnoticed")
 	}
 }
 
@@ -230,7 +327,7 @@ func TestMemoEquivalenceCatchesAMissingInput(t *testing.T) {
 		for seed := range uint64(20) {
 			m := NewMemo()
 			m.samePort = same
-			if diff, _ := memoSequence(m, seed, 150); diff != "" {
+			if diff, _ := memoSequence(m, seed, 150, 0, false); diff != "" {
 				found = true
 				break
 			}
@@ -244,7 +341,7 @@ func TestMemoEquivalenceCatchesAMissingInput(t *testing.T) {
 	for seed := range uint64(20) {
 		m := NewMemo()
 		m.sameCtx = func(memoContext, memoContext) bool { return true }
-		if diff, _ := memoSequence(m, seed, 150); diff != "" {
+		if diff, _ := memoSequence(m, seed, 150, 0, false); diff != "" {
 			found = true
 			break
 		}

@@ -24,6 +24,7 @@ func (c *computer) providerPorts() {
 		if !ok {
 			continue
 		}
+		c.switchIdx = i
 		for _, p := range ls.Ports {
 			if !vmPortTypes[p.Type] {
 				continue
@@ -106,7 +107,7 @@ func (c *computer) knownIPs(port string) ([]netip.Addr, bool) {
 
 // boundHere reports whether port's binding is on this chassis, with the reason either way.
 func (c *computer) boundHere(port string) (string, bool) {
-	b, ok := c.st.Bindings[port]
+	b, ok := c.binding(port)
 	switch {
 	case !ok:
 		return "has no Port_Binding in the Southbound database", false

@@ -79,7 +79,7 @@ func (c *computer) routers() {
 func (c *computer) gatewayOf(lr *ovnstate.LogicalRouter) *gateway {
 	var gws []*gateway
 	for _, lrp := range lr.Ports {
-		b, ok := c.st.Bindings["cr-"+lrp.Name]
+		b, ok := c.binding("cr-" + lrp.Name)
 		if !ok || b.Type != "chassisredirect" {
 			continue
 		}
@@ -165,7 +165,7 @@ func (c *computer) floatingIPs(g *gateway) {
 		}
 		var why string
 		here := false
-		switch b := c.st.Bindings[nat.LogicalPort]; {
+		switch b, _ := c.binding(nat.LogicalPort); {
 		case nat.LogicalPort == "":
 			gwhy, ghere := g.here(c)
 			why, here = "floating IP without logical_port, which OVN serves on the gateway chassis: "+gwhy, ghere

@@ -177,7 +177,7 @@ func (c *computer) tenantNetworks(ts []tenantSubnet) {
 				if !t.subnet.Contains(a) {
 					continue
 				}
-				switch b := c.st.Bindings[p.Name]; {
+				switch b, _ := c.binding(p.Name); {
 				case !here:
 					c.skip(HostPrefix(a), KindTenant, object, "%s", why)
 				case b.Chassis == "":

@@ -20,21 +20,34 @@ func (a *Applier) Name() string { return "kernel" }
 // communities are configured, so configuring them later changes frr.conf only. On a host
 // with IPv6 disabled, IPv6 exposures are left out.
 func (a *Applier) Apply(ctx context.Context, p reconcile.Plan) (reconcile.Report, error) {
+	noIPv6 := a.checkIPv6()
 	d := p.Desired
-	if a.checkIPv6() {
-		d = d.IPv4Only()
+	var (
+		res Result
+		err error
+	)
+	switch {
+	case p.Full:
+		res, err = a.Sync(ctx, hostAddrs(d, p.Arriving, noIPv6))
+	default:
+		// An event's pass: the exposures that differ from the last plan's, when the mirror
+		// still holds what that plan made true; else the whole plan against the mirror.
+		var ok bool
+		if res, ok, err = a.syncPlanChanges(ctx, d.Exposures, p.Arriving, noIPv6); !ok {
+			res, err = a.SyncChanges(ctx, hostAddrs(d, p.Arriving, noIPv6))
+		}
 	}
+	a.remember(d.Exposures, p.Arriving, noIPv6, err == nil)
 	var r reconcile.Report
-	sync, syncRoutes := a.SyncChanges, a.SyncRoutesChanges
-	if p.Full {
-		sync, syncRoutes = a.Sync, a.SyncRoutes
-	}
-	res, err := sync(ctx, hostAddrs(d, p.Arriving))
 	r.Add("address-added", len(res.Added))
 	r.Add("address-removed", len(res.Removed))
 	r.Add("address-remetered", len(res.Remetered))
 	r.Add("local-route-deleted", len(res.LocalRoutesDeleted))
-	rres, rerr := syncRoutes(ctx, subnetRoutes(d))
+	syncRoutes := a.SyncRoutesChanges
+	if p.Full {
+		syncRoutes = a.SyncRoutes
+	}
+	rres, rerr := syncRoutes(ctx, subnetRoutes(d, noIPv6))
 	r.Add("route-added", len(rres.Added))
 	r.Add("route-removed", len(rres.Removed))
 	r.Add("route-remetered", len(rres.Remetered))
@@ -59,25 +72,40 @@ func (a *Applier) checkIPv6() bool {
 
 // hostAddrs are the desired host addresses with their kinds' metrics; arriving ones (a live
 // migration's target, see reconcile's handover) carry exposure.ArrivingMetric instead.
-func hostAddrs(d exposure.Desired, arriving map[netip.Prefix]bool) []HostAddr {
-	var out []HostAddr
+// With noIPv6 (IPv6 disabled on the host), IPv6 exposures are left out.
+func hostAddrs(d exposure.Desired, arriving map[netip.Prefix]bool, noIPv6 bool) []HostAddr {
+	out := make([]HostAddr, 0, len(d.Exposures))
 	for _, e := range d.Exposures {
-		if e.Prefix.IsSingleIP() {
-			m := e.Kind.Metric()
-			if arriving[e.Prefix] {
-				m = exposure.ArrivingMetric
-			}
-			out = append(out, HostAddr{Addr: e.Prefix.Addr(), Metric: m})
+		if onNIC(e, noIPv6) {
+			out = append(out, HostAddr{Addr: e.Prefix.Addr(), Metric: addrMetric(e, arriving)})
 		}
 	}
 	return out
 }
 
-// subnetRoutes are the desired subnet routes with their kinds' metrics.
-func subnetRoutes(d exposure.Desired) []NICRoute {
+// onNIC says whether e is an address on the NIC (a host prefix, and not IPv6 on a host
+// without it).
+func onNIC(e exposure.Exposure, noIPv6 bool) bool {
+	return e.Prefix.IsSingleIP() && !(noIPv6 && e.Prefix.Addr().Is6())
+}
+
+// addrMetric is the metric of e's address: its kind's, or exposure.ArrivingMetric while it
+// arrives with a live migration.
+func addrMetric(e exposure.Exposure, arriving map[netip.Prefix]bool) uint32 {
+	if len(arriving) > 0 && arriving[e.Prefix] {
+		return exposure.ArrivingMetric
+	}
+	return e.Kind.Metric()
+}
+
+// subnetRoutes are the desired subnet routes with their kinds' metrics (without IPv6 ones
+// on a host without IPv6).
+func subnetRoutes(d exposure.Desired, noIPv6 bool) []NICRoute {
 	var out []NICRoute
-	for _, e := range d.Subnets() {
-		out = append(out, NICRoute{Prefix: e.Prefix, Metric: e.Kind.Metric()})
+	for _, e := range d.Exposures {
+		if !e.Prefix.IsSingleIP() && !(noIPv6 && e.Prefix.Addr().Is6()) {
+			out = append(out, NICRoute{Prefix: e.Prefix, Metric: e.Kind.Metric()})
+		}
 	}
 	return out
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/reconcile"
 	"golang.org/x/sys/unix"
 )
 
@@ -170,5 +171,57 @@ func TestIncrementalPassesKeptHonestByTheWatcher(t *testing.T) {
 	_, wres = pass(false, "172.24.4.10", "172.24.4.12", "2001:db8::10", "2001:db8::12")
 	if got, want := wres.Added, []string{"rule to 172.24.4.12/32 lookup 3000"}; !slices.Equal(got, want) {
 		t.Errorf("the pass after the rule's deletion re-wired %q, want %q", got, want)
+	}
+}
+
+// TestForeignDeviceKeepsTheMirrors: on a compute node every VM that boots or goes brings a
+// tap device; such a device, created, set up and deleted, triggers a pass but drops no
+// mirror, so that pass reads nothing back. A provider bridge set down and up again still
+// makes it read the wiring back (the kernel flushed the routes through it, and says so).
+func TestForeignDeviceKeepsTheMirrors(t *testing.T) {
+	t.Parallel()
+	ns, name, h := newNamedNetns(t)
+	ipIn(t, name, "link", "set", "lo", "up")
+	addBridge(t, h, "bgp-nic", true)
+	addBridge(t, h, "br-ex", true)
+	a := newApplierAt(t, ns, Options{NIC: "bgp-nic", RouteProtocol: testWiringOpts.RouteProtocol})
+	w := newWirerIn(t, ns)
+	reasons := startWatch(t, ns, name, WatchOptions{Netns: ns, RouteProtocol: testWiringOpts.RouteProtocol,
+		RulePriority: testWiringOpts.RulePriority, Mirrors: []Mirrored{a, w}})
+	d := exposure.Desired{Bridges: []exposure.Bridge{{Name: "br-ex", Physnet: "physnet1"}},
+		Exposures: []exposure.Exposure{{Prefix: netip.MustParsePrefix("172.24.4.10/32"), Kind: exposure.KindVM, Wiring: exposure.Wiring{Bridge: "br-ex"}}}}
+	bg := context.Background()
+	pass := func(full bool) {
+		t.Helper()
+		if _, err := a.Apply(bg, reconcile.Plan{Desired: d, Full: full}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Apply(bg, reconcile.Plan{Desired: d, Full: full}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pass(true)
+	pass(false)
+	addrReads, wireReads := a.addrs.readsNow(), w.items.readsNow()
+
+	ipIn(t, name, "link", "add", "tap0", "type", "bridge")
+	ipIn(t, name, "link", "set", "tap0", "up")
+	ipIn(t, name, "link", "del", "tap0")
+	waitTrigger(t, reasons, "device tap0")
+	pass(false)
+	if a.addrs.readsNow() != addrReads || w.items.readsNow() != wireReads {
+		t.Errorf("a tap device coming and going made the next pass read back (addresses %d, wiring %d times)",
+			a.addrs.readsNow()-addrReads, w.items.readsNow()-wireReads)
+	}
+
+	ipIn(t, name, "link", "set", "br-ex", "down")
+	ipIn(t, name, "link", "set", "br-ex", "up")
+	waitTrigger(t, reasons, "device br-ex")
+	pass(false)
+	if w.items.readsNow() == wireReads {
+		t.Error("the provider bridge set down and up did not make the next pass read the wiring back")
+	}
+	if rules := ipIn(t, name, "route", "show", "table", "3000"); !strings.Contains(rules, "172.24.4.10") {
+		t.Errorf("the routes through br-ex were not restored:\n%s", rules)
 	}
 }

@@ -9,6 +9,17 @@ func (a *Applier) judge(ev event) verdict {
 		// Only the node's own addresses depend on it; nothing of the agent's went.
 		a.node.addrEvent(ev.index)
 		return notMine
+	case evLinkChanged:
+		// Any device may carry the node's own addresses; only the NIC and the VRF carry
+		// what this applier installed.
+		a.node.drop()
+		m := &a.addrs
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if ev.name == a.opts.NIC || ev.name == a.opts.VRF || m.index != 0 && ev.index == m.index {
+			return drift
+		}
+		return notMine
 	case evAddrDeleted:
 		m := &a.addrs
 		m.mu.Lock()
@@ -93,6 +104,17 @@ func (w *Wirer) judge(ev event) verdict {
 			return drift
 		}
 		return expected
+	case evLinkChanged:
+		// A provider device (or a VLAN device on one) created, deleted, or set up or down:
+		// the kernel flushes the routes through a device that goes down. Other devices
+		// carry nothing of the wiring's.
+		m := &w.items
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if w.provDevs[ev.index] || w.provDevs[ev.parent] || w.provNames[ev.name] {
+			return drift
+		}
+		return notMine
 	case evAddrDeleted:
 		// The kernel flushes the IPv4 routes through a device when its last IPv4 address
 		// goes, and says nothing about them.

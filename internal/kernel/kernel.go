@@ -98,6 +98,10 @@ type Applier struct {
 	node nodeCache
 	// batches counts the request batches sent (batch.go): how tests see the batching.
 	batches int
+	// planned is the last plan Apply made true (addr_plan.go): an event's pass applies only
+	// the exposures that differ from it; planPasses counts those passes.
+	planned    addrPlan
+	planPasses int
 }
 
 // HostAddr is an address to expose on the NIC as a /32 or /128, with the route metric

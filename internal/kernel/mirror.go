@@ -101,6 +101,7 @@ const (
 	evNeighDeleted                  // a neighbour or proxy entry with the agent's protocol deleted
 	evRuleDeleted                   // a rule at the agent's priority deleted
 	evAddrChanged                   // any address added or deleted, on any device (node facts)
+	evLinkChanged                   // a device created, deleted, or set up or down
 )
 
 // event is one kernel event, reduced to what the appliers compare with their mirrors.
@@ -116,6 +117,8 @@ type event struct {
 	multi  bool         // evRouteDeleted: a multipath route (never the agent's shape)
 	mac    string       // evNeighDeleted
 	proxy  bool         // evNeighDeleted
+	name   string       // evLinkChanged: the device's name
+	parent int          // evLinkChanged: the device's parent (a VLAN device's bridge)
 }
 
 // Mirrored is an applier that keeps a mirror of what it installed: Watch asks it about every

@@ -65,6 +65,7 @@ func (a *Applier) sync(ctx context.Context, want []HostAddr, full bool) (Result,
 	if err := a.ready(); err != nil {
 		return Result{}, err
 	}
+	a.planned = addrPlan{} // the NIC follows want now, not the last plan Apply applied
 	wantSet, errWant := a.normalise(want)
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
@@ -88,12 +89,6 @@ func (a *Applier) sync(ctx context.Context, want []HostAddr, full bool) (Result,
 		a.addrs.load(cur, index, gen)
 	}
 
-	var res Result
-	errs := []error{errWant}
-	nic := a.opts.NIC
-	// A cancelled context stops the pass between two changes; what was
-	// applied so far is reported.
-	var ctxErr error
 	var stale []netip.Addr
 	for ip := range cur {
 		if _, ok := wantSet[ip]; !ok {
@@ -101,9 +96,67 @@ func (a *Applier) sync(ctx context.Context, want []HostAddr, full bool) (Result,
 		}
 	}
 	slices.SortFunc(stale, netip.Addr.Compare)
+	var change []HostAddr
+	for ip, metric := range wantSet {
+		if old, ok := cur[ip]; !ok || old != metric {
+			change = append(change, HostAddr{Addr: ip, Metric: metric})
+		}
+	}
+	slices.SortFunc(change, func(x, y HostAddr) int { return x.Addr.Compare(y.Addr) })
+	var res Result
+	errs, ctxErr := a.changeAddrs(ctx, link, cur, stale, change, &res)
+	errs = append(errs, errWant)
+	if a.opts.VRF == "" && ctxErr == nil {
+		if readBack {
+			// A read-back looks at every exposed address: the kernel re-inserts local
+			// entries when the link comes back up, and an earlier run may have left some.
+			exposed := func(ip netip.Addr) bool {
+				_, in := cur[ip]
+				_, wanted := wantSet[ip]
+				return in && wanted
+			}
+			deleted, err := a.unlocalise(ctx, link, exposed, res.Added)
+			deleted = append(deleted, res.LocalRoutesDeleted...)
+			slices.SortFunc(deleted, netip.Addr.Compare)
+			res.LocalRoutesDeleted = deleted
+			errs = append(errs, err)
+		} else {
+			errs = append(errs, a.unlocaliseAdded6(ctx, link, &res))
+		}
+	}
+	if readBack && !same {
+		res.Installed = a.installedAddrs(cur, true)
+	} else {
+		res.Installed = a.installedChanged(cur, res)
+	}
+	return res, errors.Join(append(errs, ctxErr)...)
+}
+
+// unlocaliseAdded6 deletes the local-table entries of the IPv6 addresses res added (the IPv4
+// ones went with the adds, applyChanges) and records them with the IPv4 ones, sorted.
+func (a *Applier) unlocaliseAdded6(ctx context.Context, link netlink.Link, res *Result) error {
+	var added6 []netip.Addr
+	for _, ip := range res.Added {
+		if ip.Is6() {
+			added6 = append(added6, ip)
+		}
+	}
+	deleted, err := a.unlocaliseAdded(ctx, link, added6)
+	deleted = append(deleted, res.LocalRoutesDeleted...)
+	slices.SortFunc(deleted, netip.Addr.Compare)
+	res.LocalRoutesDeleted = deleted
+	return err
+}
+
+// changeAddrs takes stale off the NIC and puts change on it (an address already there gets
+// its metric changed in place; the adds go in batches, applyChanges), keeping cur, the
+// mirror, written through, and says so in res. A cancelled context stops it between two
+// changes (ctxErr); what was applied so far is reported.
+func (a *Applier) changeAddrs(ctx context.Context, link netlink.Link, cur map[netip.Addr]uint32, stale []netip.Addr, change []HostAddr, res *Result) (errs []error, ctxErr error) {
+	nic := a.opts.NIC
 	for _, ip := range stale {
 		if ctxErr = ctx.Err(); ctxErr != nil {
-			break
+			return errs, ctxErr
 		}
 		// Out of the mirror first, so the watcher takes the kernel's echo for ours.
 		old := cur[ip]
@@ -116,70 +169,26 @@ func (a *Applier) sync(ctx context.Context, want []HostAddr, full bool) (Result,
 		res.Removed = append(res.Removed, ip)
 		a.log.Info("removed address", "addr", ip)
 	}
-	var change []netip.Addr
-	for ip, metric := range wantSet {
-		if old, ok := cur[ip]; !ok || old != metric {
-			change = append(change, ip)
-		}
-	}
-	slices.SortFunc(change, netip.Addr.Compare)
-	unlocal := a.opts.VRF == ""
-	if ctxErr == nil {
-		errs, ctxErr = a.applyChanges(ctx, index, change, wantSet, cur, &res, errs)
-	}
-	if unlocal && ctxErr == nil {
-		var (
-			deleted []netip.Addr
-			err     error
-		)
-		if readBack {
-			// A read-back looks at every exposed address: the kernel re-inserts local
-			// entries when the link comes back up, and an earlier run may have left some.
-			exposed := func(ip netip.Addr) bool {
-				_, in := cur[ip]
-				_, wanted := wantSet[ip]
-				return in && wanted
-			}
-			deleted, err = a.unlocalise(ctx, link, exposed, res.Added)
-		} else {
-			// The IPv4 entries went with the adds (applyChanges).
-			var added6 []netip.Addr
-			for _, ip := range res.Added {
-				if ip.Is6() {
-					added6 = append(added6, ip)
-				}
-			}
-			deleted, err = a.unlocaliseAdded(ctx, link, added6)
-		}
-		deleted = append(deleted, res.LocalRoutesDeleted...)
-		slices.SortFunc(deleted, netip.Addr.Compare)
-		res.LocalRoutesDeleted = deleted
-		errs = append(errs, err)
-	}
-	if readBack && !same {
-		res.Installed = a.installedAddrs(cur, true)
-	} else {
-		res.Installed = a.installedChanged(cur, res)
-	}
-	return res, errors.Join(append(errs, ctxErr)...)
+	return a.applyChanges(ctx, link.Attrs().Index, change, cur, res, errs)
 }
 
 // addrOp is one request of applyChanges: an address added or re-metered, or the local-table
 // entry of an added IPv4 address deleted.
 type addrOp struct {
-	ip    netip.Addr
-	local bool   // the local-table entry's deletion
-	had   bool   // the address was there (a metric change)
-	old   uint32 // its metric then
+	ip     netip.Addr
+	metric uint32 // the metric it is given
+	local  bool   // the local-table entry's deletion
+	had    bool   // the address was there (a metric change)
+	old    uint32 // its metric then
 }
 
-// applyChanges adds the addresses of change, or changes their metric, as wantSet says, in
+// applyChanges adds the addresses of change, or changes their metric to change's, in
 // batches (batch.go), keeping the mirror cur written through, and records what it did in res.
 // Without a VRF it deletes the local-table entry of each IPv4 address it added in the batch
 // after the add's (the kernel inserts the entry before it acknowledges the add; an add that
 // failed must not take the entry of an address someone else has there). It stops between two
 // batches when ctx ends.
-func (a *Applier) applyChanges(ctx context.Context, index int, change []netip.Addr, wantSet, cur map[netip.Addr]uint32,
+func (a *Applier) applyChanges(ctx context.Context, index int, change []HostAddr, cur map[netip.Addr]uint32,
 	res *Result, errs []error) ([]error, error) {
 	nic := a.opts.NIC
 	unlocal := a.opts.VRF == ""
@@ -201,15 +210,14 @@ func (a *Applier) applyChanges(ctx context.Context, index int, change []netip.Ad
 		deletes = deletes[:0]
 		a.addrs.write(func() {
 			for ; next < len(change) && len(reqs) < requestBatch; next++ {
-				ip := change[next]
-				metric := wantSet[ip]
+				ip, metric := change[next].Addr, change[next].Metric
 				old, ok := cur[ip]
 				// In the mirror first, so the watcher takes the kernel's echo for ours.
 				cur[ip] = metric
 				if !ok && unlocal {
 					a.expectLocalLocked(ip, 1)
 				}
-				ops = append(ops, addrOp{ip: ip, had: ok, old: old})
+				ops = append(ops, addrOp{ip: ip, metric: metric, had: ok, old: old})
 				reqs = append(reqs, addrSetRequest(index, ip, metric, ok))
 			}
 		})
@@ -236,7 +244,7 @@ func (a *Applier) applyChanges(ctx context.Context, index int, change []netip.Ad
 						}
 					}
 				})
-				metric := wantSet[ip]
+				metric := op.metric
 				switch {
 				case op.had:
 					err = fmt.Errorf("change metric of %s/%d on %s from %d to %d (its kind's communities are wrong until this works): %w",
@@ -249,10 +257,10 @@ func (a *Applier) applyChanges(ctx context.Context, index int, change []netip.Ad
 				errs = append(errs, err)
 			case op.had:
 				res.Remetered = append(res.Remetered, ip)
-				a.log.Info("changed address metric", "addr", ip, "from", op.old, "to", wantSet[ip])
+				a.log.Info("changed address metric", "addr", ip, "from", op.old, "to", op.metric)
 			default:
 				res.Added = append(res.Added, ip)
-				a.log.Info("added address", "addr", ip, "metric", wantSet[ip])
+				a.log.Info("added address", "addr", ip, "metric", op.metric)
 				if unlocal && ip.Is4() {
 					deletes = append(deletes, ip)
 				}

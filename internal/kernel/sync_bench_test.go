@@ -5,12 +5,13 @@ package kernel
 import (
 	"context"
 	"fmt"
-	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 	"log/slog"
 	"net/netip"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 )
 
 // BenchmarkSync measures Sync over n addresses (IPv4 and IPv6 halves) with kind metrics: the

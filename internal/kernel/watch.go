@@ -183,10 +183,14 @@ func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error 
 			if !ok {
 				return fmt.Errorf("links: %w", closed)
 			}
-			// Change is ~0 for a new device; IFF_UP when it went up or down.
+			// Change is ~0 for a new device; IFF_UP when it went up or down. The mirrors are
+			// dropped only when the device is one of the appliers' (the NIC, the VRF, a
+			// provider bridge or its VLAN device): on a compute node every VM that boots or
+			// goes brings a tap device, which must not cost a read-back of everything.
 			if u.Header.Type == unix.RTM_DELLINK || u.Change == 0xffffffff || u.Change&unix.IFF_UP != 0 {
-				o.forget()
-				trigger("netlink: device " + u.Attrs().Name + " changed")
+				a := u.Attrs()
+				o.judge(event{kind: evLinkChanged, index: a.Index, name: a.Name, parent: a.ParentIndex})
+				trigger("netlink: device " + a.Name + " changed")
 			}
 		}
 	}

@@ -59,7 +59,8 @@ type Wirer struct {
 	items         mirror[item, struct{}]
 	devKey        string
 	devNames      map[int]string
-	provDevs      map[int]bool // the provider devices, by index
+	provDevs      map[int]bool    // the provider devices, by index
+	provNames     map[string]bool // the provider devices wanted at the last read-back, present or not
 	lastInstalled []string
 	lastVLANs     map[item]struct{} // the VLAN devices at the end of the last pass
 

@@ -5,13 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"golang.org/x/sys/unix"
 	"io/fs"
 	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 )
@@ -176,6 +177,10 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 			w.provDevs = map[int]bool{}
 			for i := range devs {
 				w.provDevs[i] = true
+			}
+			w.provNames = map[string]bool{}
+			for _, dev := range slices.Concat(ws.bridges, ws.devs) {
+				w.provNames[dev] = true
 			}
 		})
 		w.items.load(owned, 0, gen)

@@ -5,7 +5,6 @@ package metrics
 
 import (
 	"context"
-	"net/netip"
 	"runtime"
 	"slices"
 	"sync"
@@ -196,13 +195,27 @@ func (m *Metrics) ConfigReloaded(ok bool) {
 // Exposed records what the last pass computed: the prefix counts and, for status, each
 // exposure with its reason.
 func (m *Metrics) Exposed(d exposure.Desired) {
-	counts := map[[2]string]int{}
+	// Counted by kind index, remembered from one exposure to the next (runs of one kind
+	// are long): a map keyed by kind and family cost a hash per exposure, 10,000 per pass.
+	counts := make([][2]int, len(exposure.Kinds))
+	var last exposure.Kind
+	k := -1
 	for _, e := range d.Exposures {
-		counts[[2]string{string(e.Kind), family(e.Prefix)}]++
+		if k < 0 || e.Kind != last {
+			last, k = e.Kind, slices.Index(exposure.Kinds, e.Kind)
+			if k < 0 {
+				continue
+			}
+		}
+		if e.Prefix.Addr().Is4() {
+			counts[k][0]++
+		} else {
+			counts[k][1]++
+		}
 	}
-	for _, k := range exposure.Kinds {
-		for _, fam := range []string{"ipv4", "ipv6"} {
-			m.exposed.WithLabelValues(string(k), fam).Set(float64(counts[[2]string{string(k), fam}]))
+	for i, kind := range exposure.Kinds {
+		for j, fam := range []string{"ipv4", "ipv6"} {
+			m.exposed.WithLabelValues(string(kind), fam).Set(float64(counts[i][j]))
 		}
 	}
 	m.mu.Lock()
@@ -252,13 +265,6 @@ func (m *Metrics) OVNClients(c []ovnstate.DBClient) {
 		m.ovnLeft.WithLabelValues(now.DB).Add(float64(now.Left - min(before, now.Left)))
 	}
 	m.ovnClients = slices.Clone(c)
-}
-
-func family(p netip.Prefix) string {
-	if p.Addr().Is4() {
-		return "ipv4"
-	}
-	return "ipv6"
 }
 
 // OVNSource is what WatchOVN samples: ovn.Watcher.

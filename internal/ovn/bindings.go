@@ -44,6 +44,9 @@ type bindingsState struct {
 	rows    plainTable[sbBinding]
 	chassis plainTable[string] // name by UUID
 	out     map[string]ovnstate.PortBinding
+	// delta is how out differs from the map before the last read that changed it; nil
+	// after a rebuild.
+	delta *ovnstate.BindingsDelta
 }
 
 func newBindingsState() *bindingsState {
@@ -62,6 +65,16 @@ func (b *bindingsState) read(pbs, chassis *cache.RowCache, dirty map[string]map[
 	if len(pbCh) == 0 {
 		return
 	}
+	delta := &ovnstate.BindingsDelta{From: b.out}
+	for _, c := range pbCh {
+		if c.hadOld {
+			delta.Ports = append(delta.Ports, c.old.logicalPort)
+		}
+		if c.has && (!c.hadOld || c.new.logicalPort != c.old.logicalPort) {
+			delta.Ports = append(delta.Ports, c.new.logicalPort)
+		}
+	}
+	b.delta = delta
 	out := maps.Clone(b.out)
 	// Removals first: logical_port is unique, but one transaction may move a name from one
 	// row to another.
@@ -79,6 +92,7 @@ func (b *bindingsState) read(pbs, chassis *cache.RowCache, dirty map[string]map[
 }
 
 func (b *bindingsState) rebuild() {
+	b.delta = nil // every binding may have changed
 	out := make(map[string]ovnstate.PortBinding, len(b.rows.rows))
 	for _, r := range b.rows.rows {
 		out[r.logicalPort] = b.resolve(r)

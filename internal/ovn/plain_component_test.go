@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -64,7 +66,25 @@ func stateDiff(want, got ovnstate.State) string {
 	sortRefused(&want)
 	sortRefused(&got)
 	return gocmp.Diff(want, got, cmpopts.EquateEmpty(), cmpopts.EquateComparable(netip.Prefix{}),
-		cmpopts.IgnoreFields(ovnstate.State{}, "Stale", "LocalBridges"))
+		cmpopts.IgnoreFields(ovnstate.State{}, "Stale", "LocalBridges", "BindingsDelta"))
+}
+
+// deltaProblem checks what a snapshot says of its bindings against the last snapshot's: when
+// its delta starts from the last snapshot's map, every binding that differs between the two
+// must be named in it.
+func deltaProblem(last map[string]ovnstate.PortBinding, got ovnstate.State) string {
+	d := got.BindingsDelta
+	if d == nil || last == nil || reflect.ValueOf(d.From).UnsafePointer() != reflect.ValueOf(last).UnsafePointer() {
+		return ""
+	}
+	for _, port := range slices.Concat(slices.Collect(maps.Keys(last)), slices.Collect(maps.Keys(got.Bindings))) {
+		was, had := last[port]
+		now, has := got.Bindings[port]
+		if (had != has || !reflect.DeepEqual(was, now)) && !slices.Contains(d.Ports, port) {
+			return fmt.Sprintf("binding of %s changed (%+v → %+v) but the delta names only %v", port, was, now, d.Ports)
+		}
+	}
+	return ""
 }
 
 // TestPlainStateFollowsTheDatabases runs real NB and SB ovsdb-servers with a real ovn-northd
@@ -106,6 +126,8 @@ func TestPlainStateFollowsTheDatabases(t *testing.T) {
 		json string
 	}
 	var earlier []handed
+	lastBindings := map[string]map[string]ovnstate.PortBinding{} // by driver
+	deltas := 0
 	// same waits until each watcher's snapshot equals the state built from whole tables
 	// (events arrive after the cache has the rows), with both databases connected.
 	same := func(step string) {
@@ -125,6 +147,13 @@ func TestPlainStateFollowsTheDatabases(t *testing.T) {
 				if len(got.Stale) > 0 {
 					return false, fmt.Errorf("stale: %v", got.Stale)
 				}
+				if p := deltaProblem(lastBindings[driver], got); p != "" {
+					return false, fmt.Errorf("bindings delta: %s", p)
+				}
+				if got.BindingsDelta != nil && len(got.BindingsDelta.Ports) > 0 {
+					deltas++
+				}
+				lastBindings[driver] = got.Bindings
 				if diff = stateDiff(want, got); diff != "" {
 					return false, nil
 				}
@@ -180,6 +209,14 @@ func TestPlainStateFollowsTheDatabases(t *testing.T) {
 	sbctl("lsp-unbind", "cr-lrp-gw")
 	sbctl("lsp-bind", "cr-lrp-gw", "node-c")
 	same("updates")
+
+	// A VM port created and bound, no chassis changing: the bindings are edited, and the
+	// snapshot says which changed.
+	nbctl("lsp-add", "public", "pvm4", "--", "lsp-set-addresses", "pvm4", "fa:16:3e:cc:00:04 172.24.4.23")
+	nbctl("--wait=sb", "sync")
+	same("a port created")
+	sbctl("lsp-bind", "pvm4", "node-a")
+	same("the port bound")
 
 	// Deletes of every kind, a chassis that bindings refer to among them.
 	nbctl("lsp-del", "pvm3")
@@ -247,4 +284,7 @@ func TestPlainStateFollowsTheDatabases(t *testing.T) {
 	same("its datapath now a switch")
 	sbctl("destroy", "port_binding", pb, "--", "destroy", "datapath_binding", dp)
 	same("the datapath deleted")
+	if deltas == 0 {
+		t.Error("no snapshot said which bindings changed: every pass would visit all of them")
+	}
 }

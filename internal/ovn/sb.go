@@ -266,7 +266,8 @@ func (s *sbState) rebuild() {
 }
 
 func (s *sbState) state() ovnstate.State {
-	st := ovnstate.State{SNATUnknown: true, Bindings: s.bindings.out, Switches: s.switches, Routers: s.routers}
+	st := ovnstate.State{SNATUnknown: true, Bindings: s.bindings.out, BindingsDelta: s.bindings.delta,
+		Switches: s.switches, Routers: s.routers}
 	st.Refused = slices.Concat(s.dps.refused, s.routerRefused, slices.Collect(maps.Values(s.refused)))
 	slices.SortFunc(st.Refused, func(x, y ovnstate.Refusal) int {
 		return cmp.Or(cmp.Compare(x.Object, y.Object), cmp.Compare(x.Message, y.Message))

@@ -286,7 +286,7 @@ func (w *Watcher) Snapshot(ctx context.Context) (ovnstate.State, error) {
 		st = p.sb.state()
 	} else {
 		st = p.nb.state()
-		st.Bindings = p.bindings.out
+		st.Bindings, st.BindingsDelta = p.bindings.out, p.bindings.delta
 	}
 	st.Stale = stale
 	return st, nil

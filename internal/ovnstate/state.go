@@ -17,6 +17,10 @@ type State struct {
 	// Bindings are the SB port bindings keyed by logical port name. Chassis-redirect ports of
 	// router gateways appear as "cr-<router port name>".
 	Bindings map[string]PortBinding
+	// BindingsDelta, when not nil, says which entries of Bindings differ from those of an
+	// earlier State's bindings map: a reader that kept what it derived from that map (the
+	// same map, by identity) need only look at these ports. nil: the source does not say.
+	BindingsDelta *BindingsDelta
 	// NBGlobalExternalIDs is NB_Global's external_ids (neutron:fip-distributed lives there).
 	NBGlobalExternalIDs map[string]string
 	// LocalBridges are this node's OVS bridges, keyed by name, from the local Open_vSwitch
@@ -98,6 +102,14 @@ type LoadBalancer struct {
 	Name        string
 	VIPs        map[string]string // "IP[:port]" or "[IPv6]:port" → backends
 	ExternalIDs map[string]string
+}
+
+// BindingsDelta is how a State's Bindings differ from an earlier map of bindings.
+type BindingsDelta struct {
+	// From is the earlier map (never modified: a State's maps are read-only).
+	From map[string]PortBinding
+	// Ports are the logical ports whose binding was added, changed or removed since From.
+	Ports []string
 }
 
 // PortBinding is an SB Port_Binding: where OVN has bound a logical port.

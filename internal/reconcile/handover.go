@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"net/netip"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -115,7 +116,7 @@ func (h *handover) apply(d exposure.Desired, st ovnstate.State, me string) (expo
 			arriving[p] = true
 		}
 	}
-	h.trackReleases(st.Bindings)
+	h.trackReleases(st)
 	// Kept, not copied: a pass's Desired is never modified once handed over.
 	h.prev, h.prevBindings = out.Exposures, st.Bindings
 	return out, arriving
@@ -169,16 +170,19 @@ func (h *handover) after(d time.Duration) {
 }
 
 // trackReleases remembers which chassis held a port that is now bound nowhere, and forgets
-// it once the port is bound again or gone.
-func (h *handover) trackReleases(now map[string]ovnstate.PortBinding) {
+// it once the port is bound again or gone. When st says which bindings changed since the
+// last pass's (BindingsDelta from the map the handover kept), only those are looked at: a
+// binding that did not change released nothing.
+func (h *handover) trackReleases(st ovnstate.State) {
+	now := st.Bindings
 	for port := range h.releasedBy {
 		if b, ok := now[port]; !ok || b.Chassis != "" {
 			delete(h.releasedBy, port)
 		}
 	}
-	for port, prev := range h.prevBindings {
+	release := func(port string, prev ovnstate.PortBinding) {
 		if prev.Chassis == "" {
-			continue
+			return
 		}
 		if b, ok := now[port]; ok && b.Chassis == "" {
 			if h.releasedBy == nil {
@@ -187,4 +191,23 @@ func (h *handover) trackReleases(now map[string]ovnstate.PortBinding) {
 			h.releasedBy[port] = prev.Chassis
 		}
 	}
+	switch d := st.BindingsDelta; {
+	case sameMap(now, h.prevBindings):
+	case d != nil && h.prevBindings != nil && sameMap(d.From, h.prevBindings):
+		for _, port := range d.Ports {
+			release(port, h.prevBindings[port])
+		}
+	default:
+		for port, prev := range h.prevBindings {
+			release(port, prev)
+		}
+	}
+}
+
+// sameMap reports whether a and b are the same map (a State's maps are never modified).
+func sameMap(a, b map[string]ovnstate.PortBinding) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }

@@ -3,10 +3,14 @@ package reconcile
 import (
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
@@ -208,4 +212,55 @@ func TestHandoverAmongOtherExposures(t *testing.T) {
 			t.Errorf("arriving %v after the hold", arriving)
 		}
 	})
+}
+
+// TestHandoverOnChangedBindingsEqualsWhole: a handover told which bindings changed since the
+// last pass (State.BindingsDelta) tracks releases and arrivals exactly as one that looks at
+// every binding, through random sequences of bindings moving, released and deleted.
+func TestHandoverOnChangedBindingsEqualsWhole(t *testing.T) {
+	const me = "node-b"
+	chassis := []string{"node-a", me, ""}
+	for seed := range uint64(20) {
+		r := rand.New(rand.NewPCG(seed, 3))
+		whole, clock := newTestHandover()
+		delta, _ := newTestHandover()
+		delta.now = clock.now
+		bindings := map[string]ovnstate.PortBinding{}
+		for step := range 200 {
+			old := bindings
+			bindings = maps.Clone(old)
+			var ports []string
+			for range 1 + r.IntN(3) {
+				port := fmt.Sprintf("vm%d", r.IntN(8))
+				if r.IntN(6) == 0 {
+					delete(bindings, port)
+				} else {
+					bindings[port] = ovnstate.PortBinding{LogicalPort: port, Chassis: chassis[r.IntN(3)]}
+				}
+				ports = append(ports, port)
+			}
+			var d exposure.Desired
+			for _, port := range slices.Sorted(maps.Keys(bindings)) {
+				if bindings[port].Chassis == me {
+					var n int
+					fmt.Sscanf(port, "vm%d", &n)
+					d.Exposures = append(d.Exposures, exposure.Exposure{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(n)}), 32),
+						Kind: exposure.KindVM, Port: port})
+				}
+			}
+			slices.SortFunc(d.Exposures, func(a, b exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) })
+			wantD, wantArr := whole.apply(d, ovnstate.State{Bindings: bindings}, me)
+			gotD, gotArr := delta.apply(d, ovnstate.State{Bindings: bindings, BindingsDelta: &ovnstate.BindingsDelta{From: old, Ports: ports}}, me)
+			if diff := cmp.Diff(wantD, gotD, cmpopts.EquateComparable(netip.Prefix{}, netip.Addr{})); diff != "" {
+				t.Fatalf("seed %d step %d: Desired differs (-whole +delta):\n%s", seed, step, diff)
+			}
+			if diff := cmp.Diff(wantArr, gotArr, cmpopts.EquateComparable(netip.Prefix{}, netip.Addr{})); diff != "" {
+				t.Fatalf("seed %d step %d: arriving differs (-whole +delta):\n%s", seed, step, diff)
+			}
+			if diff := cmp.Diff(whole.releasedBy, delta.releasedBy, cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("seed %d step %d: released ports differ (-whole +delta):\n%s", seed, step, diff)
+			}
+			clock.advance(time.Duration(r.IntN(3)) * time.Second)
+		}
+	}
 }

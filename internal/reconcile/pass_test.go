@@ -4,10 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/exposure"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
@@ -278,4 +284,88 @@ func TestBackgroundApplierNeverDelaysOthers(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// planKeeper is an applier that keeps every plan it is handed, with a printed copy taken at
+// once: a plan handed over must never change afterwards (appliers keep the last one to
+// diff the next against).
+type planKeeper struct {
+	plans   []Plan
+	printed []string
+}
+
+func (k *planKeeper) Name() string { return "keeper" }
+
+func (k *planKeeper) Apply(_ context.Context, p Plan) (Report, error) {
+	k.plans = append(k.plans, p)
+	k.printed = append(k.printed, fmt.Sprintf("%+v", p.Desired))
+	return Report{}, nil
+}
+
+// TestEventPassesEqualFullPasses: passes fed binding events as the OVN snapshot hands them
+// over (a new bindings map with the delta from the last one, the same switches) plan exactly
+// what passes deciding everything anew plan, and no plan handed over changes afterwards,
+// whatever the Memo splices into what it keeps.
+func TestEventPassesEqualFullPasses(t *testing.T) {
+	src := providerVMs()
+	sw := &src.st.Switches[0]
+	for i := range 40 {
+		sw.Ports = append(sw.Ports, ovnstate.LogicalSwitchPort{Name: fmt.Sprintf("vm%d", 10+i),
+			Addresses: []string{fmt.Sprintf("fa:16:3e:00:01:%02x 172.24.5.%d 2001:db8::5:%x", i, 10+i, 10+i)}})
+	}
+	full := &fakeSource{id: src.id}
+	keep := &planKeeper{}
+	events := NewPasser(PassOptions{Source: src, Appliers: []Applier{keep}})
+	whole := NewPasser(PassOptions{Source: full})
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(5, 11))
+	chassis := []string{"compute-0", "compute-1", ""}
+	for step := range 200 {
+		if step > 0 {
+			old := src.st.Bindings
+			nb := maps.Clone(old)
+			var ports []string
+			for range 1 + r.IntN(3) {
+				port := sw.Ports[1+r.IntN(len(sw.Ports)-1)].Name
+				if r.IntN(5) == 0 {
+					delete(nb, port)
+				} else {
+					nb[port] = ovnstate.PortBinding{LogicalPort: port, Chassis: chassis[r.IntN(3)]}
+				}
+				ports = append(ports, port)
+			}
+			src.st.Bindings, src.st.BindingsDelta = nb, &ovnstate.BindingsDelta{From: old, Ports: ports}
+		}
+		if err := events.Pass(ctx, step == 0); err != nil {
+			t.Fatal(err)
+		}
+		full.st = src.st
+		full.st.BindingsDelta = nil
+		var wholePlan Plan
+		whole.appliers = []Applier{appliedFunc(func(p Plan) { wholePlan = p })}
+		if err := whole.Pass(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+		got := keep.plans[len(keep.plans)-1]
+		if diff := cmp.Diff(wholePlan.Desired, got.Desired, cmpopts.EquateComparable(netip.Prefix{}, netip.Addr{})); diff != "" {
+			t.Fatalf("step %d: the event pass's plan differs from a whole pass's (-whole +event):\n%s", step, diff)
+		}
+	}
+	if events.memo.Hits == 0 {
+		t.Error("the event passes reused nothing")
+	}
+	for i, p := range keep.plans {
+		if now := fmt.Sprintf("%+v", p.Desired); now != keep.printed[i] {
+			t.Fatalf("the plan of pass %d changed after it was handed over:\nthen %s\nnow  %s", i, keep.printed[i], now)
+		}
+	}
+}
+
+// appliedFunc is an applier that hands each plan to a function.
+type appliedFunc func(Plan)
+
+func (f appliedFunc) Name() string { return "func" }
+func (f appliedFunc) Apply(_ context.Context, p Plan) (Report, error) {
+	f(p)
+	return Report{}, nil
 }
