@@ -36,7 +36,8 @@ const (
 //   - full: a full pass with nothing changed (the memo forgotten: every port decided anew).
 //
 // live-MB is the heap in use after a collection once the first pass ran: the Watcher's
-// clients (libovsdb's caches), the plain state and the memo; OBGP_BENCH_HEAP=FILE writes the
+// clients (libovsdb's caches), the plain state and the memo; start-MB what connecting (the
+// initial monitor replies into the caches) and the first pass allocated; OBGP_BENCH_HEAP=FILE writes the
 // heap profile of that moment to FILE-<engine>. Runs in `make bench`, alone with
 // `make bench-100k` (about 2 minutes, most of it writing the rows).
 func BenchmarkPass100k(b *testing.B) {
@@ -60,6 +61,10 @@ func BenchmarkPass100k(b *testing.B) {
 		sbOnly bool
 	}{{"nb_ovn_bgp_driver", false}, {"ovn_bgp_driver", true}} {
 		b.Run(engine.name, func(b *testing.B) {
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			before := ms.TotalAlloc
 			seen := make(chan struct{}, 1)
 			w := l.connect(b, ctx, engine.sbOnly, func(reason string) {
 				if strings.Contains(reason, "Port_Binding update") {
@@ -74,8 +79,9 @@ func BenchmarkPass100k(b *testing.B) {
 			if err := p.Pass(ctx, true); err != nil || rep.n != local {
 				b.Fatalf("first pass: %d exposures, want %d (err %v)", rep.n, local, err)
 			}
+			runtime.ReadMemStats(&ms)
+			start := float64(ms.TotalAlloc-before) / (1 << 20)
 			runtime.GC()
-			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			live := float64(ms.HeapAlloc) / (1 << 20)
 			if f := os.Getenv("OBGP_BENCH_HEAP"); f != "" {
@@ -101,6 +107,7 @@ func BenchmarkPass100k(b *testing.B) {
 					}
 				}
 				b.ReportMetric(live, "live-MB")
+				b.ReportMetric(start, "start-MB")
 			})
 			if here {
 				here = false
@@ -114,6 +121,7 @@ func BenchmarkPass100k(b *testing.B) {
 					}
 				}
 				b.ReportMetric(live, "live-MB")
+				b.ReportMetric(start, "start-MB")
 			})
 		})
 	}
