@@ -84,7 +84,7 @@ func newNBSwitches() *nbSwitches {
 			return nbSwitch{ls: ovnstate.LogicalSwitch{UUID: s.UUID, Name: s.Name, ExternalIDs: s.ExternalIDs}, ports: s.Ports}, true
 		}),
 		ports: newPlainTable(func(m model.Model) (ovnstate.LogicalSwitchPort, bool) {
-			p, ok := m.(*nbdb.LogicalSwitchPort)
+			p, ok := m.(*lspRow)
 			if !ok {
 				return ovnstate.LogicalSwitchPort{}, false
 			}
