@@ -18,7 +18,7 @@ UNIT_PKGS = $$($(GO) list ./... | grep -v /integration)
 VM_CACHE ?= $(HOME)/.cache/ovn-bgp-agent/vm
 export OBGP_VM_CACHE := $(VM_CACHE)
 
-.PHONY: all build deps trixie-root generate test unit integration faults test-vm image lint bench bench-scale lab clean
+.PHONY: all build deps trixie-root generate test unit integration faults test-vm image lint bench bench-100k bench-scale lab clean
 
 all: build
 
@@ -87,6 +87,11 @@ test: deps trixie-root lint image
 
 bench:
 	$(GO) test -tags privileged -run '^$$' -bench . -benchmem ./internal/...
+
+# What one pass allocates with 100,000 NB ports, 1% of them bound to this node, for both
+# engines (internal/ovn BenchmarkPass100k, real ovsdb-servers); also part of `make bench`.
+bench-100k:
+	$(GO) test -tags privileged -run '^$$' -bench '^BenchmarkPass100k$$' -benchmem ./internal/ovn/
 
 # The scale benchmark of issue #17: real OVN/OVS/FRR, N ports bound to one node, the built
 # agent; prints the table and appends it to docs/bench-scale.md. Not part of `make test`.

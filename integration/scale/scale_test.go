@@ -217,7 +217,10 @@ func runScale(t *testing.T, bin string, n, events int) result {
 	// Cold start.
 	env := []string{"OVN_BGP_AGENT_RECONCILE_INTERVAL=1h", "OVN_BGP_AGENT_LOG_LEVEL=info"}
 	if os.Getenv("OBGP_SCALE_PPROF") != "" {
-		env = append(env, "OBGP_PPROF_LISTEN="+pprofListen) // an agent built with -tags pprof
+		// An agent built with -tags pprof; gctrace puts the heap's size at every collection
+		// in the agent's log, which is copied next to the profiles.
+		env = append(env, "OBGP_PPROF_LISTEN="+pprofListen, "GODEBUG=gctrace=1")
+		defer copyAgentLog(t, l, n)
 	}
 	nodeNs, centralNs := l.Node("compute").Netns, l.Node("central").Netns
 	node0, central0, self0 := nsCPU(nodeNs, 0), nsCPU(centralNs, 0), selfCPU()
@@ -243,6 +246,7 @@ func runScale(t *testing.T, bin string, n, events int) result {
 		n, r.ColdUser, r.ColdSys, r.ColdNode, r.ColdCentral, sec(r.ColdProbe), r.LoadStart, r.LoadEnd)
 	t.Logf("N=%d agent started at %s; its log: %s", n, start.UTC().Format(time.RFC3339Nano),
 		timeline(filepath.Join(l.Node("compute").Dir, "agent-compute.log")))
+	heapProfile(ctx, t, l, fmt.Sprintf("heap-addrs-%d.pprof", n))
 	// Wiring is complete when the rule and route counts have stopped moving for 3 s; the time
 	// is that of the last change seen.
 	var lastRules, lastRoutes int
@@ -278,6 +282,7 @@ func runScale(t *testing.T, bin string, n, events int) result {
 	if err := waitQuiet(ctx, l); err != nil {
 		t.Fatal(err)
 	}
+	heapProfile(ctx, t, l, fmt.Sprintf("heap-cold-%d.pprof", n))
 
 	// Idle full passes.
 	for i := 0; i < idlePasses; i++ {
@@ -306,6 +311,7 @@ func runScale(t *testing.T, bin string, n, events int) result {
 	}
 	ps, _ = readProc(pid)
 	r.HWMKiB = ps.HWMKiB
+	heapProfile(ctx, t, l, fmt.Sprintf("heap-events-%d.pprof", n))
 
 	r.Floor, err = measureFloor(ctx, t.TempDir(), r.Addrs, r.Rules, r.Routes)
 	if err != nil {
@@ -401,6 +407,27 @@ const idleProfilePasses = 10
 
 // pprofListen is where a profiling build of the agent serves its profiles (OBGP_SCALE_PPROF).
 const pprofListen = "127.0.0.1:6060"
+
+// heapProfile saves the agent's heap profile (in use after a collection, and allocated since
+// start) as name in OBGP_SCALE_PPROF, when set.
+func heapProfile(ctx context.Context, t *testing.T, l *lab.Lab, name string) {
+	dir := os.Getenv("OBGP_SCALE_PPROF")
+	if dir == "" {
+		return
+	}
+	if _, err := l.Exec(ctx, "compute", "curl", "-sf", "-o", filepath.Join(dir, name),
+		"http://"+pprofListen+"/debug/pprof/heap?gc=1"); err != nil {
+		t.Logf("heap profile: %v", err)
+	}
+}
+
+// copyAgentLog copies the agent's log (with its gctrace lines) into OBGP_SCALE_PPROF.
+func copyAgentLog(t *testing.T, l *lab.Lab, n int) {
+	out := filepath.Join(os.Getenv("OBGP_SCALE_PPROF"), fmt.Sprintf("agent-%d.log", n))
+	if err := os.WriteFile(out, []byte(l.AgentLog("compute", 1<<20)), 0o644); err != nil {
+		t.Logf("agent log: %v", err)
+	}
+}
 
 func measureEvents(ctx context.Context, t *testing.T, l *lab.Lab, sb client.Client, r *result, pbs map[string]string, chUUID string, n, events int) error {
 	addrs := make(chan netlink.AddrUpdate, 1024)

@@ -30,6 +30,10 @@ type Memo struct {
 	ctx   memoContext
 	ports map[string]*portMemo
 	pass  uint64 // counts Compute calls; portMemo.seen is the last one that visited a port
+	// since is the first Compute whose results may be reused: Forget and a changed context
+	// move it on instead of dropping the entries, so that deciding a port anew reuses its
+	// entry's allocation (a full pass at 100,000 ports otherwise allocates them all again).
+	since uint64
 	// exposures is how many exposures the last Compute found, to size the next one's.
 	exposures int
 
@@ -81,10 +85,10 @@ func NewMemo() *Memo {
 		sameRouters: (*memoLast).sameRouters}
 }
 
-// Forget drops every kept result: the next Compute decides every port anew.
+// Forget makes the next Compute decide every port anew (the agent's passes never need it: a
+// full pass keeps the memo, whose inputs are exact; the equivalence tests use it).
 func (m *Memo) Forget() {
-	clear(m.ports)
-	m.ctx = memoContext{}
+	m.ctx = memoContext{} // never the same as a Compute's: the next one moves since on
 	m.last = memoLast{}
 }
 
@@ -104,7 +108,7 @@ func (m *Memo) Compute(st ovnstate.State, node ovnstate.Identity, policy Policy)
 		ctx.provSubnets = c.providerSubnets
 	}
 	if !m.sameCtx(m.ctx, ctx) {
-		clear(m.ports) // every port's decision reads the context: decide all anew
+		m.since = m.pass // every port's decision reads the context: decide all anew
 		m.ctx = ctx.clone()
 	}
 	c.memo = m
@@ -128,7 +132,7 @@ func (m *Memo) providerPort(c *computer, ls *ovnstate.LogicalSwitch, pn provider
 		return
 	}
 	b, bound := c.st.Bindings[p.Name]
-	if e != nil && m.samePort(e, ls.Name, pn, p, b, bound) {
+	if e != nil && e.seen >= m.since && m.samePort(e, ls.Name, pn, p, b, bound) {
 		c.exposures = append(c.exposures, e.exposures...)
 		c.findings = append(c.findings, e.findings...)
 		e.seen, e.lsIdx = m.pass, c.switchIdx

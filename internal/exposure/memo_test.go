@@ -304,6 +304,33 @@ func TestMemoOnChangedBindingsEqualsCompute(t *testing.T) {
 	}
 }
 
+// TestMemoForgetDecidesEveryPortAnew: after Forget (a full pass) and after a change of the
+// shared context, a Compute reuses no result, although the memo keeps its entries to reuse
+// their allocations; the Compute after that reuses them all again.
+func TestMemoForgetDecidesEveryPortAnew(t *testing.T) {
+	st, id := state10k(), node
+	m := NewMemo()
+	m.Compute(st, id, Policy{})
+	ports := m.Misses
+	for _, c := range []struct {
+		name   string
+		change func()
+	}{
+		{"Forget", m.Forget},
+		{"another chassis", func() { id.Chassis = "compute-1" }},
+	} {
+		c.change()
+		m.Compute(st, id, Policy{})
+		if m.Hits != 0 || m.Misses != ports {
+			t.Errorf("%s: %d ports reused, %d decided anew; want 0 and %d", c.name, m.Hits, m.Misses, ports)
+		}
+		m.Compute(st, id, Policy{})
+		if m.Hits != ports || m.Misses != 0 {
+			t.Errorf("%s, then nothing: %d ports reused, %d decided anew; want %d and 0", c.name, m.Hits, m.Misses, ports)
+		}
+	}
+}
+
 // TestMemoEquivalenceCatchesAMissingInput shows that TestMemoEqualsCompute would fail if the
 // memo's key forgot an input: each variant drops one, and the sequence finds a difference.
 func TestMemoEquivalenceCatchesAMissingInput(t *testing.T) {

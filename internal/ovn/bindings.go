@@ -20,13 +20,18 @@ type sbBinding struct {
 	additional         []string
 }
 
+// toSBBinding reads a Port_Binding of either engine's model: the NB engine's bindingRow
+// (rows.go) or the SB engine's sbdb.PortBinding.
 func toSBBinding(m model.Model) (sbBinding, bool) {
-	pb, ok := m.(*sbdb.PortBinding)
-	if !ok {
-		return sbBinding{}, false
+	switch pb := m.(type) {
+	case *bindingRow:
+		return sbBinding{logicalPort: pb.LogicalPort, typ: pb.Type, chassis: deref(pb.Chassis),
+			requested: deref(pb.RequestedChassis), additional: pb.AdditionalChassis}, true
+	case *sbdb.PortBinding:
+		return sbBinding{logicalPort: pb.LogicalPort, typ: pb.Type, chassis: deref(pb.Chassis),
+			requested: deref(pb.RequestedChassis), additional: pb.AdditionalChassis}, true
 	}
-	return sbBinding{logicalPort: pb.LogicalPort, typ: pb.Type, chassis: deref(pb.Chassis),
-		requested: deref(pb.RequestedChassis), additional: pb.AdditionalChassis}, true
+	return sbBinding{}, false
 }
 
 func toChassisName(m model.Model) (string, bool) {

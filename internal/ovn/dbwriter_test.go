@@ -138,9 +138,16 @@ func (l *dbLab) datapath(t testing.TB, ctx context.Context, name string, router 
 // bindings on the switch's datapath, bound to chassis ("" = unbound).
 func (l *dbLab) vmPorts(t testing.TB, ctx context.Context, ls, prefix string, n int, chassis string) {
 	t.Helper()
+	l.vmPortsOn(t, ctx, ls, prefix, 0, n, func(int) string { return chassis })
+}
+
+// vmPortsOn is vmPorts for ports from…from+n-1 (their names and addresses), port i bound to
+// chassisOf(i).
+func (l *dbLab) vmPortsOn(t testing.TB, ctx context.Context, ls, prefix string, from, n int, chassisOf func(i int) string) {
+	t.Helper()
 	var nbOps, sbOps []odb.Operation
 	var names []string
-	for i := range n {
+	for i := from; i < from+n; i++ {
 		name := fmt.Sprintf("%s%05d", prefix, i)
 		addr := fmt.Sprintf("fa:16:3e:%02x:%02x:%02x 172.%d.%d.%d", i>>16, (i>>8)&0xff, i&0xff, 24+i>>16, (i>>8)&0xff, i&0xff)
 		named := "p" + strings.ReplaceAll(name, "-", "_")
@@ -149,7 +156,7 @@ func (l *dbLab) vmPorts(t testing.TB, ctx context.Context, ls, prefix string, n 
 		nbOps = append(nbOps, ops(t, o, err)...)
 		names = append(names, named)
 		l.tunnelKey++
-		ch := l.chassis[chassis]
+		ch := l.chassis[chassisOf(i)]
 		pb := &sbdb.PortBinding{LogicalPort: name, TunnelKey: l.tunnelKey%32000 + 1, Datapath: l.datapaths[ls], MAC: []string{addr},
 			ExternalIDs: map[string]string{"neutron:device_owner": "compute:nova"}}
 		if ch != "" {

@@ -15,7 +15,7 @@ import (
 func dialNB(ctx context.Context, conn remote, ev *events, log *slog.Logger) (client.Client, error) {
 	nbModel, err := model.NewClientDBModel("OVN_Northbound", map[string]model.Model{
 		nbdb.LogicalSwitchTable:     &nbdb.LogicalSwitch{},
-		nbdb.LogicalSwitchPortTable: &nbdb.LogicalSwitchPort{},
+		nbdb.LogicalSwitchPortTable: &lspRow{},
 		nbdb.LogicalRouterTable:     &nbdb.LogicalRouter{},
 		nbdb.LogicalRouterPortTable: &nbdb.LogicalRouterPort{},
 		nbdb.NATTable:               &nbdb.NAT{},
@@ -27,7 +27,7 @@ func dialNB(ctx context.Context, conn remote, ev *events, log *slog.Logger) (cli
 	}
 	var (
 		ls  nbdb.LogicalSwitch
-		lsp nbdb.LogicalSwitchPort
+		lsp lspRow
 		lr  nbdb.LogicalRouter
 		lrp nbdb.LogicalRouterPort
 		nat nbdb.NAT

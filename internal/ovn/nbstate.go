@@ -84,7 +84,7 @@ func newNBSwitches() *nbSwitches {
 			return nbSwitch{ls: ovnstate.LogicalSwitch{UUID: s.UUID, Name: s.Name, ExternalIDs: s.ExternalIDs}, ports: s.Ports}, true
 		}),
 		ports: newPlainTable(func(m model.Model) (ovnstate.LogicalSwitchPort, bool) {
-			p, ok := m.(*nbdb.LogicalSwitchPort)
+			p, ok := m.(*lspRow)
 			if !ok {
 				return ovnstate.LogicalSwitchPort{}, false
 			}
@@ -95,7 +95,7 @@ func newNBSwitches() *nbSwitches {
 			}
 			return lsp, true
 		}),
-		portIn: refs{},
+		portIn: newRefs(),
 		lists:  map[string]*sortedList[ovnstate.LogicalSwitchPort]{},
 	}
 }
@@ -158,7 +158,7 @@ func (s *nbSwitches) read(switches, ports *cache.RowCache, dirty map[string]map[
 		}
 	}
 	for _, c := range pCh {
-		for sw := range s.portIn[c.uuid] {
+		for sw := range s.portIn.of(c.uuid) {
 			if c.has {
 				p := c.new
 				editFor(sw)[c.uuid] = &p
@@ -188,7 +188,7 @@ func samePort(a, b ovnstate.LogicalSwitchPort) bool {
 
 // rebuild assembles every switch from the rows: at the first read and after a reconnect.
 func (s *nbSwitches) rebuild() {
-	s.portIn = refs{}
+	s.portIn = newRefs()
 	s.lists = make(map[string]*sortedList[ovnstate.LogicalSwitchPort], len(s.switches.rows))
 	for u, sw := range s.switches.rows {
 		ports := make([]ovnstate.LogicalSwitchPort, 0, len(sw.ports))
@@ -262,7 +262,7 @@ func newNBRouters() *nbRouters {
 			}
 			return ovnstate.LoadBalancer{UUID: l.UUID, Name: l.Name, VIPs: l.Vips, ExternalIDs: l.ExternalIDs}, true
 		}),
-		in:     refs{},
+		in:     newRefs(),
 		byUUID: map[string]ovnstate.LogicalRouter{},
 	}
 }
@@ -273,7 +273,7 @@ func (r *nbRouters) read(routers, ports, nats, lbs *cache.RowCache, dirty map[st
 	nCh, nFull := r.nats.sync(nats, dirty[nbdb.NATTable], all)
 	lCh, lFull := r.lbs.sync(lbs, dirty[nbdb.LoadBalancerTable], all)
 	if rFull || pFull || nFull || lFull {
-		r.in = refs{}
+		r.in = newRefs()
 		r.byUUID = make(map[string]ovnstate.LogicalRouter, len(r.routers.rows))
 		for u, row := range r.routers.rows {
 			r.refer(u, row, true)
@@ -293,7 +293,7 @@ func (r *nbRouters) read(routers, ports, nats, lbs *cache.RowCache, dirty map[st
 		}
 	}
 	for _, u := range slices.Concat(uuids(pCh), uuids(nCh), uuids(lCh)) {
-		for lr := range r.in[u] {
+		for lr := range r.in.of(u) {
 			touched[lr] = struct{}{}
 		}
 	}

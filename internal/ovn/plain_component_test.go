@@ -20,15 +20,56 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/ovn-kubernetes/libovsdb/client"
+	"github.com/ovn-kubernetes/libovsdb/model"
+
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/integration/lab"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/config"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn/nbdb"
+	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovn/sbdb"
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
 )
 
+// wholeRows are clients of the watchers' servers that monitor every column of the tables
+// the watchers read. The whole-table state is built from their rows, so a column that the
+// watchers' monitors leave out but the conversion reads shows as a difference.
+type wholeRows struct{ nb, sb client.Client }
+
+func dialWholeRows(t *testing.T, ctx context.Context, nb, sb string) wholeRows {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dialAll := func(name, sock, schema string, tables map[string]model.Model) client.Client {
+		m, err := model.NewClientDBModel(schema, tables)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all []client.MonitorOption
+		for _, row := range tables {
+			all = append(all, client.WithTable(row)) // no columns named: every column
+		}
+		c, err := dial(ctx, name, remote{conn: "unix:" + sock}, m, &events{db: name, trigger: func(string) {}}, log, all...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		return c
+	}
+	return wholeRows{
+		nb: dialAll("NB", nb, "OVN_Northbound", map[string]model.Model{
+			nbdb.LogicalSwitchTable: &nbdb.LogicalSwitch{}, nbdb.LogicalSwitchPortTable: &nbdb.LogicalSwitchPort{},
+			nbdb.LogicalRouterTable: &nbdb.LogicalRouter{}, nbdb.LogicalRouterPortTable: &nbdb.LogicalRouterPort{},
+			nbdb.NATTable: &nbdb.NAT{}, nbdb.LoadBalancerTable: &nbdb.LoadBalancer{}, nbdb.NBGlobalTable: &nbdb.NBGlobal{}}),
+		sb: dialAll("SB", sb, "OVN_Southbound", map[string]model.Model{
+			sbdb.PortBindingTable: &sbdb.PortBinding{}, sbdb.ChassisTable: &sbdb.Chassis{},
+			sbdb.DatapathBindingTable: &sbdb.DatapathBinding{}, sbdb.LoadBalancerTable: &sbdb.LoadBalancer{},
+			sbdb.LogicalDPGroupTable: &sbdb.LogicalDPGroup{}}),
+	}
+}
+
 // listState builds the state the way Snapshot did before the plain state: every row of
 // every table copied out of the caches with List and converted whole (oldstate_test.go).
-func listState(ctx context.Context, w *Watcher) (ovnstate.State, error) {
-	if w.sbOnly {
+func (w wholeRows) listState(ctx context.Context, sbOnly bool) (ovnstate.State, error) {
+	if sbOnly {
 		var r oldSBRows
 		for _, out := range r.outs() {
 			if err := w.sb.List(ctx, out); err != nil {
@@ -121,6 +162,8 @@ func TestPlainStateFollowsTheDatabases(t *testing.T) {
 		watchers[driver] = w
 	}
 
+	whole := dialWholeRows(t, ctx, nb, sb)
+
 	type handed struct {
 		st   ovnstate.State
 		json string
@@ -140,7 +183,7 @@ func TestPlainStateFollowsTheDatabases(t *testing.T) {
 				if err != nil {
 					return false, err
 				}
-				want, err := listState(ctx, w)
+				want, err := whole.listState(ctx, w.sbOnly)
 				if err != nil {
 					return false, err
 				}

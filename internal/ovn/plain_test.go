@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -103,5 +106,36 @@ func TestSortedListEdits(t *testing.T) {
 	}
 	if len(l.vals) != 40 || got["u00"] != "a" || got["u99"] != "p20x" || got["u05"] != "" || l.vals[0].id != "u00" {
 		t.Fatalf("after edits: %v", l.vals)
+	}
+}
+
+// TestRefsFollowsASetPerRow: the compact reverse index answers as a set of referrers per row
+// would, through random adds and removes with rows referred to by none, one and several.
+func TestRefsFollowsASetPerRow(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	got, want := newRefs(), map[string]map[string]struct{}{}
+	rows := []string{"a", "b", "c", "d"}
+	for step := range 2000 {
+		to, from := rows[r.IntN(2)], rows[r.IntN(len(rows))]
+		if r.IntN(2) == 0 {
+			got.add(to, from)
+			if want[to] == nil {
+				want[to] = map[string]struct{}{}
+			}
+			want[to][from] = struct{}{}
+		} else {
+			got.remove(to, from)
+			delete(want[to], from)
+		}
+		for _, row := range rows {
+			g := slices.Sorted(got.of(row))
+			w := slices.Sorted(maps.Keys(want[row]))
+			if !slices.Equal(g, w) {
+				t.Fatalf("step %d: referrers of %s: %v, want %v", step, row, g, w)
+			}
+		}
+		if _, ok := got.one["a"]; ok && got.more["a"] != nil {
+			t.Fatalf("step %d: a is both in one and in more", step)
+		}
 	}
 }

@@ -138,7 +138,7 @@ func newSBState() *sbState {
 		groups:    newPlainTable(shallowRow[sbdb.LogicalDPGroup]),
 		views:     map[string]sbPortView{},
 		refused:   map[string]ovnstate.Refusal{},
-		onDP:      refs{},
+		onDP:      newRefs(),
 		lists:     map[string]*sortedList[ovnstate.LogicalSwitchPort]{},
 	}
 }
@@ -186,7 +186,7 @@ func (s *sbState) read(rc []*cache.RowCache, dirty map[string]map[string]struct{
 			} else if s.lists[c.uuid] == nil {
 				s.lists[c.uuid] = newSortedList(compareSwitchPorts)
 			}
-			for u := range s.onDP[c.uuid] {
+			for u := range s.onDP.of(c.uuid) {
 				again[u] = struct{}{}
 			}
 		}
@@ -242,7 +242,7 @@ func (s *sbState) rebuild() {
 	s.dps = classifyDatapaths(s.datapaths.rows)
 	s.views = make(map[string]sbPortView, len(s.ports.rows))
 	s.refused = map[string]ovnstate.Refusal{}
-	s.onDP = refs{}
+	s.onDP = newRefs()
 	s.lists = make(map[string]*sortedList[ovnstate.LogicalSwitchPort], len(s.dps.switches))
 	ports := map[string][]ovnstate.LogicalSwitchPort{} // by switch datapath
 	for u, pb := range s.ports.rows {

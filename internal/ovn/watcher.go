@@ -112,13 +112,13 @@ func Connect(ctx context.Context, c config.Config, trigger func(reason string), 
 		return w, nil
 	}
 	sbModel, err := model.NewClientDBModel("OVN_Southbound", map[string]model.Model{
-		sbdb.PortBindingTable: &sbdb.PortBinding{},
+		sbdb.PortBindingTable: &bindingRow{},
 		sbdb.ChassisTable:     &sbdb.Chassis{},
 	})
 	if err != nil {
 		return nil, err
 	}
-	var pb sbdb.PortBinding
+	var pb bindingRow
 	var ch sbdb.Chassis
 	// SB holds where each port is bound (VM ports, and router gateways as chassisredirect
 	// ports); additional_chassis is the live-migration target and requested_chassis where
