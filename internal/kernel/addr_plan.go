@@ -89,15 +89,7 @@ func planDelta(old, cur []exposure.Exposure, oldArr, curArr map[netip.Prefix]boo
 			i > 0 && i < len(old) && exposure.ComparePrefix(old[i-1].Prefix, old[i].Prefix) >= 0 {
 			return nil, nil, false
 		}
-		c := 0
-		switch {
-		case i == len(old):
-			c = 1
-		case j == len(cur):
-			c = -1
-		default:
-			c = exposure.ComparePrefix(old[i].Prefix, cur[j].Prefix)
-		}
+		c := walkOrder(old, cur, i, j)
 		switch {
 		case c < 0:
 			if onNIC(old[i], noIPv6) {
@@ -129,4 +121,18 @@ func planDelta(old, cur []exposure.Exposure, oldArr, curArr map[netip.Prefix]boo
 func nicHostAddr(ip netip.Addr) bool {
 	return ip.IsValid() && ip == ip.Unmap().WithZone("") && !ip.IsUnspecified() && !ip.IsLoopback() &&
 		!ip.IsMulticast() && !(ip.Is6() && ip.IsLinkLocalUnicast())
+}
+
+// walkOrder is the step of a merge walk over two lists of exposures sorted by prefix, at
+// old[i] and cur[j]: -1 when old's comes first (or cur is done), 1 when cur's does (or old is
+// done), 0 for the same prefix.
+func walkOrder(old, cur []exposure.Exposure, i, j int) int {
+	switch {
+	case i == len(old):
+		return 1
+	case j == len(cur):
+		return -1
+	default:
+		return exposure.ComparePrefix(old[i].Prefix, cur[j].Prefix)
+	}
 }

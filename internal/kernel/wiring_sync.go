@@ -301,15 +301,7 @@ func (w *Wirer) changedItems(ws *wantState, old, cur []exposure.Exposure) []item
 	}
 	i, j := 0, 0
 	for i < len(old) || j < len(cur) {
-		c := 0
-		switch {
-		case i == len(old):
-			c = 1
-		case j == len(cur):
-			c = -1
-		default:
-			c = exposure.ComparePrefix(old[i].Prefix, cur[j].Prefix)
-		}
+		c := walkOrder(old, cur, i, j)
 		switch {
 		case c < 0:
 			ie := group(old, i)
