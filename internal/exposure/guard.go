@@ -88,8 +88,13 @@ type infrastructure struct {
 	connected []netip.Prefix
 }
 
+// linkLocal6 is IPv6's link-local network: every device of the node with IPv6 has an address
+// in it (a compute node one per VM tap, which the kernel side leaves out of the node's
+// facts), so it is always a network the node is connected to.
+var linkLocal6 = netip.MustParsePrefix("fe80::/10")
+
 func newInfrastructure(f ovnstate.NodeFacts) infrastructure {
-	var in infrastructure
+	in := infrastructure{connected: []netip.Prefix{linkLocal6}}
 	add := func(a netip.Addr, what string) {
 		if a.IsValid() {
 			in.addrs = append(in.addrs, a.Unmap())

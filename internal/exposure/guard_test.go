@@ -208,3 +208,20 @@ func TestEveryFindingHasAKnownReason(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkLocalIsAlwaysInfrastructure: the kernel side leaves the node's IPv6 link-local
+// addresses out of its facts (a compute node has one per VM tap, and each would make every
+// port's decision stale), so the guard holds fe80::/10 as the node's own network with no
+// address of it among the facts. The parsers refuse link-local OVN addresses before the
+// guard sees them; this is the guard's own line.
+func TestLinkLocalIsAlwaysInfrastructure(t *testing.T) {
+	in := newInfrastructure(ovnstate.NodeFacts{})
+	for _, p := range []string{"fe80::1/128", "fe80::/64", "fe80::/10", "fe00::/8", "::/0"} {
+		if why, bad := in.conflict(netip.MustParsePrefix(p)); !bad || !strings.Contains(why, "fe80::/10") {
+			t.Errorf("conflict(%s) = %q, %v; want the link-local network refused", p, why, bad)
+		}
+	}
+	if why, bad := in.conflict(netip.MustParsePrefix("2001:db8::1/128")); bad {
+		t.Errorf("conflict(2001:db8::1/128) = %q: a global address refused", why)
+	}
+}

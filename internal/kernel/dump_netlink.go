@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -400,4 +401,41 @@ func (d *dumper) addrs(index int, fn func(index int, m []byte) error) error {
 		}
 		return fn(i, m)
 	})
+}
+
+// rtextFilterSkipStats is RTEXT_FILTER_SKIP_STATS (linux/rtnetlink.h, Linux 4.17): a link
+// dump without the devices' statistics. An older kernel ignores it.
+const rtextFilterSkipStats = 1 << 3
+
+// linkName is a device as NodeAddresses needs it.
+type linkName struct {
+	index int
+	name  string
+}
+
+// linkNames lists the devices, index and name only, without their statistics (the kernel is
+// asked to skip them where it can): a compute node has a tap per VM, and the netlink library
+// parses every attribute of every device (1,000 taps: 9 ms and 8 MB per listing).
+func (d *dumper) linkNames() ([]linkName, error) {
+	body := make([]byte, unix.SizeofIfInfomsg)
+	body = append(body, u32attr(unix.IFLA_EXT_MASK, rtextFilterSkipStats)...)
+	var out []linkName
+	err := d.dump(unix.RTM_GETLINK, body, unix.RTM_NEWLINK, func(m []byte) error {
+		if len(m) < unix.SizeofIfInfomsg {
+			return fmt.Errorf("link message of %d bytes", len(m))
+		}
+		index := int(int32(binary.NativeEndian.Uint32(m[4:8])))
+		it := attrIter{b: m[unix.SizeofIfInfomsg:]}
+		for typ, v, ok := it.next(); ok; typ, v, ok = it.next() {
+			if typ == unix.IFLA_IFNAME {
+				out = append(out, linkName{index: index, name: string(bytes.TrimRight(v, "\x00"))})
+				return nil
+			}
+		}
+		if it.err != nil {
+			return it.err
+		}
+		return fmt.Errorf("link %d without a name", index)
+	})
+	return out, err
 }

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -174,5 +176,46 @@ func BenchmarkNodeAddresses10kOnNIC(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkNodeAddressesWithVMTaps: the node's addresses read by a full pass on a compute
+// node with 10,000 exposures on bgp-nic and 1,000 VM devices (veth pairs standing in for
+// taps, each end with its IPv6 link-local address).
+func BenchmarkNodeAddressesWithVMTaps(b *testing.B) {
+	ns, name, h := newNamedNetns(b)
+	for _, k := range []string{"all", "default"} {
+		if out, err := exec.Command("ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv6.conf."+k+".accept_dad=0").CombinedOutput(); err != nil {
+			b.Fatalf("%v: %s", err, out)
+		}
+	}
+	addBridge(b, h, "bgp-nic", true)
+	link := addBridge(b, h, "eth1", true)
+	if err := h.AddrAdd(link, &netlink.Addr{IPNet: &net.IPNet{IP: net.IPv4(172, 30, 1, 10), Mask: net.CIDRMask(24, 32)}}); err != nil {
+		b.Fatal(err)
+	}
+	var batch strings.Builder
+	for i := range 500 {
+		fmt.Fprintf(&batch, "link add tap%d type veth peer name vm%d\nlink set tap%d up\nlink set vm%d up\n", i, i, i, i)
+	}
+	cmd := exec.Command("ip", "-n", name, "-batch", "-")
+	cmd.Stdin = strings.NewReader(batch.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("%v: %s", err, out)
+	}
+	a := newApplierAt(b, ns, Options{NIC: "bgp-nic"})
+	var want []HostAddr
+	for i := range 10000 {
+		want = append(want, HostAddr{Addr: netip.AddrFrom4([4]byte{172, 24, byte(i >> 8), byte(i)})})
+	}
+	if _, err := a.Sync(context.Background(), want); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if got, err := a.NodeAddresses(context.Background(), []string{"br-ex"}); err != nil || !slices.Contains(got, netip.MustParsePrefix("172.30.1.10/24")) {
+			b.Fatalf("node addresses = %v, %v", got, err)
+		}
 	}
 }

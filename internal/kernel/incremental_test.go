@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -223,5 +224,105 @@ func TestForeignDeviceKeepsTheMirrors(t *testing.T) {
 	}
 	if rules := ipIn(t, name, "route", "show", "table", "3000"); !strings.Contains(rules, "172.24.4.10") {
 		t.Errorf("the routes through br-ex were not restored:\n%s", rules)
+	}
+}
+
+// TestVMTapsCostAnEventPassNothing: on a compute node every VM that boots brings a device
+// (its tap) with an IPv6 link-local address. Neither is anything of the agent's, nor a node
+// fact the exposure guard needs (it refuses fe80::/10 as a whole), so the pass that follows
+// neither dumps the node's addresses again nor lists the devices for the wiring: with a
+// thousand VMs the netlink library took 9 ms and 8 MB for one listing. A real address on
+// such a device, and a provider bridge going down and up, still make the next pass read.
+func TestVMTapsCostAnEventPassNothing(t *testing.T) {
+	t.Parallel()
+	ns, name, h := newNamedNetns(t)
+	ipIn(t, name, "link", "set", "lo", "up")
+	for _, k := range []string{"all", "default"} {
+		// Link-local addresses at once, without duplicate address detection's second.
+		if out, err := exec.Command("ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv6.conf."+k+".accept_dad=0").CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+	}
+	addBridge(t, h, "bgp-nic", true)
+	addBridge(t, h, "br-ex", true)
+	ipIn(t, name, "addr", "add", "192.0.2.10/24", "dev", "br-ex")
+	a := newApplierAt(t, ns, Options{NIC: "bgp-nic", RouteProtocol: testWiringOpts.RouteProtocol})
+	w := newWirerIn(t, ns)
+	reasons := startWatch(t, ns, name, WatchOptions{Netns: ns, RouteProtocol: testWiringOpts.RouteProtocol,
+		RulePriority: testWiringOpts.RulePriority, Mirrors: []Mirrored{a, w}})
+	d := exposure.Desired{Bridges: []exposure.Bridge{{Name: "br-ex", Physnet: "physnet1"}},
+		Exposures: []exposure.Exposure{{Prefix: netip.MustParsePrefix("172.24.4.10/32"), Kind: exposure.KindVM, Wiring: exposure.Wiring{Bridge: "br-ex"}}}}
+	bg := context.Background()
+	bridges := []string{"br-ex"}
+	pass := func(full bool) []netip.Prefix {
+		t.Helper()
+		node, err := a.KnownNodeAddresses(bg, bridges)
+		if full {
+			node, err = a.NodeAddresses(bg, bridges)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Apply(bg, reconcile.Plan{Desired: d, Full: full}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Apply(bg, reconcile.Plan{Desired: d, Full: full}); err != nil {
+			t.Fatal(err)
+		}
+		return node
+	}
+	counts := func() (dumps, addrEvents, listings int) {
+		a.node.mu.Lock()
+		defer a.node.mu.Unlock()
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return a.node.dumps, a.node.events, w.linkListings
+	}
+	pass(true)
+	pass(false)
+	dumps, events, listings := counts()
+	countLinkLocals := func() int {
+		return strings.Count(ipIn(t, name, "-6", "addr", "show", "scope", "link"), "inet6 fe80::")
+	}
+	bridgeLinkLocals := countLinkLocals()
+
+	// Five VMs boot: a veth pair each (a tap has no carrier without its VM, so no link-local).
+	const vms = 5
+	for i := range vms {
+		ipIn(t, name, "link", "add", fmt.Sprintf("tap%d", i), "type", "veth", "peer", "name", fmt.Sprintf("vm%d", i))
+		ipIn(t, name, "link", "set", fmt.Sprintf("tap%d", i), "up")
+		ipIn(t, name, "link", "set", fmt.Sprintf("vm%d", i), "up")
+	}
+	linkLocals := 0
+	waitFor(t, "every VM device's link-local address, seen by the watcher", func() bool {
+		linkLocals = countLinkLocals() - bridgeLinkLocals
+		_, ev, _ := counts()
+		return linkLocals >= 2*vms && ev-events >= linkLocals
+	})
+	waitTrigger(t, reasons, fmt.Sprintf("device vm%d", vms-1))
+	node := pass(false)
+	if d, _, l := counts(); d != dumps || l != listings {
+		t.Errorf("%d VM devices with %d link-local addresses made the next pass dump the node's addresses %d times and list the devices %d times; want 0 and 0",
+			2*vms, linkLocals, d-dumps, l-listings)
+	}
+	for _, p := range node {
+		if p.Addr().IsLinkLocalUnicast() {
+			t.Errorf("node addresses include the link-local %s", p)
+		}
+	}
+
+	// A real address on one of them is a node fact.
+	ipIn(t, name, "addr", "add", "198.51.100.7/24", "dev", "tap0")
+	waitFor(t, "an event's pass to see 198.51.100.7/24 among the node's addresses", func() bool {
+		return slices.Contains(pass(false), netip.MustParsePrefix("198.51.100.7/24"))
+	})
+	// The provider bridge down and up: the wiring lists the devices again.
+	_, _, listings = counts()
+	ipIn(t, name, "link", "set", "br-ex", "down")
+	ipIn(t, name, "link", "set", "br-ex", "up")
+	waitTrigger(t, reasons, "device br-ex")
+	pass(false)
+	if _, _, l := counts(); l == listings {
+		t.Error("the provider bridge set down and up did not make the wiring list the devices again")
 	}
 }

@@ -7,12 +7,12 @@ func (a *Applier) judge(ev event) verdict {
 	switch ev.kind {
 	case evAddrChanged:
 		// Only the node's own addresses depend on it; nothing of the agent's went.
-		a.node.addrEvent(ev.index)
+		a.node.addrEvent(ev.index, ev.addr)
 		return notMine
 	case evLinkChanged:
-		// Any device may carry the node's own addresses; only the NIC and the VRF carry
-		// what this applier installed.
-		a.node.drop()
+		// A device the node's own addresses are on may have changed them; only the NIC and
+		// the VRF carry what this applier installed.
+		a.node.linkEvent(ev.index, ev.name == a.opts.NIC)
 		m := &a.addrs
 		m.mu.Lock()
 		defer m.mu.Unlock()

@@ -108,7 +108,7 @@ const (
 type event struct {
 	kind   eventKind
 	index  int          // the device
-	addr   netip.Addr   // evAddrDeleted, evLocalAdded, evNeighDeleted
+	addr   netip.Addr   // evAddrDeleted, evLocalAdded, evNeighDeleted, evAddrChanged
 	dst    netip.Prefix // evRouteDeleted (nil destination: the family's default), evRuleDeleted
 	table  uint32       // evRouteDeleted, evRuleDeleted
 	metric uint32       // evRouteDeleted

@@ -150,7 +150,7 @@ func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error 
 			if !ok {
 				return fmt.Errorf("addresses: %w", closed)
 			}
-			o.judge(event{kind: evAddrChanged, index: u.index}) // never a trigger by itself
+			o.judge(event{kind: evAddrChanged, index: u.index, addr: u.ip}) // never a trigger by itself
 			if u.deleted && u.host {
 				if o.judge(event{kind: evAddrDeleted, index: u.index, addr: u.ip}) != expected {
 					trigger(fmt.Sprintf("netlink: address %s/%d deleted", u.ip, u.ip.BitLen()))

@@ -76,6 +76,13 @@ type Wirer struct {
 	inc       bool
 	// incPasses counts the passes that worked on the changed exposures only (tests).
 	incPasses int
+
+	// links and linksByIndex are the last device listing, reused while the items mirror's
+	// drop count is still linksGen (listLinks); linkListings counts the listings (tests).
+	links        map[string]linkInfo
+	linksByIndex map[int]string
+	linksGen     uint64
+	linkListings int
 }
 
 // WiringResult reports one pass as `ip`-style lines (e.g. "route 10.0.0.5/32 dev br-ex

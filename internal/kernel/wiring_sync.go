@@ -104,13 +104,9 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 	if err := ctx.Err(); err != nil {
 		return WiringResult{}, fail(err)
 	}
-	links, err := w.b.links()
+	links, byIndex, err := w.listLinks(full)
 	if err != nil {
 		return WiringResult{}, fail(err)
-	}
-	byIndex := make(map[int]string, len(links))
-	for name, li := range links {
-		byIndex[li.index] = name
 	}
 
 	var res WiringResult
@@ -123,6 +119,7 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 			continue
 		}
 		if !li.up {
+			w.links = nil // the listing says down: the next pass lists again
 			if err := w.b.setUp(br); err != nil {
 				errs = append(errs, fmt.Errorf("set provider bridge %s up: %w", br, err))
 			} else {
@@ -374,6 +371,7 @@ func (w *Wirer) applyItems(ctx context.Context, add, stale []item, vlans, owned 
 	var collided []item
 	addItem := func(it item) error {
 		if it.kind == kindLink {
+			w.links = nil // a device of its own: the next pass lists again
 			err := w.b.addVLAN(it.dev, it.parent, it.vlan)
 			if err == nil {
 				err = w.b.setUp(it.dev)
@@ -452,6 +450,7 @@ func (w *Wirer) applyItems(ctx context.Context, add, stale []item, vlans, owned 
 			continue
 		}
 		if it.kind == kindLink {
+			w.links = nil
 			err = w.b.delLink(it.dev)
 		} else {
 			err = w.b.del(it, w.opts)
@@ -645,4 +644,30 @@ func compareItems(a, b item) int {
 		cmp.Compare(a.vlan, b.vlan),
 		strings.Compare(a.other, b.other),
 	)
+}
+
+// listLinks returns the devices by name and their names by index: the last pass's listing
+// while nothing the wiring depends on changed since, a new one on a full pass or after the
+// watcher dropped the mirror (a provider bridge or a VLAN device on one created, deleted, or
+// set up or down: judge). Other devices never matter to the wiring, and a compute node has
+// one per VM (its tap): a listing per event pass would cost the netlink library's parse of
+// every one of them. A pass that changes a device itself (a bridge set up, a VLAN device
+// added or removed) makes the next one list again.
+func (w *Wirer) listLinks(full bool) (map[string]linkInfo, map[int]string, error) {
+	gen := w.items.generation()
+	if !full && w.links != nil && gen == w.linksGen {
+		return w.links, w.linksByIndex, nil
+	}
+	links, err := w.b.links()
+	if err != nil {
+		w.links = nil
+		return nil, nil, err
+	}
+	byIndex := make(map[int]string, len(links))
+	for name, li := range links {
+		byIndex[li.index] = name
+	}
+	w.links, w.linksByIndex, w.linksGen = links, byIndex, gen
+	w.linkListings++
+	return links, byIndex, nil
 }
