@@ -50,19 +50,17 @@ type Wirer struct {
 	opts    WiringOptions
 	optsErr error
 	log     *slog.Logger
-	names   map[item]string // String of the items installed after the last pass
-	noIPv6  bool            // IPv6 was disabled at the last pass (logged once per change)
+	noIPv6  bool // IPv6 was disabled at the last pass (logged once per change)
 
 	// items mirrors the rules, routes, neighbours and proxy entries installed on the devices
 	// of devKey (mirror.go); devNames and provDevs, under items.mu, name the devices by
-	// index for the watcher. lastInstalled is the last result's Installed, reused while nothing changes.
-	items         mirror[item, struct{}]
-	devKey        string
-	devNames      map[int]string
-	provDevs      map[int]bool    // the provider devices, by index
-	provNames     map[string]bool // the provider devices wanted at the last read-back, present or not
-	lastInstalled []string
-	lastVLANs     map[item]struct{} // the VLAN devices at the end of the last pass
+	// index for the watcher.
+	items     mirror[item, struct{}]
+	devKey    string
+	devNames  map[int]string
+	provDevs  map[int]bool      // the provider devices, by index
+	provNames map[string]bool   // the provider devices wanted at the last read-back, present or not
+	lastVLANs map[item]struct{} // the VLAN devices at the end of the last pass
 
 	// The last pass's desired state, kept so that an event's pass works on the exposures
 	// that changed (wiring_sync.go): want counts the needs of every item, exposures are the
@@ -83,9 +81,6 @@ type Wirer struct {
 type WiringResult struct {
 	Added   []string // rules, routes, neighbours, devices and sysctls changed in this pass
 	Removed []string // stale state of the agent's taken away in this pass
-	// Installed is every rule, route, neighbour and proxy entry of the agent's after the
-	// pass, also when Sync returns an error.
-	Installed []string
 }
 
 // Changed reports whether the pass modified kernel state.
