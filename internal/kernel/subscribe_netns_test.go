@@ -57,7 +57,7 @@ func TestRouteSubscriptionGetsOnlyWhatTheWatcherActsOn(t *testing.T) {
 			if n.deleted {
 				verb = "deleted"
 			}
-			if got := fmt.Sprintf("%s proto %d %s table %d", verb, n.proto, n.ev.dst, n.ev.table); got != w {
+			if got := fmt.Sprintf("%s proto %d %s table %d", verb, n.proto, n.dst, n.table); got != w {
 				t.Fatalf("notification %d: %s, want %s", i, got, w)
 			}
 		case err := <-errc:
