@@ -182,9 +182,10 @@ type wantState struct {
 // desired turns exposure.Desired into kernel state. Bad entries are skipped and reported;
 // the rest is still wired. noIPv6 leaves out the IPv6 state.
 func (w *Wirer) desired(d exposure.Desired, noIPv6 bool) wantState {
-	// Three items an exposure (rule, route, neighbour) and two a bridge: sized once, since
-	// growing the map was a third of an event's wiring pass at 10,000 exposures.
-	ws := wantState{items: make(map[item]int32, 3*len(d.Exposures)+4*len(d.Bridges)), sysctls: map[string]string{
+	// Sized once, since growing the map was a third of an event's wiring pass at 10,000
+	// exposures, and to what the exposures need (a rule and a route each, more for a
+	// gateway): the map is kept from pass to pass.
+	ws := wantState{items: make(map[item]int32, wantItems(d)), sysctls: map[string]string{
 		"net/ipv4/ip_forward":          "1",
 		"net/ipv6/conf/all/forwarding": "1",
 	}, tables: map[string]uint32{}, noIPv6: noIPv6, expErrs: map[exposure.Exposure]error{}}
@@ -240,6 +241,25 @@ func (w *Wirer) desired(d exposure.Desired, noIPv6 bool) wantState {
 		}
 	}
 	return ws
+}
+
+// wantItems is about how many items d needs (at most: shared NDP proxy entries are counted
+// per exposure).
+func wantItems(d exposure.Desired) int {
+	n := 4 * len(d.Bridges)
+	for _, e := range d.Exposures {
+		if e.Wiring.Bridge == "" {
+			continue
+		}
+		n += 2 // the rule and the route
+		if e.Wiring.MAC != "" {
+			n += 2 // the neighbour, and for IPv6 the proxy entry
+		}
+		if e.Wiring.NDPProxy.IsValid() {
+			n++
+		}
+	}
+	return n
 }
 
 // ref counts n more (or, negative, fewer) needs of it, and reports whether it is needed at
