@@ -427,7 +427,7 @@ func (w *Wirer) applyItems(ctx context.Context, add, stale []item, vlans, owned 
 	replaced := map[neighKey]bool{}
 	for _, it := range addedItems {
 		if it.kind == kindNeigh {
-			replaced[neighKey{it.addr, it.dev}] = true
+			replaced[neighKey{it.addr(), it.dev}] = true
 		}
 	}
 	for _, it := range stale {
@@ -439,7 +439,7 @@ func (w *Wirer) applyItems(ctx context.Context, add, stale []item, vlans, owned 
 		}
 		var err error
 		put(it, false)
-		if it.kind == kindNeigh && it.other == "" && replaced[neighKey{it.addr, it.dev}] {
+		if it.kind == kindNeigh && it.other == "" && replaced[neighKey{it.addr(), it.dev}] {
 			res.Removed = append(res.Removed, it.String())
 			w.log.Info("replaced wiring", "what", it.String())
 			continue
@@ -595,7 +595,6 @@ func compareItems(a, b item) int {
 	return cmp.Or(
 		cmp.Compare(a.kind, b.kind),
 		a.dst.Addr().Compare(b.dst.Addr()), cmp.Compare(a.dst.Bits(), b.dst.Bits()),
-		a.addr.Compare(b.addr),
 		strings.Compare(a.dev, b.dev),
 		cmp.Compare(a.table, b.table),
 		a.via.Compare(b.via),
