@@ -114,11 +114,10 @@ func TestWiringColdPassSendsBatches(t *testing.T) {
 	}
 	slices.Sort(want)
 	ctx := context.Background()
-	res, err := w.SyncWiring(ctx, d)
-	if err != nil {
+	if _, err := w.SyncWiring(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(want, res.Installed); diff != "" {
+	if diff := cmp.Diff(want, w.Installed()); diff != "" {
 		t.Errorf("installed (-want +got):\n%s", diff)
 	}
 	b := w.b.(*netlinkWiring)

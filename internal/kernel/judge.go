@@ -127,9 +127,10 @@ func (w *Wirer) judge(ev event) verdict {
 		m.dropLocked()
 		return drift
 	case evNeighDeleted:
-		it = item{kind: kindNeigh, addr: ev.addr, mac: ev.mac}
+		it = hostItem(kindNeigh, ev.addr, "")
+		it.mac = ev.mac
 		if ev.proxy {
-			it = item{kind: kindProxy, addr: ev.addr}
+			it = hostItem(kindProxy, ev.addr, "")
 		}
 	default:
 		return notMine
@@ -145,7 +146,7 @@ func (w *Wirer) judge(ev event) verdict {
 		// FAILED by then): look for one of the agent's on that address and device. Rare
 		// (a gateway moving), so a scan is cheap enough.
 		for have := range m.set {
-			if have.kind == kindNeigh && have.addr == it.addr && have.dev == it.dev && have.other == "" {
+			if have.kind == kindNeigh && have.dst == it.dst && have.dev == it.dev && have.other == "" {
 				in = true
 				break
 			}

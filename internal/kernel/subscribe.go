@@ -136,12 +136,25 @@ func subscribe[T any](ns netns.NsHandle, filter []unix.SockFilter, parse func(ty
 	return nil
 }
 
-// routeNote is a route notification as the watcher reads it.
+// routeNote is a route notification as the watcher reads it: only the fields the mirrors
+// compare (evRouteDeleted's), since the routes channel holds thousands of them (watch.go).
 type routeNote struct {
 	deleted bool // RTM_DELROUTE; else RTM_NEWROUTE
 	proto   uint8
 	rtType  uint8
-	ev      event // the fields the mirrors compare (evRouteDeleted's)
+	onlink  bool
+	multi   bool // a multipath route (never the agent's shape)
+	index   int32
+	table   uint32
+	metric  uint32
+	dst     netip.Prefix // nil destination: the family's default
+	via     netip.Addr
+}
+
+// event is the deleted route as the mirrors judge it.
+func (n routeNote) event() event {
+	return event{kind: evRouteDeleted, index: int(n.index), dst: n.dst, table: n.table, metric: n.metric, via: n.via,
+		onlink: n.onlink, multi: n.multi}
 }
 
 // parseRouteNote decodes an RTM_NEWROUTE or RTM_DELROUTE notification.
@@ -150,8 +163,8 @@ func parseRouteNote(typ uint16, m []byte) (routeNote, bool) {
 		return routeNote{}, false
 	}
 	fam, dstLen := m[0], int(m[1])
-	n := routeNote{deleted: typ == unix.RTM_DELROUTE, proto: m[5], rtType: m[7]}
-	n.ev = event{kind: evRouteDeleted, table: uint32(m[4]), onlink: nl.NativeEndian().Uint32(m[8:12])&unix.RTNH_F_ONLINK != 0}
+	n := routeNote{deleted: typ == unix.RTM_DELROUTE, proto: m[5], rtType: m[7], table: uint32(m[4]),
+		onlink: nl.NativeEndian().Uint32(m[8:12])&unix.RTNH_F_ONLINK != 0}
 	attrs, err := nl.ParseRouteAttr(m[unix.SizeofRtMsg:])
 	if err != nil {
 		return routeNote{}, false
@@ -161,36 +174,36 @@ func parseRouteNote(typ uint16, m []byte) (routeNote, bool) {
 		switch at.Attr.Type {
 		case unix.RTA_TABLE:
 			if len(at.Value) >= 4 {
-				n.ev.table = nl.NativeEndian().Uint32(at.Value)
+				n.table = nl.NativeEndian().Uint32(at.Value)
 			}
 		case unix.RTA_DST:
 			dst, _ = netip.AddrFromSlice(at.Value)
 		case unix.RTA_OIF:
 			if len(at.Value) >= 4 {
-				n.ev.index = int(nl.NativeEndian().Uint32(at.Value))
+				n.index = int32(nl.NativeEndian().Uint32(at.Value))
 			}
 		case unix.RTA_PRIORITY:
 			if len(at.Value) >= 4 {
-				n.ev.metric = nl.NativeEndian().Uint32(at.Value)
+				n.metric = nl.NativeEndian().Uint32(at.Value)
 			}
 		case unix.RTA_GATEWAY:
 			if gw, ok := netip.AddrFromSlice(at.Value); ok {
-				n.ev.via = gw.Unmap()
+				n.via = gw.Unmap()
 			}
 		case unix.RTA_MULTIPATH:
-			n.ev.multi = true
+			n.multi = true
 		}
 	}
 	switch {
 	case dst.IsValid():
-		n.ev.dst = netip.PrefixFrom(dst.Unmap(), dstLen)
+		n.dst = netip.PrefixFrom(dst.Unmap(), dstLen)
 	case fam == unix.AF_INET6:
-		n.ev.dst = netip.MustParsePrefix("::/0")
+		n.dst = netip.MustParsePrefix("::/0")
 	default:
-		n.ev.dst = netip.MustParsePrefix("0.0.0.0/0")
+		n.dst = netip.MustParsePrefix("0.0.0.0/0")
 	}
-	if !n.ev.via.IsValid() {
-		n.ev.onlink = false
+	if !n.via.IsValid() {
+		n.onlink = false
 	}
 	return n, true
 }

@@ -4,6 +4,7 @@ package kernel
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,7 +58,7 @@ func TestRouteSubscriptionGetsOnlyWhatTheWatcherActsOn(t *testing.T) {
 			if n.deleted {
 				verb = "deleted"
 			}
-			if got := fmt.Sprintf("%s proto %d %s table %d", verb, n.proto, n.ev.dst, n.ev.table); got != w {
+			if got := fmt.Sprintf("%s proto %d %s table %d", verb, n.proto, n.dst, n.table); got != w {
 				t.Fatalf("notification %d: %s, want %s", i, got, w)
 			}
 		case err := <-errc:
@@ -65,5 +66,41 @@ func TestRouteSubscriptionGetsOnlyWhatTheWatcherActsOn(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("no notification %d (%s) within 5 s", i, w)
 		}
+	}
+}
+
+// A route note carries every field the wiring's mirror compares: the deletion of one of the
+// wiring's onlink routes through a gateway, as the kernel reports it, is that route's event
+// (else the watcher takes the agent's own deletion for drift and reads everything back).
+func TestRouteNoteCarriesTheWiringsRoute(t *testing.T) {
+	t.Parallel()
+	ns, name, h := newNamedNetns(t)
+	ipIn(t, name, "link", "set", "lo", "up")
+	addBridge(t, h, "br-ex", true)
+	br, err := h.LinkByName("br-ex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan routeNote, 16)
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	errc := make(chan error, 1)
+	if err := subscribe(ns, routeNoteFilter(149), parseRouteNote, ch, done, func(err error) { errc <- err },
+		unix.RTNLGRP_IPV4_ROUTE, unix.RTNLGRP_IPV6_ROUTE); err != nil {
+		t.Fatal(err)
+	}
+	ipIn(t, name, "route", "add", "172.24.4.50/32", "via", "172.24.4.1", "dev", "br-ex", "onlink", "table", "3000", "proto", "149", "metric", "7")
+	ipIn(t, name, "route", "del", "172.24.4.50/32", "table", "3000")
+	want := event{kind: evRouteDeleted, index: br.Attrs().Index, dst: netip.MustParsePrefix("172.24.4.50/32"), table: 3000,
+		metric: 7, via: netip.MustParseAddr("172.24.4.1"), onlink: true}
+	select {
+	case n := <-ch:
+		if got := n.event(); !n.deleted || got != want {
+			t.Fatalf("note %+v (deleted %v) judged as %+v, want %+v", n, n.deleted, got, want)
+		}
+	case err := <-errc:
+		t.Fatalf("subscription: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no notification within 5 s")
 	}
 }

@@ -110,14 +110,17 @@ func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error 
 	// A cold start adds thousands of addresses at once, and each brings an address and a
 	// local-route notification: with the default socket buffer the subscription overflowed
 	// (ENOBUFS) and every overflow costs a full pass. The buffer is forced past rmem_max
-	// (the agent runs as root), and the channels hold a burst while a pass runs.
-	const buf = 8192
+	// (the agent runs as root), and the channels hold a burst while a pass runs. A channel's
+	// buffer is allocated whole, for the agent's life: the address and route channels, which
+	// take a cold start's burst, are the large ones; neighbours, rules and links come a few at a
+	// time (a burst of them still has the socket's buffer).
+	const burst, few = 8192, 1024
 	const rcvbuf = subscriptionRcvBuf
-	addrs := make(chan addrNote, buf)
-	routes := make(chan routeNote, buf)
-	neighs := make(chan rawNeigh, buf)
-	rules := make(chan rawRule, buf)
-	links := make(chan netlink.LinkUpdate, buf)
+	addrs := make(chan addrNote, burst)
+	routes := make(chan routeNote, burst)
+	neighs := make(chan rawNeigh, few)
+	rules := make(chan rawRule, few)
+	links := make(chan netlink.LinkUpdate, few)
 	// Every address change counts (the node's own addresses are inputs of the core); of the
 	// routes, neighbours and rules only what the watcher acts on is sent (subscribe.go).
 	if err := subscribe(o.Netns, nil, parseAddrNote, addrs, done, onErr, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_IPV6_IFADDR); err != nil {
@@ -257,15 +260,15 @@ func parseRule(m []byte) (rawRule, error) {
 func (o WatchOptions) routeReason(u routeNote) string {
 	switch {
 	case u.deleted && u.proto == o.RouteProtocol:
-		if o.judge(u.ev) == expected {
+		if o.judge(u.event()) == expected {
 			return ""
 		}
-		return fmt.Sprintf("netlink: route %s deleted from table %d", u.ev.dst, u.ev.table)
-	case !u.deleted && u.ev.table == unix.RT_TABLE_LOCAL && u.rtType == unix.RTN_LOCAL && u.ev.dst.IsSingleIP():
-		if o.judge(event{kind: evLocalAdded, index: u.ev.index, addr: u.ev.dst.Addr()}) == expected {
+		return fmt.Sprintf("netlink: route %s deleted from table %d", u.dst, u.table)
+	case !u.deleted && u.table == unix.RT_TABLE_LOCAL && u.rtType == unix.RTN_LOCAL && u.dst.IsSingleIP():
+		if o.judge(event{kind: evLocalAdded, index: int(u.index), addr: u.dst.Addr()}) == expected {
 			return ""
 		}
-		return "netlink: local-table entry for " + u.ev.dst.String() + " inserted"
+		return "netlink: local-table entry for " + u.dst.String() + " inserted"
 	}
 	return ""
 }

@@ -50,19 +50,17 @@ type Wirer struct {
 	opts    WiringOptions
 	optsErr error
 	log     *slog.Logger
-	names   map[item]string // String of the items installed after the last pass
-	noIPv6  bool            // IPv6 was disabled at the last pass (logged once per change)
+	noIPv6  bool // IPv6 was disabled at the last pass (logged once per change)
 
 	// items mirrors the rules, routes, neighbours and proxy entries installed on the devices
 	// of devKey (mirror.go); devNames and provDevs, under items.mu, name the devices by
-	// index for the watcher. lastInstalled is the last result's Installed, reused while nothing changes.
-	items         mirror[item, struct{}]
-	devKey        string
-	devNames      map[int]string
-	provDevs      map[int]bool    // the provider devices, by index
-	provNames     map[string]bool // the provider devices wanted at the last read-back, present or not
-	lastInstalled []string
-	lastVLANs     map[item]struct{} // the VLAN devices at the end of the last pass
+	// index for the watcher.
+	items     mirror[item, struct{}]
+	devKey    string
+	devNames  map[int]string
+	provDevs  map[int]bool      // the provider devices, by index
+	provNames map[string]bool   // the provider devices wanted at the last read-back, present or not
+	lastVLANs map[item]struct{} // the VLAN devices at the end of the last pass
 
 	// The last pass's desired state, kept so that an event's pass works on the exposures
 	// that changed (wiring_sync.go): want counts the needs of every item, exposures are the
@@ -90,9 +88,6 @@ type Wirer struct {
 type WiringResult struct {
 	Added   []string // rules, routes, neighbours, devices and sysctls changed in this pass
 	Removed []string // stale state of the agent's taken away in this pass
-	// Installed is every rule, route, neighbour and proxy entry of the agent's after the
-	// pass, also when Sync returns an error.
-	Installed []string
 }
 
 // Changed reports whether the pass modified kernel state.
@@ -115,7 +110,7 @@ func (w *Wirer) Close() {
 	}
 }
 
-type itemKind int
+type itemKind uint8
 
 // The order of the kinds is the order of additions; removals go the other way, so an ip
 // rule never points into a table that is not ready yet.
@@ -128,25 +123,37 @@ const (
 )
 
 // item is one piece of kernel state of the agent's. Its String is its identity.
+//
+// Items are the keys of the wiring's mirror and desired state, two maps of some 20,000
+// entries at 10,000 exposures: the small fields go together at the end, and a neighbour's
+// or proxy entry's address is its dst (a host prefix, see hostItem) rather than a field of
+// its own (168 bytes an item before, 128 now).
 type item struct {
-	kind   itemKind
-	dst    netip.Prefix // rule: to; route: destination
-	addr   netip.Addr   // neighbour, proxy entry
+	dst    netip.Prefix // rule: to; route: destination; neighbour, proxy entry: the address
 	via    netip.Addr   // route next hop (onlink)
 	dev    string
 	parent string // VLAN device: the bridge
-	vlan   uint16
-	table  uint32
 	mac    string
-	onlink bool
 	// other describes state that carries the agent's marks but not a shape it creates: it
 	// is stale whatever the desired state.
-	other string
+	other  string
+	table  uint32
+	vlan   uint16
+	kind   itemKind
+	onlink bool
 }
+
+// hostItem is a neighbour or proxy entry (kind) for a on dev.
+func hostItem(kind itemKind, a netip.Addr, dev string) item {
+	return item{kind: kind, dst: netip.PrefixFrom(a, a.BitLen()), dev: dev}
+}
+
+// addr is a neighbour's or proxy entry's address.
+func (i item) addr() netip.Addr { return i.dst.Addr() }
 
 // isIPv6 reports whether the item is IPv6 state (a route, rule, neighbour or proxy entry).
 func (i item) isIPv6() bool {
-	return i.dst.IsValid() && i.dst.Addr().Is6() || i.addr.IsValid() && i.addr.Is6()
+	return i.dst.IsValid() && i.dst.Addr().Is6()
 }
 
 func (i item) String() string {
@@ -166,9 +173,9 @@ func (i item) String() string {
 		}
 		return fmt.Sprintf("route %s dev %s table %d", i.dst, i.dev, i.table)
 	case kindNeigh:
-		return fmt.Sprintf("neigh %s lladdr %s dev %s nud permanent", i.addr, i.mac, i.dev)
+		return fmt.Sprintf("neigh %s lladdr %s dev %s nud permanent", i.addr(), i.mac, i.dev)
 	case kindProxy:
-		return fmt.Sprintf("neigh proxy %s dev %s", i.addr, i.dev)
+		return fmt.Sprintf("neigh proxy %s dev %s", i.addr(), i.dev)
 	case kindRule:
 		return fmt.Sprintf("rule to %s lookup %d", i.dst, i.table)
 	}
@@ -194,9 +201,10 @@ type wantState struct {
 // desired turns exposure.Desired into kernel state. Bad entries are skipped and reported;
 // the rest is still wired. noIPv6 leaves out the IPv6 state.
 func (w *Wirer) desired(d exposure.Desired, noIPv6 bool) wantState {
-	// Three items an exposure (rule, route, neighbour) and two a bridge: sized once, since
-	// growing the map was a third of an event's wiring pass at 10,000 exposures.
-	ws := wantState{items: make(map[item]int32, 3*len(d.Exposures)+4*len(d.Bridges)), sysctls: map[string]string{
+	// Sized once, since growing the map was a third of an event's wiring pass at 10,000
+	// exposures, and to what the exposures need (a rule and a route each, more for a
+	// gateway): the map is kept from pass to pass.
+	ws := wantState{items: make(map[item]int32, wantItems(d)), sysctls: map[string]string{
 		"net/ipv4/ip_forward":          "1",
 		"net/ipv6/conf/all/forwarding": "1",
 	}, tables: map[string]uint32{}, noIPv6: noIPv6, expErrs: map[exposure.Exposure]error{}}
@@ -252,6 +260,25 @@ func (w *Wirer) desired(d exposure.Desired, noIPv6 bool) wantState {
 		}
 	}
 	return ws
+}
+
+// wantItems is about how many items d needs (at most: shared NDP proxy entries are counted
+// per exposure).
+func wantItems(d exposure.Desired) int {
+	n := 4 * len(d.Bridges)
+	for _, e := range d.Exposures {
+		if e.Wiring.Bridge == "" {
+			continue
+		}
+		n += 2 // the rule and the route
+		if e.Wiring.MAC != "" {
+			n += 2 // the neighbour, and for IPv6 the proxy entry
+		}
+		if e.Wiring.NDPProxy.IsValid() {
+			n++
+		}
+	}
+	return n
 }
 
 // ref counts n more (or, negative, fewer) needs of it, and reports whether it is needed at
@@ -336,16 +363,18 @@ func (ws *wantState) wireExposure(e exposure.Exposure, out []item) ([]item, erro
 		if !dst.IsSingleIP() {
 			return nil, errors.New("a gateway MAC is only meaningful for a host prefix")
 		}
-		out = append(out, item{kind: kindNeigh, addr: dst.Addr(), mac: mac.String(), dev: dev})
+		neigh := hostItem(kindNeigh, dst.Addr(), dev)
+		neigh.mac = mac.String()
+		out = append(out, neigh)
 		if dst.Addr().Is6() {
-			out = append(out, item{kind: kindProxy, addr: dst.Addr(), dev: dev})
+			out = append(out, hostItem(kindProxy, dst.Addr(), dev))
 		}
 	}
 	if p := wi.NDPProxy; p.IsValid() {
 		if !p.Is6() || !dst.Addr().Is6() {
 			return nil, fmt.Errorf("NDP proxy %s is only for an IPv6 exposure", p)
 		}
-		out = append(out, item{kind: kindProxy, addr: p, dev: dev})
+		out = append(out, hostItem(kindProxy, p, dev))
 	}
 	return out, nil
 }

@@ -94,7 +94,7 @@ func (n *netlinkWiring) neighRequestIndex(op int, it item, index int, proto uint
 	}
 	req := nl.NewNetlinkRequest(op, flags)
 	fam := uint8(unix.AF_INET6)
-	if it.addr.Is4() {
+	if it.addr().Is4() {
 		fam = unix.AF_INET
 	}
 	msg := &netlink.Ndmsg{Family: fam, Index: uint32(index), State: unix.NUD_PERMANENT, Type: unix.RTN_UNICAST}
@@ -102,7 +102,7 @@ func (n *netlinkWiring) neighRequestIndex(op int, it item, index int, proto uint
 		msg.Flags = netlink.NTF_PROXY
 	}
 	req.AddData(msg)
-	req.AddData(nl.NewRtAttr(unix.NDA_DST, it.addr.AsSlice()))
+	req.AddData(nl.NewRtAttr(unix.NDA_DST, it.addr().AsSlice()))
 	if op == unix.RTM_NEWNEIGH {
 		if it.kind == kindNeigh {
 			mac, err := net.ParseMAC(it.mac)

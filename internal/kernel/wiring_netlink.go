@@ -165,7 +165,7 @@ func (n *netlinkWiring) read(opts WiringOptions, devs, retired map[int]string, c
 				dev, ok := devs[nb.index]
 				if !ok {
 					if old, was := retired[nb.index]; was && nb.proto == opts.RouteProtocol {
-						keep(item{kind: kindNeigh, addr: nb.addr, other: fmt.Sprintf("neigh %s dev %s proxy %v proto %d (no longer a provider bridge)",
+						keep(item{kind: kindNeigh, dst: netip.PrefixFrom(nb.addr, nb.addr.BitLen()), other: fmt.Sprintf("neigh %s dev %s proxy %v proto %d (no longer a provider bridge)",
 							nb.addr, old, proxy, nb.proto)}, nb)
 					}
 					continue
@@ -176,10 +176,11 @@ func (n *netlinkWiring) read(opts WiringOptions, devs, retired map[int]string, c
 					}
 					continue
 				}
-				it := item{kind: kindNeigh, addr: nb.addr, dev: dev, mac: nb.mac}
+				it := hostItem(kindNeigh, nb.addr, dev)
+				it.mac = nb.mac
 				switch {
 				case proxy:
-					it = item{kind: kindProxy, addr: nb.addr, dev: dev}
+					it = hostItem(kindProxy, nb.addr, dev)
 				case nb.state != unix.NUD_PERMANENT:
 					it.other = fmt.Sprintf("neigh %s dev %s state %#x proto %d", nb.addr, dev, nb.state, nb.proto)
 				}
@@ -345,8 +346,8 @@ func (n *netlinkWiring) add(it item, opts WiringOptions) error {
 		}
 		return nil
 	case kindNeigh, kindProxy:
-		if n.foreign[it.dev+" "+it.addr.String()+fmt.Sprint(it.kind == kindProxy)] {
-			return fmt.Errorf("an operator's permanent entry for %s is on %s: not replacing it", it.addr, it.dev)
+		if n.foreign[it.dev+" "+it.addr().String()+fmt.Sprint(it.kind == kindProxy)] {
+			return fmt.Errorf("an operator's permanent entry for %s is on %s: not replacing it", it.addr(), it.dev)
 		}
 		return n.neighRequest(unix.RTM_NEWNEIGH, it, opts.RouteProtocol)
 	}
@@ -462,7 +463,7 @@ func (n *netlinkWiring) del(it item, opts WiringOptions) error {
 	case netlink.Route:
 		err = n.h.RouteDel(&r)
 	case rawNeigh:
-		it.kind, it.addr, it.dev = kindNeigh, r.addr, ""
+		it = hostItem(kindNeigh, r.addr, "")
 		if r.proxy {
 			it.kind = kindProxy
 		}

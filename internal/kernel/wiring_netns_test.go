@@ -112,7 +112,7 @@ var wiredSysctls = []string{
 
 // syncWiringTwice runs SyncWiring and checks the first result, then proves that the
 // second pass changes nothing.
-func syncWiringTwice(t *testing.T, w *Wirer, d exposure.Desired, want WiringResult) {
+func syncWiringTwice(t *testing.T, w *Wirer, d exposure.Desired, want WiringResult, installed []string) {
 	t.Helper()
 	got, err := w.SyncWiring(context.Background(), d)
 	if err != nil {
@@ -121,12 +121,18 @@ func syncWiringTwice(t *testing.T, w *Wirer, d exposure.Desired, want WiringResu
 	if diff := cmp.Diff(want, got, cmpOpts); diff != "" {
 		t.Fatalf("first SyncWiring (-want +got):\n%s", diff)
 	}
+	if diff := cmp.Diff(installed, w.Installed(), cmpOpts); diff != "" {
+		t.Fatalf("installed after the first SyncWiring (-want +got):\n%s", diff)
+	}
 	again, err := w.SyncWiring(context.Background(), d)
 	if err != nil {
 		t.Fatalf("second SyncWiring: %v", err)
 	}
-	if diff := cmp.Diff(WiringResult{Installed: want.Installed}, again, cmpOpts); diff != "" {
+	if diff := cmp.Diff(WiringResult{}, again, cmpOpts); diff != "" {
 		t.Fatalf("second SyncWiring must change nothing (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(installed, w.Installed(), cmpOpts); diff != "" {
+		t.Fatalf("installed after the second SyncWiring (-want +got):\n%s", diff)
 	}
 }
 
@@ -144,9 +150,8 @@ func TestWiringIdempotent(t *testing.T) {
 	w := newWirerIn(t, ns)
 
 	syncWiringTwice(t, w, wiredDesired(), WiringResult{
-		Added:     slices.Sorted(slices.Values(append(slices.Clone(wiredItems), wiredSysctls...))),
-		Installed: wiredItems,
-	})
+		Added: slices.Sorted(slices.Values(append(slices.Clone(wiredItems), wiredSysctls...))),
+	}, wiredItems)
 
 	// Read back with iproute2.
 	if got, want := lines(ipIn(t, name, "rule", "show", "pref", "2000")), []string{
@@ -184,8 +189,7 @@ func TestWiringIdempotent(t *testing.T) {
 		Removed: slices.DeleteFunc(slices.Clone(wiredItems), func(s string) bool {
 			return strings.HasPrefix(s, "route 0.0.0.0/0") || strings.HasPrefix(s, "route ::/0")
 		}),
-		Installed: []string{"route 0.0.0.0/0 dev br-ex table 3000", "route ::/0 dev br-ex table 3000"},
-	})
+	}, []string{"route 0.0.0.0/0 dev br-ex table 3000", "route ::/0 dev br-ex table 3000"})
 	if got := ipIn(t, name, "neigh", "show", "dev", "br-ex") + ipIn(t, name, "-6", "neigh", "show", "proxy"); strings.TrimSpace(got) != "" {
 		t.Errorf("neighbours left after the gateways went away:\n%s", got)
 	}
@@ -257,7 +261,7 @@ func TestForeignStateUntouched(t *testing.T) {
 		"route 172.24.4.78/32 dev br-ex table 3017",
 		"rule to 172.24.4.77/32 lookup 3000",
 	}
-	if diff := cmp.Diff(installed, got.Installed, cmpOpts); diff != "" {
+	if diff := cmp.Diff(installed, w.Installed(), cmpOpts); diff != "" {
 		t.Errorf("Installed (-want +got):\n%s", diff)
 	}
 	// The "from" rule at our priority is ours too: removed, under its own description.
@@ -302,13 +306,13 @@ func BenchmarkWiringPass(b *testing.B) {
 					Wiring: exposure.Wiring{Bridge: "br-ex"}})
 			}
 			start := time.Now()
-			res, err := w.SyncWiring(context.Background(), d)
+			_, err := w.SyncWiring(context.Background(), d)
 			if err != nil {
 				b.Fatal(err)
 			}
 			cold := time.Since(start)
-			if len(res.Installed) != 2*n+2 {
-				b.Fatalf("installed %d items, want %d", len(res.Installed), 2*n+2)
+			if got := len(w.Installed()); got != 2*n+2 {
+				b.Fatalf("installed %d items, want %d", got, 2*n+2)
 			}
 			b.ResetTimer()
 			cpu := processCPU()

@@ -166,7 +166,6 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 			prev = w.items.last()
 		}
 		if owned, same, err = w.b.owned(w.opts, devs, gone, prev); err != nil {
-			res.Installed = w.installed(vlans, nil, true)
 			return res, fail(err)
 		}
 		w.items.write(func() {
@@ -235,24 +234,21 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 				}
 			}
 		}
+		// Sized for what is wanted and not installed, when what is installed is wanted: a
+		// cold start's 20,000 items grown one append at a time allocated five times their size.
+		add = make([]item, 0, max(0, len(ws.items)-len(owned)-len(vlans)+len(stale)))
 		for it := range ws.items {
 			if !has(it) && wanted(it) {
 				add = append(add, it)
 			}
 		}
 	}
-	addedItems, removedItems, ctxErr := w.applyItems(ctx, add, stale, vlans, owned, readBack, &res, &errs)
+	ctxErr := w.applyItems(ctx, add, stale, vlans, owned, readBack, &res, &errs)
 	if ctxErr == nil {
 		res.Added = append(res.Added, w.syncSysctls(ws, links, vlans, missing, &errs)...)
 	}
 	slices.Sort(res.Added)
 	slices.Sort(res.Removed)
-	if readBack && !(same && w.lastInstalled != nil && maps.Equal(vlans, w.lastVLANs)) {
-		res.Installed = w.installed(vlans, owned, true)
-	} else {
-		res.Installed = w.installedChanged(addedItems, removedItems)
-	}
-
 	w.lastVLANs = maps.Clone(vlans)
 	// What the next event's pass starts from.
 	pending := map[item]struct{}{}
@@ -341,14 +337,15 @@ func sortedExposures(es []exposure.Exposure) []exposure.Exposure {
 }
 
 // applyItems adds add and removes stale, keeping the mirror (owned) and the VLAN devices
-// (vlans) written through, and returns what it changed. Make before break: what is wanted is
+// (vlans) written through, and lists what it changed in res. Make before break: what is wanted is
 // added first, so traffic never finds neither the old nor the new entry (a bridge's table
 // renumbered, a route's next hop changed). An add that collides with the stale entry it
 // replaces (same route key) is retried after the removals.
 //
 // readBack says the pass has just read the agent's state back, so nothing it adds is there.
 func (w *Wirer) applyItems(ctx context.Context, add, stale []item, vlans, owned map[item]struct{}, readBack bool,
-	res *WiringResult, errs *[]error) (addedItems, removedItems []item, ctxErr error) {
+	res *WiringResult, errs *[]error) (ctxErr error) {
+	var addedNeighs []item // the neighbours added: what the removals must not take with them
 	slices.SortFunc(stale, func(a, b item) int { return compareItems(b, a) })
 	slices.SortFunc(add, compareItems)
 	put := func(it item, in bool) {
@@ -381,9 +378,12 @@ func (w *Wirer) applyItems(ctx context.Context, add, stale []item, vlans, owned 
 		return w.b.add(it, w.opts)
 	}
 	added := func(it item) {
-		addedItems = append(addedItems, it)
-		res.Added = append(res.Added, it.String())
-		w.log.Info("added wiring", "what", it.String())
+		if it.kind == kindNeigh {
+			addedNeighs = append(addedNeighs, it)
+		}
+		s := it.String()
+		res.Added = append(res.Added, s)
+		w.log.Info("added wiring", "what", s)
 	}
 	// Rules, routes and neighbours go in batches where the backend can (batch.go): a cold
 	// start's 20,000 rules and routes in a few hundred round trips to the kernel.
@@ -429,10 +429,8 @@ func (w *Wirer) applyItems(ctx context.Context, add, stale []item, vlans, owned 
 		dev  string
 	}
 	replaced := map[neighKey]bool{}
-	for _, it := range addedItems {
-		if it.kind == kindNeigh {
-			replaced[neighKey{it.addr, it.dev}] = true
-		}
+	for _, it := range addedNeighs {
+		replaced[neighKey{it.addr(), it.dev}] = true
 	}
 	for _, it := range stale {
 		if ctxErr != nil {
@@ -443,8 +441,7 @@ func (w *Wirer) applyItems(ctx context.Context, add, stale []item, vlans, owned 
 		}
 		var err error
 		put(it, false)
-		if it.kind == kindNeigh && it.other == "" && replaced[neighKey{it.addr, it.dev}] {
-			removedItems = append(removedItems, it)
+		if it.kind == kindNeigh && it.other == "" && replaced[neighKey{it.addr(), it.dev}] {
 			res.Removed = append(res.Removed, it.String())
 			w.log.Info("replaced wiring", "what", it.String())
 			continue
@@ -460,7 +457,6 @@ func (w *Wirer) applyItems(ctx context.Context, add, stale []item, vlans, owned 
 			*errs = append(*errs, fmt.Errorf("remove stale %s: %w", it, err))
 			continue
 		}
-		removedItems = append(removedItems, it)
 		res.Removed = append(res.Removed, it.String())
 		w.log.Info("removed stale wiring", "what", it.String())
 	}
@@ -476,7 +472,7 @@ func (w *Wirer) applyItems(ctx context.Context, add, stale []item, vlans, owned 
 		}
 		added(it)
 	}
-	return addedItems, removedItems, ctxErr
+	return ctxErr
 }
 
 // checkIPv6 reads whether IPv6 is disabled on the host (the ipv6.disable=1 boot option, or
@@ -564,56 +560,23 @@ func isVLANDevCreated(vlans map[item]struct{}, dev string) bool {
 	return false
 }
 
-// installed returns the items as sorted strings, anew only when they may have changed:
-// at 10,000 exposures formatting and sorting them costs more than an event's whole pass.
-// Strings are kept from pass to pass. The slice is shared between results.
-func (w *Wirer) installed(vlans, owned map[item]struct{}, changed bool) []string {
-	if !changed && w.lastInstalled != nil {
-		return w.lastInstalled
-	}
-	names := make(map[item]string, len(vlans)+len(owned))
-	out := make([]string, 0, len(vlans)+len(owned))
-	for _, set := range []map[item]struct{}{vlans, owned} {
+// Installed lists the agent's rules, routes, neighbours, NDP proxy entries and VLAN devices
+// as the Wirer believes them installed after its last pass (its mirror, which its passes and
+// the netlink events keep), as sorted `ip`-style lines (e.g. "route 10.0.0.5/32 dev br-ex
+// table 3000"). They are formatted on each call: nothing in a pass needs them, and keeping
+// them from pass to pass (a string per item and a map to find it, at 10,000 exposures 20,000
+// of each) was several MB of the agent's heap for the tests' sake.
+func (w *Wirer) Installed() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	owned := w.items.last()
+	out := make([]string, 0, len(w.lastVLANs)+len(owned))
+	for _, set := range []map[item]struct{}{w.lastVLANs, owned} {
 		for it := range set {
-			s, ok := w.names[it]
-			if !ok {
-				s = it.String()
-			}
-			names[it] = s
-			out = append(out, s)
+			out = append(out, it.String())
 		}
 	}
-	w.names = names
 	slices.Sort(out)
-	w.lastInstalled = out
-	return out
-}
-
-// installedChanged is installed after a pass without read-back: the last list with the
-// pass's changes put in and taken out, each by binary search.
-func (w *Wirer) installedChanged(added, removed []item) []string {
-	if len(added)+len(removed) == 0 {
-		return w.lastInstalled
-	}
-	out := slices.Clone(w.lastInstalled)
-	for _, it := range removed {
-		s, ok := w.names[it]
-		if !ok {
-			s = it.String()
-		}
-		if i, found := slices.BinarySearch(out, s); found {
-			out = slices.Delete(out, i, i+1)
-		}
-		delete(w.names, it)
-	}
-	for _, it := range added {
-		s := it.String()
-		if i, found := slices.BinarySearch(out, s); !found {
-			out = slices.Insert(out, i, s)
-		}
-		w.names[it] = s
-	}
-	w.lastInstalled = out
 	return out
 }
 
@@ -635,7 +598,6 @@ func compareItems(a, b item) int {
 	return cmp.Or(
 		cmp.Compare(a.kind, b.kind),
 		a.dst.Addr().Compare(b.dst.Addr()), cmp.Compare(a.dst.Bits(), b.dst.Bits()),
-		a.addr.Compare(b.addr),
 		strings.Compare(a.dev, b.dev),
 		cmp.Compare(a.table, b.table),
 		a.via.Compare(b.via),
