@@ -205,7 +205,7 @@ func reloadOnSIGHUP(ctx context.Context, r *config.Reloader, trigger func(string
 //
 // FRR gets the plan once the kernel's writes are done (its apply runs in the background, so
 // nothing waits for it). At a cold start with 10,000 addresses, zebra (FRR 8.4) handles the
-// burst's netlink messages in one task that runs ~11 s without serving its clients: bgpd's
+// burst's netlink messages in one task that ran 10-18 s without serving its clients: bgpd's
 // next-hop registration for a peer and bfdd's "BFD up" then reach bgpd late and together,
 // bgpd drops the next-hop answer (it arrives while the peer is in Connect) and the peer waits
 // its connect-retry timer, 120 s with `frr defaults traditional`. Handed over after the burst,
