@@ -75,12 +75,8 @@ func runAgent(ctx context.Context, in agentInput, log *slog.Logger) error {
 	// and a new VM's address must not wait for it.
 	frrApply := reconcile.NewBackground(frrMgr, obs, log)
 	passer := reconcile.NewPasser(reconcile.PassOptions{
-		Source: src,
-		// The wiring before the addresses: a new prefix is steered into OVN before bgp-nic
-		// makes FRR advertise it, so its first packets are not lost. The OVS flows after
-		// them: they depend on the bridges only (an event's pass skips them), and at start
-		// the addresses must not wait for ovs-ofctl.
-		Appliers: []reconcile.Applier{frrApply, wirer, nic, ovs.New(ovs.Options{}, log.With("applier", "ovs"))},
+		Source:   src,
+		Appliers: passAppliers(frrApply, wirer, nic, ovs.New(ovs.Options{}, log.With("applier", "ovs"))),
 		Policy:   cfg.ExposurePolicy(),
 		Reporter: obs,
 		Trigger:  trigger,
@@ -200,4 +196,24 @@ func reloadOnSIGHUP(ctx context.Context, r *config.Reloader, trigger func(string
 			trigger("SIGHUP")
 		}
 	}
+}
+
+// passAppliers orders a pass's appliers.
+//
+// The wiring before the addresses: a new prefix is steered into OVN before bgp-nic makes FRR
+// advertise it, so its first packets are not lost.
+//
+// FRR gets the plan once the kernel's writes are done (its apply runs in the background, so
+// nothing waits for it). At a cold start with 10,000 addresses, zebra (FRR 8.4) handles the
+// burst's netlink messages in one task that ran 10-18 s without serving its clients: bgpd's
+// next-hop registration for a peer and bfdd's "BFD up" then reach bgpd late and together,
+// bgpd drops the next-hop answer (it arrives while the peer is in Connect) and the peer waits
+// its connect-retry timer, 120 s with `frr defaults traditional`. Handed over after the burst,
+// frr-reload.py's first vtysh call waits for zebra to be free, so the peers start on a
+// responsive zebra (docs/bench-scale.md, "The ToR session that waited two minutes").
+//
+// The OVS flows last: they depend on the bridges only (an event's pass skips them), and at
+// start the addresses must not wait for ovs-ofctl.
+func passAppliers(frr, wiring, addresses, flows reconcile.Applier) []reconcile.Applier {
+	return []reconcile.Applier{wiring, addresses, frr, flows}
 }

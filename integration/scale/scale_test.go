@@ -8,6 +8,8 @@
 //	OBGP_SCALE_N=1000,10000  sizes (default)
 //	OBGP_SCALE_EVENTS=50     ports bound one by one after the cold start
 //	OBGP_SCALE_OUT=FILE      also append the table (markdown) to FILE
+//	OBGP_SCALE_FRR_DEBUG=DIR the compute node's and the ToR's FRR debug logs into DIR
+//	OBGP_SCALE_CONNECT_TIMER=S the compute node's peers with `timers connect S`
 package scale
 
 import (
@@ -215,7 +217,8 @@ func runScale(t *testing.T, bin string, n, events int) result {
 	defer tor.Close()
 
 	// Cold start.
-	env := []string{"OVN_BGP_AGENT_RECONCILE_INTERVAL=1h", "OVN_BGP_AGENT_LOG_LEVEL=info"}
+	cfg, env := agentConfig(ctx, t, l)
+	env = append(env, "OVN_BGP_AGENT_RECONCILE_INTERVAL=1h", "OVN_BGP_AGENT_LOG_LEVEL=info")
 	if os.Getenv("OBGP_SCALE_PPROF") != "" {
 		// An agent built with -tags pprof; gctrace puts the heap's size at every collection
 		// in the agent's log, which is copied next to the profiles.
@@ -226,7 +229,7 @@ func runScale(t *testing.T, bin string, n, events int) result {
 	node0, central0, self0 := nsCPU(nodeNs, 0), nsCPU(centralNs, 0), selfCPU()
 	r.LoadStart = loadavg()
 	start = time.Now()
-	if err := l.StartAgentWith(ctx, "compute", env); err != nil {
+	if err := l.StartAgentConfig(ctx, "compute", cfg, env); err != nil {
 		t.Fatal(err)
 	}
 	pid := agentPid(t, l)
