@@ -294,7 +294,7 @@ func (c *computer) binding(port string) (ovnstate.PortBinding, bool) {
 	if c.bindingsRead != nil {
 		c.bindingsRead[port] = struct{}{}
 	}
-	b, ok := c.st.Bindings[port]
+	b, ok := c.st.Bindings.Get(port)
 	return b, ok
 }
 

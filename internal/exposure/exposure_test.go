@@ -21,12 +21,12 @@ func vm(name string, addrs ...string) ovnstate.LogicalSwitchPort {
 	return ovnstate.LogicalSwitchPort{Name: name, Addresses: addrs}
 }
 
-func bound(ports map[string]string) map[string]ovnstate.PortBinding {
+func bound(ports map[string]string) ovnstate.Bindings {
 	m := map[string]ovnstate.PortBinding{}
 	for p, ch := range ports {
 		m[p] = ovnstate.PortBinding{LogicalPort: p, Chassis: ch}
 	}
-	return m
+	return ovnstate.NewBindings(m)
 }
 
 func TestComputeProviderVMPorts(t *testing.T) {

@@ -2,7 +2,6 @@ package exposure
 
 import (
 	"net/netip"
-	"reflect"
 	"slices"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
@@ -24,8 +23,8 @@ import (
 // memoLast is what the last Compute kept for the next one to work on changed bindings alone.
 type memoLast struct {
 	valid    bool
-	switches []ovnstate.LogicalSwitch        // the State's, by identity
-	bindings map[string]ovnstate.PortBinding // the State's, by identity
+	switches []ovnstate.LogicalSwitch // the State's, by identity
+	bindings ovnstate.Bindings        // the State's, by identity
 	// out is the last whole Compute's result (handed out: read only). prov are the
 	// provider ports' exposures, sorted by prefix, taken from out by the first Compute that
 	// works on changed bindings (out has each prefix once: its KindVM exposures are the
@@ -102,9 +101,9 @@ func (m *Memo) changedPorts(st ovnstate.State) (ports []string, ok bool) {
 	switch {
 	case !l.valid || l.dups || l.claimedTwice || !sameSwitches(st.Switches, l.switches):
 		return nil, false
-	case sameBindings(st.Bindings, l.bindings):
+	case st.Bindings.Same(l.bindings):
 		return nil, true
-	case st.BindingsDelta != nil && sameBindings(st.BindingsDelta.From, l.bindings):
+	case st.BindingsDelta != nil && st.BindingsDelta.From.Same(l.bindings):
 		return st.BindingsDelta.Ports, true
 	}
 	return nil, false
@@ -146,7 +145,7 @@ func (m *Memo) computeChanged(st ovnstate.State, node ovnstate.Identity, policy 
 		if len(c.findings) > 0 || len(e.findings) > 0 {
 			return Desired{}, nil, false
 		}
-		b, bound := st.Bindings[name]
+		b, bound := st.Bindings.Get(name)
 		redos = append(redos, redo{e: e, b: b, bound: bound, exposures: slices.Clone(c.exposures[ne:])})
 	}
 	if l.prov == nil {
@@ -228,12 +227,4 @@ func alone(prov []Exposure, i int) bool {
 // sameSwitches reports whether a and b are the same slice (the snapshot's, unchanged).
 func sameSwitches(a, b []ovnstate.LogicalSwitch) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
-}
-
-// sameBindings reports whether a and b are the same map.
-func sameBindings(a, b map[string]ovnstate.PortBinding) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }

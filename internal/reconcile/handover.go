@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"net/netip"
-	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -37,7 +36,7 @@ type handover struct {
 	trigger func(reason string) // asks for the pass that ends a hold
 
 	mu           sync.Mutex
-	prevBindings map[string]ovnstate.PortBinding // the last pass's bindings (its snapshot's, never mutated)
+	prevBindings ovnstate.Bindings // the last pass's bindings (its snapshot's, never modified)
 	// releasedBy holds ports seen unbound right after another chassis held them: between the
 	// source's release and the target's claim a pass can see the port bound nowhere, and
 	// the arrival must still be recognised.
@@ -80,7 +79,7 @@ func (h *handover) apply(d exposure.Desired, st ovnstate.State, me string) (expo
 				departed = append(departed, prev[0])
 			}
 		}
-		if !was && h.prevBindings != nil {
+		if !was && !h.prevBindings.IsZero() {
 			h.arrived(e, me, now)
 		}
 	}
@@ -126,7 +125,8 @@ func (h *handover) apply(d exposure.Desired, st ovnstate.State, me string) (expo
 // at the last pass. The first pass has no last pass: what a restart finds is adopted, not
 // arriving.
 func (h *handover) arrived(e exposure.Exposure, me string, now time.Time) {
-	prev := h.prevBindings[e.Port].Chassis
+	pb, _ := h.prevBindings.Get(e.Port)
+	prev := pb.Chassis
 	if prev == "" {
 		prev = h.releasedBy[e.Port]
 	}
@@ -140,7 +140,7 @@ func (h *handover) arrived(e exposure.Exposure, me string, now time.Time) {
 // chassis and its hold lasts.
 func (h *handover) departure(e exposure.Exposure, st ovnstate.State, me string, now time.Time) (exposure.Exposure, bool) {
 	p := e.Prefix
-	b, ok := st.Bindings[e.Port]
+	b, ok := st.Bindings.Get(e.Port)
 	moving := ok && (b.Chassis != "" && b.Chassis != me || b.RequestedChassis != "" && b.RequestedChassis != me)
 	until, held := h.departing[p]
 	switch {
@@ -176,7 +176,7 @@ func (h *handover) after(d time.Duration) {
 func (h *handover) trackReleases(st ovnstate.State) {
 	now := st.Bindings
 	for port := range h.releasedBy {
-		if b, ok := now[port]; !ok || b.Chassis != "" {
+		if b, ok := now.Get(port); !ok || b.Chassis != "" {
 			delete(h.releasedBy, port)
 		}
 	}
@@ -184,7 +184,7 @@ func (h *handover) trackReleases(st ovnstate.State) {
 		if prev.Chassis == "" {
 			return
 		}
-		if b, ok := now[port]; ok && b.Chassis == "" {
+		if b, ok := now.Get(port); ok && b.Chassis == "" {
 			if h.releasedBy == nil {
 				h.releasedBy = map[string]string{}
 			}
@@ -192,22 +192,15 @@ func (h *handover) trackReleases(st ovnstate.State) {
 		}
 	}
 	switch d := st.BindingsDelta; {
-	case sameMap(now, h.prevBindings):
-	case d != nil && h.prevBindings != nil && sameMap(d.From, h.prevBindings):
+	case now.Same(h.prevBindings):
+	case d != nil && !h.prevBindings.IsZero() && d.From.Same(h.prevBindings):
 		for _, port := range d.Ports {
-			release(port, h.prevBindings[port])
+			prev, _ := h.prevBindings.Get(port)
+			release(port, prev)
 		}
 	default:
-		for port, prev := range h.prevBindings {
+		for port, prev := range h.prevBindings.All() {
 			release(port, prev)
 		}
 	}
-}
-
-// sameMap reports whether a and b are the same map (a State's maps are never modified).
-func sameMap(a, b map[string]ovnstate.PortBinding) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }

@@ -23,7 +23,7 @@ func vmExposed() exposure.Desired {
 }
 
 func boundTo(chassis, requested string) ovnstate.State {
-	return ovnstate.State{Bindings: map[string]ovnstate.PortBinding{"vmM": {LogicalPort: "vmM", Chassis: chassis, RequestedChassis: requested}}}
+	return ovnstate.State{Bindings: ovnstate.NewBindings(map[string]ovnstate.PortBinding{"vmM": {LogicalPort: "vmM", Chassis: chassis, RequestedChassis: requested}})}
 }
 
 type fakeClock struct{ t time.Time }
@@ -84,7 +84,7 @@ func TestHandoverSource(t *testing.T) {
 func TestHandoverDeletedPortWithdrawnAtOnce(t *testing.T) {
 	h, _ := newTestHandover()
 	h.apply(vmExposed(), boundTo("node-a", ""), "node-a")
-	if d, _ := h.apply(exposure.Desired{}, ovnstate.State{Bindings: map[string]ovnstate.PortBinding{}}, "node-a"); announced(d) {
+	if d, _ := h.apply(exposure.Desired{}, ovnstate.State{Bindings: ovnstate.NewBindings(nil)}, "node-a"); announced(d) {
 		t.Error("a deleted port must be withdrawn at once")
 	}
 }
@@ -137,12 +137,12 @@ func TestHandoverTargetKeepsArrivingThroughAFlap(t *testing.T) {
 func BenchmarkHandover10k(b *testing.B) {
 	const n = 10000
 	d := exposure.Desired{}
-	st := ovnstate.State{Bindings: map[string]ovnstate.PortBinding{}}
+	st := ovnstate.State{Bindings: ovnstate.NewBindings(nil)}
 	for i := range n {
 		port := fmt.Sprintf("vm%d", i)
 		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
 		d.Exposures = append(d.Exposures, exposure.Exposure{Prefix: exposure.HostPrefix(a), Kind: exposure.KindVM, Port: port})
-		st.Bindings[port] = ovnstate.PortBinding{LogicalPort: port, Chassis: "node-b"}
+		st.Bindings = st.Bindings.With(port, ovnstate.PortBinding{LogicalPort: port, Chassis: "node-b"})
 	}
 	h, _ := newTestHandover()
 	less := exposure.Desired{Exposures: d.Exposures[:n-1]}
@@ -168,9 +168,8 @@ func applyAmong(h *handover, d exposure.Desired, st ovnstate.State, me string) (
 	}
 	out := exposure.Desired{Exposures: append(slices.Clone(others), d.Exposures...)}
 	slices.SortFunc(out.Exposures, func(a, b exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) })
-	bindings := maps.Clone(st.Bindings)
-	bindings["vmA"] = ovnstate.PortBinding{LogicalPort: "vmA", Chassis: me}
-	bindings["vmZ"] = ovnstate.PortBinding{LogicalPort: "vmZ", Chassis: me}
+	bindings := st.Bindings.With("vmA", ovnstate.PortBinding{LogicalPort: "vmA", Chassis: me}).
+		With("vmZ", ovnstate.PortBinding{LogicalPort: "vmZ", Chassis: me})
 	return h.apply(out, ovnstate.State{Bindings: bindings}, me)
 }
 
@@ -225,23 +224,22 @@ func TestHandoverOnChangedBindingsEqualsWhole(t *testing.T) {
 		whole, clock := newTestHandover()
 		delta, _ := newTestHandover()
 		delta.now = clock.now
-		bindings := map[string]ovnstate.PortBinding{}
+		bindings := ovnstate.NewBindings(nil)
 		for step := range 200 {
 			old := bindings
-			bindings = maps.Clone(old)
 			var ports []string
 			for range 1 + r.IntN(3) {
 				port := fmt.Sprintf("vm%d", r.IntN(8))
 				if r.IntN(6) == 0 {
-					delete(bindings, port)
+					bindings = bindings.Without(port)
 				} else {
-					bindings[port] = ovnstate.PortBinding{LogicalPort: port, Chassis: chassis[r.IntN(3)]}
+					bindings = bindings.With(port, ovnstate.PortBinding{LogicalPort: port, Chassis: chassis[r.IntN(3)]})
 				}
 				ports = append(ports, port)
 			}
 			var d exposure.Desired
-			for _, port := range slices.Sorted(maps.Keys(bindings)) {
-				if bindings[port].Chassis == me {
+			for _, port := range slices.Sorted(maps.Keys(bindings.Map())) {
+				if b, _ := bindings.Get(port); b.Chassis == me {
 					var n int
 					fmt.Sscanf(port, "vm%d", &n)
 					d.Exposures = append(d.Exposures, exposure.Exposure{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(n)}), 32),
