@@ -174,7 +174,7 @@ func FuzzPortIPs(f *testing.F) {
 }
 
 func TestIPv4Only(t *testing.T) {
-	d := Desired{Exposures: []Exposure{
+	d := Desired{Exposures: []*Exposure{
 		{Prefix: netip.MustParsePrefix("10.0.0.1/32")}, {Prefix: netip.MustParsePrefix("2001:db8::1/128")},
 		{Prefix: netip.MustParsePrefix("10.1.0.0/24")}, {Prefix: netip.MustParsePrefix("2001:db8:1::/64")},
 	}, Bridges: []Bridge{{Name: "br-ex"}}}

@@ -30,8 +30,8 @@ type memoLast struct {
 	// works on changed bindings (out has each prefix once: its KindVM exposures are the
 	// provider ports', the rest the routers' part); provFindings their findings, in the
 	// order the ports were visited. The Memo owns prov: nothing handed out shares it.
-	out          []Exposure
-	prov         []Exposure
+	out          []*Exposure
+	prov         []*Exposure
 	provFindings []Finding
 	// dups says that a port name appeared twice among the provider networks' VM ports;
 	// claimedTwice that a prefix was (out then does not show every exposure).
@@ -40,7 +40,7 @@ type memoLast struct {
 	// balancers, tenant networks), sorted, with its findings, what it read besides the
 	// switches and the context (the routers, NB_Global's external_ids, whether SNAT is
 	// known) and the bindings it read: reused while none of them changed.
-	routers         []Exposure
+	routers         []*Exposure
 	routerFindings  []Finding
 	routersOf       []ovnstate.LogicalRouter
 	nbGlobal        map[string]string
@@ -56,7 +56,7 @@ type memoLast struct {
 
 // keepWhole keeps what a whole Compute decided: its result (out, handed out), the provider
 // ports' findings and the routers' part's, and whether a prefix was claimed twice.
-func (m *Memo) keepWhole(c *computer, out []Exposure, provFindings, routerFindings []Finding, claimedTwice bool) {
+func (m *Memo) keepWhole(c *computer, out []*Exposure, provFindings, routerFindings []Finding, claimedTwice bool) {
 	l := &m.last
 	l.out, l.prov, l.provFindings, l.claimedTwice = out, nil, slices.Clone(provFindings), claimedTwice
 	m.keepRouters(c, nil, routerFindings)
@@ -64,7 +64,7 @@ func (m *Memo) keepWhole(c *computer, out []Exposure, provFindings, routerFindin
 
 // keepRouters keeps the routers' part of a Compute (rest, sorted, and its findings) and what
 // it was decided from.
-func (m *Memo) keepRouters(c *computer, rest []Exposure, findings []Finding) {
+func (m *Memo) keepRouters(c *computer, rest []*Exposure, findings []Finding) {
 	l := &m.last
 	l.routers, l.routerFindings = rest, slices.Clone(findings)
 	l.routersOf, l.nbGlobal, l.snatUnknown = c.st.Routers, c.st.NBGlobalExternalIDs, c.st.SNATUnknown
@@ -151,7 +151,7 @@ func (m *Memo) computeChanged(st ovnstate.State, node ovnstate.Identity, policy 
 	if l.prov == nil {
 		// The first Compute on changed bindings since a whole one: the two parts of its
 		// result apart (each prefix is there once).
-		l.prov, l.routers = make([]Exposure, 0, len(l.out)+len(l.out)/8+16), nil
+		l.prov, l.routers = make([]*Exposure, 0, len(l.out)+len(l.out)/8+16), nil
 		for _, e := range l.out {
 			if e.Kind == KindVM {
 				l.prov = append(l.prov, e)
@@ -172,7 +172,9 @@ func (m *Memo) computeChanged(st ovnstate.State, node ovnstate.Identity, policy 
 		}
 	}
 	for _, r := range redos {
-		for _, x := range r.exposures {
+		for k := range r.exposures {
+			// A pointer into the port's new list, which the memo keeps and never writes.
+			x := &r.exposures[k]
 			i, found := slices.BinarySearchFunc(prov, x.Prefix, byPrefix)
 			if found {
 				m.last = memoLast{}
@@ -205,7 +207,7 @@ func (m *Memo) computeChanged(st ovnstate.State, node ovnstate.Identity, policy 
 		c.bindingsRead = map[string]struct{}{}
 		c.routers()
 		l.switchOf = c.switchOf
-		m.keepRouters(c, sortByPrefix(c.exposures), c.findings[routerFindings:])
+		m.keepRouters(c, pointersTo(sortByPrefix(c.exposures)), c.findings[routerFindings:])
 	}
 	var d Desired
 	if d.Exposures = c.dedupe(mergeByPrefix(prov, l.routers)); len(d.Exposures) == 0 {
@@ -216,11 +218,11 @@ func (m *Memo) computeChanged(st ovnstate.State, node ovnstate.Identity, policy 
 	return d, c.findings, true
 }
 
-func byPrefix(e Exposure, p netip.Prefix) int { return ComparePrefix(e.Prefix, p) }
+func byPrefix(e *Exposure, p netip.Prefix) int { return ComparePrefix(e.Prefix, p) }
 
 // alone says whether prov[i]'s prefix is no neighbour's: within a prefix the order of
 // exposures follows the visit, which a splice does not know.
-func alone(prov []Exposure, i int) bool {
+func alone(prov []*Exposure, i int) bool {
 	return !(i > 0 && prov[i-1].Prefix == prov[i].Prefix || i+1 < len(prov) && prov[i+1].Prefix == prov[i].Prefix)
 }
 

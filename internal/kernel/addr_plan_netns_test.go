@@ -38,13 +38,13 @@ func TestAddressEventPassesEqualAFullPass(t *testing.T) {
 	on := map[int]bool{}
 	arriving := map[netip.Prefix]bool{}
 	plan := func() reconcile.Plan {
-		var es []exposure.Exposure
+		var es []*exposure.Exposure
 		for i, e := range pool {
 			if on[i] {
-				es = append(es, e)
+				es = append(es, &e) // a copy: a plan's exposures are never modified
 			}
 		}
-		slices.SortFunc(es, func(x, y exposure.Exposure) int { return exposure.ComparePrefix(x.Prefix, y.Prefix) })
+		slices.SortFunc(es, func(x, y *exposure.Exposure) int { return exposure.ComparePrefix(x.Prefix, y.Prefix) })
 		arr := map[netip.Prefix]bool{}
 		for p := range arriving {
 			arr[p] = true

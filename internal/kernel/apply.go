@@ -85,13 +85,13 @@ func hostAddrs(d exposure.Desired, arriving map[netip.Prefix]bool, noIPv6 bool) 
 
 // onNIC says whether e is an address on the NIC (a host prefix, and not IPv6 on a host
 // without it).
-func onNIC(e exposure.Exposure, noIPv6 bool) bool {
+func onNIC(e *exposure.Exposure, noIPv6 bool) bool {
 	return e.Prefix.IsSingleIP() && !(noIPv6 && e.Prefix.Addr().Is6())
 }
 
 // addrMetric is the metric of e's address: its kind's, or exposure.ArrivingMetric while it
 // arrives with a live migration.
-func addrMetric(e exposure.Exposure, arriving map[netip.Prefix]bool) uint32 {
+func addrMetric(e *exposure.Exposure, arriving map[netip.Prefix]bool) uint32 {
 	if len(arriving) > 0 && arriving[e.Prefix] {
 		return exposure.ArrivingMetric
 	}

@@ -22,7 +22,16 @@ import (
 func incDesired(es ...exposure.Exposure) exposure.Desired {
 	es = slices.Clone(es)
 	slices.SortStableFunc(es, func(a, b exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) })
-	return exposure.Desired{Bridges: []exposure.Bridge{{Name: "br-ex", Physnet: "physnet1"}, {Name: "br-ex2", Physnet: "physnet2"}}, Exposures: es}
+	return exposure.Desired{Bridges: []exposure.Bridge{{Name: "br-ex", Physnet: "physnet1"}, {Name: "br-ex2", Physnet: "physnet2"}}, Exposures: ptrs(es)}
+}
+
+// ptrs returns pointers to es's exposures.
+func ptrs(es []exposure.Exposure) []*exposure.Exposure {
+	out := make([]*exposure.Exposure, len(es))
+	for i := range es {
+		out[i] = &es[i]
+	}
+	return out
 }
 
 func v6VM(addr, bridge, subnetRouter string) exposure.Exposure {

@@ -41,7 +41,7 @@ type handover struct {
 	// source's release and the target's claim a pass can see the port bound nowhere, and
 	// the arrival must still be recognised.
 	releasedBy map[string]string
-	prev       []exposure.Exposure        // what the last pass announced, in prefix order (its VMs are what counts)
+	prev       []*exposure.Exposure       // what the last pass announced, in prefix order (its VMs are what counts)
 	arriving   map[netip.Prefix]time.Time // until when an arrived VM keeps the worse MED
 	departing  map[netip.Prefix]time.Time // until when a departed VM is still announced
 }
@@ -60,7 +60,7 @@ func (h *handover) apply(d exposure.Desired, st ovnstate.State, me string) (expo
 	now := h.now()
 	// The last pass's VM exposures and this one's, both in prefix order, walked side by
 	// side: a pass costs a comparison per VM, not a map of them (10,000 on a busy node).
-	var departed []exposure.Exposure
+	var departed []*exposure.Exposure
 	prev := h.prev
 	for _, e := range d.Exposures {
 		if e.Kind != exposure.KindVM {
@@ -90,7 +90,7 @@ func (h *handover) apply(d exposure.Desired, st ovnstate.State, me string) (expo
 	}
 	// Departures: announced at the last pass, gone now, and the port moving to another
 	// chassis (a deleted port is withdrawn at once).
-	var held []exposure.Exposure
+	var held []*exposure.Exposure
 	for _, e := range departed {
 		if e, ok := h.departure(e, st, me, now); ok {
 			held = append(held, e)
@@ -100,7 +100,7 @@ func (h *handover) apply(d exposure.Desired, st ovnstate.State, me string) (expo
 	if len(held) > 0 {
 		// A new slice: d's may be shared with whoever computed it.
 		out.Exposures = append(slices.Clip(slices.Clone(d.Exposures)), held...)
-		slices.SortFunc(out.Exposures, func(a, b exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) })
+		slices.SortFunc(out.Exposures, func(a, b *exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) })
 	}
 	// A hold outlives a moment without the prefix: OVN can unbind the port on the target
 	// right after the claim (the source's release crossing the target's claim) and bind it
@@ -124,7 +124,7 @@ func (h *handover) apply(d exposure.Desired, st ovnstate.State, me string) (expo
 // arrived starts e's hold when it is newly announced here and was bound to another chassis
 // at the last pass. The first pass has no last pass: what a restart finds is adopted, not
 // arriving.
-func (h *handover) arrived(e exposure.Exposure, me string, now time.Time) {
+func (h *handover) arrived(e *exposure.Exposure, me string, now time.Time) {
 	pb, _ := h.prevBindings.Get(e.Port)
 	prev := pb.Chassis
 	if prev == "" {
@@ -138,7 +138,7 @@ func (h *handover) arrived(e exposure.Exposure, me string, now time.Time) {
 
 // departure returns e as still announced while the VM it was announced for moves to another
 // chassis and its hold lasts.
-func (h *handover) departure(e exposure.Exposure, st ovnstate.State, me string, now time.Time) (exposure.Exposure, bool) {
+func (h *handover) departure(e *exposure.Exposure, st ovnstate.State, me string, now time.Time) (*exposure.Exposure, bool) {
 	p := e.Prefix
 	b, ok := st.Bindings.Get(e.Port)
 	moving := ok && (b.Chassis != "" && b.Chassis != me || b.RequestedChassis != "" && b.RequestedChassis != me)
@@ -157,7 +157,10 @@ func (h *handover) departure(e exposure.Exposure, st ovnstate.State, me string, 
 		return e, false
 	}
 	if !held {
-		e.Reason = "departing with a live migration, announced until the target has taken over: " + e.Reason
+		// A copy: the Exposure is the last pass's, shared with its Desired.
+		c := *e
+		c.Reason = "departing with a live migration, announced until the target has taken over: " + e.Reason
+		e = &c
 	}
 	return e, true
 }

@@ -19,7 +19,7 @@ import (
 var vmPrefix = netip.MustParsePrefix("172.24.4.30/32")
 
 func vmExposed() exposure.Desired {
-	return exposure.Desired{Exposures: []exposure.Exposure{{Prefix: vmPrefix, Kind: exposure.KindVM, Object: "Logical_Switch_Port vmM", Port: "vmM"}}}
+	return exposure.Desired{Exposures: []*exposure.Exposure{{Prefix: vmPrefix, Kind: exposure.KindVM, Object: "Logical_Switch_Port vmM", Port: "vmM"}}}
 }
 
 func boundTo(chassis, requested string) ovnstate.State {
@@ -141,7 +141,7 @@ func BenchmarkHandover10k(b *testing.B) {
 	for i := range n {
 		port := fmt.Sprintf("vm%d", i)
 		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
-		d.Exposures = append(d.Exposures, exposure.Exposure{Prefix: exposure.HostPrefix(a), Kind: exposure.KindVM, Port: port})
+		d.Exposures = append(d.Exposures, &exposure.Exposure{Prefix: exposure.HostPrefix(a), Kind: exposure.KindVM, Port: port})
 		st.Bindings = st.Bindings.With(port, ovnstate.PortBinding{LogicalPort: port, Chassis: "node-b"})
 	}
 	h, _ := newTestHandover()
@@ -161,13 +161,13 @@ func BenchmarkHandover10k(b *testing.B) {
 // (172.24.4.30), VMs before and after it and a floating IP, in prefix order, their bindings
 // added to st.
 func applyAmong(h *handover, d exposure.Desired, st ovnstate.State, me string) (exposure.Desired, map[netip.Prefix]bool) {
-	others := []exposure.Exposure{
+	others := []*exposure.Exposure{
 		{Prefix: netip.MustParsePrefix("172.24.4.10/32"), Kind: exposure.KindVM, Port: "vmA"},
 		{Prefix: netip.MustParsePrefix("172.24.4.20/32"), Kind: exposure.KindFIP, Object: "NAT fip"},
 		{Prefix: netip.MustParsePrefix("172.24.4.50/32"), Kind: exposure.KindVM, Port: "vmZ"},
 	}
 	out := exposure.Desired{Exposures: append(slices.Clone(others), d.Exposures...)}
-	slices.SortFunc(out.Exposures, func(a, b exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) })
+	slices.SortFunc(out.Exposures, func(a, b *exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) })
 	bindings := st.Bindings.With("vmA", ovnstate.PortBinding{LogicalPort: "vmA", Chassis: me}).
 		With("vmZ", ovnstate.PortBinding{LogicalPort: "vmZ", Chassis: me})
 	return h.apply(out, ovnstate.State{Bindings: bindings}, me)
@@ -185,7 +185,7 @@ func TestHandoverAmongOtherExposures(t *testing.T) {
 		if len(d.Exposures) != 3+map[bool]int{true: 1}[want] {
 			t.Errorf("%s: %d exposures, want the 3 others too: %v", what, len(d.Exposures), d.Exposures)
 		}
-		if !slices.IsSortedFunc(d.Exposures, func(a, b exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) }) {
+		if !slices.IsSortedFunc(d.Exposures, func(a, b *exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) }) {
 			t.Errorf("%s: not in prefix order: %v", what, d.Exposures)
 		}
 	}
@@ -242,11 +242,11 @@ func TestHandoverOnChangedBindingsEqualsWhole(t *testing.T) {
 				if b, _ := bindings.Get(port); b.Chassis == me {
 					var n int
 					fmt.Sscanf(port, "vm%d", &n)
-					d.Exposures = append(d.Exposures, exposure.Exposure{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(n)}), 32),
+					d.Exposures = append(d.Exposures, &exposure.Exposure{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(n)}), 32),
 						Kind: exposure.KindVM, Port: port})
 				}
 			}
-			slices.SortFunc(d.Exposures, func(a, b exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) })
+			slices.SortFunc(d.Exposures, func(a, b *exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) })
 			wantD, wantArr := whole.apply(d, ovnstate.State{Bindings: bindings}, me)
 			gotD, gotArr := delta.apply(d, ovnstate.State{Bindings: bindings, BindingsDelta: &ovnstate.BindingsDelta{From: old, Ports: ports}}, me)
 			if diff := cmp.Diff(wantD, gotD, cmpopts.EquateComparable(netip.Prefix{}, netip.Addr{})); diff != "" {
