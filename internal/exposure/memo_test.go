@@ -208,6 +208,10 @@ func memoSequence(m *Memo, seed uint64, steps int, events int, lie bool) (string
 	st, id := memoCloud()
 	var pol Policy
 	hits := 0
+	// Every Desired the Memo handed out, with Compute's equal one: the Memo shares exposures
+	// between passes, and one it handed out must never change.
+	type handed struct{ got, want Desired }
+	var earlier []handed
 	for step := range steps {
 		what := "start"
 		switch {
@@ -231,6 +235,12 @@ func memoSequence(m *Memo, seed uint64, steps int, events int, lie bool) (string
 		}
 		if diff := cmp.Diff(wantF, gotF, cmpAddrs); diff != "" {
 			return fmt.Sprintf("step %d (%s): findings differ (-Compute +Memo):\n%s", step, what, diff), hits
+		}
+		earlier = append(earlier, handed{gotD, wantD})
+	}
+	for step, h := range earlier {
+		if diff := cmp.Diff(h.want, h.got, cmpAddrs); diff != "" {
+			return fmt.Sprintf("the Desired handed out at step %d changed afterwards (-then +now):\n%s", step, diff), hits
 		}
 	}
 	return "", hits

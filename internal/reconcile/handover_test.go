@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -260,5 +261,23 @@ func TestHandoverOnChangedBindingsEqualsWhole(t *testing.T) {
 			}
 			clock.advance(time.Duration(r.IntN(3)) * time.Second)
 		}
+	}
+}
+
+// TestHandoverLeavesHandedOutExposuresAlone: the exposure a departing VM is held with says
+// so in its Reason, on a copy: the last pass's Desired, whose exposures a Memo shares with
+// later passes, stays as it was handed out.
+func TestHandoverLeavesHandedOutExposuresAlone(t *testing.T) {
+	h, _ := newTestHandover()
+	last := vmExposed()
+	reason := last.Exposures[0].Reason
+	h.apply(last, boundTo("node-a", "node-a"), "node-a")
+	d, _ := h.apply(exposure.Desired{}, boundTo("node-a", "node-b"), "node-a")
+	held, ok := d.Lookup(vmPrefix)
+	if !ok || !strings.HasPrefix(held.Reason, "departing") {
+		t.Fatalf("the departing VM is not held (%v) or its reason does not say so: %q", ok, held.Reason)
+	}
+	if got := last.Exposures[0].Reason; got != reason {
+		t.Errorf("the last pass's exposure changed: Reason %q, was %q", got, reason)
 	}
 }
