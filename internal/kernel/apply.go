@@ -121,11 +121,7 @@ func (w *Wirer) Name() string { return WiringName }
 // agent's rules, routes and neighbours back first; otherwise only the difference to what
 // the Wirer installed is applied.
 func (w *Wirer) Apply(ctx context.Context, p reconcile.Plan) (reconcile.Report, error) {
-	sync := w.SyncWiringChanges
-	if p.Full {
-		sync = w.SyncWiring
-	}
-	res, err := sync(ctx, p.Desired, p.RetiredBridges()...)
+	res, err := w.syncWiring(ctx, p.Desired, p.Full, p.RetiredBridges(), false)
 	var r reconcile.Report
 	r.Add("added", len(res.Added))
 	r.Add("removed", len(res.Removed))

@@ -55,7 +55,8 @@ type Wirer struct {
 
 	// items mirrors the rules, routes, neighbours and proxy entries installed on the devices
 	// of devKey (mirror.go); devNames and provDevs, under items.mu, name the devices by
-	// index for the watcher. lastInstalled is the last result's Installed, reused while nothing changes.
+	// index for the watcher. lastInstalled is the last result's Installed, reused while nothing
+	// changes; nil after a pass that did not list it (Apply), until a caller asks again.
 	items         mirror[item, struct{}]
 	devKey        string
 	devNames      map[int]string

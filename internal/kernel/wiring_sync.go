@@ -64,7 +64,7 @@ type wiringBackend interface {
 // neighbours and NDP proxies carrying the agent's protocol there were wired by an earlier
 // run, before the bridge left the mappings, and are removed too.
 func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired, retired ...string) (WiringResult, error) {
-	return w.syncWiring(ctx, d, true, retired)
+	return w.syncWiring(ctx, d, true, retired, true)
 }
 
 // SyncWiringChanges is SyncWiring for a pass driven by an event: it diffs against what the
@@ -73,10 +73,13 @@ func (w *Wirer) SyncWiring(ctx context.Context, d exposure.Desired, retired ...s
 // as at the last pass, it wires only the exposures that differ from the last pass's. The
 // Wirer keeps d.Exposures for that comparison: the caller must not modify them afterwards.
 func (w *Wirer) SyncWiringChanges(ctx context.Context, d exposure.Desired, retired ...string) (WiringResult, error) {
-	return w.syncWiring(ctx, d, false, retired)
+	return w.syncWiring(ctx, d, false, retired, true)
 }
 
-func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, retired []string) (WiringResult, error) {
+// syncWiring is SyncWiring (full) or SyncWiringChanges; report says whether the result
+// lists what is installed (Installed). The pass's Apply does not: it never reads the list,
+// which at 10,000 exposures is 20,000 strings a changed exposure would copy.
+func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, retired []string, report bool) (WiringResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.optsErr != nil {
@@ -169,7 +172,11 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 			prev = w.items.last()
 		}
 		if owned, same, err = w.b.owned(w.opts, devs, gone, prev); err != nil {
-			res.Installed = w.installed(vlans, nil, true)
+			if report {
+				res.Installed = w.installed(vlans, nil, true)
+			} else {
+				w.lastInstalled, w.names = nil, nil
+			}
 			return res, fail(err)
 		}
 		w.items.write(func() {
@@ -250,9 +257,13 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 	}
 	slices.Sort(res.Added)
 	slices.Sort(res.Removed)
-	if readBack && !(same && w.lastInstalled != nil && maps.Equal(vlans, w.lastVLANs)) {
+	switch {
+	case !report:
+		// Formed anew from the mirror when a caller asks for it.
+		w.lastInstalled, w.names = nil, nil
+	case w.lastInstalled == nil || readBack && !(same && maps.Equal(vlans, w.lastVLANs)):
 		res.Installed = w.installed(vlans, owned, true)
-	} else {
+	default:
 		res.Installed = w.installedChanged(addedItems, removedItems)
 	}
 
