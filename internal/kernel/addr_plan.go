@@ -105,7 +105,9 @@ func planDelta(old, cur []*exposure.Exposure, oldArr, curArr map[netip.Prefix]bo
 			}
 			j++
 		default:
-			if e := cur[j]; onNIC(e, noIPv6) {
+			// The same exposure (a Memo shares those of the ports that did not change) has
+			// the same metric unless an arrival changes it.
+			if e := cur[j]; (e != old[i] || len(oldArr)+len(curArr) > 0) && onNIC(e, noIPv6) {
 				if m := addrMetric(e, curArr); m != addrMetric(old[i], oldArr) {
 					change = append(change, HostAddr{Addr: e.Prefix.Addr(), Metric: m})
 				}
@@ -132,6 +134,8 @@ func walkOrder(old, cur []*exposure.Exposure, i, j int) int {
 		return 1
 	case j == len(cur):
 		return -1
+	case old[i] == cur[j]:
+		return 0 // the same exposure, shared between the two plans
 	default:
 		return exposure.ComparePrefix(old[i].Prefix, cur[j].Prefix)
 	}

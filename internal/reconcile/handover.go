@@ -67,7 +67,8 @@ func (h *handover) apply(d exposure.Desired, st ovnstate.State, me string) (expo
 			continue
 		}
 		was := false
-		for ; len(prev) > 0 && exposure.ComparePrefix(prev[0].Prefix, e.Prefix) <= 0; prev = prev[1:] {
+		// prev[0] == e: the same exposure, which a Memo shares between passes.
+		for ; len(prev) > 0 && (prev[0] == e || exposure.ComparePrefix(prev[0].Prefix, e.Prefix) <= 0); prev = prev[1:] {
 			switch {
 			case prev[0].Kind != exposure.KindVM:
 			case prev[0].Prefix == e.Prefix:
