@@ -2,7 +2,6 @@ package exposure
 
 import (
 	"fmt"
-	"maps"
 	"testing"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
@@ -41,7 +40,7 @@ func state10k() ovnstate.State {
 		}
 		bindings[name] = ovnstate.PortBinding{LogicalPort: name, Chassis: ch}
 	}
-	return ovnstate.State{Switches: []ovnstate.LogicalSwitch{ls}, Bindings: bindings}
+	return ovnstate.State{Switches: []ovnstate.LogicalSwitch{ls}, Bindings: ovnstate.NewBindings(bindings)}
 }
 
 // BenchmarkMemoCompute10kOneChanged is BenchmarkCompute10k through a Memo, as the reconcile
@@ -73,8 +72,7 @@ func BenchmarkMemoCompute10kOneChangedDelta(b *testing.B) {
 // turn, with the delta from the other one when delta is set.
 func benchOneChanged(b *testing.B, m *Memo, st ovnstate.State, delta bool) {
 	away := st.Bindings
-	here := maps.Clone(away)
-	here["vm00001"] = ovnstate.PortBinding{LogicalPort: "vm00001", Chassis: "compute-0"}
+	here := away.With("vm00001", ovnstate.PortBinding{LogicalPort: "vm00001", Chassis: "compute-0"})
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -91,8 +91,11 @@ type Bridge struct {
 
 // Desired is everything this node must advertise and wire, deterministic for a given input.
 type Desired struct {
-	// Exposures sorted by prefix, then kind; a prefix appears once.
-	Exposures []Exposure
+	// Exposures sorted by prefix, then kind; a prefix appears once. The Exposures pointed to
+	// are shared between Desireds (a Memo's pass reuses those of the ports that did not
+	// change, so that a pass copies 10,000 pointers rather than 10,000 exposures) and are
+	// never modified: copy one to change it.
+	Exposures []*Exposure
 	// Bridges are this node's provider bridges, sorted by name.
 	Bridges []Bridge
 }
@@ -110,8 +113,8 @@ func (d Desired) Addrs() []netip.Addr {
 }
 
 // Subnets returns the exposures that are whole subnets (tenant subnet method), sorted.
-func (d Desired) Subnets() []Exposure {
-	var out []Exposure
+func (d Desired) Subnets() []*Exposure {
+	var out []*Exposure
 	for _, e := range d.Exposures {
 		if !e.Prefix.IsSingleIP() {
 			out = append(out, e)
@@ -122,11 +125,11 @@ func (d Desired) Subnets() []Exposure {
 
 // Lookup returns the exposure of prefix, if any.
 func (d Desired) Lookup(p netip.Prefix) (Exposure, bool) {
-	i, ok := slices.BinarySearchFunc(d.Exposures, p, func(e Exposure, p netip.Prefix) int { return ComparePrefix(e.Prefix, p) })
+	i, ok := slices.BinarySearchFunc(d.Exposures, p, byPrefix)
 	if !ok {
 		return Exposure{}, false
 	}
-	return d.Exposures[i], true
+	return *d.Exposures[i], true
 }
 
 // ComparePrefix orders prefixes by address, then prefix length: the order of Desired.Exposures.
@@ -146,7 +149,7 @@ func HostPrefix(a netip.Addr) netip.Prefix {
 // IPv6 address or route the agent asked for would fail.
 func (d Desired) IPv4Only() Desired {
 	out := d
-	out.Exposures = make([]Exposure, 0, len(d.Exposures))
+	out.Exposures = make([]*Exposure, 0, len(d.Exposures))
 	for _, e := range d.Exposures {
 		if e.Prefix.Addr().Is4() {
 			out.Exposures = append(out.Exposures, e)

@@ -39,7 +39,7 @@ func Explain(st ovnstate.State, node ovnstate.Identity, policy Policy, addr neti
 	d, findings := c.run()
 	for i := range d.Exposures {
 		if d.Exposures[i].Prefix.Contains(addr) {
-			e := d.Exposures[i]
+			e := *d.Exposures[i]
 			if ex.Exposed == nil || e.Prefix.Bits() > ex.Exposed.Prefix.Bits() {
 				ex.Exposed = &e
 			}

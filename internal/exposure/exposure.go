@@ -178,7 +178,7 @@ func (c *computer) run() (Desired, []Finding) {
 	c.routers()
 	routerFindings := len(c.findings)
 	var d Desired
-	d.Exposures = c.dedupe(sortByPrefix(c.exposures))
+	d.Exposures = c.dedupe(pointersTo(sortByPrefix(c.exposures)))
 	if c.memo != nil {
 		c.memo.keepWhole(c, d.Exposures, c.findings[refused:provFindings], c.findings[provFindings:routerFindings],
 			len(c.findings) > routerFindings)
@@ -231,14 +231,23 @@ func sortByPrefix(in []Exposure) []Exposure {
 	return in
 }
 
+// pointersTo returns pointers to in's exposures, in order: in is never written afterwards.
+func pointersTo(in []Exposure) []*Exposure {
+	out := make([]*Exposure, len(in))
+	for i := range in {
+		out[i] = &in[i]
+	}
+	return out
+}
+
 // mergeByPrefix merges two lists sorted by prefix into a new one, a's first within a prefix.
 // b is the short one in a Memo's pass (routers, floating IPs: tens; a is the VMs: thousands),
 // so a is copied in runs, each found by a binary search.
-func mergeByPrefix(a, b []Exposure) []Exposure {
-	out := make([]Exposure, 0, len(a)+len(b))
+func mergeByPrefix(a, b []*Exposure) []*Exposure {
+	out := make([]*Exposure, 0, len(a)+len(b))
 	for _, e := range b {
 		// a's exposures up to e's prefix, included: a's go first within a prefix.
-		n, _ := slices.BinarySearchFunc(a, e.Prefix, func(x Exposure, p netip.Prefix) int {
+		n, _ := slices.BinarySearchFunc(a, e.Prefix, func(x *Exposure, p netip.Prefix) int {
 			if ComparePrefix(x.Prefix, p) <= 0 {
 				return -1
 			}
@@ -294,7 +303,7 @@ func (c *computer) binding(port string) (ovnstate.PortBinding, bool) {
 	if c.bindingsRead != nil {
 		c.bindingsRead[port] = struct{}{}
 	}
-	b, ok := c.st.Bindings[port]
+	b, ok := c.st.Bindings.Get(port)
 	return b, ok
 }
 
@@ -339,7 +348,7 @@ func (c *computer) finding(reason Reason, object string, prefixes []netip.Prefix
 // dedupe keeps the first claim of a prefix (sorted by prefix; within a prefix, in the
 // order the rules ran) and reports any other object claiming it: advertising it once is
 // right, hiding the conflict is not.
-func (c *computer) dedupe(in []Exposure) []Exposure {
+func (c *computer) dedupe(in []*Exposure) []*Exposure {
 	// Up to the first prefix claimed twice, in is already its own result.
 	first := len(in)
 	for i := 1; i < len(in); i++ {

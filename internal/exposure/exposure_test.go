@@ -21,12 +21,12 @@ func vm(name string, addrs ...string) ovnstate.LogicalSwitchPort {
 	return ovnstate.LogicalSwitchPort{Name: name, Addresses: addrs}
 }
 
-func bound(ports map[string]string) map[string]ovnstate.PortBinding {
+func bound(ports map[string]string) ovnstate.Bindings {
 	m := map[string]ovnstate.PortBinding{}
 	for p, ch := range ports {
 		m[p] = ovnstate.PortBinding{LogicalPort: p, Chassis: ch}
 	}
-	return m
+	return ovnstate.NewBindings(m)
 }
 
 func TestComputeProviderVMPorts(t *testing.T) {
@@ -174,7 +174,7 @@ func FuzzPortIPs(f *testing.F) {
 }
 
 func TestIPv4Only(t *testing.T) {
-	d := Desired{Exposures: []Exposure{
+	d := Desired{Exposures: []*Exposure{
 		{Prefix: netip.MustParsePrefix("10.0.0.1/32")}, {Prefix: netip.MustParsePrefix("2001:db8::1/128")},
 		{Prefix: netip.MustParsePrefix("10.1.0.0/24")}, {Prefix: netip.MustParsePrefix("2001:db8:1::/64")},
 	}, Bridges: []Bridge{{Name: "br-ex"}}}

@@ -49,8 +49,8 @@ func FuzzCompute(f *testing.F) {
 			ExternalIDs: map[string]string{"neutron:cidrs": cidrs}})
 		c.sw("public").Ports = append(c.sw("public").Ports, ovnstate.LogicalSwitchPort{Name: "vmP", Addresses: []string{addresses},
 			ExternalIDs: map[string]string{"neutron:cidrs": cidrs}})
-		c.st.Bindings["vmA"] = ovnstate.PortBinding{LogicalPort: "vmA", Chassis: "compute-0"}
-		c.st.Bindings["vmP"] = ovnstate.PortBinding{LogicalPort: "vmP", Chassis: "compute-0"}
+		c.st.Bindings = c.st.Bindings.With("vmA", ovnstate.PortBinding{LogicalPort: "vmA", Chassis: "compute-0"})
+		c.st.Bindings = c.st.Bindings.With("vmP", ovnstate.PortBinding{LogicalPort: "vmP", Chassis: "compute-0"})
 		r := c.router("router1")
 		r.Ports[1].Networks = append(r.Ports[1].Networks, network)
 		r.NAT = append(r.NAT, ovnstate.NAT{Type: "dnat_and_snat", ExternalIP: fip, LogicalPort: "vmA", ExternalMAC: "x"},

@@ -154,7 +154,7 @@ func TestOverlapRefusesTheCoveringSubnetOnly(t *testing.T) {
 			{Name: "gw-" + name, MAC: "fa:16:3e:00:01:0" + string(rune('1'+i)), Networks: []string{"172.24.4.1" + string(rune('1'+i)) + "/24"}},
 			{Name: "in-" + name, MAC: "fa:16:3e:00:02:01", Networks: []string{n}},
 		}})
-		c.st.Bindings["cr-gw-"+name] = ovnstate.PortBinding{LogicalPort: "cr-gw-" + name, Type: "chassisredirect", Chassis: me}
+		c.st.Bindings = c.st.Bindings.With("cr-gw-"+name, ovnstate.PortBinding{LogicalPort: "cr-gw-" + name, Type: "chassisredirect", Chassis: me})
 	}
 	tenantNetworks(c, "10.0.0.1/8")
 	d, findings := Compute(c.st, node, Policy{TenantNetworks: true, TenantMethod: TenantSubnet})

@@ -131,7 +131,7 @@ func (m *Memo) providerPort(c *computer, ls *ovnstate.LogicalSwitch, pn provider
 		c.providerPort(ls, pn, p)
 		return
 	}
-	b, bound := c.st.Bindings[p.Name]
+	b, bound := c.st.Bindings.Get(p.Name)
 	if e != nil && e.seen >= m.since && m.samePort(e, ls.Name, pn, p, b, bound) {
 		c.exposures = append(c.exposures, e.exposures...)
 		c.findings = append(c.findings, e.findings...)

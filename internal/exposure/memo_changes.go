@@ -2,7 +2,6 @@ package exposure
 
 import (
 	"net/netip"
-	"reflect"
 	"slices"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
@@ -24,15 +23,15 @@ import (
 // memoLast is what the last Compute kept for the next one to work on changed bindings alone.
 type memoLast struct {
 	valid    bool
-	switches []ovnstate.LogicalSwitch        // the State's, by identity
-	bindings map[string]ovnstate.PortBinding // the State's, by identity
+	switches []ovnstate.LogicalSwitch // the State's, by identity
+	bindings ovnstate.Bindings        // the State's, by identity
 	// out is the last whole Compute's result (handed out: read only). prov are the
 	// provider ports' exposures, sorted by prefix, taken from out by the first Compute that
 	// works on changed bindings (out has each prefix once: its KindVM exposures are the
 	// provider ports', the rest the routers' part); provFindings their findings, in the
 	// order the ports were visited. The Memo owns prov: nothing handed out shares it.
-	out          []Exposure
-	prov         []Exposure
+	out          []*Exposure
+	prov         []*Exposure
 	provFindings []Finding
 	// dups says that a port name appeared twice among the provider networks' VM ports;
 	// claimedTwice that a prefix was (out then does not show every exposure).
@@ -41,7 +40,7 @@ type memoLast struct {
 	// balancers, tenant networks), sorted, with its findings, what it read besides the
 	// switches and the context (the routers, NB_Global's external_ids, whether SNAT is
 	// known) and the bindings it read: reused while none of them changed.
-	routers         []Exposure
+	routers         []*Exposure
 	routerFindings  []Finding
 	routersOf       []ovnstate.LogicalRouter
 	nbGlobal        map[string]string
@@ -57,7 +56,7 @@ type memoLast struct {
 
 // keepWhole keeps what a whole Compute decided: its result (out, handed out), the provider
 // ports' findings and the routers' part's, and whether a prefix was claimed twice.
-func (m *Memo) keepWhole(c *computer, out []Exposure, provFindings, routerFindings []Finding, claimedTwice bool) {
+func (m *Memo) keepWhole(c *computer, out []*Exposure, provFindings, routerFindings []Finding, claimedTwice bool) {
 	l := &m.last
 	l.out, l.prov, l.provFindings, l.claimedTwice = out, nil, slices.Clone(provFindings), claimedTwice
 	m.keepRouters(c, nil, routerFindings)
@@ -65,7 +64,7 @@ func (m *Memo) keepWhole(c *computer, out []Exposure, provFindings, routerFindin
 
 // keepRouters keeps the routers' part of a Compute (rest, sorted, and its findings) and what
 // it was decided from.
-func (m *Memo) keepRouters(c *computer, rest []Exposure, findings []Finding) {
+func (m *Memo) keepRouters(c *computer, rest []*Exposure, findings []Finding) {
 	l := &m.last
 	l.routers, l.routerFindings = rest, slices.Clone(findings)
 	l.routersOf, l.nbGlobal, l.snatUnknown = c.st.Routers, c.st.NBGlobalExternalIDs, c.st.SNATUnknown
@@ -102,9 +101,9 @@ func (m *Memo) changedPorts(st ovnstate.State) (ports []string, ok bool) {
 	switch {
 	case !l.valid || l.dups || l.claimedTwice || !sameSwitches(st.Switches, l.switches):
 		return nil, false
-	case sameBindings(st.Bindings, l.bindings):
+	case st.Bindings.Same(l.bindings):
 		return nil, true
-	case st.BindingsDelta != nil && sameBindings(st.BindingsDelta.From, l.bindings):
+	case st.BindingsDelta != nil && st.BindingsDelta.From.Same(l.bindings):
 		return st.BindingsDelta.Ports, true
 	}
 	return nil, false
@@ -146,13 +145,13 @@ func (m *Memo) computeChanged(st ovnstate.State, node ovnstate.Identity, policy 
 		if len(c.findings) > 0 || len(e.findings) > 0 {
 			return Desired{}, nil, false
 		}
-		b, bound := st.Bindings[name]
+		b, bound := st.Bindings.Get(name)
 		redos = append(redos, redo{e: e, b: b, bound: bound, exposures: slices.Clone(c.exposures[ne:])})
 	}
 	if l.prov == nil {
 		// The first Compute on changed bindings since a whole one: the two parts of its
 		// result apart (each prefix is there once).
-		l.prov, l.routers = make([]Exposure, 0, len(l.out)+len(l.out)/8+16), nil
+		l.prov, l.routers = make([]*Exposure, 0, len(l.out)+len(l.out)/8+16), nil
 		for _, e := range l.out {
 			if e.Kind == KindVM {
 				l.prov = append(l.prov, e)
@@ -173,7 +172,9 @@ func (m *Memo) computeChanged(st ovnstate.State, node ovnstate.Identity, policy 
 		}
 	}
 	for _, r := range redos {
-		for _, x := range r.exposures {
+		for k := range r.exposures {
+			// A pointer into the port's new list, which the memo keeps and never writes.
+			x := &r.exposures[k]
 			i, found := slices.BinarySearchFunc(prov, x.Prefix, byPrefix)
 			if found {
 				m.last = memoLast{}
@@ -206,7 +207,7 @@ func (m *Memo) computeChanged(st ovnstate.State, node ovnstate.Identity, policy 
 		c.bindingsRead = map[string]struct{}{}
 		c.routers()
 		l.switchOf = c.switchOf
-		m.keepRouters(c, sortByPrefix(c.exposures), c.findings[routerFindings:])
+		m.keepRouters(c, pointersTo(sortByPrefix(c.exposures)), c.findings[routerFindings:])
 	}
 	var d Desired
 	if d.Exposures = c.dedupe(mergeByPrefix(prov, l.routers)); len(d.Exposures) == 0 {
@@ -217,23 +218,15 @@ func (m *Memo) computeChanged(st ovnstate.State, node ovnstate.Identity, policy 
 	return d, c.findings, true
 }
 
-func byPrefix(e Exposure, p netip.Prefix) int { return ComparePrefix(e.Prefix, p) }
+func byPrefix(e *Exposure, p netip.Prefix) int { return ComparePrefix(e.Prefix, p) }
 
 // alone says whether prov[i]'s prefix is no neighbour's: within a prefix the order of
 // exposures follows the visit, which a splice does not know.
-func alone(prov []Exposure, i int) bool {
+func alone(prov []*Exposure, i int) bool {
 	return !(i > 0 && prov[i-1].Prefix == prov[i].Prefix || i+1 < len(prov) && prov[i+1].Prefix == prov[i].Prefix)
 }
 
 // sameSwitches reports whether a and b are the same slice (the snapshot's, unchanged).
 func sameSwitches(a, b []ovnstate.LogicalSwitch) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
-}
-
-// sameBindings reports whether a and b are the same map.
-func sameBindings(a, b map[string]ovnstate.PortBinding) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }

@@ -44,7 +44,7 @@ func cloneState(st ovnstate.State) ovnstate.State {
 	for i := range out.Routers {
 		out.Routers[i].Ports = slices.Clone(out.Routers[i].Ports)
 	}
-	out.Bindings = maps.Clone(st.Bindings)
+	out.Bindings = ovnstate.NewBindings(st.Bindings.Map())
 	out.BindingsDelta = nil
 	return out
 }
@@ -56,7 +56,7 @@ func cloneState(st ovnstate.State) ovnstate.State {
 func memoBindingEvent(r *rand.Rand, st *ovnstate.State, lie bool) string {
 	chassis := []string{me, "compute-1", ""}
 	old := st.Bindings
-	nb := maps.Clone(old)
+	nb := old
 	var names []string
 	for range 1 + r.IntN(3) {
 		sw := st.Switches[r.IntN(len(st.Switches))]
@@ -67,15 +67,15 @@ func memoBindingEvent(r *rand.Rand, st *ovnstate.State, lie bool) string {
 		b := ovnstate.PortBinding{LogicalPort: name, Chassis: chassis[r.IntN(3)]}
 		switch r.IntN(6) {
 		case 0:
-			delete(nb, name)
+			nb = nb.Without(name)
 		case 1:
 			b.RequestedChassis = chassis[r.IntN(3)]
-			nb[name] = b
+			nb = nb.With(name, b)
 		case 2:
 			name = "cr-lrp-gw"
-			nb[name] = ovnstate.PortBinding{LogicalPort: name, Type: "chassisredirect", Chassis: chassis[r.IntN(3)]}
+			nb = nb.With(name, ovnstate.PortBinding{LogicalPort: name, Type: "chassisredirect", Chassis: chassis[r.IntN(3)]})
 		default:
-			nb[name] = b
+			nb = nb.With(name, b)
 		}
 		names = append(names, name)
 	}
@@ -123,10 +123,10 @@ func memoStep(r *rand.Rand, st *ovnstate.State, id *ovnstate.Identity, pol *Poli
 			case 1:
 				b.AdditionalChassis = []string{chassis[r.IntN(3)]}
 			case 2:
-				delete(st.Bindings, p.Name)
+				st.Bindings = st.Bindings.Without(p.Name)
 				return "binding of " + p.Name + " deleted"
 			}
-			st.Bindings[p.Name] = b
+			st.Bindings = st.Bindings.With(p.Name, b)
 			return "binding of " + p.Name
 		}
 	case 5: // a new port, sometimes named like one on another switch
@@ -135,7 +135,7 @@ func memoStep(r *rand.Rand, st *ovnstate.State, id *ovnstate.Identity, pol *Poli
 			name = "vm-p1"
 		}
 		sw.Ports = append(sw.Ports, vm(name, addrs[r.IntN(len(addrs))]))
-		st.Bindings[name] = ovnstate.PortBinding{LogicalPort: name, Chassis: chassis[r.IntN(3)]}
+		st.Bindings = st.Bindings.With(name, ovnstate.PortBinding{LogicalPort: name, Chassis: chassis[r.IntN(3)]})
 		return "port " + name + " added to " + sw.Name
 	case 6: // a port deleted
 		if len(vms) > 0 {
@@ -208,6 +208,10 @@ func memoSequence(m *Memo, seed uint64, steps int, events int, lie bool) (string
 	st, id := memoCloud()
 	var pol Policy
 	hits := 0
+	// Every Desired the Memo handed out, with Compute's equal one: the Memo shares exposures
+	// between passes, and one it handed out must never change.
+	type handed struct{ got, want Desired }
+	var earlier []handed
 	for step := range steps {
 		what := "start"
 		switch {
@@ -231,6 +235,12 @@ func memoSequence(m *Memo, seed uint64, steps int, events int, lie bool) (string
 		}
 		if diff := cmp.Diff(wantF, gotF, cmpAddrs); diff != "" {
 			return fmt.Sprintf("step %d (%s): findings differ (-Compute +Memo):\n%s", step, what, diff), hits
+		}
+		earlier = append(earlier, handed{gotD, wantD})
+	}
+	for step, h := range earlier {
+		if diff := cmp.Diff(h.want, h.got, cmpAddrs); diff != "" {
+			return fmt.Sprintf("the Desired handed out at step %d changed afterwards (-then +now):\n%s", step, diff), hits
 		}
 	}
 	return "", hits

@@ -17,7 +17,7 @@ import (
 type cloud struct{ st ovnstate.State }
 
 func newCloud() *cloud {
-	c := &cloud{st: ovnstate.State{Bindings: map[string]ovnstate.PortBinding{}}}
+	c := &cloud{st: ovnstate.State{Bindings: ovnstate.NewBindings(nil)}}
 	c.st.Switches = []ovnstate.LogicalSwitch{
 		{Name: "public", Ports: []ovnstate.LogicalSwitchPort{localnet("physnet1"), routerLSP("public-router1", "lrp-gw")}},
 		{Name: "private", Ports: []ovnstate.LogicalSwitchPort{routerLSP("private-router1", "lrp-priv")}},
@@ -34,7 +34,7 @@ func routerLSP(name, lrp string) ovnstate.LogicalSwitchPort {
 }
 
 func (c *cloud) gatewayOn(chassis string) *cloud {
-	c.st.Bindings["cr-lrp-gw"] = ovnstate.PortBinding{LogicalPort: "cr-lrp-gw", Type: "chassisredirect", Chassis: chassis}
+	c.st.Bindings = c.st.Bindings.With("cr-lrp-gw", ovnstate.PortBinding{LogicalPort: "cr-lrp-gw", Type: "chassisredirect", Chassis: chassis})
 	return c
 }
 
@@ -60,7 +60,7 @@ func (c *cloud) router(name string) *ovnstate.LogicalRouter {
 func (c *cloud) vm(ls, name, chassis string, addrs ...string) *cloud {
 	s := c.sw(ls)
 	s.Ports = append(s.Ports, vm(name, "fa:16:3e:aa:00:01 "+strings.Join(addrs, " ")))
-	c.st.Bindings[name] = ovnstate.PortBinding{LogicalPort: name, Chassis: chassis}
+	c.st.Bindings = c.st.Bindings.With(name, ovnstate.PortBinding{LogicalPort: name, Chassis: chassis})
 	return c
 }
 
@@ -264,7 +264,7 @@ func TestComputeRouterCases(t *testing.T) {
 					{Name: "lrp-gw2", MAC: "fa:16:3e:00:00:03", Networks: []string{"172.24.4.2/24"}},
 					{Name: "lrp-priv2", MAC: "fa:16:3e:00:00:04", Networks: []string{"10.0.0.1/25"}},
 				}})
-				c.st.Bindings["cr-lrp-gw2"] = ovnstate.PortBinding{LogicalPort: "cr-lrp-gw2", Type: "chassisredirect", Chassis: other}
+				c.st.Bindings = c.st.Bindings.With("cr-lrp-gw2", ovnstate.PortBinding{LogicalPort: "cr-lrp-gw2", Type: "chassisredirect", Chassis: other})
 				return c
 			}(),
 			policy: Policy{TenantNetworks: true, TenantMethod: TenantSubnet},
@@ -317,9 +317,9 @@ func TestComputeRouterCases(t *testing.T) {
 			name: "live migration: only the binding's main chassis advertises",
 			cloud: func() *cloud {
 				c := newCloud().vm("public", "vmM", other, "172.24.4.20")
-				b := c.st.Bindings["vmM"]
+				b, _ := c.st.Bindings.Get("vmM")
 				b.AdditionalChassis = []string{me}
-				c.st.Bindings["vmM"] = b
+				c.st.Bindings = c.st.Bindings.With("vmM", b)
 				return c
 			}(),
 		},
@@ -329,7 +329,7 @@ func TestComputeRouterCases(t *testing.T) {
 				c := newCloud()
 				c.sw("public").Ports = append(c.sw("public").Ports, ovnstate.LogicalSwitchPort{Name: "vip1", Type: "virtual",
 					Options: map[string]string{"virtual-ip": "172.24.4.99", "virtual-parents": "vmA"}})
-				c.st.Bindings["vip1"] = ovnstate.PortBinding{LogicalPort: "vip1", Type: "virtual", Chassis: me}
+				c.st.Bindings = c.st.Bindings.With("vip1", ovnstate.PortBinding{LogicalPort: "vip1", Type: "virtual", Chassis: me})
 				return c
 			}(),
 			want: []string{"172.24.4.99/32 vm br-ex"},
@@ -340,7 +340,7 @@ func TestComputeRouterCases(t *testing.T) {
 				c := newCloud()
 				c.sw("public").Ports = append(c.sw("public").Ports, ovnstate.LogicalSwitchPort{Name: "vmU", Addresses: []string{"unknown"},
 					ExternalIDs: map[string]string{"neutron:cidrs": "172.24.4.33/24 2001:db8:4::33/64"}})
-				c.st.Bindings["vmU"] = ovnstate.PortBinding{LogicalPort: "vmU", Chassis: me}
+				c.st.Bindings = c.st.Bindings.With("vmU", ovnstate.PortBinding{LogicalPort: "vmU", Chassis: me})
 				return c
 			}(),
 			want: []string{"172.24.4.33/32 vm br-ex", "2001:db8:4::33/128 vm br-ex"},
@@ -373,9 +373,9 @@ func TestComputeRouterCases(t *testing.T) {
 
 func TestLiveMigrationExactlyOneNodeAdvertises(t *testing.T) {
 	c := newCloud().vm("public", "vmM", "compute-0", "172.24.4.20")
-	b := c.st.Bindings["vmM"]
+	b, _ := c.st.Bindings.Get("vmM")
 	b.AdditionalChassis = []string{"compute-1"}
-	c.st.Bindings["vmM"] = b
+	c.st.Bindings = c.st.Bindings.With("vmM", b)
 	count := 0
 	for _, ch := range []string{"compute-0", "compute-1"} {
 		n := ovnstate.Identity{Chassis: ch, BridgeMappings: node.BridgeMappings}
@@ -426,9 +426,9 @@ func TestMigrationSourceLeavesBeforeTheBindingMoves(t *testing.T) {
 		want      int
 	}{{"", 1}, {"compute-0", 1}, {"compute-1", 0}} {
 		c := newCloud().vm("public", "vmM", "compute-0", "172.24.4.20")
-		b := c.st.Bindings["vmM"]
+		b, _ := c.st.Bindings.Get("vmM")
 		b.RequestedChassis = tc.requested
-		c.st.Bindings["vmM"] = b
+		c.st.Bindings = c.st.Bindings.With("vmM", b)
 		d, _ := Compute(c.st, node, Policy{})
 		if got := len(d.Addrs()); got != tc.want {
 			t.Errorf("bound here, requested-chassis %q: %d addresses exposed, want %d", tc.requested, got, tc.want)
@@ -436,9 +436,9 @@ func TestMigrationSourceLeavesBeforeTheBindingMoves(t *testing.T) {
 	}
 	ex := Explain(func() ovnstate.State {
 		c := newCloud().vm("public", "vmM", "compute-0", "172.24.4.20")
-		b := c.st.Bindings["vmM"]
+		b, _ := c.st.Bindings.Get("vmM")
 		b.RequestedChassis = "compute-1"
-		c.st.Bindings["vmM"] = b
+		c.st.Bindings = c.st.Bindings.With("vmM", b)
 		return c.st
 	}(), node, Policy{}, netip.MustParseAddr("172.24.4.20"))
 	if len(ex.Decisions) != 1 || !strings.Contains(ex.Decisions[0].Reason, "requested-chassis now names compute-1") {

@@ -17,14 +17,14 @@ import (
 // whole wanted set and diffing it against the mirror cost more than the rest of the pass.
 type addrPlan struct {
 	ok        bool
-	exposures []exposure.Exposure
+	exposures []*exposure.Exposure
 	arriving  map[netip.Prefix]bool
 	noIPv6    bool
 }
 
 // remember keeps the plan Apply just applied, as the base of the next event's pass when
 // clean (no error); otherwise the next pass diffs its whole plan.
-func (a *Applier) remember(exps []exposure.Exposure, arriving map[netip.Prefix]bool, noIPv6, clean bool) {
+func (a *Applier) remember(exps []*exposure.Exposure, arriving map[netip.Prefix]bool, noIPv6, clean bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.planned = addrPlan{ok: clean, exposures: exps, arriving: arriving, noIPv6: noIPv6}
@@ -39,7 +39,7 @@ func (a *Applier) remember(exps []exposure.Exposure, arriving map[netip.Prefix]b
 // it cannot say (no such plan, the mirror dropped, IPv6 turned off or on, a plan out of
 // order, an address the NIC cannot hold): the caller then diffs the whole plan. The Result
 // has no Installed: Apply does not report it.
-func (a *Applier) syncPlanChanges(ctx context.Context, exps []exposure.Exposure, arriving map[netip.Prefix]bool, noIPv6 bool) (res Result, ok bool, err error) {
+func (a *Applier) syncPlanChanges(ctx context.Context, exps []*exposure.Exposure, arriving map[netip.Prefix]bool, noIPv6 bool) (res Result, ok bool, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	last := a.planned
@@ -79,7 +79,7 @@ func (a *Applier) syncPlanChanges(ctx context.Context, exps []exposure.Exposure,
 // new one wants with another metric or anew (change), both sorted. ok is false when either
 // is not strictly in prefix order, or an address is one the NIC cannot hold (SyncChanges
 // then says why).
-func planDelta(old, cur []exposure.Exposure, oldArr, curArr map[netip.Prefix]bool, noIPv6 bool) (stale []netip.Addr, change []HostAddr, ok bool) {
+func planDelta(old, cur []*exposure.Exposure, oldArr, curArr map[netip.Prefix]bool, noIPv6 bool) (stale []netip.Addr, change []HostAddr, ok bool) {
 	if len(old) == len(cur) && len(old) > 0 && &old[0] == &cur[0] && len(oldArr) == 0 && len(curArr) == 0 {
 		return nil, nil, true // the same plan again
 	}
@@ -105,7 +105,9 @@ func planDelta(old, cur []exposure.Exposure, oldArr, curArr map[netip.Prefix]boo
 			}
 			j++
 		default:
-			if e := cur[j]; onNIC(e, noIPv6) {
+			// The same exposure (a Memo shares those of the ports that did not change) has
+			// the same metric unless an arrival changes it.
+			if e := cur[j]; (e != old[i] || len(oldArr)+len(curArr) > 0) && onNIC(e, noIPv6) {
 				if m := addrMetric(e, curArr); m != addrMetric(old[i], oldArr) {
 					change = append(change, HostAddr{Addr: e.Prefix.Addr(), Metric: m})
 				}
@@ -126,12 +128,14 @@ func nicHostAddr(ip netip.Addr) bool {
 // walkOrder is the step of a merge walk over two lists of exposures sorted by prefix, at
 // old[i] and cur[j]: -1 when old's comes first (or cur is done), 1 when cur's does (or old is
 // done), 0 for the same prefix.
-func walkOrder(old, cur []exposure.Exposure, i, j int) int {
+func walkOrder(old, cur []*exposure.Exposure, i, j int) int {
 	switch {
 	case i == len(old):
 		return 1
 	case j == len(cur):
 		return -1
+	case old[i] == cur[j]:
+		return 0 // the same exposure, shared between the two plans
 	default:
 		return exposure.ComparePrefix(old[i].Prefix, cur[j].Prefix)
 	}

@@ -27,24 +27,26 @@ func TestAddressEventPassesEqualAFullPass(t *testing.T) {
 	a := newApplierAt(t, ns, Options{NIC: "bgp-nic"})
 	bg := context.Background()
 	kinds := []exposure.Kind{exposure.KindVM, exposure.KindFIP, exposure.KindGateway, exposure.KindTenant}
-	var pool []exposure.Exposure
+	// As a Memo hands them out: an exposure that did not change is the same one, pass after
+	// pass; a changed one is a new one.
+	var pool []*exposure.Exposure
 	for i := range 16 {
 		pool = append(pool,
-			exposure.Exposure{Prefix: netip.MustParsePrefix(fmt.Sprintf("172.24.4.%d/32", 10+i)), Kind: exposure.KindVM},
-			exposure.Exposure{Prefix: netip.MustParsePrefix(fmt.Sprintf("2001:db8::%x/128", 0x10+i)), Kind: exposure.KindVM})
+			&exposure.Exposure{Prefix: netip.MustParsePrefix(fmt.Sprintf("172.24.4.%d/32", 10+i)), Kind: exposure.KindVM},
+			&exposure.Exposure{Prefix: netip.MustParsePrefix(fmt.Sprintf("2001:db8::%x/128", 0x10+i)), Kind: exposure.KindVM})
 	}
-	pool = append(pool, exposure.Exposure{Prefix: netip.MustParsePrefix("10.0.0.0/24"), Kind: exposure.KindTenantSubnet})
+	pool = append(pool, &exposure.Exposure{Prefix: netip.MustParsePrefix("10.0.0.0/24"), Kind: exposure.KindTenantSubnet})
 	r := rand.New(rand.NewPCG(17, 7))
 	on := map[int]bool{}
 	arriving := map[netip.Prefix]bool{}
 	plan := func() reconcile.Plan {
-		var es []exposure.Exposure
+		var es []*exposure.Exposure
 		for i, e := range pool {
 			if on[i] {
 				es = append(es, e)
 			}
 		}
-		slices.SortFunc(es, func(x, y exposure.Exposure) int { return exposure.ComparePrefix(x.Prefix, y.Prefix) })
+		slices.SortFunc(es, func(x, y *exposure.Exposure) int { return exposure.ComparePrefix(x.Prefix, y.Prefix) })
 		arr := map[netip.Prefix]bool{}
 		for p := range arriving {
 			arr[p] = true
@@ -60,7 +62,9 @@ func TestAddressEventPassesEqualAFullPass(t *testing.T) {
 			i := r.IntN(len(pool))
 			switch r.IntN(6) {
 			case 0:
-				pool[i].Kind = kinds[r.IntN(len(kinds))]
+				e := *pool[i]
+				e.Kind = kinds[r.IntN(len(kinds))]
+				pool[i] = &e
 			case 1:
 				arriving[pool[i].Prefix] = !arriving[pool[i].Prefix]
 			default:

@@ -85,13 +85,13 @@ func hostAddrs(d exposure.Desired, arriving map[netip.Prefix]bool, noIPv6 bool) 
 
 // onNIC says whether e is an address on the NIC (a host prefix, and not IPv6 on a host
 // without it).
-func onNIC(e exposure.Exposure, noIPv6 bool) bool {
+func onNIC(e *exposure.Exposure, noIPv6 bool) bool {
 	return e.Prefix.IsSingleIP() && !(noIPv6 && e.Prefix.Addr().Is6())
 }
 
 // addrMetric is the metric of e's address: its kind's, or exposure.ArrivingMetric while it
 // arrives with a live migration.
-func addrMetric(e exposure.Exposure, arriving map[netip.Prefix]bool) uint32 {
+func addrMetric(e *exposure.Exposure, arriving map[netip.Prefix]bool) uint32 {
 	if len(arriving) > 0 && arriving[e.Prefix] {
 		return exposure.ArrivingMetric
 	}
@@ -121,11 +121,7 @@ func (w *Wirer) Name() string { return WiringName }
 // agent's rules, routes and neighbours back first; otherwise only the difference to what
 // the Wirer installed is applied.
 func (w *Wirer) Apply(ctx context.Context, p reconcile.Plan) (reconcile.Report, error) {
-	sync := w.SyncWiringChanges
-	if p.Full {
-		sync = w.SyncWiring
-	}
-	res, err := sync(ctx, p.Desired, p.RetiredBridges()...)
+	res, err := w.syncWiring(ctx, p.Desired, p.Full, p.RetiredBridges())
 	var r reconcile.Report
 	r.Add("added", len(res.Added))
 	r.Add("removed", len(res.Removed))

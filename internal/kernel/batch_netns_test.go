@@ -108,7 +108,7 @@ func TestWiringColdPassSendsBatches(t *testing.T) {
 	want := slices.Clone(wiredItems)
 	for i := range n {
 		ip := netip.AddrFrom4([4]byte{100, 64, byte(i >> 8), byte(i)})
-		d.Exposures = append(d.Exposures, exposure.Exposure{Prefix: exposure.HostPrefix(ip), Kind: exposure.KindVM,
+		d.Exposures = append(d.Exposures, &exposure.Exposure{Prefix: exposure.HostPrefix(ip), Kind: exposure.KindVM,
 			Wiring: exposure.Wiring{Bridge: "br-ex"}})
 		want = append(want, fmt.Sprintf("route %s/32 dev br-ex table 3000", ip), fmt.Sprintf("rule to %s/32 lookup 3000", ip))
 	}
@@ -148,7 +148,7 @@ func TestEventPassDoesNotDuplicateAHandMadeRule(t *testing.T) {
 	vm := func(ips ...string) exposure.Desired {
 		d := exposure.Desired{Bridges: []exposure.Bridge{{Name: "br-ex"}}}
 		for _, ip := range ips {
-			d.Exposures = append(d.Exposures, exposure.Exposure{Prefix: netip.MustParsePrefix(ip + "/32"), Kind: exposure.KindVM,
+			d.Exposures = append(d.Exposures, &exposure.Exposure{Prefix: netip.MustParsePrefix(ip + "/32"), Kind: exposure.KindVM,
 				Wiring: exposure.Wiring{Bridge: "br-ex"}})
 		}
 		return d

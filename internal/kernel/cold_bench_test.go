@@ -56,7 +56,7 @@ func BenchmarkColdStart(b *testing.B) {
 				want := make([]HostAddr, 0, n)
 				for _, ip := range ips {
 					want = append(want, HostAddr{Addr: ip, Metric: 101})
-					d.Exposures = append(d.Exposures, exposure.Exposure{Prefix: exposure.HostPrefix(ip), Kind: exposure.KindVM,
+					d.Exposures = append(d.Exposures, &exposure.Exposure{Prefix: exposure.HostPrefix(ip), Kind: exposure.KindVM,
 						Wiring: exposure.Wiring{Bridge: "br-ex"}})
 				}
 				ru0 := rusage(b)

@@ -206,13 +206,13 @@ func TestFullPassRepairsDriftNoEventReported(t *testing.T) {
 	addBridge(t, h, "br-ex", true)
 	a := newApplierAt(t, ns, Options{NIC: "bgp-nic", RouteProtocol: testWiringOpts.RouteProtocol})
 	w := newWirerIn(t, ns)
-	d := exposure.Desired{Bridges: []exposure.Bridge{{Name: "br-ex", Physnet: "physnet1"}}, Exposures: []exposure.Exposure{
+	d := exposure.Desired{Bridges: []exposure.Bridge{{Name: "br-ex", Physnet: "physnet1"}}, Exposures: []*exposure.Exposure{
 		{Prefix: netip.MustParsePrefix("172.24.4.1/32"), Kind: exposure.KindGateway, Wiring: exposure.Wiring{Bridge: "br-ex", MAC: "fa:16:3e:00:00:01"}}}}
 	var want []HostAddr
 	for _, s := range []string{"172.24.4.10", "172.24.4.11", "2001:db8::10"} {
 		ip := netip.MustParseAddr(s)
 		want = append(want, HostAddr{Addr: ip, Metric: 101})
-		d.Exposures = append(d.Exposures, exposure.Exposure{Prefix: exposure.HostPrefix(ip), Kind: exposure.KindVM,
+		d.Exposures = append(d.Exposures, &exposure.Exposure{Prefix: exposure.HostPrefix(ip), Kind: exposure.KindVM,
 			Wiring: exposure.Wiring{Bridge: "br-ex"}})
 	}
 	bg := context.Background()

@@ -44,12 +44,12 @@ func TestIncrementalPassesKeptHonestByTheWatcher(t *testing.T) {
 	vm := func(ips ...string) ([]HostAddr, exposure.Desired) {
 		d := exposure.Desired{Bridges: []exposure.Bridge{{Name: "br-ex", Physnet: "physnet1"}}}
 		var want []HostAddr
-		d.Exposures = append(d.Exposures, exposure.Exposure{Prefix: netip.MustParsePrefix("172.24.4.1/32"), Kind: exposure.KindGateway,
+		d.Exposures = append(d.Exposures, &exposure.Exposure{Prefix: netip.MustParsePrefix("172.24.4.1/32"), Kind: exposure.KindGateway,
 			Wiring: exposure.Wiring{Bridge: "br-ex", MAC: "fa:16:3e:00:00:01"}})
 		for _, s := range ips {
 			ip := netip.MustParseAddr(s)
 			want = append(want, HostAddr{Addr: ip, Metric: 101})
-			d.Exposures = append(d.Exposures, exposure.Exposure{Prefix: exposure.HostPrefix(ip), Kind: exposure.KindVM,
+			d.Exposures = append(d.Exposures, &exposure.Exposure{Prefix: exposure.HostPrefix(ip), Kind: exposure.KindVM,
 				Wiring: exposure.Wiring{Bridge: "br-ex"}})
 		}
 		return want, d
@@ -190,7 +190,7 @@ func TestForeignDeviceKeepsTheMirrors(t *testing.T) {
 	reasons := startWatch(t, ns, name, WatchOptions{Netns: ns, RouteProtocol: testWiringOpts.RouteProtocol,
 		RulePriority: testWiringOpts.RulePriority, Mirrors: []Mirrored{a, w}})
 	d := exposure.Desired{Bridges: []exposure.Bridge{{Name: "br-ex", Physnet: "physnet1"}},
-		Exposures: []exposure.Exposure{{Prefix: netip.MustParsePrefix("172.24.4.10/32"), Kind: exposure.KindVM, Wiring: exposure.Wiring{Bridge: "br-ex"}}}}
+		Exposures: []*exposure.Exposure{{Prefix: netip.MustParsePrefix("172.24.4.10/32"), Kind: exposure.KindVM, Wiring: exposure.Wiring{Bridge: "br-ex"}}}}
 	bg := context.Background()
 	pass := func(full bool) {
 		t.Helper()
@@ -251,7 +251,7 @@ func TestVMTapsCostAnEventPassNothing(t *testing.T) {
 	reasons := startWatch(t, ns, name, WatchOptions{Netns: ns, RouteProtocol: testWiringOpts.RouteProtocol,
 		RulePriority: testWiringOpts.RulePriority, Mirrors: []Mirrored{a, w}})
 	d := exposure.Desired{Bridges: []exposure.Bridge{{Name: "br-ex", Physnet: "physnet1"}},
-		Exposures: []exposure.Exposure{{Prefix: netip.MustParsePrefix("172.24.4.10/32"), Kind: exposure.KindVM, Wiring: exposure.Wiring{Bridge: "br-ex"}}}}
+		Exposures: []*exposure.Exposure{{Prefix: netip.MustParsePrefix("172.24.4.10/32"), Kind: exposure.KindVM, Wiring: exposure.Wiring{Bridge: "br-ex"}}}}
 	bg := context.Background()
 	bridges := []string{"br-ex"}
 	pass := func(full bool) []netip.Prefix {

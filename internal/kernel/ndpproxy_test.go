@@ -15,12 +15,12 @@ func TestWiringNDPProxyForProviderSubnet(t *testing.T) {
 	f := newFakeWiring("br-ex")
 	w := newWirer(f, testWiringOpts, testLogger(t))
 	gw := netip.MustParseAddr("2001:db8:24::")
-	vm := func(a string) exposure.Exposure {
-		return exposure.Exposure{Prefix: netip.MustParsePrefix(a), Kind: exposure.KindVM,
+	vm := func(a string) *exposure.Exposure {
+		return &exposure.Exposure{Prefix: netip.MustParsePrefix(a), Kind: exposure.KindVM,
 			Wiring: exposure.Wiring{Bridge: "br-ex", NDPProxy: gw}}
 	}
 	d := exposure.Desired{Bridges: []exposure.Bridge{{Name: "br-ex"}},
-		Exposures: []exposure.Exposure{vm("2001:db8:24::10/128"), vm("2001:db8:24::20/128")}}
+		Exposures: []*exposure.Exposure{vm("2001:db8:24::10/128"), vm("2001:db8:24::20/128")}}
 	if _, err := w.SyncWiring(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}

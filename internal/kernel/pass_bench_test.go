@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -181,21 +180,19 @@ func newEventSource(n int) *eventSource {
 	return &eventSource{
 		id: ovnstate.Identity{Chassis: "compute-0", BridgeMappings: map[string]string{"physnet1": "br-ex"},
 			IntegrationBridge: "br-int"},
-		st:     ovnstate.State{Switches: switches, Routers: routers, Bindings: bindings},
+		st:     ovnstate.State{Switches: switches, Routers: routers, Bindings: ovnstate.NewBindings(bindings)},
 		extra:  fmt.Sprintf("vm%d", n),
 		routed: nr + nr*max(n/20/nr, 1),
 	}
 }
 
-// toggle binds the extra port here, or unbinds it: a new bindings map with the delta from
+// toggle binds the extra port here, or unbinds it: new Bindings with the delta from
 // the last one, as internal/ovn's bindings state hands it over.
 func (s *eventSource) toggle() {
 	s.extraBound = !s.extraBound
-	b := maps.Clone(s.st.Bindings)
+	b := s.st.Bindings.Without(s.extra)
 	if s.extraBound {
-		b[s.extra] = ovnstate.PortBinding{LogicalPort: s.extra, Chassis: s.id.Chassis}
-	} else {
-		delete(b, s.extra)
+		b = s.st.Bindings.With(s.extra, ovnstate.PortBinding{LogicalPort: s.extra, Chassis: s.id.Chassis})
 	}
 	s.st.BindingsDelta = &ovnstate.BindingsDelta{From: s.st.Bindings, Ports: []string{s.extra}}
 	s.st.Bindings = b

@@ -79,7 +79,7 @@ func BenchmarkEventPass(b *testing.B) {
 			for i := range n + 1 {
 				ip := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
 				want = append(want, HostAddr{Addr: ip, Metric: 101})
-				d.Exposures = append(d.Exposures, exposure.Exposure{Prefix: exposure.HostPrefix(ip), Kind: exposure.KindVM,
+				d.Exposures = append(d.Exposures, &exposure.Exposure{Prefix: exposure.HostPrefix(ip), Kind: exposure.KindVM,
 					Wiring: exposure.Wiring{Bridge: "br-ex"}})
 			}
 			ctx := context.Background()

@@ -68,7 +68,7 @@ type Wirer struct {
 	// could not make right (an add or remove failed), retried by the next. inc says all of
 	// it can be trusted: the last pass ran to its end with every provider bridge present.
 	want      wantState
-	exposures []exposure.Exposure
+	exposures []*exposure.Exposure
 	bridges   []exposure.Bridge
 	pending   map[item]struct{}
 	inc       bool
@@ -317,19 +317,19 @@ func vlanDev(br string, vid uint16) string { return fmt.Sprintf("%s.%d", br, vid
 
 // exposure returns the items e needs (in buf's array), or none when e cannot be wired
 // (recorded in ws.expErrs) or has no bridge on this node.
-func (ws *wantState) exposure(e exposure.Exposure, buf *[5]item) []item {
+func (ws *wantState) exposure(e *exposure.Exposure, buf *[5]item) []item {
 	if e.Wiring.Bridge == "" {
 		return nil
 	}
 	its, err := ws.wireExposure(e, buf[:0])
 	if err != nil {
-		ws.expErrs[e] = fmt.Errorf("%s %s (%s): %w", e.Kind, e.Prefix, e.Object, err)
+		ws.expErrs[*e] = fmt.Errorf("%s %s (%s): %w", e.Kind, e.Prefix, e.Object, err)
 		return nil
 	}
 	return its
 }
 
-func (ws *wantState) wireExposure(e exposure.Exposure, out []item) ([]item, error) {
+func (ws *wantState) wireExposure(e *exposure.Exposure, out []item) ([]item, error) {
 	wi := e.Wiring
 	table, ok := ws.tables[wi.Bridge]
 	if !ok {

@@ -69,7 +69,7 @@ func wiredDesired() exposure.Desired {
 	a := netip.MustParseAddr
 	return exposure.Desired{
 		Bridges: []exposure.Bridge{{Name: br, Physnet: "physnet1"}},
-		Exposures: []exposure.Exposure{
+		Exposures: []*exposure.Exposure{
 			{Prefix: p("10.0.0.0/24"), Kind: exposure.KindTenantSubnet, Wiring: exposure.Wiring{Bridge: br, Via: a("172.24.4.1")}},
 			{Prefix: p("172.24.4.1/32"), Kind: exposure.KindGateway, Wiring: exposure.Wiring{Bridge: br, MAC: "fa:16:3e:00:00:01"}},
 			{Prefix: p("172.24.4.10/32"), Kind: exposure.KindVM, Wiring: exposure.Wiring{Bridge: br}},
@@ -240,7 +240,7 @@ func TestForeignStateUntouched(t *testing.T) {
 	w := newWirerIn(t, ns)
 	d := exposure.Desired{
 		Bridges: []exposure.Bridge{{Name: "br-ex", Physnet: "physnet1"}},
-		Exposures: []exposure.Exposure{
+		Exposures: []*exposure.Exposure{
 			{Prefix: netip.MustParsePrefix("172.24.4.10/32"), Kind: exposure.KindVM, Wiring: exposure.Wiring{Bridge: "br-ex"}},
 		},
 	}
@@ -302,7 +302,7 @@ func BenchmarkWiringPass(b *testing.B) {
 				} else {
 					a = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: byte(i >> 8), 15: byte(i)})
 				}
-				d.Exposures = append(d.Exposures, exposure.Exposure{Prefix: exposure.HostPrefix(a), Kind: exposure.KindVM,
+				d.Exposures = append(d.Exposures, &exposure.Exposure{Prefix: exposure.HostPrefix(a), Kind: exposure.KindVM,
 					Wiring: exposure.Wiring{Bridge: "br-ex"}})
 			}
 			start := time.Now()
@@ -342,7 +342,7 @@ func TestWiringRestartCleansARetiredBridge(t *testing.T) {
 	gw := func(br string) exposure.Desired {
 		return exposure.Desired{
 			Bridges: []exposure.Bridge{{Name: br, Physnet: "physnet1"}},
-			Exposures: []exposure.Exposure{
+			Exposures: []*exposure.Exposure{
 				{Prefix: netip.MustParsePrefix("172.24.4.1/32"), Kind: exposure.KindGateway, Wiring: exposure.Wiring{Bridge: br, MAC: "fa:16:3e:00:00:01"}},
 				{Prefix: netip.MustParsePrefix("2001:db8::1/128"), Kind: exposure.KindGateway, Wiring: exposure.Wiring{Bridge: br, MAC: "fa:16:3e:00:00:01"}},
 			},
@@ -410,7 +410,7 @@ func TestWiringMakesBeforeBreak(t *testing.T) {
 	w := newWirerIn(t, ns)
 	vm := exposure.Exposure{Prefix: netip.MustParsePrefix("172.24.4.10/32"), Kind: exposure.KindVM, Wiring: exposure.Wiring{Bridge: "br-ex"}}
 	if _, err := w.SyncWiring(context.Background(), exposure.Desired{
-		Bridges: []exposure.Bridge{{Name: "br-ex"}}, Exposures: []exposure.Exposure{vm}}); err != nil {
+		Bridges: []exposure.Bridge{{Name: "br-ex"}}, Exposures: []*exposure.Exposure{&vm}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -435,7 +435,7 @@ func TestWiringMakesBeforeBreak(t *testing.T) {
 	})
 
 	if _, err := w.SyncWiring(context.Background(), exposure.Desired{
-		Bridges: []exposure.Bridge{{Name: "br-a"}, {Name: "br-ex"}}, Exposures: []exposure.Exposure{vm}}); err != nil {
+		Bridges: []exposure.Bridge{{Name: "br-a"}, {Name: "br-ex"}}, Exposures: []*exposure.Exposure{&vm}}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the old rule's deletion", func() bool { return strings.Contains(events.String(), "Deleted 2000:") })

@@ -76,6 +76,7 @@ func (w *Wirer) SyncWiringChanges(ctx context.Context, d exposure.Desired, retir
 	return w.syncWiring(ctx, d, false, retired)
 }
 
+// syncWiring is SyncWiring (full) or SyncWiringChanges.
 func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, retired []string) (WiringResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -267,16 +268,16 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 // changedItems walks the last pass's exposures and this pass's, both sorted by prefix,
 // counts the needs of the exposures that left or came (a changed one does both) into ws,
 // and returns the items whose need changed. Equal exposures cost a comparison.
-func (w *Wirer) changedItems(ws *wantState, old, cur []exposure.Exposure) []item {
+func (w *Wirer) changedItems(ws *wantState, old, cur []*exposure.Exposure) []item {
 	var touched []item
 	var buf [5]item
-	change := func(gone, came []exposure.Exposure) {
+	change := func(gone, came []*exposure.Exposure) {
 		for _, e := range gone {
 			for _, it := range ws.exposure(e, &buf) {
 				ws.ref(it, -1)
 				touched = append(touched, it)
 			}
-			delete(ws.expErrs, e)
+			delete(ws.expErrs, *e)
 		}
 		for _, e := range came {
 			for _, it := range ws.exposure(e, &buf) {
@@ -285,7 +286,7 @@ func (w *Wirer) changedItems(ws *wantState, old, cur []exposure.Exposure) []item
 			}
 		}
 	}
-	group := func(es []exposure.Exposure, i int) int {
+	group := func(es []*exposure.Exposure, i int) int {
 		j := i + 1
 		for j < len(es) && es[j].Prefix == es[i].Prefix {
 			j++
@@ -316,8 +317,8 @@ func (w *Wirer) changedItems(ws *wantState, old, cur []exposure.Exposure) []item
 }
 
 // sameWiring reports whether two exposures need the same wiring and name it alike in errors.
-func sameWiring(a, b exposure.Exposure) bool {
-	return a.Prefix == b.Prefix && a.Wiring == b.Wiring && a.Kind == b.Kind && a.Object == b.Object
+func sameWiring(a, b *exposure.Exposure) bool {
+	return a == b || a.Prefix == b.Prefix && a.Wiring == b.Wiring && a.Kind == b.Kind && a.Object == b.Object
 }
 
 func sameBridge(a, b exposure.Bridge) bool {
@@ -326,8 +327,8 @@ func sameBridge(a, b exposure.Bridge) bool {
 
 // sortedExposures returns es sorted by prefix (as exposure.Compute returns them), sorting
 // a copy only when they are not.
-func sortedExposures(es []exposure.Exposure) []exposure.Exposure {
-	cmpPrefix := func(a, b exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) }
+func sortedExposures(es []*exposure.Exposure) []*exposure.Exposure {
+	cmpPrefix := func(a, b *exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) }
 	if slices.IsSortedFunc(es, cmpPrefix) {
 		return es
 	}

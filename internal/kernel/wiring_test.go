@@ -125,7 +125,7 @@ func TestWiringVLANProviderNetwork(t *testing.T) {
 	w := newWirer(f, testWiringOpts, testLogger(t))
 	d := exposure.Desired{
 		Bridges: []exposure.Bridge{{Name: "br-vlan", VLANs: []uint16{100}}, {Name: "br-ex"}},
-		Exposures: []exposure.Exposure{
+		Exposures: []*exposure.Exposure{
 			{Prefix: netip.MustParsePrefix("198.51.100.5/32"), Kind: exposure.KindVM, Wiring: exposure.Wiring{Bridge: "br-vlan", VLAN: 100}},
 		},
 	}
@@ -182,7 +182,7 @@ func TestWiringBadInputSkippedAndNamed(t *testing.T) {
 	p := netip.MustParsePrefix
 	d := exposure.Desired{
 		Bridges: []exposure.Bridge{{Name: "br-ex", VLANs: []uint16{200}}, {Name: "bad/name"}, {Name: "br-gone"}},
-		Exposures: []exposure.Exposure{
+		Exposures: []*exposure.Exposure{
 			{Prefix: p("172.24.4.10/32"), Kind: exposure.KindVM, Object: "vm1", Wiring: exposure.Wiring{Bridge: "br-ex"}},
 			{Prefix: p("172.24.4.11/32"), Kind: exposure.KindVM, Object: "vm2", Wiring: exposure.Wiring{Bridge: "br-other"}},
 			{Prefix: p("10.0.0.0/24"), Kind: exposure.KindTenantSubnet, Object: "net1", Wiring: exposure.Wiring{Bridge: "br-ex", Via: netip.MustParseAddr("2001:db8::1")}},
@@ -229,7 +229,7 @@ func TestWiringWithoutIPv6(t *testing.T) {
 	f := newFakeWiring("br-ex")
 	f.noIPv6 = true
 	w := newWirer(f, testWiringOpts, testLogger(t))
-	d := exposure.Desired{Bridges: []exposure.Bridge{{Name: "br-ex"}}, Exposures: []exposure.Exposure{
+	d := exposure.Desired{Bridges: []exposure.Bridge{{Name: "br-ex"}}, Exposures: []*exposure.Exposure{
 		{Prefix: netip.MustParsePrefix("172.24.4.10/32"), Kind: exposure.KindVM, Wiring: exposure.Wiring{Bridge: "br-ex"}},
 		{Prefix: netip.MustParsePrefix("2001:db8::10/128"), Kind: exposure.KindVM, Wiring: exposure.Wiring{Bridge: "br-ex"}},
 	}}

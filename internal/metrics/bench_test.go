@@ -18,7 +18,7 @@ func benchMetrics(b *testing.B) *Metrics {
 	m.SetFRR(NewFRRReader(newFake(), time.Hour, time.Second), func() frr.Stats { return frr.Stats{} })
 	var d exposure.Desired
 	for i := range 1000 {
-		d.Exposures = append(d.Exposures, exposure.Exposure{Kind: exposure.KindVM, Object: fmt.Sprintf("Logical_Switch_Port vm%d", i),
+		d.Exposures = append(d.Exposures, &exposure.Exposure{Kind: exposure.KindVM, Object: fmt.Sprintf("Logical_Switch_Port vm%d", i),
 			Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 24, byte(i / 250), byte(i%250 + 1)}), 32), Reason: "bound here"})
 	}
 	m.Exposed(d)

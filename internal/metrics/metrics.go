@@ -65,7 +65,7 @@ type Metrics struct {
 	frr    *FRRReader // nil until SetFRR
 
 	mu         sync.Mutex
-	exposures  []exposure.Exposure
+	exposures  []*exposure.Exposure
 	ovnState   map[string]bool
 	ovnClients []ovnstate.DBClient
 }

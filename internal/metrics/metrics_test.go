@@ -74,7 +74,7 @@ func exposures(specs ...string) exposure.Desired {
 	var d exposure.Desired
 	for _, s := range specs {
 		kind, prefix, _ := strings.Cut(s, " ")
-		d.Exposures = append(d.Exposures, exposure.Exposure{Prefix: netip.MustParsePrefix(prefix), Kind: exposure.Kind(kind),
+		d.Exposures = append(d.Exposures, &exposure.Exposure{Prefix: netip.MustParsePrefix(prefix), Kind: exposure.Kind(kind),
 			Object: "Logical_Switch_Port x", Reason: "because"})
 	}
 	return d

@@ -1,7 +1,6 @@
 package ovn
 
 import (
-	"maps"
 	"slices"
 
 	"github.com/ovn-kubernetes/libovsdb/cache"
@@ -42,13 +41,13 @@ func toChassisName(m model.Model) (string, bool) {
 	return c.Name, true
 }
 
-// bindingsState keeps State.Bindings: a new map when a binding changed (a copy of the
-// last one with the changed entries replaced: the last one is still held by the State of
-// the last pass and by the live-migration handover), the same map otherwise.
+// bindingsState keeps State.Bindings: new Bindings when a binding changed (an edit of the
+// last ones, which the State of the last pass and the live-migration handover still hold,
+// and which the edit leaves as they were), the same ones otherwise.
 type bindingsState struct {
 	rows    plainTable[sbBinding]
 	chassis plainTable[string] // name by UUID
-	out     map[string]ovnstate.PortBinding
+	out     ovnstate.Bindings
 	// delta is how out differs from the map before the last read that changed it; nil
 	// after a rebuild.
 	delta *ovnstate.BindingsDelta
@@ -56,7 +55,7 @@ type bindingsState struct {
 
 func newBindingsState() *bindingsState {
 	return &bindingsState{rows: newPlainTable(toSBBinding), chassis: newPlainTable(toChassisName),
-		out: map[string]ovnstate.PortBinding{}}
+		out: ovnstate.NewBindings(nil)}
 }
 
 func (b *bindingsState) read(pbs, chassis *cache.RowCache, dirty map[string]map[string]struct{}, all bool) {
@@ -80,20 +79,19 @@ func (b *bindingsState) read(pbs, chassis *cache.RowCache, dirty map[string]map[
 		}
 	}
 	b.delta = delta
-	out := maps.Clone(b.out)
 	// Removals first: logical_port is unique, but one transaction may move a name from one
 	// row to another.
+	var remove []string
+	set := map[string]ovnstate.PortBinding{}
 	for _, c := range pbCh {
 		if c.hadOld {
-			delete(out, c.old.logicalPort)
+			remove = append(remove, c.old.logicalPort)
 		}
-	}
-	for _, c := range pbCh {
 		if c.has {
-			out[c.new.logicalPort] = b.resolve(c.new)
+			set[c.new.logicalPort] = b.resolve(c.new)
 		}
 	}
-	b.out = out
+	b.out = b.out.Edit(remove, set)
 }
 
 func (b *bindingsState) rebuild() {
@@ -102,7 +100,7 @@ func (b *bindingsState) rebuild() {
 	for _, r := range b.rows.rows {
 		out[r.logicalPort] = b.resolve(r)
 	}
-	b.out = out
+	b.out = ovnstate.NewBindings(out)
 }
 
 func (b *bindingsState) resolve(r sbBinding) ovnstate.PortBinding {

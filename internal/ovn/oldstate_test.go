@@ -142,7 +142,7 @@ type oldSBBuild struct {
 // rules, so SNATUnknown is set.
 func (r oldSBRows) state() ovnstate.State {
 	b := &oldSBBuild{
-		st:           ovnstate.State{SNATUnknown: true, Bindings: oldBuildBindings(r.bindings, r.chassis)},
+		st:           ovnstate.State{SNATUnknown: true, Bindings: ovnstate.NewBindings(oldBuildBindings(r.bindings, r.chassis))},
 		switches:     map[string]*ovnstate.LogicalSwitch{},
 		routers:      map[string]*ovnstate.LogicalRouter{},
 		routerOfPort: map[string]string{},
@@ -294,7 +294,7 @@ func (b *oldSBBuild) loadBalancers(lbs []sbdb.LoadBalancer, groups []sbdb.Logica
 
 // isGatewayPort reports whether a router port has a chassis-redirect port (cr-lrp).
 func (b *oldSBBuild) isGatewayPort(port string) bool {
-	crp, ok := b.st.Bindings["cr-"+port]
+	crp, ok := b.st.Bindings.Get("cr-" + port)
 	return ok && crp.Type == "chassisredirect"
 }
 
@@ -328,7 +328,7 @@ func (b *oldSBBuild) natAddresses(pb sbdb.PortBinding) {
 			}
 			continue
 		}
-		resident := b.st.Bindings[na.Resident]
+		resident, _ := b.st.Bindings.Get(na.Resident)
 		gatewayServed := na.Resident == "" || resident.Type == "chassisredirect"
 		for _, a := range na.IPs {
 			nat := ovnstate.NAT{Type: "dnat_and_snat", ExternalIP: a.String()}

@@ -90,7 +90,7 @@ func (w wholeRows) listState(ctx context.Context, sbOnly bool) (ovnstate.State, 
 		}
 	}
 	st := r.state()
-	st.Bindings = oldBuildBindings(sb.bindings, sb.chassis)
+	st.Bindings = ovnstate.NewBindings(oldBuildBindings(sb.bindings, sb.chassis))
 	return st, nil
 }
 
@@ -113,14 +113,15 @@ func stateDiff(want, got ovnstate.State) string {
 // deltaProblem checks what a snapshot says of its bindings against the last snapshot's: when
 // its delta starts from the last snapshot's map, every binding that differs between the two
 // must be named in it.
-func deltaProblem(last map[string]ovnstate.PortBinding, got ovnstate.State) string {
+func deltaProblem(lastB ovnstate.Bindings, got ovnstate.State) string {
 	d := got.BindingsDelta
-	if d == nil || last == nil || reflect.ValueOf(d.From).UnsafePointer() != reflect.ValueOf(last).UnsafePointer() {
+	if d == nil || lastB.IsZero() || !d.From.Same(lastB) {
 		return ""
 	}
-	for _, port := range slices.Concat(slices.Collect(maps.Keys(last)), slices.Collect(maps.Keys(got.Bindings))) {
+	last := lastB.Map()
+	for _, port := range slices.Concat(slices.Collect(maps.Keys(last)), slices.Collect(maps.Keys(got.Bindings.Map()))) {
 		was, had := last[port]
-		now, has := got.Bindings[port]
+		now, has := got.Bindings.Get(port)
 		if (had != has || !reflect.DeepEqual(was, now)) && !slices.Contains(d.Ports, port) {
 			return fmt.Sprintf("binding of %s changed (%+v → %+v) but the delta names only %v", port, was, now, d.Ports)
 		}
@@ -169,7 +170,7 @@ func TestPlainStateFollowsTheDatabases(t *testing.T) {
 		json string
 	}
 	var earlier []handed
-	lastBindings := map[string]map[string]ovnstate.PortBinding{} // by driver
+	lastBindings := map[string]ovnstate.Bindings{} // by driver
 	deltas := 0
 	// same waits until each watcher's snapshot equals the state built from whole tables
 	// (events arrive after the cache has the rows), with both databases connected.
@@ -200,7 +201,7 @@ func TestPlainStateFollowsTheDatabases(t *testing.T) {
 				if diff = stateDiff(want, got); diff != "" {
 					return false, nil
 				}
-				n = len(got.Bindings)
+				n = got.Bindings.Len()
 				b, _ := json.Marshal(got)
 				earlier = append(earlier, handed{got, string(b)})
 				return true, nil
@@ -309,7 +310,7 @@ func TestPlainStateFollowsTheDatabases(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := st.Bindings["pvm2"]; ok {
+		if _, ok := st.Bindings.Get("pvm2"); ok {
 			t.Errorf("%s: pvm2, deleted while the watcher was away, is still in the bindings", driver)
 		}
 	}

@@ -91,8 +91,8 @@ func benchRead(b *testing.B, sbOnly bool, n int) {
 			}
 		}
 	})
-	if _, st, err := w.Read(ctx); err != nil || len(st.Bindings) != n {
-		b.Fatalf("first read: %d bindings, err %v", len(st.Bindings), err)
+	if _, st, err := w.Read(ctx); err != nil || st.Bindings.Len() != n {
+		b.Fatalf("first read: %d bindings, err %v", st.Bindings.Len(), err)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -121,7 +121,7 @@ func benchRead(b *testing.B, sbOnly bool, n int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if got := st.Bindings[port].Chassis; got != "" && (i/n)%2 == 0 {
+		if got := st.Bindings.At(port).Chassis; got != "" && (i/n)%2 == 0 {
 			b.Fatalf("%s still bound to %q after the change", port, got)
 		}
 	}

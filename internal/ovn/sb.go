@@ -417,7 +417,7 @@ func (s *sbState) assembleRouters() {
 
 // sbBuild is one assembly of the routers.
 type sbBuild struct {
-	bindings map[string]ovnstate.PortBinding
+	bindings ovnstate.Bindings
 	switches map[string]ovnstate.LogicalSwitch  // by datapath UUID
 	routers  map[string]*ovnstate.LogicalRouter // by datapath UUID
 	// routerOfPort maps a router port name to its router's datapath.
@@ -497,7 +497,7 @@ func (b *sbBuild) loadBalancers(lbs map[string]sbdb.LoadBalancer, group map[stri
 
 // isGatewayPort reports whether a router port has a chassis-redirect port (cr-lrp).
 func (b *sbBuild) isGatewayPort(port string) bool {
-	crp, ok := b.bindings["cr-"+port]
+	crp, ok := b.bindings.Get("cr-" + port)
 	return ok && crp.Type == "chassisredirect"
 }
 
@@ -531,7 +531,7 @@ func (b *sbBuild) natAddresses(pb sbdb.PortBinding) {
 			}
 			continue
 		}
-		resident := b.bindings[na.Resident]
+		resident, _ := b.bindings.Get(na.Resident)
 		gatewayServed := na.Resident == "" || resident.Type == "chassisredirect"
 		for _, a := range na.IPs {
 			nat := ovnstate.NAT{Type: "dnat_and_snat", ExternalIP: a.String()}

@@ -25,8 +25,8 @@ func BenchmarkSBState10k(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		st := rows.state()
-		if len(st.Routers[0].NAT) != 1000 || len(st.Bindings) != len(rows.bindings) {
-			b.Fatalf("%d NAT, %d bindings", len(st.Routers[0].NAT), len(st.Bindings))
+		if len(st.Routers[0].NAT) != 1000 || st.Bindings.Len() != len(rows.bindings) {
+			b.Fatalf("%d NAT, %d bindings", len(st.Routers[0].NAT), st.Bindings.Len())
 		}
 	}
 }

@@ -93,7 +93,7 @@ func TestSBOnlyWatcherAgainstNorthd(t *testing.T) {
 		if err != nil {
 			return false, err
 		}
-		return triggers.Load() > before && st.Bindings["cr-lrp-gw"].Chassis == "", nil
+		return triggers.Load() > before && st.Bindings.At("cr-lrp-gw").Chassis == "", nil
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -351,7 +351,7 @@ func TestSBStateShape(t *testing.T) {
 	if diff := cmp.Diff(wantRouter, r); diff != "" {
 		t.Errorf("router1 (-want +got):\n%s", diff)
 	}
-	if b := st.Bindings["cr-lrp-gw"]; b.Chassis != "node-a" || b.Type != "chassisredirect" {
+	if b := st.Bindings.At("cr-lrp-gw"); b.Chassis != "node-a" || b.Type != "chassisredirect" {
 		t.Errorf("cr-lrp-gw binding: %+v", b)
 	}
 }

@@ -117,7 +117,7 @@ func TestWatcherAgainstRealOVSDB(t *testing.T) {
 	if got := st.Switches[0].Ports[1]; got.Name != "vm1" || cmp.Diff([]string{"fa:16:3e:00:00:01 172.24.4.10"}, got.Addresses) != "" {
 		t.Errorf("vm1 in snapshot: %+v", got)
 	}
-	if got := st.Bindings["vm1"]; got.Chassis != "chassis-a" {
+	if got := st.Bindings.At("vm1"); got.Chassis != "chassis-a" {
 		t.Errorf("vm1 binding: %+v, want chassis-a", got)
 	}
 

@@ -14,12 +14,13 @@ type State struct {
 	// Routers are the NB logical routers, with their ports, NAT rules and load balancers,
 	// sorted by name.
 	Routers []LogicalRouter
-	// Bindings are the SB port bindings keyed by logical port name. Chassis-redirect ports of
-	// router gateways appear as "cr-<router port name>".
-	Bindings map[string]PortBinding
+	// Bindings are the SB port bindings keyed by logical port name (read-only, persistent:
+	// see Bindings). Chassis-redirect ports of router gateways appear as "cr-<router port
+	// name>".
+	Bindings Bindings
 	// BindingsDelta, when not nil, says which entries of Bindings differ from those of an
-	// earlier State's bindings map: a reader that kept what it derived from that map (the
-	// same map, by identity) need only look at these ports. nil: the source does not say.
+	// earlier State's bindings: a reader that kept what it derived from those (the same
+	// Bindings, Bindings.Same) need only look at these ports. nil: the source does not say.
 	BindingsDelta *BindingsDelta
 	// NBGlobalExternalIDs is NB_Global's external_ids (neutron:fip-distributed lives there).
 	NBGlobalExternalIDs map[string]string
@@ -106,8 +107,8 @@ type LoadBalancer struct {
 
 // BindingsDelta is how a State's Bindings differ from an earlier map of bindings.
 type BindingsDelta struct {
-	// From is the earlier map (never modified: a State's maps are read-only).
-	From map[string]PortBinding
+	// From are the earlier bindings (never modified: Bindings are read-only).
+	From Bindings
 	// Ports are the logical ports whose binding was added, changed or removed since From.
 	Ports []string
 }

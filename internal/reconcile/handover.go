@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"net/netip"
-	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -37,12 +36,12 @@ type handover struct {
 	trigger func(reason string) // asks for the pass that ends a hold
 
 	mu           sync.Mutex
-	prevBindings map[string]ovnstate.PortBinding // the last pass's bindings (its snapshot's, never mutated)
+	prevBindings ovnstate.Bindings // the last pass's bindings (its snapshot's, never modified)
 	// releasedBy holds ports seen unbound right after another chassis held them: between the
 	// source's release and the target's claim a pass can see the port bound nowhere, and
 	// the arrival must still be recognised.
 	releasedBy map[string]string
-	prev       []exposure.Exposure        // what the last pass announced, in prefix order (its VMs are what counts)
+	prev       []*exposure.Exposure       // what the last pass announced, in prefix order (its VMs are what counts)
 	arriving   map[netip.Prefix]time.Time // until when an arrived VM keeps the worse MED
 	departing  map[netip.Prefix]time.Time // until when a departed VM is still announced
 }
@@ -61,14 +60,15 @@ func (h *handover) apply(d exposure.Desired, st ovnstate.State, me string) (expo
 	now := h.now()
 	// The last pass's VM exposures and this one's, both in prefix order, walked side by
 	// side: a pass costs a comparison per VM, not a map of them (10,000 on a busy node).
-	var departed []exposure.Exposure
+	var departed []*exposure.Exposure
 	prev := h.prev
 	for _, e := range d.Exposures {
 		if e.Kind != exposure.KindVM {
 			continue
 		}
 		was := false
-		for ; len(prev) > 0 && exposure.ComparePrefix(prev[0].Prefix, e.Prefix) <= 0; prev = prev[1:] {
+		// prev[0] == e: the same exposure, which a Memo shares between passes.
+		for ; len(prev) > 0 && (prev[0] == e || exposure.ComparePrefix(prev[0].Prefix, e.Prefix) <= 0); prev = prev[1:] {
 			switch {
 			case prev[0].Kind != exposure.KindVM:
 			case prev[0].Prefix == e.Prefix:
@@ -80,7 +80,7 @@ func (h *handover) apply(d exposure.Desired, st ovnstate.State, me string) (expo
 				departed = append(departed, prev[0])
 			}
 		}
-		if !was && h.prevBindings != nil {
+		if !was && !h.prevBindings.IsZero() {
 			h.arrived(e, me, now)
 		}
 	}
@@ -91,7 +91,7 @@ func (h *handover) apply(d exposure.Desired, st ovnstate.State, me string) (expo
 	}
 	// Departures: announced at the last pass, gone now, and the port moving to another
 	// chassis (a deleted port is withdrawn at once).
-	var held []exposure.Exposure
+	var held []*exposure.Exposure
 	for _, e := range departed {
 		if e, ok := h.departure(e, st, me, now); ok {
 			held = append(held, e)
@@ -101,7 +101,7 @@ func (h *handover) apply(d exposure.Desired, st ovnstate.State, me string) (expo
 	if len(held) > 0 {
 		// A new slice: d's may be shared with whoever computed it.
 		out.Exposures = append(slices.Clip(slices.Clone(d.Exposures)), held...)
-		slices.SortFunc(out.Exposures, func(a, b exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) })
+		slices.SortFunc(out.Exposures, func(a, b *exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) })
 	}
 	// A hold outlives a moment without the prefix: OVN can unbind the port on the target
 	// right after the claim (the source's release crossing the target's claim) and bind it
@@ -125,8 +125,9 @@ func (h *handover) apply(d exposure.Desired, st ovnstate.State, me string) (expo
 // arrived starts e's hold when it is newly announced here and was bound to another chassis
 // at the last pass. The first pass has no last pass: what a restart finds is adopted, not
 // arriving.
-func (h *handover) arrived(e exposure.Exposure, me string, now time.Time) {
-	prev := h.prevBindings[e.Port].Chassis
+func (h *handover) arrived(e *exposure.Exposure, me string, now time.Time) {
+	pb, _ := h.prevBindings.Get(e.Port)
+	prev := pb.Chassis
 	if prev == "" {
 		prev = h.releasedBy[e.Port]
 	}
@@ -138,9 +139,9 @@ func (h *handover) arrived(e exposure.Exposure, me string, now time.Time) {
 
 // departure returns e as still announced while the VM it was announced for moves to another
 // chassis and its hold lasts.
-func (h *handover) departure(e exposure.Exposure, st ovnstate.State, me string, now time.Time) (exposure.Exposure, bool) {
+func (h *handover) departure(e *exposure.Exposure, st ovnstate.State, me string, now time.Time) (*exposure.Exposure, bool) {
 	p := e.Prefix
-	b, ok := st.Bindings[e.Port]
+	b, ok := st.Bindings.Get(e.Port)
 	moving := ok && (b.Chassis != "" && b.Chassis != me || b.RequestedChassis != "" && b.RequestedChassis != me)
 	until, held := h.departing[p]
 	switch {
@@ -157,7 +158,10 @@ func (h *handover) departure(e exposure.Exposure, st ovnstate.State, me string, 
 		return e, false
 	}
 	if !held {
-		e.Reason = "departing with a live migration, announced until the target has taken over: " + e.Reason
+		// A copy: the Exposure is the last pass's, shared with its Desired.
+		c := *e
+		c.Reason = "departing with a live migration, announced until the target has taken over: " + e.Reason
+		e = &c
 	}
 	return e, true
 }
@@ -176,7 +180,7 @@ func (h *handover) after(d time.Duration) {
 func (h *handover) trackReleases(st ovnstate.State) {
 	now := st.Bindings
 	for port := range h.releasedBy {
-		if b, ok := now[port]; !ok || b.Chassis != "" {
+		if b, ok := now.Get(port); !ok || b.Chassis != "" {
 			delete(h.releasedBy, port)
 		}
 	}
@@ -184,7 +188,7 @@ func (h *handover) trackReleases(st ovnstate.State) {
 		if prev.Chassis == "" {
 			return
 		}
-		if b, ok := now[port]; ok && b.Chassis == "" {
+		if b, ok := now.Get(port); ok && b.Chassis == "" {
 			if h.releasedBy == nil {
 				h.releasedBy = map[string]string{}
 			}
@@ -192,22 +196,15 @@ func (h *handover) trackReleases(st ovnstate.State) {
 		}
 	}
 	switch d := st.BindingsDelta; {
-	case sameMap(now, h.prevBindings):
-	case d != nil && h.prevBindings != nil && sameMap(d.From, h.prevBindings):
+	case now.Same(h.prevBindings):
+	case d != nil && !h.prevBindings.IsZero() && d.From.Same(h.prevBindings):
 		for _, port := range d.Ports {
-			release(port, h.prevBindings[port])
+			prev, _ := h.prevBindings.Get(port)
+			release(port, prev)
 		}
 	default:
-		for port, prev := range h.prevBindings {
+		for port, prev := range h.prevBindings.All() {
 			release(port, prev)
 		}
 	}
-}
-
-// sameMap reports whether a and b are the same map (a State's maps are never modified).
-func sameMap(a, b map[string]ovnstate.PortBinding) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }

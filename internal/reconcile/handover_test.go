@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,11 +20,11 @@ import (
 var vmPrefix = netip.MustParsePrefix("172.24.4.30/32")
 
 func vmExposed() exposure.Desired {
-	return exposure.Desired{Exposures: []exposure.Exposure{{Prefix: vmPrefix, Kind: exposure.KindVM, Object: "Logical_Switch_Port vmM", Port: "vmM"}}}
+	return exposure.Desired{Exposures: []*exposure.Exposure{{Prefix: vmPrefix, Kind: exposure.KindVM, Object: "Logical_Switch_Port vmM", Port: "vmM"}}}
 }
 
 func boundTo(chassis, requested string) ovnstate.State {
-	return ovnstate.State{Bindings: map[string]ovnstate.PortBinding{"vmM": {LogicalPort: "vmM", Chassis: chassis, RequestedChassis: requested}}}
+	return ovnstate.State{Bindings: ovnstate.NewBindings(map[string]ovnstate.PortBinding{"vmM": {LogicalPort: "vmM", Chassis: chassis, RequestedChassis: requested}})}
 }
 
 type fakeClock struct{ t time.Time }
@@ -84,7 +85,7 @@ func TestHandoverSource(t *testing.T) {
 func TestHandoverDeletedPortWithdrawnAtOnce(t *testing.T) {
 	h, _ := newTestHandover()
 	h.apply(vmExposed(), boundTo("node-a", ""), "node-a")
-	if d, _ := h.apply(exposure.Desired{}, ovnstate.State{Bindings: map[string]ovnstate.PortBinding{}}, "node-a"); announced(d) {
+	if d, _ := h.apply(exposure.Desired{}, ovnstate.State{Bindings: ovnstate.NewBindings(nil)}, "node-a"); announced(d) {
 		t.Error("a deleted port must be withdrawn at once")
 	}
 }
@@ -137,12 +138,12 @@ func TestHandoverTargetKeepsArrivingThroughAFlap(t *testing.T) {
 func BenchmarkHandover10k(b *testing.B) {
 	const n = 10000
 	d := exposure.Desired{}
-	st := ovnstate.State{Bindings: map[string]ovnstate.PortBinding{}}
+	st := ovnstate.State{Bindings: ovnstate.NewBindings(nil)}
 	for i := range n {
 		port := fmt.Sprintf("vm%d", i)
 		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
-		d.Exposures = append(d.Exposures, exposure.Exposure{Prefix: exposure.HostPrefix(a), Kind: exposure.KindVM, Port: port})
-		st.Bindings[port] = ovnstate.PortBinding{LogicalPort: port, Chassis: "node-b"}
+		d.Exposures = append(d.Exposures, &exposure.Exposure{Prefix: exposure.HostPrefix(a), Kind: exposure.KindVM, Port: port})
+		st.Bindings = st.Bindings.With(port, ovnstate.PortBinding{LogicalPort: port, Chassis: "node-b"})
 	}
 	h, _ := newTestHandover()
 	less := exposure.Desired{Exposures: d.Exposures[:n-1]}
@@ -161,16 +162,15 @@ func BenchmarkHandover10k(b *testing.B) {
 // (172.24.4.30), VMs before and after it and a floating IP, in prefix order, their bindings
 // added to st.
 func applyAmong(h *handover, d exposure.Desired, st ovnstate.State, me string) (exposure.Desired, map[netip.Prefix]bool) {
-	others := []exposure.Exposure{
+	others := []*exposure.Exposure{
 		{Prefix: netip.MustParsePrefix("172.24.4.10/32"), Kind: exposure.KindVM, Port: "vmA"},
 		{Prefix: netip.MustParsePrefix("172.24.4.20/32"), Kind: exposure.KindFIP, Object: "NAT fip"},
 		{Prefix: netip.MustParsePrefix("172.24.4.50/32"), Kind: exposure.KindVM, Port: "vmZ"},
 	}
 	out := exposure.Desired{Exposures: append(slices.Clone(others), d.Exposures...)}
-	slices.SortFunc(out.Exposures, func(a, b exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) })
-	bindings := maps.Clone(st.Bindings)
-	bindings["vmA"] = ovnstate.PortBinding{LogicalPort: "vmA", Chassis: me}
-	bindings["vmZ"] = ovnstate.PortBinding{LogicalPort: "vmZ", Chassis: me}
+	slices.SortFunc(out.Exposures, func(a, b *exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) })
+	bindings := st.Bindings.With("vmA", ovnstate.PortBinding{LogicalPort: "vmA", Chassis: me}).
+		With("vmZ", ovnstate.PortBinding{LogicalPort: "vmZ", Chassis: me})
 	return h.apply(out, ovnstate.State{Bindings: bindings}, me)
 }
 
@@ -186,7 +186,7 @@ func TestHandoverAmongOtherExposures(t *testing.T) {
 		if len(d.Exposures) != 3+map[bool]int{true: 1}[want] {
 			t.Errorf("%s: %d exposures, want the 3 others too: %v", what, len(d.Exposures), d.Exposures)
 		}
-		if !slices.IsSortedFunc(d.Exposures, func(a, b exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) }) {
+		if !slices.IsSortedFunc(d.Exposures, func(a, b *exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) }) {
 			t.Errorf("%s: not in prefix order: %v", what, d.Exposures)
 		}
 	}
@@ -225,30 +225,29 @@ func TestHandoverOnChangedBindingsEqualsWhole(t *testing.T) {
 		whole, clock := newTestHandover()
 		delta, _ := newTestHandover()
 		delta.now = clock.now
-		bindings := map[string]ovnstate.PortBinding{}
+		bindings := ovnstate.NewBindings(nil)
 		for step := range 200 {
 			old := bindings
-			bindings = maps.Clone(old)
 			var ports []string
 			for range 1 + r.IntN(3) {
 				port := fmt.Sprintf("vm%d", r.IntN(8))
 				if r.IntN(6) == 0 {
-					delete(bindings, port)
+					bindings = bindings.Without(port)
 				} else {
-					bindings[port] = ovnstate.PortBinding{LogicalPort: port, Chassis: chassis[r.IntN(3)]}
+					bindings = bindings.With(port, ovnstate.PortBinding{LogicalPort: port, Chassis: chassis[r.IntN(3)]})
 				}
 				ports = append(ports, port)
 			}
 			var d exposure.Desired
-			for _, port := range slices.Sorted(maps.Keys(bindings)) {
-				if bindings[port].Chassis == me {
+			for _, port := range slices.Sorted(maps.Keys(bindings.Map())) {
+				if b, _ := bindings.Get(port); b.Chassis == me {
 					var n int
 					fmt.Sscanf(port, "vm%d", &n)
-					d.Exposures = append(d.Exposures, exposure.Exposure{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(n)}), 32),
+					d.Exposures = append(d.Exposures, &exposure.Exposure{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(n)}), 32),
 						Kind: exposure.KindVM, Port: port})
 				}
 			}
-			slices.SortFunc(d.Exposures, func(a, b exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) })
+			slices.SortFunc(d.Exposures, func(a, b *exposure.Exposure) int { return exposure.ComparePrefix(a.Prefix, b.Prefix) })
 			wantD, wantArr := whole.apply(d, ovnstate.State{Bindings: bindings}, me)
 			gotD, gotArr := delta.apply(d, ovnstate.State{Bindings: bindings, BindingsDelta: &ovnstate.BindingsDelta{From: old, Ports: ports}}, me)
 			if diff := cmp.Diff(wantD, gotD, cmpopts.EquateComparable(netip.Prefix{}, netip.Addr{})); diff != "" {
@@ -262,5 +261,23 @@ func TestHandoverOnChangedBindingsEqualsWhole(t *testing.T) {
 			}
 			clock.advance(time.Duration(r.IntN(3)) * time.Second)
 		}
+	}
+}
+
+// TestHandoverLeavesHandedOutExposuresAlone: the exposure a departing VM is held with says
+// so in its Reason, on a copy: the last pass's Desired, whose exposures a Memo shares with
+// later passes, stays as it was handed out.
+func TestHandoverLeavesHandedOutExposuresAlone(t *testing.T) {
+	h, _ := newTestHandover()
+	last := vmExposed()
+	reason := last.Exposures[0].Reason
+	h.apply(last, boundTo("node-a", "node-a"), "node-a")
+	d, _ := h.apply(exposure.Desired{}, boundTo("node-a", "node-b"), "node-a")
+	held, ok := d.Lookup(vmPrefix)
+	if !ok || !strings.HasPrefix(held.Reason, "departing") {
+		t.Fatalf("the departing VM is not held (%v) or its reason does not say so: %q", ok, held.Reason)
+	}
+	if got := last.Exposures[0].Reason; got != reason {
+		t.Errorf("the last pass's exposure changed: Reason %q, was %q", got, reason)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -121,11 +120,11 @@ func providerVMs() *fakeSource {
 				{Name: "vm2", Addresses: []string{"fa:16:3e:00:00:02 172.24.4.11 2001:db8::11"}},
 				{Name: "vm3", Addresses: []string{"fa:16:3e:00:00:03 172.24.4.12"}},
 			}}},
-			Bindings: map[string]ovnstate.PortBinding{
+			Bindings: ovnstate.NewBindings(map[string]ovnstate.PortBinding{
 				"vm1": {LogicalPort: "vm1", Chassis: "compute-0"},
 				"vm2": {LogicalPort: "vm2", Chassis: "compute-0"},
 				"vm3": {LogicalPort: "vm3", Chassis: "compute-1"},
-			},
+			}),
 			LocalBridges: map[string]ovnstate.LocalBridge{"br-ex": {Name: "br-ex", MAC: "02:00:00:00:00:01"}, "br-int": {Name: "br-int"}},
 		},
 	}
@@ -323,14 +322,14 @@ func TestEventPassesEqualFullPasses(t *testing.T) {
 	for step := range 200 {
 		if step > 0 {
 			old := src.st.Bindings
-			nb := maps.Clone(old)
+			nb := old
 			var ports []string
 			for range 1 + r.IntN(3) {
 				port := sw.Ports[1+r.IntN(len(sw.Ports)-1)].Name
 				if r.IntN(5) == 0 {
-					delete(nb, port)
+					nb = nb.Without(port)
 				} else {
-					nb[port] = ovnstate.PortBinding{LogicalPort: port, Chassis: chassis[r.IntN(3)]}
+					nb = nb.With(port, ovnstate.PortBinding{LogicalPort: port, Chassis: chassis[r.IntN(3)]})
 				}
 				ports = append(ports, port)
 			}
