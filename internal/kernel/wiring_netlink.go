@@ -211,16 +211,8 @@ func (n *netlinkWiring) readRules(opts WiringOptions, check bool, keep func(it i
 			return nil
 		})
 	})
-	switch {
-	case err == nil:
-		return nil
-	case !errors.Is(err, errOdd):
-		return err
-	case check:
-		keep(item{kind: kindRule, other: "a rule the lean parser leaves to the netlink library"}, nil)
-		return nil
-	}
-	return n.libraryRules(opts, keep)
+	return leanOrLibrary(err, check, keep, item{kind: kindRule, other: "a rule the lean parser leaves to the netlink library"},
+		func() error { return n.libraryRules(opts, keep) })
 }
 
 // libraryRules reads the rules at the agent's priority through the netlink library.
@@ -276,16 +268,25 @@ func (n *netlinkWiring) readRoutes(opts WiringOptions, devs map[int]string, chec
 			return nil
 		})
 	})
+	return leanOrLibrary(err, check, keep, item{kind: kindRoute, other: "a route the lean parser leaves to the netlink library"},
+		func() error { return n.libraryRoutes(opts, devs, keep) })
+}
+
+// leanOrLibrary finishes a lean read that ended with err. A dump that met a shape the lean
+// parser does not describe (errOdd) is read again through the netlink library; unless the
+// read is only a check against the mirror (check), which then gets odd, an item nothing
+// installed matches, so that it finds a difference and reads back in full.
+func leanOrLibrary(err error, check bool, keep func(it item, raw any), odd item, library func() error) error {
 	switch {
 	case err == nil:
 		return nil
 	case !errors.Is(err, errOdd):
 		return err
 	case check:
-		keep(item{kind: kindRoute, other: "a route the lean parser leaves to the netlink library"}, nil)
+		keep(odd, nil)
 		return nil
 	}
-	return n.libraryRoutes(opts, devs, keep)
+	return library()
 }
 
 // inTables reports whether table is one of the agent's bridge tables.
