@@ -302,7 +302,12 @@ func runScale(t *testing.T, bin string, n, events int) result {
 	}
 	// Idle watching: nothing changes; what the agent and its children (vtysh) cost.
 	before, _ := readProc(pid)
-	time.Sleep(idleWindow) // a measurement window, not a wait for a condition
+	// A measurement window, not a wait for a condition: the CPU of idleWindow with nothing to do.
+	select {
+	case <-time.After(idleWindow):
+	case <-ctx.Done():
+		t.Fatalf("idle window: %v", ctx.Err())
+	}
 	after, _ := readProc(pid)
 	perMin := float64(time.Minute) / float64(idleWindow)
 	r.WatchCPU, r.WatchChildCPU = (after.CPU()-before.CPU())*perMin, (after.ChildCPU()-before.ChildCPU())*perMin
@@ -359,12 +364,7 @@ func idlePass(ctx context.Context, l *lab.Lab, pid int) (wall, cpu time.Duration
 		return
 	}
 	var m1 map[string]float64
-	err = lab.Poll(ctx, 2*time.Minute, "the SIGHUP pass", func() (bool, error) {
-		var err error
-		m1, err = metrics(ctx, l)
-		return err == nil && m1["ovn_bgp_agent_reconcile_passes_total"] > m0["ovn_bgp_agent_reconcile_passes_total"], err
-	})
-	if err != nil {
+	if m1, err = passAfter(ctx, l, m0); err != nil {
 		return
 	}
 	p1, _ := readProc(pid)
@@ -382,8 +382,20 @@ func idlePass(ctx context.Context, l *lab.Lab, pid int) (wall, cpu time.Duration
 	return
 }
 
+// passAfter waits until the agent has counted a pass more than in m0 (its metrics before a
+// SIGHUP) and returns its metrics then.
+func passAfter(ctx context.Context, l *lab.Lab, m0 map[string]float64) (map[string]float64, error) {
+	var m1 map[string]float64
+	err := lab.Poll(ctx, 2*time.Minute, "the SIGHUP pass", func() (bool, error) {
+		var err error
+		m1, err = metrics(ctx, l)
+		return err == nil && m1["ovn_bgp_agent_reconcile_passes_total"] > m0["ovn_bgp_agent_reconcile_passes_total"], err
+	})
+	return m1, err
+}
+
 // profileIdlePasses fetches a CPU profile of the agent (built with -tags pprof) over
-// idleProfilePasses full passes, one SIGHUP a second, into out.
+// idleProfilePasses full passes, each SIGHUP sent once the last pass is counted, into out.
 func profileIdlePasses(ctx context.Context, t *testing.T, l *lab.Lab, out string) {
 	done := make(chan error, 1)
 	go func() {
@@ -392,9 +404,16 @@ func profileIdlePasses(ctx context.Context, t *testing.T, l *lab.Lab, out string
 		done <- err
 	}()
 	for range idleProfilePasses {
-		time.Sleep(time.Second) // the pace of the passes, not a wait for a condition
-		if err := l.SignalAgent("compute", syscall.SIGHUP); err != nil {
-			t.Logf("SIGHUP: %v", err)
+		m0, err := metrics(ctx, l)
+		if err == nil {
+			err = l.SignalAgent("compute", syscall.SIGHUP)
+		}
+		if err == nil {
+			_, err = passAfter(ctx, l, m0)
+		}
+		if err != nil {
+			t.Logf("SIGHUP pass: %v", err)
+			break
 		}
 	}
 	if err := <-done; err != nil {
