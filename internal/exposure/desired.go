@@ -144,16 +144,3 @@ func ComparePrefix(a, b netip.Prefix) int {
 func HostPrefix(a netip.Addr) netip.Prefix {
 	return netip.PrefixFrom(a, a.BitLen())
 }
-
-// IPv4Only returns d without its IPv6 exposures: for a host with IPv6 disabled, where every
-// IPv6 address or route the agent asked for would fail.
-func (d Desired) IPv4Only() Desired {
-	out := d
-	out.Exposures = make([]*Exposure, 0, len(d.Exposures))
-	for _, e := range d.Exposures {
-		if e.Prefix.Addr().Is4() {
-			out.Exposures = append(out.Exposures, e)
-		}
-	}
-	return out
-}

@@ -172,17 +172,3 @@ func FuzzPortIPs(f *testing.F) {
 		}
 	})
 }
-
-func TestIPv4Only(t *testing.T) {
-	d := Desired{Exposures: []*Exposure{
-		{Prefix: netip.MustParsePrefix("10.0.0.1/32")}, {Prefix: netip.MustParsePrefix("2001:db8::1/128")},
-		{Prefix: netip.MustParsePrefix("10.1.0.0/24")}, {Prefix: netip.MustParsePrefix("2001:db8:1::/64")},
-	}, Bridges: []Bridge{{Name: "br-ex"}}}
-	got := d.IPv4Only()
-	if len(got.Exposures) != 2 || got.Exposures[0].Prefix.String() != "10.0.0.1/32" || got.Exposures[1].Prefix.String() != "10.1.0.0/24" || len(got.Bridges) != 1 {
-		t.Errorf("IPv4Only = %+v", got)
-	}
-	if len(d.Exposures) != 4 {
-		t.Error("IPv4Only changed its receiver")
-	}
-}

@@ -102,8 +102,8 @@ func addrMetric(e *exposure.Exposure, arriving map[netip.Prefix]bool) uint32 {
 // on a host without IPv6).
 func subnetRoutes(d exposure.Desired, noIPv6 bool) []NICRoute {
 	var out []NICRoute
-	for _, e := range d.Exposures {
-		if !e.Prefix.IsSingleIP() && !(noIPv6 && e.Prefix.Addr().Is6()) {
+	for _, e := range d.Subnets() {
+		if !(noIPv6 && e.Prefix.Addr().Is6()) {
 			out = append(out, NICRoute{Prefix: e.Prefix, Metric: e.Kind.Metric()})
 		}
 	}
