@@ -76,6 +76,9 @@ func (p *kernelProbe) routeCount(proto int) (int, error) {
 type procStat struct {
 	UTime, STime, CUTime, CSTime int64 // clock ticks (1/100 s)
 	HWMKiB                       int64
+	// RSS now, split as the kernel counts it: anonymous (the Go heap, stacks, the runtime's
+	// own) and file-backed (the binary's pages that were touched).
+	RSSAnonKiB, RSSFileKiB int64
 }
 
 func (s procStat) CPU() float64      { return float64(s.UTime+s.STime) / 100 }
@@ -102,8 +105,15 @@ func readProc(pid int) (procStat, error) {
 	defer fh.Close()
 	sc := bufio.NewScanner(fh)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			s.HWMKiB, _ = strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		k, v, _ := strings.Cut(sc.Text(), ":")
+		kib, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		switch k {
+		case "VmHWM":
+			s.HWMKiB = kib
+		case "RssAnon":
+			s.RSSAnonKiB = kib
+		case "RssFile":
+			s.RSSFileKiB = kib
 		}
 	}
 	return s, nil
@@ -282,4 +292,21 @@ func childCPU() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// logMemory logs where the agent's memory is at the end of a run: what the kernel counts
+// (peak, anonymous and file-backed RSS now) next to the Go runtime's own accounts from
+// /metrics, so that a peak RSS can be read against the heap that made it.
+func logMemory(ctx context.Context, t *testing.T, l *lab.Lab, n int, ps procStat) {
+	m, err := metrics(ctx, l)
+	if err != nil {
+		t.Logf("N=%d memory: %v", n, err)
+		return
+	}
+	mib := func(k string) string { return fmt.Sprintf("%.1f", m[k]/(1<<20)) }
+	t.Logf("N=%d memory: peak RSS %.1f MiB; now anon %.1f MiB, file %.1f MiB; Go heap in use %s MiB, idle %s (released %s), next GC at %s; stacks %s; runtime total %s MiB; %.0f collections",
+		n, float64(ps.HWMKiB)/1024, float64(ps.RSSAnonKiB)/1024, float64(ps.RSSFileKiB)/1024,
+		mib("go_memstats_heap_inuse_bytes"), mib("go_memstats_heap_idle_bytes"), mib("go_memstats_heap_released_bytes"),
+		mib("go_memstats_next_gc_bytes"), mib("go_memstats_stack_sys_bytes"), mib("go_memstats_sys_bytes"),
+		m["go_gc_duration_seconds_count"])
 }

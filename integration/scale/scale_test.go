@@ -319,6 +319,7 @@ func runScale(t *testing.T, bin string, n, events int) result {
 	}
 	ps, _ = readProc(pid)
 	r.HWMKiB = ps.HWMKiB
+	logMemory(ctx, t, l, n, ps)
 	heapProfile(ctx, t, l, fmt.Sprintf("heap-events-%d.pprof", n))
 
 	r.Floor, err = measureFloor(ctx, t.TempDir(), r.Addrs, r.Rules, r.Routes)
