@@ -158,6 +158,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	setGCPercent(os.Getenv, log)
 	setMemoryLimit(log)
 	if err := runAgent(ctx, agentInput{cfg: cfg, path: *cfgPath, environ: os.Environ(), level: level}, log); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("agent stopped", "err", err)

@@ -1,10 +1,37 @@
 package main
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"testing"
 )
+
+// TestGCPercent: without GOGC in the environment the agent collects at gcPercent; with
+// GOGC set it leaves the runtime's own reading of it alone.
+func TestGCPercent(t *testing.T) {
+	const before = 100
+	prev := debug.SetGCPercent(before)
+	defer debug.SetGCPercent(prev)
+	for _, c := range []struct {
+		name string
+		env  map[string]string
+		want int
+	}{
+		{"unset", nil, gcPercent},
+		{"set by the operator", map[string]string{"GOGC": "200"}, before},
+		{"off", map[string]string{"GOGC": "off"}, before},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			debug.SetGCPercent(before)
+			setGCPercent(func(k string) string { return c.env[k] }, slog.New(slog.DiscardHandler))
+			if got := debug.SetGCPercent(before); got != c.want {
+				t.Errorf("GOGC after setGCPercent = %d, want %d", got, c.want)
+			}
+		})
+	}
+}
 
 // TestCgroupMemoryMax: the memory limit is read from the cgroup /proc/self/cgroup names, v2
 // or v1, or from the hierarchy's top inside a cgroup namespace; "max" and v1's "unlimited"
