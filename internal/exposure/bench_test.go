@@ -2,6 +2,7 @@ package exposure
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/ovn-bgp-agent/ovn-bgp-agent/internal/ovnstate"
@@ -118,4 +119,30 @@ func BenchmarkMemoCompute10kOneChangedNeutronRows(b *testing.B) {
 		b.Fatalf("got %d exposures", len(d.Exposures))
 	}
 	benchOneChanged(b, m, st, false)
+}
+
+// BenchmarkMemoHeld10k reports the heap a Memo and its last Desired keep at 10,000 ports
+// (held-B): what stays live between passes, which the agent's peak RSS follows.
+func BenchmarkMemoHeld10k(b *testing.B) {
+	st := state10k()
+	var held uint64
+	for i := 0; i < b.N; i++ {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		m := NewMemo()
+		d, _ := m.Compute(st, node, Policy{})
+		// A second whole Compute, as a full pass: the memo then points into its list.
+		m.Forget()
+		d, _ = m.Compute(st, node, Policy{})
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if len(d.Exposures) != 10000 {
+			b.Fatalf("got %d exposures", len(d.Exposures))
+		}
+		held = after.HeapAlloc - before.HeapAlloc
+		runtime.KeepAlive(m)
+		runtime.KeepAlive(d)
+	}
+	b.ReportMetric(float64(held), "held-B")
 }

@@ -178,8 +178,13 @@ func (c *computer) run() (Desired, []Finding) {
 	c.routers()
 	routerFindings := len(c.findings)
 	var d Desired
-	d.Exposures = c.dedupe(pointersTo(sortByPrefix(c.exposures)))
+	var moved []int32
 	if c.memo != nil {
+		moved = make([]int32, len(c.exposures))
+	}
+	d.Exposures = c.dedupe(pointersTo(sortByPrefix(c.exposures, moved)))
+	if c.memo != nil {
+		c.memo.pointVisited(c.exposures, moved)
 		c.memo.keepWhole(c, d.Exposures, c.findings[refused:provFindings], c.findings[provFindings:routerFindings],
 			len(c.findings) > routerFindings)
 	}
@@ -193,23 +198,37 @@ func (c *computer) run() (Desired, []Finding) {
 // sortByPrefix sorts exposures by prefix, those of one prefix in the order the rules ran (a
 // stable sort), in place. It sorts compact keys and then moves each exposure once: at 10,000
 // exposures, sorting the exposures themselves cost more than the rest of a memoised pass.
-func sortByPrefix(in []Exposure) []Exposure {
+// moved, when not nil (as long as in), is set to each exposure's new index by its old one.
+func sortByPrefix(in []Exposure, moved []int32) []Exposure {
 	keys := make([]prefixKey, len(in))
-	sorted := true
+	sorted, zone := true, false
 	for i := range in {
 		p := in[i].Prefix
 		if p.Addr().Zone() != "" {
-			// Never in an exposure (every parser refuses zones); sort the slow way if one is.
-			slices.SortStableFunc(in, func(a, b Exposure) int { return ComparePrefix(a.Prefix, b.Prefix) })
-			return in
+			zone = true
+			break
 		}
 		keys[i] = newPrefixKey(p, i)
 		sorted = sorted && (i == 0 || keys[i-1].compare(keys[i]) < 0)
 	}
-	if sorted {
+	switch {
+	case zone:
+		// Never in an exposure (every parser refuses zones); sort the slow way if one is.
+		for i := range keys {
+			keys[i].i = int32(i)
+		}
+		slices.SortStableFunc(keys, func(a, b prefixKey) int { return ComparePrefix(in[a.i].Prefix, in[b.i].Prefix) })
+	case sorted:
+		for i := range moved {
+			moved[i] = int32(i)
+		}
 		return in
+	default:
+		slices.SortFunc(keys, prefixKey.compare)
 	}
-	slices.SortFunc(keys, prefixKey.compare)
+	for j := range moved {
+		moved[keys[j].i] = int32(j)
+	}
 	// keys[i].i is the exposure that goes to i: follow each cycle of the permutation once.
 	for i := range keys {
 		if keys[i].i < 0 || int(keys[i].i) == i {

@@ -186,7 +186,7 @@ func (m *Memo) computeChanged(st ovnstate.State, node ovnstate.Identity, policy 
 	l.prov = prov
 	for _, r := range redos {
 		// Its addresses are the kept ones: the port is the same row.
-		r.e.b, r.e.bound, r.e.exposures = r.b, r.bound, r.exposures
+		r.e.b, r.e.bound, r.e.exposures = r.b, r.bound, pointersTo(r.exposures)
 	}
 	l.bindings = st.Bindings
 	m.Hits, m.Misses = len(m.ports)-len(redos), len(redos)
@@ -207,7 +207,7 @@ func (m *Memo) computeChanged(st ovnstate.State, node ovnstate.Identity, policy 
 		c.bindingsRead = map[string]struct{}{}
 		c.routers()
 		l.switchOf = c.switchOf
-		m.keepRouters(c, pointersTo(sortByPrefix(c.exposures)), c.findings[routerFindings:])
+		m.keepRouters(c, pointersTo(sortByPrefix(c.exposures, nil)), c.findings[routerFindings:])
 	}
 	var d Desired
 	if d.Exposures = c.dedupe(mergeByPrefix(prov, l.routers)); len(d.Exposures) == 0 {
