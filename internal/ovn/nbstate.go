@@ -130,7 +130,7 @@ func (s *nbSwitches) read(switches, ports *cache.RowCache, dirty map[string]map[
 		if c.has {
 			newPorts = c.new.ports
 			if l == nil {
-				l = newSortedList(compareSwitchPorts)
+				l = newSortedList(compareSwitchPorts, switchPortUUID)
 				s.lists[c.uuid] = l
 			}
 		} else {
@@ -142,7 +142,7 @@ func (s *nbSwitches) read(switches, ports *cache.RowCache, dirty map[string]map[
 			// A port already listed stays (and is in portIn): a change of its own row is in
 			// pCh. Adding a port rewrites the switch's whole ports column; only the new port
 			// is an edit.
-			if _, listed := l.byID[u]; listed {
+			if s.portIn.has(u, c.uuid) {
 				continue
 			}
 			s.portIn.add(u, c.uuid)
@@ -159,22 +159,20 @@ func (s *nbSwitches) read(switches, ports *cache.RowCache, dirty map[string]map[
 	}
 	for _, c := range pCh {
 		for sw := range s.portIn.of(c.uuid) {
-			if c.has {
+			switch {
+			case !c.has:
+				editFor(sw)[c.uuid] = nil
+			case c.hadOld && samePort(c.old, c.new):
+				// The value the lists have: no edit (a switch that lists the port anew
+				// has its edit from the switch's change above).
+			default:
 				p := c.new
 				editFor(sw)[c.uuid] = &p
-			} else {
-				editFor(sw)[c.uuid] = nil
 			}
 		}
 	}
 	for sw, e := range edits {
 		if l := s.lists[sw]; l != nil {
-			// An edit that sets a port to the value it has is dropped.
-			for u, v := range e {
-				if old, ok := l.byID[u]; ok && v != nil && samePort(old, *v) {
-					delete(e, u)
-				}
-			}
 			l.edit(e)
 		}
 	}
@@ -198,8 +196,8 @@ func (s *nbSwitches) rebuild() {
 				ports = append(ports, p)
 			}
 		}
-		l := newSortedList(compareSwitchPorts)
-		l.reset(ports, switchPortUUID)
+		l := newSortedList(compareSwitchPorts, switchPortUUID)
+		l.reset(ports)
 		s.lists[u] = l
 	}
 	s.assemble()

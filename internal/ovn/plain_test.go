@@ -70,7 +70,8 @@ func TestDroppedEventForcesFullRead(t *testing.T) {
 
 func TestSortedListEdits(t *testing.T) {
 	type v struct{ id, name string }
-	l := newSortedList(func(a, b v) int { return cmp.Or(strings.Compare(a.name, b.name), strings.Compare(a.id, b.id)) })
+	l := newSortedList(func(a, b v) int { return cmp.Or(strings.Compare(a.name, b.name), strings.Compare(a.id, b.id)) },
+		func(x v) string { return x.id })
 	put := func(id, name string) *v { return &v{id, name} }
 	var ids []string
 	for i := range 40 {
@@ -109,8 +110,8 @@ func TestSortedListEdits(t *testing.T) {
 	}
 }
 
-// TestRefsFollowsASetPerRow: the compact reverse index answers as a set of referrers per row
-// would, through random adds and removes with rows referred to by none, one and several.
+// TestRefsFollowsASetPerRow: the compact reverse index answers (of, has) as a set of referrers
+// per row would, through random adds and removes with rows referred to by none, one and several.
 func TestRefsFollowsASetPerRow(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	got, want := newRefs(), map[string]map[string]struct{}{}
@@ -132,6 +133,11 @@ func TestRefsFollowsASetPerRow(t *testing.T) {
 			w := slices.Sorted(maps.Keys(want[row]))
 			if !slices.Equal(g, w) {
 				t.Fatalf("step %d: referrers of %s: %v, want %v", step, row, g, w)
+			}
+			for _, from := range rows {
+				if _, w := want[row][from]; got.has(row, from) != w {
+					t.Fatalf("step %d: has(%s, %s) = %v, want %v", step, row, from, !w, w)
+				}
 			}
 		}
 		if _, ok := got.one["a"]; ok && got.more["a"] != nil {

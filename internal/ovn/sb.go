@@ -184,7 +184,7 @@ func (s *sbState) read(rc []*cache.RowCache, dirty map[string]map[string]struct{
 			if _, ok := s.dps.switches[c.uuid]; !ok {
 				delete(s.lists, c.uuid)
 			} else if s.lists[c.uuid] == nil {
-				s.lists[c.uuid] = newSortedList(compareSwitchPorts)
+				s.lists[c.uuid] = newSortedList(compareSwitchPorts, switchPortUUID)
 			}
 			for u := range s.onDP.of(c.uuid) {
 				again[u] = struct{}{}
@@ -257,8 +257,8 @@ func (s *sbState) rebuild() {
 		}
 	}
 	for sw := range s.dps.switches {
-		l := newSortedList(compareSwitchPorts)
-		l.reset(ports[sw], switchPortUUID)
+		l := newSortedList(compareSwitchPorts, switchPortUUID)
+		l.reset(ports[sw])
 		s.lists[sw] = l
 	}
 	s.assembleSwitches()
