@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"unique"
@@ -30,7 +31,7 @@ const (
 // exactly when their values are, so two items are equal exactly when their itemFields are
 // (TestItemEquality). Build an item from its itemFields and read it through its methods.
 type item struct {
-	dstIP, viaIP [16]byte // dst's address and the next hop, in their 16-byte form (As16)
+	dstIP, viaIP ip128 // dst's address and the next hop
 	device       unique.Handle[string]
 	rare         unique.Handle[itemRare]
 	table        uint32
@@ -75,17 +76,25 @@ const (
 	fam6
 )
 
-func packAddr(a netip.Addr) ([16]byte, uint8) {
+// ip128 is an address's 16-byte form (As16) as two words.
+type ip128 struct{ hi, lo uint64 }
+
+func packAddr(a netip.Addr) (ip128, uint8) {
 	switch {
 	case a.Is4():
-		return a.As16(), fam4
-	case a.Is6():
-		return a.As16(), fam6
+		b := a.As4()
+		return ip128{lo: 0xffff<<32 | uint64(binary.BigEndian.Uint32(b[:]))}, fam4 // its As16
+	case !a.IsValid():
+		return ip128{}, famNone
 	}
-	return [16]byte{}, famNone
+	b := a.As16()
+	return ip128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}, fam6
 }
 
-func unpackAddr(b [16]byte, fam uint8) netip.Addr {
+func unpackAddr(ip ip128, fam uint8) netip.Addr {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], ip.hi)
+	binary.BigEndian.PutUint64(b[8:], ip.lo)
 	switch fam {
 	case fam4:
 		return netip.AddrFrom4([4]byte(b[12:]))
@@ -106,8 +115,8 @@ func (f itemFields) item() item {
 	if f.dev != "" {
 		it.device = unique.Make(f.dev)
 	}
-	if r := (itemRare{parent: f.parent, mac: f.mac, other: f.other, viaZone: f.via.Zone(), vlan: f.vlan}); r != (itemRare{}) {
-		it.rare = unique.Make(r)
+	if zone := f.via.Zone(); f.parent != "" || f.mac != "" || f.other != "" || zone != "" || f.vlan != 0 {
+		it.rare = unique.Make(itemRare{parent: f.parent, mac: f.mac, other: f.other, viaZone: zone, vlan: f.vlan})
 	}
 	return it
 }
