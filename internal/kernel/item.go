@@ -106,19 +106,40 @@ func unpackAddr(ip ip128, fam uint8) netip.Addr {
 
 // item packs f. A netip.Prefix never holds a zone (every way of making one drops it), so
 // dst's address and length are all of it.
-func (f itemFields) item() item {
+func (f itemFields) item() item { return f.itemIn(nil) }
+
+// itemIn is item, its device interned through devs.
+func (f itemFields) itemIn(devs *devInterner) item {
 	it := item{table: f.table, kind: f.kind, onlink: f.onlink, dstLen: uint8(f.dst.Bits() + 1)}
 	var dstFam, viaFam uint8
 	it.dstIP, dstFam = packAddr(f.dst.Addr())
 	it.viaIP, viaFam = packAddr(f.via)
 	it.fams = dstFam | viaFam<<2
 	if f.dev != "" {
-		it.device = unique.Make(f.dev)
+		it.device = devs.handle(f.dev)
 	}
 	if zone := f.via.Zone(); f.parent != "" || f.mac != "" || f.other != "" || zone != "" || f.vlan != 0 {
 		it.rare = unique.Make(itemRare{parent: f.parent, mac: f.mac, other: f.other, viaZone: zone, vlan: f.vlan})
 	}
 	return it
+}
+
+// devInterner interns the device names of items built in a row (a read-back, the desired
+// state): they name the same few devices over and over, and comparing a name with the last
+// one is cheaper than unique.Make's hash and lookup. A nil devInterner interns each name.
+type devInterner struct {
+	last string
+	h    unique.Handle[string]
+}
+
+func (d *devInterner) handle(dev string) unique.Handle[string] {
+	if d == nil {
+		return unique.Make(dev)
+	}
+	if dev != d.last || d.h == (unique.Handle[string]{}) {
+		d.last, d.h = dev, unique.Make(dev)
+	}
+	return d.h
 }
 
 // fields unpacks i.

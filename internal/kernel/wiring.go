@@ -124,6 +124,8 @@ type wantState struct {
 	// bridgeErrs are the bridges that cannot be wired; expErrs the exposures, by exposure.
 	bridgeErrs []error
 	expErrs    map[exposure.Exposure]error
+	// devNames interns the devices of the exposures' items (item.go).
+	devNames devInterner
 }
 
 // desired turns exposure.Desired into kernel state. Bad entries are skipped and reported;
@@ -282,7 +284,7 @@ func (ws *wantState) wireExposure(e *exposure.Exposure, out []item) ([]item, err
 		}
 		route.via, route.onlink = via, true
 	}
-	out = append(out, route.item(), itemFields{kind: kindRule, dst: dst, table: table}.item())
+	out = append(out, route.itemIn(&ws.devNames), itemFields{kind: kindRule, dst: dst, table: table}.item())
 	if wi.MAC != "" {
 		mac, err := net.ParseMAC(wi.MAC)
 		if err != nil || len(mac) != 6 {
@@ -293,16 +295,16 @@ func (ws *wantState) wireExposure(e *exposure.Exposure, out []item) ([]item, err
 		}
 		neigh := hostFields(kindNeigh, dst.Addr(), dev)
 		neigh.mac = mac.String()
-		out = append(out, neigh.item())
+		out = append(out, neigh.itemIn(&ws.devNames))
 		if dst.Addr().Is6() {
-			out = append(out, hostItem(kindProxy, dst.Addr(), dev))
+			out = append(out, hostFields(kindProxy, dst.Addr(), dev).itemIn(&ws.devNames))
 		}
 	}
 	if p := wi.NDPProxy; p.IsValid() {
 		if !p.Is6() || !dst.Addr().Is6() {
 			return nil, fmt.Errorf("NDP proxy %s is only for an IPv6 exposure", p)
 		}
-		out = append(out, hostItem(kindProxy, p, dev))
+		out = append(out, hostFields(kindProxy, p, dev).itemIn(&ws.devNames))
 	}
 	return out, nil
 }

@@ -244,7 +244,8 @@ func (n *netlinkWiring) libraryRules(opts WiringOptions, keep func(it item, raw 
 // them all.
 func (n *netlinkWiring) readRoutes(opts WiringOptions, devs map[int]string, check bool, keep func(it item, raw any)) error {
 	inTables := opts.inTables
-	toItem := func(r netlink.Route) item { return routeItem(r, devs) }
+	var names devInterner
+	toItem := func(r netlink.Route) item { return routeItem(r, devs, &names) }
 	_, err := retryDump("list routes", func() (struct{}, error) {
 		return struct{}{}, n.dump.routes(routeFilter{protocol: opts.RouteProtocol}, func(r *leanRoute) error {
 			if !inTables(int(r.table)) {
@@ -260,7 +261,7 @@ func (n *netlinkWiring) readRoutes(opts WiringOptions, devs map[int]string, chec
 				if r.gw.IsValid() {
 					f.via, f.onlink = r.gw, r.flags&unix.RTNH_F_ONLINK != 0
 				}
-				keep(f.item(), nil)
+				keep(f.itemIn(&names), nil)
 				return nil
 			}
 			nr := r.netlinkRoute()
@@ -294,8 +295,9 @@ func (o WiringOptions) inTables(table int) bool {
 	return table >= int(o.TableBase) && uint64(table) < uint64(o.TableBase)+uint64(o.TableCount)
 }
 
-// routeItem is the item of a route with the agent's protocol in one of its tables.
-func routeItem(r netlink.Route, devs map[int]string) item {
+// routeItem is the item of a route with the agent's protocol in one of its tables, its
+// device interned through names.
+func routeItem(r netlink.Route, devs map[int]string, names *devInterner) item {
 	f := itemFields{kind: kindRoute, table: uint32(r.Table)}
 	f.dst = routeDst(r.Dst, r.Family)
 	dev, ok := devs[r.LinkIndex]
@@ -308,7 +310,7 @@ func routeItem(r netlink.Route, devs map[int]string) item {
 			f.onlink = r.Flags&int(netlink.FLAG_ONLINK) != 0
 		}
 	}
-	return f.item()
+	return f.itemIn(names)
 }
 
 // libraryRoutes reads the routes with the agent's protocol in its tables through the
@@ -321,9 +323,10 @@ func (n *netlinkWiring) libraryRoutes(opts WiringOptions, devs map[int]string, k
 	if err != nil {
 		return err
 	}
+	var names devInterner
 	for _, r := range routes {
 		if opts.inTables(r.Table) {
-			keep(routeItem(r, devs), r)
+			keep(routeItem(r, devs, &names), r)
 		}
 	}
 	return nil
