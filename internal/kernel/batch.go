@@ -109,9 +109,10 @@ func localRouteDelRequest(index int, ip netip.Addr) *nl.NetlinkRequest {
 // TABLE priority PRIO`), for a batch.
 func ruleAddRequest(it item, opts WiringOptions) *nl.NetlinkRequest {
 	req := nl.NewNetlinkRequest(unix.RTM_NEWRULE, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK)
+	dst := it.dst()
 	msg := nl.NewRtMsg() // struct fib_rule_hdr has the layout of struct rtmsg
-	msg.Family = uint8(family(it.dst.Addr()))
-	msg.Dst_len = uint8(it.dst.Bits())
+	msg.Family = uint8(family(dst.Addr()))
+	msg.Dst_len = uint8(dst.Bits())
 	msg.Protocol, msg.Scope = 0, 0 // res1, res2
 	msg.Type = unix.FR_ACT_TO_TBL  // action
 	msg.Table = unix.RT_TABLE_UNSPEC
@@ -119,7 +120,7 @@ func ruleAddRequest(it item, opts WiringOptions) *nl.NetlinkRequest {
 		msg.Table = uint8(it.table)
 	}
 	req.AddData(msg)
-	req.AddData(nl.NewRtAttr(unix.FRA_DST, it.dst.Addr().AsSlice()))
+	req.AddData(nl.NewRtAttr(unix.FRA_DST, dst.Addr().AsSlice()))
 	req.AddData(nl.NewRtAttr(unix.FRA_PRIORITY, nl.Uint32Attr(opts.RulePriority)))
 	req.AddData(nl.NewRtAttr(unix.FRA_TABLE, nl.Uint32Attr(it.table)))
 	return req
@@ -129,9 +130,10 @@ func ruleAddRequest(it item, opts WiringOptions) *nl.NetlinkRequest {
 // index (what routeOf describes), for a batch.
 func routeAddRequest(it item, index int, opts WiringOptions) *nl.NetlinkRequest {
 	req := nl.NewNetlinkRequest(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK)
+	dst, via := it.dst(), it.via()
 	msg := nl.NewRtMsg()
-	msg.Family = uint8(family(it.dst.Addr()))
-	msg.Dst_len = uint8(it.dst.Bits())
+	msg.Family = uint8(family(dst.Addr()))
+	msg.Dst_len = uint8(dst.Bits())
 	msg.Protocol = opts.RouteProtocol
 	msg.Scope = unix.RT_SCOPE_UNIVERSE
 	msg.Type = unix.RTN_UNICAST
@@ -139,16 +141,16 @@ func routeAddRequest(it item, index int, opts WiringOptions) *nl.NetlinkRequest 
 	if it.table < 256 {
 		msg.Table = uint8(it.table)
 	}
-	if it.via.IsValid() {
+	if via.IsValid() {
 		msg.Flags = unix.RTNH_F_ONLINK
-	} else if it.dst.Addr().Is4() {
+	} else if dst.Addr().Is4() {
 		msg.Scope = unix.RT_SCOPE_LINK
 	}
 	req.AddData(msg)
 	req.AddData(nl.NewRtAttr(unix.RTA_TABLE, nl.Uint32Attr(it.table)))
-	req.AddData(nl.NewRtAttr(unix.RTA_DST, it.dst.Addr().AsSlice()))
-	if it.via.IsValid() {
-		req.AddData(nl.NewRtAttr(unix.RTA_GATEWAY, it.via.AsSlice()))
+	req.AddData(nl.NewRtAttr(unix.RTA_DST, dst.Addr().AsSlice()))
+	if via.IsValid() {
+		req.AddData(nl.NewRtAttr(unix.RTA_GATEWAY, via.AsSlice()))
 	}
 	req.AddData(nl.NewRtAttr(unix.RTA_OIF, nl.Uint32Attr(uint32(index))))
 	return req

@@ -84,18 +84,18 @@ func (a *Applier) forget() {
 
 // judge tells the watcher what a route or neighbour event means to the wiring.
 func (w *Wirer) judge(ev event) verdict {
-	var it item
+	var f itemFields
 	switch ev.kind {
 	case evRouteDeleted:
 		if ev.table < w.opts.TableBase || uint64(ev.table) >= uint64(w.opts.TableBase)+uint64(w.opts.TableCount) {
 			return notMine
 		}
-		it = item{kind: kindRoute, dst: ev.dst, table: ev.table}
+		f = itemFields{kind: kindRoute, dst: ev.dst, table: ev.table}
 		if ev.via.IsValid() {
-			it.via, it.onlink = ev.via, ev.onlink
+			f.via, f.onlink = ev.via, ev.onlink
 		}
 	case evRuleDeleted:
-		it = item{kind: kindRule, dst: ev.dst, table: ev.table}
+		it := itemFields{kind: kindRule, dst: ev.dst, table: ev.table}.item()
 		m := &w.items
 		m.mu.Lock()
 		defer m.mu.Unlock()
@@ -127,10 +127,10 @@ func (w *Wirer) judge(ev event) verdict {
 		m.dropLocked()
 		return drift
 	case evNeighDeleted:
-		it = hostItem(kindNeigh, ev.addr, "")
-		it.mac = ev.mac
+		f = hostFields(kindNeigh, ev.addr, "")
+		f.mac = ev.mac
 		if ev.proxy {
-			it = hostItem(kindProxy, ev.addr, "")
+			f = hostFields(kindProxy, ev.addr, "")
 		}
 	default:
 		return notMine
@@ -139,14 +139,15 @@ func (w *Wirer) judge(ev event) verdict {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	dev, known := w.devNames[ev.index]
-	it.dev = dev
+	f.dev = dev
+	it := f.item()
 	_, in := m.set[it]
 	if it.kind == kindNeigh && !in {
 		// The kernel reports a permanent neighbour's deletion without its MAC (it is
 		// FAILED by then): look for one of the agent's on that address and device. Rare
 		// (a gateway moving), so a scan is cheap enough.
 		for have := range m.set {
-			if have.kind == kindNeigh && have.dst == it.dst && have.dev == it.dev && have.other == "" {
+			if have.kind == kindNeigh && have.dst() == it.dst() && have.dev() == it.dev() && have.other() == "" {
 				in = true
 				break
 			}

@@ -110,78 +110,6 @@ func (w *Wirer) Close() {
 	}
 }
 
-type itemKind uint8
-
-// The order of the kinds is the order of additions; removals go the other way, so an ip
-// rule never points into a table that is not ready yet.
-const (
-	kindLink itemKind = iota // a VLAN sub-device
-	kindRoute
-	kindNeigh
-	kindProxy
-	kindRule
-)
-
-// item is one piece of kernel state of the agent's. Its String is its identity.
-//
-// Items are the keys of the wiring's mirror and desired state, two maps of some 20,000
-// entries at 10,000 exposures: the small fields go together at the end, and a neighbour's
-// or proxy entry's address is its dst (a host prefix, see hostItem) rather than a field of
-// its own (168 bytes an item before, 128 now).
-type item struct {
-	dst    netip.Prefix // rule: to; route: destination; neighbour, proxy entry: the address
-	via    netip.Addr   // route next hop (onlink)
-	dev    string
-	parent string // VLAN device: the bridge
-	mac    string
-	// other describes state that carries the agent's marks but not a shape it creates: it
-	// is stale whatever the desired state.
-	other  string
-	table  uint32
-	vlan   uint16
-	kind   itemKind
-	onlink bool
-}
-
-// hostItem is a neighbour or proxy entry (kind) for a on dev.
-func hostItem(kind itemKind, a netip.Addr, dev string) item {
-	return item{kind: kind, dst: netip.PrefixFrom(a, a.BitLen()), dev: dev}
-}
-
-// addr is a neighbour's or proxy entry's address.
-func (i item) addr() netip.Addr { return i.dst.Addr() }
-
-// isIPv6 reports whether the item is IPv6 state (a route, rule, neighbour or proxy entry).
-func (i item) isIPv6() bool {
-	return i.dst.IsValid() && i.dst.Addr().Is6()
-}
-
-func (i item) String() string {
-	if i.other != "" {
-		return i.other
-	}
-	switch i.kind {
-	case kindLink:
-		return fmt.Sprintf("link %s link %s type vlan id %d", i.dev, i.parent, i.vlan)
-	case kindRoute:
-		if i.via.IsValid() {
-			s := fmt.Sprintf("route %s via %s dev %s table %d", i.dst, i.via, i.dev, i.table)
-			if i.onlink {
-				s += " onlink"
-			}
-			return s
-		}
-		return fmt.Sprintf("route %s dev %s table %d", i.dst, i.dev, i.table)
-	case kindNeigh:
-		return fmt.Sprintf("neigh %s lladdr %s dev %s nud permanent", i.addr(), i.mac, i.dev)
-	case kindProxy:
-		return fmt.Sprintf("neigh proxy %s dev %s", i.addr(), i.dev)
-	case kindRule:
-		return fmt.Sprintf("rule to %s lookup %d", i.dst, i.table)
-	}
-	return "unknown"
-}
-
 // wantState is what one pass must make true.
 type wantState struct {
 	// items counts, for each rule, route, neighbour, proxy entry and VLAN device, the
@@ -196,6 +124,8 @@ type wantState struct {
 	// bridgeErrs are the bridges that cannot be wired; expErrs the exposures, by exposure.
 	bridgeErrs []error
 	expErrs    map[exposure.Exposure]error
+	// devNames interns the devices of the exposures' items (item.go).
+	devNames devInterner
 }
 
 // desired turns exposure.Desired into kernel state. Bad entries are skipped and reported;
@@ -233,7 +163,7 @@ func (w *Wirer) desired(d exposure.Desired, noIPv6 bool) wantState {
 		ws.bridges = append(ws.bridges, br)
 		ws.devs = append(ws.devs, br)
 		for _, def := range []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")} {
-			ws.ref(item{kind: kindRoute, dst: def, dev: br, table: table}, 1)
+			ws.ref(itemFields{kind: kindRoute, dst: def, dev: br, table: table}.item(), 1)
 		}
 		for _, vid := range vlans[br] {
 			name := vlanDev(br, vid)
@@ -245,7 +175,7 @@ func (w *Wirer) desired(d exposure.Desired, noIPv6 bool) wantState {
 				ws.bridgeErrs = append(ws.bridgeErrs, fmt.Errorf("VLAN %d on %s: device name %s: %w", vid, br, name, err))
 				continue
 			}
-			ws.ref(item{kind: kindLink, dev: name, parent: br, vlan: vid}, 1)
+			ws.ref(itemFields{kind: kindLink, dev: name, parent: br, vlan: vid}.item(), 1)
 			ws.devs = append(ws.devs, name)
 		}
 	}
@@ -342,11 +272,11 @@ func (ws *wantState) wireExposure(e *exposure.Exposure, out []item) ([]item, err
 	dev := wi.Bridge
 	if wi.VLAN != 0 {
 		dev = vlanDev(wi.Bridge, wi.VLAN)
-		if _, ok := ws.items[item{kind: kindLink, dev: dev, parent: wi.Bridge, vlan: wi.VLAN}]; !ok {
+		if _, ok := ws.items[itemFields{kind: kindLink, dev: dev, parent: wi.Bridge, vlan: wi.VLAN}.item()]; !ok {
 			return nil, fmt.Errorf("VLAN %d is not among the VLANs of provider bridge %s", wi.VLAN, wi.Bridge)
 		}
 	}
-	route := item{kind: kindRoute, dst: dst, dev: dev, table: table}
+	route := itemFields{kind: kindRoute, dst: dst, dev: dev, table: table}
 	if wi.Via.IsValid() {
 		via := wi.Via.Unmap()
 		if via.Is4() != dst.Addr().Is4() {
@@ -354,7 +284,7 @@ func (ws *wantState) wireExposure(e *exposure.Exposure, out []item) ([]item, err
 		}
 		route.via, route.onlink = via, true
 	}
-	out = append(out, route, item{kind: kindRule, dst: dst, table: table})
+	out = append(out, route.itemIn(&ws.devNames), itemFields{kind: kindRule, dst: dst, table: table}.item())
 	if wi.MAC != "" {
 		mac, err := net.ParseMAC(wi.MAC)
 		if err != nil || len(mac) != 6 {
@@ -363,18 +293,18 @@ func (ws *wantState) wireExposure(e *exposure.Exposure, out []item) ([]item, err
 		if !dst.IsSingleIP() {
 			return nil, errors.New("a gateway MAC is only meaningful for a host prefix")
 		}
-		neigh := hostItem(kindNeigh, dst.Addr(), dev)
+		neigh := hostFields(kindNeigh, dst.Addr(), dev)
 		neigh.mac = mac.String()
-		out = append(out, neigh)
+		out = append(out, neigh.itemIn(&ws.devNames))
 		if dst.Addr().Is6() {
-			out = append(out, hostItem(kindProxy, dst.Addr(), dev))
+			out = append(out, hostFields(kindProxy, dst.Addr(), dev).itemIn(&ws.devNames))
 		}
 	}
 	if p := wi.NDPProxy; p.IsValid() {
 		if !p.Is6() || !dst.Addr().Is6() {
 			return nil, fmt.Errorf("NDP proxy %s is only for an IPv6 exposure", p)
 		}
-		out = append(out, hostItem(kindProxy, p, dev))
+		out = append(out, hostFields(kindProxy, p, dev).itemIn(&ws.devNames))
 	}
 	return out, nil
 }

@@ -78,9 +78,9 @@ func parseNeigh(m []byte) (rawNeigh, uint8, error) {
 	return nb, m[0], nil
 }
 
-// neighRequest adds (RTM_NEWNEIGH) or deletes a permanent neighbour or proxy entry on it.dev.
+// neighRequest adds (RTM_NEWNEIGH) or deletes a permanent neighbour or proxy entry on its device.
 func (n *netlinkWiring) neighRequest(op int, it item, proto uint8) error {
-	index, err := n.linkIndex(it.dev)
+	index, err := n.linkIndex(it.dev())
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (n *netlinkWiring) neighRequestIndex(op int, it item, index int, proto uint
 	req.AddData(nl.NewRtAttr(unix.NDA_DST, it.addr().AsSlice()))
 	if op == unix.RTM_NEWNEIGH {
 		if it.kind == kindNeigh {
-			mac, err := net.ParseMAC(it.mac)
+			mac, err := net.ParseMAC(it.mac())
 			if err != nil {
 				return err
 			}

@@ -165,8 +165,8 @@ func (n *netlinkWiring) read(opts WiringOptions, devs, retired map[int]string, c
 				dev, ok := devs[nb.index]
 				if !ok {
 					if old, was := retired[nb.index]; was && nb.proto == opts.RouteProtocol {
-						keep(item{kind: kindNeigh, dst: netip.PrefixFrom(nb.addr, nb.addr.BitLen()), other: fmt.Sprintf("neigh %s dev %s proxy %v proto %d (no longer a provider bridge)",
-							nb.addr, old, proxy, nb.proto)}, nb)
+						keep(itemFields{kind: kindNeigh, dst: netip.PrefixFrom(nb.addr, nb.addr.BitLen()), other: fmt.Sprintf("neigh %s dev %s proxy %v proto %d (no longer a provider bridge)",
+							nb.addr, old, proxy, nb.proto)}.item(), nb)
 					}
 					continue
 				}
@@ -176,15 +176,15 @@ func (n *netlinkWiring) read(opts WiringOptions, devs, retired map[int]string, c
 					}
 					continue
 				}
-				it := hostItem(kindNeigh, nb.addr, dev)
-				it.mac = nb.mac
+				f := hostFields(kindNeigh, nb.addr, dev)
+				f.mac = nb.mac
 				switch {
 				case proxy:
-					it = hostItem(kindProxy, nb.addr, dev)
+					f = hostFields(kindProxy, nb.addr, dev)
 				case nb.state != unix.NUD_PERMANENT:
-					it.other = fmt.Sprintf("neigh %s dev %s state %#x proto %d", nb.addr, dev, nb.state, nb.proto)
+					f.other = fmt.Sprintf("neigh %s dev %s state %#x proto %d", nb.addr, dev, nb.state, nb.proto)
 				}
-				keep(it, nb)
+				keep(f.item(), nb)
 			}
 		}
 	}
@@ -207,11 +207,11 @@ func (n *netlinkWiring) readRules(opts WiringOptions, check bool, keep func(it i
 			if !r.plain {
 				return errOdd
 			}
-			keep(item{kind: kindRule, dst: r.dst, table: r.table}, nil)
+			keep(itemFields{kind: kindRule, dst: r.dst, table: r.table}.item(), nil)
 			return nil
 		})
 	})
-	return leanOrLibrary(err, check, keep, item{kind: kindRule, other: "a rule the lean parser leaves to the netlink library"},
+	return leanOrLibrary(err, check, keep, itemFields{kind: kindRule, other: "a rule the lean parser leaves to the netlink library"}.item(),
 		func() error { return n.libraryRules(opts, keep) })
 }
 
@@ -226,13 +226,13 @@ func (n *netlinkWiring) libraryRules(opts WiringOptions, keep func(it item, raw 
 		}
 		for _, r := range rules {
 			r.Family = fam
-			it := item{kind: kindRule, table: uint32(r.Table)}
+			f := itemFields{kind: kindRule, table: uint32(r.Table)}
 			if p, ok := prefixOf(r.Dst); ok && r.Src == nil && r.IifName == "" && r.OifName == "" && !r.Invert && r.Table > 0 {
-				it.dst = p
+				f.dst = p
 			} else {
-				it.other = "rule pref " + fmt.Sprint(r.Priority) + " " + r.String()
+				f.other = "rule pref " + fmt.Sprint(r.Priority) + " " + r.String()
 			}
-			keep(it, r)
+			keep(f.item(), r)
 		}
 	}
 	return nil
@@ -244,7 +244,8 @@ func (n *netlinkWiring) libraryRules(opts WiringOptions, keep func(it item, raw 
 // them all.
 func (n *netlinkWiring) readRoutes(opts WiringOptions, devs map[int]string, check bool, keep func(it item, raw any)) error {
 	inTables := opts.inTables
-	toItem := func(r netlink.Route) item { return routeItem(r, devs) }
+	var names devInterner
+	toItem := func(r netlink.Route) item { return routeItem(r, devs, &names) }
 	_, err := retryDump("list routes", func() (struct{}, error) {
 		return struct{}{}, n.dump.routes(routeFilter{protocol: opts.RouteProtocol}, func(r *leanRoute) error {
 			if !inTables(int(r.table)) {
@@ -256,11 +257,11 @@ func (n *netlinkWiring) readRoutes(opts WiringOptions, devs map[int]string, chec
 			if dev, ok := devs[r.oif]; ok && check {
 				// The item alone, as toItem makes it for a route through a provider device:
 				// the comparison needs no netlink object.
-				it := item{kind: kindRoute, table: r.table, dst: r.dst, dev: dev}
+				f := itemFields{kind: kindRoute, table: r.table, dst: r.dst, dev: dev}
 				if r.gw.IsValid() {
-					it.via, it.onlink = r.gw, r.flags&unix.RTNH_F_ONLINK != 0
+					f.via, f.onlink = r.gw, r.flags&unix.RTNH_F_ONLINK != 0
 				}
-				keep(it, nil)
+				keep(f.itemIn(&names), nil)
 				return nil
 			}
 			nr := r.netlinkRoute()
@@ -268,7 +269,7 @@ func (n *netlinkWiring) readRoutes(opts WiringOptions, devs map[int]string, chec
 			return nil
 		})
 	})
-	return leanOrLibrary(err, check, keep, item{kind: kindRoute, other: "a route the lean parser leaves to the netlink library"},
+	return leanOrLibrary(err, check, keep, itemFields{kind: kindRoute, other: "a route the lean parser leaves to the netlink library"}.item(),
 		func() error { return n.libraryRoutes(opts, devs, keep) })
 }
 
@@ -294,21 +295,22 @@ func (o WiringOptions) inTables(table int) bool {
 	return table >= int(o.TableBase) && uint64(table) < uint64(o.TableBase)+uint64(o.TableCount)
 }
 
-// routeItem is the item of a route with the agent's protocol in one of its tables.
-func routeItem(r netlink.Route, devs map[int]string) item {
-	it := item{kind: kindRoute, table: uint32(r.Table)}
-	it.dst = routeDst(r.Dst, r.Family)
+// routeItem is the item of a route with the agent's protocol in one of its tables, its
+// device interned through names.
+func routeItem(r netlink.Route, devs map[int]string, names *devInterner) item {
+	f := itemFields{kind: kindRoute, table: uint32(r.Table)}
+	f.dst = routeDst(r.Dst, r.Family)
 	dev, ok := devs[r.LinkIndex]
 	if len(r.MultiPath) > 0 || !ok {
-		it.other = "route " + r.String() // not through a provider device: stale
+		f.other = "route " + r.String() // not through a provider device: stale
 	} else {
-		it.dev = dev
+		f.dev = dev
 		if gw, ok := netip.AddrFromSlice(r.Gw); ok {
-			it.via = gw.Unmap()
-			it.onlink = r.Flags&int(netlink.FLAG_ONLINK) != 0
+			f.via = gw.Unmap()
+			f.onlink = r.Flags&int(netlink.FLAG_ONLINK) != 0
 		}
 	}
-	return it
+	return f.itemIn(names)
 }
 
 // libraryRoutes reads the routes with the agent's protocol in its tables through the
@@ -321,9 +323,10 @@ func (n *netlinkWiring) libraryRoutes(opts WiringOptions, devs map[int]string, k
 	if err != nil {
 		return err
 	}
+	var names devInterner
 	for _, r := range routes {
 		if opts.inTables(r.Table) {
-			keep(routeItem(r, devs), r)
+			keep(routeItem(r, devs, &names), r)
 		}
 	}
 	return nil
@@ -341,14 +344,14 @@ func (n *netlinkWiring) add(it item, opts WiringOptions) error {
 		}
 		if err := n.h.RouteAdd(r); err != nil {
 			if errors.Is(err, unix.EEXIST) {
-				return fmt.Errorf("%w (a route for %s without the agent's protocol is in table %d: not replacing it)", err, it.dst, it.table)
+				return fmt.Errorf("%w (a route for %s without the agent's protocol is in table %d: not replacing it)", err, it.dst(), it.table)
 			}
 			return err
 		}
 		return nil
 	case kindNeigh, kindProxy:
-		if n.foreign[it.dev+" "+it.addr().String()+fmt.Sprint(it.kind == kindProxy)] {
-			return fmt.Errorf("an operator's permanent entry for %s is on %s: not replacing it", it.addr(), it.dev)
+		if n.foreign[it.dev()+" "+it.addr().String()+fmt.Sprint(it.kind == kindProxy)] {
+			return fmt.Errorf("an operator's permanent entry for %s is on %s: not replacing it", it.addr(), it.dev())
 		}
 		return n.neighRequest(unix.RTM_NEWNEIGH, it, opts.RouteProtocol)
 	}
@@ -374,7 +377,7 @@ func (n *netlinkWiring) addBatch(its []item, opts WiringOptions, absent bool) []
 		for k, err := range sendBatch(n.sock, reqs) {
 			it := its[at[k]]
 			if it.kind == kindRoute && errors.Is(err, unix.EEXIST) {
-				err = fmt.Errorf("%w (a route for %s without the agent's protocol is in table %d: not replacing it)", err, it.dst, it.table)
+				err = fmt.Errorf("%w (a route for %s without the agent's protocol is in table %d: not replacing it)", err, it.dst(), it.table)
 			}
 			errs[at[k]] = err
 		}
@@ -392,7 +395,7 @@ func (n *netlinkWiring) addBatch(its []item, opts WiringOptions, absent bool) []
 			reqs, at = append(reqs, req), append(at, i)
 		case kindRoute:
 			delete(n.raw, it)
-			index, err := n.linkIndex(it.dev)
+			index, err := n.linkIndex(it.dev())
 			if err != nil {
 				errs[i] = err
 				continue
@@ -411,25 +414,27 @@ func (n *netlinkWiring) addBatch(its []item, opts WiringOptions, absent bool) []
 }
 
 func ruleOf(it item, opts WiringOptions) *netlink.Rule {
+	dst := it.dst()
 	r := netlink.NewRule()
 	r.Priority = int(opts.RulePriority)
-	r.Family = family(it.dst.Addr())
-	r.Dst = prefixNet(it.dst)
+	r.Family = family(dst.Addr())
+	r.Dst = prefixNet(dst)
 	r.Table = int(it.table)
 	return r
 }
 
 func (n *netlinkWiring) routeOf(it item, opts WiringOptions) (*netlink.Route, error) {
-	index, err := n.linkIndex(it.dev)
+	index, err := n.linkIndex(it.dev())
 	if err != nil {
 		return nil, err
 	}
+	dst, via := it.dst(), it.via()
 	r := &netlink.Route{Table: int(it.table), Protocol: netlink.RouteProtocol(opts.RouteProtocol),
-		Dst: prefixNet(it.dst), LinkIndex: index, Family: family(it.dst.Addr())}
-	if it.via.IsValid() {
-		r.Gw = it.via.AsSlice()
+		Dst: prefixNet(dst), LinkIndex: index, Family: family(dst.Addr())}
+	if via.IsValid() {
+		r.Gw = via.AsSlice()
 		r.Flags = int(netlink.FLAG_ONLINK)
-	} else if it.dst.Addr().Is4() {
+	} else if dst.Addr().Is4() {
 		r.Scope = netlink.SCOPE_LINK
 	}
 	return r, nil
@@ -439,7 +444,7 @@ func (n *netlinkWiring) routeOf(it item, opts WiringOptions) (*netlink.Route, er
 // added since, as the applier built it.
 func (n *netlinkWiring) del(it item, opts WiringOptions) error {
 	raw, ok := n.raw[it]
-	if !ok && it.other == "" {
+	if !ok && it.other() == "" {
 		switch it.kind {
 		case kindRule:
 			raw = *ruleOf(it, opts)

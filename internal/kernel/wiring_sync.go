@@ -137,7 +137,7 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 		if li.kind != "vlan" || !ok || !slices.Contains(ws.bridges, parent) || name != parent+"."+strconv.Itoa(int(li.vlan)) {
 			continue
 		}
-		vlans[item{kind: kindLink, dev: name, parent: parent, vlan: li.vlan}] = struct{}{}
+		vlans[itemFields{kind: kindLink, dev: name, parent: parent, vlan: li.vlan}.item()] = struct{}{}
 	}
 	devs := map[int]string{}
 	for _, dev := range ws.devs {
@@ -201,7 +201,7 @@ func (w *Wirer) syncWiring(ctx context.Context, d exposure.Desired, full bool, r
 	}
 	wanted := func(it item) bool {
 		_, ok := ws.items[it]
-		return ok && !missing[it.dev] && !missing[it.parent]
+		return ok && !missing[it.dev()] && !missing[it.parent()]
 	}
 
 	var stale, add []item
@@ -370,9 +370,9 @@ func (w *Wirer) applyItems(ctx context.Context, add, stale []item, vlans, owned 
 	addItem := func(it item) error {
 		if it.kind == kindLink {
 			w.links = nil // a device of its own: the next pass lists again
-			err := w.b.addVLAN(it.dev, it.parent, it.vlan)
+			err := w.b.addVLAN(it.dev(), it.parent(), it.vlan())
 			if err == nil {
-				err = w.b.setUp(it.dev)
+				err = w.b.setUp(it.dev())
 			}
 			return err
 		}
@@ -431,7 +431,7 @@ func (w *Wirer) applyItems(ctx context.Context, add, stale []item, vlans, owned 
 	}
 	replaced := map[neighKey]bool{}
 	for _, it := range addedNeighs {
-		replaced[neighKey{it.addr(), it.dev}] = true
+		replaced[neighKey{it.addr(), it.dev()}] = true
 	}
 	for _, it := range stale {
 		if ctxErr != nil {
@@ -442,14 +442,14 @@ func (w *Wirer) applyItems(ctx context.Context, add, stale []item, vlans, owned 
 		}
 		var err error
 		put(it, false)
-		if it.kind == kindNeigh && it.other == "" && replaced[neighKey{it.addr(), it.dev}] {
+		if it.kind == kindNeigh && it.other() == "" && replaced[neighKey{it.addr(), it.dev()}] {
 			res.Removed = append(res.Removed, it.String())
 			w.log.Info("replaced wiring", "what", it.String())
 			continue
 		}
 		if it.kind == kindLink {
 			w.links = nil
-			err = w.b.delLink(it.dev)
+			err = w.b.delLink(it.dev())
 		} else {
 			err = w.b.del(it, w.opts)
 		}
@@ -554,7 +554,7 @@ func sysctlDev(path string) (string, bool) {
 
 func isVLANDevCreated(vlans map[item]struct{}, dev string) bool {
 	for it := range vlans {
-		if it.kind == kindLink && it.dev == dev {
+		if it.kind == kindLink && it.dev() == dev {
 			return true
 		}
 	}
@@ -596,16 +596,19 @@ func deviceKey(devs, gone map[int]string) string {
 // compareItems orders items for applying: by kind (the order of additions), then so that
 // the changes come out in a stable, readable order.
 func compareItems(a, b item) int {
+	// Most items differ by kind or destination: the rest is unpacked for the few that do not.
+	if c := cmp.Or(cmp.Compare(a.kind, b.kind), a.addr().Compare(b.addr()), cmp.Compare(a.dstLen, b.dstLen)); c != 0 {
+		return c
+	}
+	fa, fb := a.fields(), b.fields()
 	return cmp.Or(
-		cmp.Compare(a.kind, b.kind),
-		a.dst.Addr().Compare(b.dst.Addr()), cmp.Compare(a.dst.Bits(), b.dst.Bits()),
-		strings.Compare(a.dev, b.dev),
-		cmp.Compare(a.table, b.table),
-		a.via.Compare(b.via),
-		strings.Compare(a.mac, b.mac),
-		strings.Compare(a.parent, b.parent),
-		cmp.Compare(a.vlan, b.vlan),
-		strings.Compare(a.other, b.other),
+		strings.Compare(fa.dev, fb.dev),
+		cmp.Compare(fa.table, fb.table),
+		fa.via.Compare(fb.via),
+		strings.Compare(fa.mac, fb.mac),
+		strings.Compare(fa.parent, fb.parent),
+		cmp.Compare(fa.vlan, fb.vlan),
+		strings.Compare(fa.other, fb.other),
 	)
 }
 

@@ -59,8 +59,8 @@ func (f *fakeWiring) add(it item, _ WiringOptions) error {
 	if f.noIPv6 && it.isIPv6() {
 		return fmt.Errorf("ip %s: %w", it, unix.EAFNOSUPPORT) // what a kernel without IPv6 answers
 	}
-	if _, ok := f.devs[it.dev]; !ok && it.kind != kindRule {
-		return fmt.Errorf("device %s: %w", it.dev, unix.ENODEV)
+	if _, ok := f.devs[it.dev()]; !ok && it.kind != kindRule {
+		return fmt.Errorf("device %s: %w", it.dev(), unix.ENODEV)
 	}
 	f.items[it] = struct{}{}
 	f.cmds = append(f.cmds, "ip "+strings.Replace(it.String(), " ", " add ", 1))
