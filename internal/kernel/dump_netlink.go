@@ -236,67 +236,84 @@ func (d *dumper) routes(f routeFilter, fn func(r *leanRoute) error) error {
 	}
 	var r leanRoute
 	return d.dump(unix.RTM_GETROUTE, body, unix.RTM_NEWROUTE, func(m []byte) error {
-		if len(m) < unix.SizeofRtMsg {
-			return fmt.Errorf("route message of %d bytes", len(m))
+		if ok, err := parseRouteHeader(m, &r); err != nil || !ok {
+			return err
 		}
-		fam := m[0]
-		if fam != unix.AF_INET && fam != unix.AF_INET6 {
-			return nil
-		}
-		r = leanRoute{family: fam, table: uint32(m[4]), protocol: m[5], scope: m[6], typ: m[7], tos: m[3],
-			flags: binary.NativeEndian.Uint32(m[8:12])}
 		if r.flags&unix.RTM_F_CLONED != 0 || (f.protocol != 0 && r.protocol != f.protocol) || (f.typ != 0 && r.typ != f.typ) {
 			return nil
 		}
-		dstLen := int(m[1])
-		ne := binary.NativeEndian
-		it := attrIter{b: m[unix.SizeofRtMsg:]}
-		for typ, v, ok := it.next(); ok; typ, v, ok = it.next() {
-			switch typ {
-			case unix.RTA_DST:
-				if a, ok := netip.AddrFromSlice(v); ok {
-					r.dst = netip.PrefixFrom(a.Unmap(), dstLen)
-				}
-			case unix.RTA_TABLE:
-				if len(v) >= 4 {
-					r.table = ne.Uint32(v)
-				}
-			case unix.RTA_OIF:
-				if len(v) >= 4 {
-					r.oif = int(int32(ne.Uint32(v)))
-				}
-			case unix.RTA_GATEWAY:
-				if a, ok := netip.AddrFromSlice(v); ok {
-					r.gw = a.Unmap()
-				}
-			case unix.RTA_PRIORITY:
-				if len(v) >= 4 {
-					r.priority = ne.Uint32(v)
-				}
-			case unix.RTA_PREF:
-				// An IPv6 route's router preference; the library's routes leave it out too.
-			case unix.RTA_MULTIPATH:
-				r.multi = true
-			case unix.RTA_CACHEINFO:
-				// Statistics; never part of a route's identity.
-			default:
-				r.odd = true
-			}
-		}
-		if it.err != nil {
-			return fmt.Errorf("parse route message: %w", it.err)
-		}
-		if !r.dst.IsValid() { // a default route: as the netlink library and iproute2 show it
-			r.dst = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
-			if fam == unix.AF_INET6 {
-				r.dst = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
-			}
+		if err := parseRouteAttrs(m, &r); err != nil {
+			return err
 		}
 		if !f.keeps(&r) {
 			return nil
 		}
 		return fn(&r)
 	})
+}
+
+// parseRouteHeader starts r from the struct rtmsg of a route message, a dump's reply or a
+// notification; ok is false for a family other than IPv4 and IPv6.
+func parseRouteHeader(m []byte, r *leanRoute) (ok bool, err error) {
+	if len(m) < unix.SizeofRtMsg {
+		return false, fmt.Errorf("route message of %d bytes", len(m))
+	}
+	fam := m[0]
+	if fam != unix.AF_INET && fam != unix.AF_INET6 {
+		return false, nil
+	}
+	*r = leanRoute{family: fam, table: uint32(m[4]), protocol: m[5], scope: m[6], typ: m[7], tos: m[3],
+		flags: binary.NativeEndian.Uint32(m[8:12])}
+	return true, nil
+}
+
+// parseRouteAttrs completes r, started by parseRouteHeader, from the attributes of m.
+func parseRouteAttrs(m []byte, r *leanRoute) error {
+	dstLen := int(m[1])
+	ne := binary.NativeEndian
+	it := attrIter{b: m[unix.SizeofRtMsg:]}
+	for typ, v, ok := it.next(); ok; typ, v, ok = it.next() {
+		switch typ {
+		case unix.RTA_DST:
+			if a, ok := netip.AddrFromSlice(v); ok {
+				r.dst = netip.PrefixFrom(a.Unmap(), dstLen)
+			}
+		case unix.RTA_TABLE:
+			if len(v) >= 4 {
+				r.table = ne.Uint32(v)
+			}
+		case unix.RTA_OIF:
+			if len(v) >= 4 {
+				r.oif = int(int32(ne.Uint32(v)))
+			}
+		case unix.RTA_GATEWAY:
+			if a, ok := netip.AddrFromSlice(v); ok {
+				r.gw = a.Unmap()
+			}
+		case unix.RTA_PRIORITY:
+			if len(v) >= 4 {
+				r.priority = ne.Uint32(v)
+			}
+		case unix.RTA_PREF:
+			// An IPv6 route's router preference; the library's routes leave it out too.
+		case unix.RTA_MULTIPATH:
+			r.multi = true
+		case unix.RTA_CACHEINFO:
+			// Statistics; never part of a route's identity.
+		default:
+			r.odd = true
+		}
+	}
+	if it.err != nil {
+		return fmt.Errorf("parse route message: %w", it.err)
+	}
+	if !r.dst.IsValid() { // a default route: as the netlink library and iproute2 show it
+		r.dst = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+		if r.family == unix.AF_INET6 {
+			r.dst = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+		}
+	}
+	return nil
 }
 
 // netlinkRoute is the library's route for r, as the library's own dump gives it, for the
@@ -332,55 +349,65 @@ func (d *dumper) rules(fn func(r *leanRule) error) error {
 	body := make([]byte, 12) // struct fib_rule_hdr, family AF_UNSPEC: both families
 	var r leanRule
 	return d.dump(unix.RTM_GETRULE, body, unix.RTM_NEWRULE, func(m []byte) error {
-		if len(m) < 12 {
-			return fmt.Errorf("rule message of %d bytes", len(m))
-		}
-		fam := m[0]
-		if fam != unix.AF_INET && fam != unix.AF_INET6 {
-			return nil
-		}
-		// family, dst_len, src_len, tos, table, res1, res2, action; flags (u32).
-		r = leanRule{family: fam, table: uint32(m[4]),
-			plain: m[2] == 0 && m[3] == 0 && m[7] == unix.FR_ACT_TO_TBL && binary.NativeEndian.Uint32(m[8:12]) == 0}
-		dstLen := int(m[1])
-		ne := binary.NativeEndian
-		it := attrIter{b: m[12:]}
-		for typ, v, ok := it.next(); ok; typ, v, ok = it.next() {
-			switch typ {
-			case unix.FRA_PRIORITY:
-				if len(v) >= 4 {
-					r.priority, r.hasPrio = ne.Uint32(v), true
-				}
-			case unix.FRA_TABLE:
-				if len(v) >= 4 {
-					r.table = ne.Uint32(v)
-				}
-			case unix.FRA_DST:
-				if a, ok := netip.AddrFromSlice(v); ok {
-					r.dst = netip.PrefixFrom(a.Unmap(), dstLen)
-				}
-			case unix.FRA_SUPPRESS_PREFIXLEN:
-				if len(v) < 4 || ne.Uint32(v) != ^uint32(0) {
-					r.plain = false
-				}
-			case unix.FRA_SUPPRESS_IFGROUP:
-				if len(v) < 4 || ne.Uint32(v) != ^uint32(0) {
-					r.plain = false
-				}
-			case unix.FRA_PROTOCOL:
-				// Who added it; the agent's rules are known by their priority.
-			default:
-				r.plain = false
-			}
-		}
-		if it.err != nil {
-			return fmt.Errorf("parse rule message: %w", it.err)
-		}
-		if !r.dst.IsValid() || r.table == 0 {
-			r.plain = false
+		if ok, err := parseRule(m, &r); err != nil || !ok {
+			return err
 		}
 		return fn(&r)
 	})
+}
+
+// parseRule decodes the body of an RTM_NEWRULE/RTM_DELRULE message (struct fib_rule_hdr and
+// its attributes), a dump's reply or a notification; ok is false for a family other than
+// IPv4 and IPv6.
+func parseRule(m []byte, r *leanRule) (ok bool, err error) {
+	if len(m) < 12 {
+		return false, fmt.Errorf("rule message of %d bytes", len(m))
+	}
+	fam := m[0]
+	if fam != unix.AF_INET && fam != unix.AF_INET6 {
+		return false, nil
+	}
+	// family, dst_len, src_len, tos, table, res1, res2, action; flags (u32).
+	*r = leanRule{family: fam, table: uint32(m[4]),
+		plain: m[2] == 0 && m[3] == 0 && m[7] == unix.FR_ACT_TO_TBL && binary.NativeEndian.Uint32(m[8:12]) == 0}
+	dstLen := int(m[1])
+	ne := binary.NativeEndian
+	it := attrIter{b: m[12:]}
+	for typ, v, ok := it.next(); ok; typ, v, ok = it.next() {
+		switch typ {
+		case unix.FRA_PRIORITY:
+			if len(v) >= 4 {
+				r.priority, r.hasPrio = ne.Uint32(v), true
+			}
+		case unix.FRA_TABLE:
+			if len(v) >= 4 {
+				r.table = ne.Uint32(v)
+			}
+		case unix.FRA_DST:
+			if a, ok := netip.AddrFromSlice(v); ok {
+				r.dst = netip.PrefixFrom(a.Unmap(), dstLen)
+			}
+		case unix.FRA_SUPPRESS_PREFIXLEN:
+			if len(v) < 4 || ne.Uint32(v) != ^uint32(0) {
+				r.plain = false
+			}
+		case unix.FRA_SUPPRESS_IFGROUP:
+			if len(v) < 4 || ne.Uint32(v) != ^uint32(0) {
+				r.plain = false
+			}
+		case unix.FRA_PROTOCOL:
+			// Who added it; the agent's rules are known by their priority.
+		default:
+			r.plain = false
+		}
+	}
+	if it.err != nil {
+		return false, fmt.Errorf("parse rule message: %w", it.err)
+	}
+	if !r.dst.IsValid() || r.table == 0 {
+		r.plain = false
+	}
+	return true, nil
 }
 
 // addrs dumps the addresses of the device with index (0: every device), both families, and

@@ -157,55 +157,22 @@ func (n routeNote) event() event {
 		onlink: n.onlink, multi: n.multi}
 }
 
-// parseRouteNote decodes an RTM_NEWROUTE or RTM_DELROUTE notification.
+// parseRouteNote decodes an RTM_NEWROUTE or RTM_DELROUTE notification, as a dump's reply is
+// decoded (parseRouteHeader, parseRouteAttrs).
 func parseRouteNote(typ uint16, m []byte) (routeNote, bool) {
-	if typ != unix.RTM_NEWROUTE && typ != unix.RTM_DELROUTE || len(m) < unix.SizeofRtMsg {
+	if typ != unix.RTM_NEWROUTE && typ != unix.RTM_DELROUTE {
 		return routeNote{}, false
 	}
-	fam, dstLen := m[0], int(m[1])
-	n := routeNote{deleted: typ == unix.RTM_DELROUTE, proto: m[5], rtType: m[7], table: uint32(m[4]),
-		onlink: nl.NativeEndian().Uint32(m[8:12])&unix.RTNH_F_ONLINK != 0}
-	attrs, err := nl.ParseRouteAttr(m[unix.SizeofRtMsg:])
-	if err != nil {
+	var r leanRoute
+	if ok, err := parseRouteHeader(m, &r); err != nil || !ok {
 		return routeNote{}, false
 	}
-	var dst netip.Addr
-	for _, at := range attrs {
-		switch at.Attr.Type {
-		case unix.RTA_TABLE:
-			if len(at.Value) >= 4 {
-				n.table = nl.NativeEndian().Uint32(at.Value)
-			}
-		case unix.RTA_DST:
-			dst, _ = netip.AddrFromSlice(at.Value)
-		case unix.RTA_OIF:
-			if len(at.Value) >= 4 {
-				n.index = int32(nl.NativeEndian().Uint32(at.Value))
-			}
-		case unix.RTA_PRIORITY:
-			if len(at.Value) >= 4 {
-				n.metric = nl.NativeEndian().Uint32(at.Value)
-			}
-		case unix.RTA_GATEWAY:
-			if gw, ok := netip.AddrFromSlice(at.Value); ok {
-				n.via = gw.Unmap()
-			}
-		case unix.RTA_MULTIPATH:
-			n.multi = true
-		}
+	if parseRouteAttrs(m, &r) != nil {
+		return routeNote{}, false
 	}
-	switch {
-	case dst.IsValid():
-		n.dst = netip.PrefixFrom(dst.Unmap(), dstLen)
-	case fam == unix.AF_INET6:
-		n.dst = netip.MustParsePrefix("::/0")
-	default:
-		n.dst = netip.MustParsePrefix("0.0.0.0/0")
-	}
-	if !n.via.IsValid() {
-		n.onlink = false
-	}
-	return n, true
+	return routeNote{deleted: typ == unix.RTM_DELROUTE, proto: r.protocol, rtType: r.typ, table: r.table,
+		index: int32(r.oif), metric: r.priority, dst: r.dst, via: r.gw, multi: r.multi,
+		onlink: r.flags&unix.RTNH_F_ONLINK != 0 && r.gw.IsValid()}, true
 }
 
 // addrNote is an address notification as the watcher reads it.

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -119,7 +117,7 @@ func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error 
 	addrs := make(chan addrNote, burst)
 	routes := make(chan routeNote, burst)
 	neighs := make(chan rawNeigh, few)
-	rules := make(chan rawRule, few)
+	rules := make(chan leanRule, few)
 	links := make(chan netlink.LinkUpdate, few)
 	// Every address change counts (the node's own addresses are inputs of the core); of the
 	// routes, neighbours and rules only what the watcher acts on is sent (subscribe.go).
@@ -134,7 +132,7 @@ func watchOnce(ctx context.Context, o WatchOptions, trigger func(string)) error 
 		unix.RTNLGRP_NEIGH); err != nil {
 		return fmt.Errorf("subscribe to neighbours: %w", err)
 	}
-	if err := subscribe(o.Netns, typeFilter(unix.RTM_DELRULE), deleted(unix.RTM_DELRULE, parseRule), rules, done, onErr,
+	if err := subscribe(o.Netns, typeFilter(unix.RTM_DELRULE), deleted(unix.RTM_DELRULE, parseRuleNote), rules, done, onErr,
 		unix.RTNLGRP_IPV4_RULE, unix.RTNLGRP_IPV6_RULE); err != nil {
 		return fmt.Errorf("subscribe to rules: %w", err)
 	}
@@ -218,43 +216,14 @@ func parseNeighOnly(m []byte) (rawNeigh, error) {
 	return nb, err
 }
 
-// rawRule is a routing rule as the kernel reports it, reduced to what the agent's rules have.
-type rawRule struct {
-	priority uint32
-	dst      netip.Prefix
-	table    uint32
-}
-
-// parseRule decodes the body of an RTM_NEWRULE/RTM_DELRULE message (struct fib_rule_hdr and
-// its attributes).
-func parseRule(m []byte) (rawRule, error) {
-	const hdr = 12 // family, dst_len, src_len, tos, table, res1, res2, action(u8), flags(u32)
-	if len(m) < hdr {
-		return rawRule{}, fmt.Errorf("rule message of %d bytes", len(m))
+// parseRuleNote decodes a rule notification, as a dump's reply is decoded (parseRule).
+func parseRuleNote(m []byte) (leanRule, error) {
+	var r leanRule
+	ok, err := parseRule(m, &r)
+	if err == nil && !ok {
+		err = fmt.Errorf("rule message of family %d", m[0])
 	}
-	r := rawRule{table: uint32(m[4])}
-	dstLen := int(m[1])
-	attrs, err := nl.ParseRouteAttr(m[hdr:])
-	if err != nil {
-		return rawRule{}, fmt.Errorf("parse rule message: %w", err)
-	}
-	for _, a := range attrs {
-		switch a.Attr.Type {
-		case unix.FRA_PRIORITY:
-			if len(a.Value) >= 4 {
-				r.priority = nl.NativeEndian().Uint32(a.Value)
-			}
-		case unix.FRA_TABLE:
-			if len(a.Value) >= 4 {
-				r.table = nl.NativeEndian().Uint32(a.Value)
-			}
-		case unix.FRA_DST:
-			if ip, ok := netip.AddrFromSlice(a.Value); ok {
-				r.dst = netip.PrefixFrom(ip.Unmap(), dstLen)
-			}
-		}
-	}
-	return r, nil
+	return r, err
 }
 
 func (o WatchOptions) routeReason(u routeNote) string {
