@@ -116,9 +116,7 @@ func (a *Applier) sync(ctx context.Context, want []HostAddr, full bool) (Result,
 				return in && wanted
 			}
 			deleted, err := a.unlocalise(ctx, link, exposed, res.Added)
-			deleted = append(deleted, res.LocalRoutesDeleted...)
-			slices.SortFunc(deleted, netip.Addr.Compare)
-			res.LocalRoutesDeleted = deleted
+			res.unlocalised(deleted)
 			errs = append(errs, err)
 		} else {
 			errs = append(errs, a.unlocaliseAdded6(ctx, link, &res))
@@ -142,10 +140,15 @@ func (a *Applier) unlocaliseAdded6(ctx context.Context, link netlink.Link, res *
 		}
 	}
 	deleted, err := a.unlocaliseAdded(ctx, link, added6)
-	deleted = append(deleted, res.LocalRoutesDeleted...)
-	slices.SortFunc(deleted, netip.Addr.Compare)
-	res.LocalRoutesDeleted = deleted
+	res.unlocalised(deleted)
 	return err
+}
+
+// unlocalised records the local-table entries deleted after the adds' batches (those of the
+// IPv4 addresses went with them, applyChanges) with those, sorted.
+func (r *Result) unlocalised(deleted []netip.Addr) {
+	r.LocalRoutesDeleted = append(r.LocalRoutesDeleted, deleted...)
+	slices.SortFunc(r.LocalRoutesDeleted, netip.Addr.Compare)
 }
 
 // changeAddrs takes stale off the NIC and puts change on it (an address already there gets
