@@ -121,8 +121,7 @@ func planDelta(old, cur []*exposure.Exposure, oldArr, curArr map[netip.Prefix]bo
 
 // nicHostAddr says whether ip goes on the NIC as it is: what normalise accepts unchanged.
 func nicHostAddr(ip netip.Addr) bool {
-	return ip.IsValid() && ip == ip.Unmap().WithZone("") && !ip.IsUnspecified() && !ip.IsLoopback() &&
-		!ip.IsMulticast() && !(ip.Is6() && ip.IsLinkLocalUnicast())
+	return ip.IsValid() && ip == ip.Unmap().WithZone("") && nicHostable(ip)
 }
 
 // walkOrder is the step of a merge walk over two lists of exposures sorted by prefix, at

@@ -562,7 +562,7 @@ func (a *Applier) normalise(want []HostAddr) (map[netip.Addr]uint32, error) {
 		switch {
 		case !ip.IsValid():
 			bad = append(bad, "invalid (zero) address")
-		case ip.IsUnspecified(), ip.IsLoopback(), ip.IsMulticast(), ip.Is6() && ip.IsLinkLocalUnicast():
+		case !nicHostable(ip):
 			bad = append(bad, ip.String())
 		default:
 			m, dup := set[ip]
@@ -580,6 +580,12 @@ func (a *Applier) normalise(want []HostAddr) (map[netip.Addr]uint32, error) {
 			len(bad), a.opts.NIC, strings.Join(bad, ", ")))
 	}
 	return set, errors.Join(errs...)
+}
+
+// nicHostable says whether a valid address, unmapped and without a zone, can be a host
+// address on the NIC.
+func nicHostable(ip netip.Addr) bool {
+	return !ip.IsUnspecified() && !ip.IsLoopback() && !ip.IsMulticast() && !(ip.Is6() && ip.IsLinkLocalUnicast())
 }
 
 func hostNet(ip netip.Addr) *net.IPNet {
