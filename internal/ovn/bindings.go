@@ -70,27 +70,23 @@ func (b *bindingsState) read(pbs, chassis *cache.RowCache, dirty map[string]map[
 		return
 	}
 	delta := &ovnstate.BindingsDelta{From: b.out}
-	for _, c := range pbCh {
-		if c.hadOld {
-			delta.Ports = append(delta.Ports, c.old.logicalPort)
-		}
-		if c.has && (!c.hadOld || c.new.logicalPort != c.old.logicalPort) {
-			delta.Ports = append(delta.Ports, c.new.logicalPort)
-		}
-	}
-	b.delta = delta
-	// Removals first: logical_port is unique, but one transaction may move a name from one
-	// row to another.
 	var remove []string
 	set := map[string]ovnstate.PortBinding{}
 	for _, c := range pbCh {
 		if c.hadOld {
 			remove = append(remove, c.old.logicalPort)
+			delta.Ports = append(delta.Ports, c.old.logicalPort)
 		}
 		if c.has {
 			set[c.new.logicalPort] = b.resolve(c.new)
+			if !c.hadOld || c.new.logicalPort != c.old.logicalPort {
+				delta.Ports = append(delta.Ports, c.new.logicalPort)
+			}
 		}
 	}
+	b.delta = delta
+	// Edit removes before it sets: logical_port is unique, but one transaction may move a
+	// name from one row to another.
 	b.out = b.out.Edit(remove, set)
 }
 
